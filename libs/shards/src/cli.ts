@@ -1,0 +1,208 @@
+/**
+ * Operator CLI for a service's shard schemas. Run from the repository root:
+ *
+ *   npm run shards -- status  --service metadata --dir services/metadata/src/sql/migrations
+ *   npm run shards -- migrate --service metadata --dir bus=libs/bus/sql/migrations --dir services/metadata/src/sql/migrations
+ *   npm run shards -- create-databases [--admin-url postgres://postgres@127.0.0.1:5432/postgres]
+ *   npm run shards -- map
+ *
+ * Reads SHARD_MAP from the environment (unset: the local default, 16 shards on two databases).
+ * Exit status: 0 done / up to date, 1 error, 3 `status` found schemas behind or changed files.
+ */
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '@instantpost/config';
+import { ensureDatabases } from './databases.ts';
+import { shardMapVar } from './env.ts';
+import { migrate } from './migrate.ts';
+import type { MigrationSource } from './migration-files.ts';
+import { createShards } from './pools.ts';
+import { databasesOf, type ShardMap } from './shard-map.ts';
+import { type DatabaseStatus, type MigrationRef, migrationStatus, type SchemaStatus } from './status.ts';
+import { redactUrl } from './urls.ts';
+
+const USAGE = `usage: npm run shards -- <command> [options]
+
+commands:
+  status            applied and pending migrations per physical database and logical shard
+  migrate           apply pending migrations to every shard schema of the service
+  create-databases  create the physical databases of SHARD_MAP that do not exist
+  map               print the shard map
+
+options:
+  --service <name>         owner of the schemas (metadata, media-processing, ...)
+  --dir [<source>=]<dir>   a migrations directory; repeat for several, applied in the order given
+                           (source name defaults to the service name)
+  --admin-url <url>        server admin URL for create-databases / migrate --create-databases
+                           (default postgres://postgres@127.0.0.1:5432/postgres)
+  --create-databases       migrate: create missing databases first
+
+environment:
+  SHARD_MAP  <from>-<to>=<postgres url>;...  (default: 16 shards on instantpost_0 and instantpost_1 locally)`;
+
+class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+function sourcesOf(service: string, dirs: readonly string[]): MigrationSource[] {
+  if (dirs.length === 0) throw new UsageError('at least one --dir is required');
+  return dirs.map((d) => {
+    const eq = d.indexOf('=');
+    return eq > 0
+      ? { name: d.slice(0, eq), dir: d.slice(eq + 1) }
+      : { name: service.replaceAll('-', '_'), dir: d };
+  });
+}
+
+/** `1-3, 5` from [1, 2, 3, 5]. */
+function versionRanges(versions: readonly number[]): string {
+  const sorted = [...versions].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && (sorted[j + 1] ?? 0) === (sorted[j] ?? 0) + 1) j++;
+    parts.push(i === j ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(', ');
+}
+
+function refs(list: readonly MigrationRef[]): string {
+  if (list.length === 0) return '-';
+  const bySource = new Map<string, number[]>();
+  for (const r of list) bySource.set(r.source, [...(bySource.get(r.source) ?? []), r.version]);
+  return [...bySource].map(([source, versions]) => `${source} ${versionRanges(versions)}`).join('; ');
+}
+
+function stateOf(s: SchemaStatus): string {
+  if (s.changed.length > 0) return `CHANGED: ${refs(s.changed)}`;
+  if (!s.initialized) return 'not created';
+  if (s.pending.length > 0) return 'behind';
+  return s.unknown.length > 0 ? `up to date (+ unknown ${refs(s.unknown)})` : 'up to date';
+}
+
+function table(rows: readonly string[][]): string {
+  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
+  return rows
+    .map((r) => `  ${r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  ')}`.trimEnd())
+    .join('\n');
+}
+
+function renderStatus(statuses: readonly DatabaseStatus[]): string {
+  const out: string[] = [];
+  for (const db of statuses) {
+    out.push('', `${db.database}`);
+    // Consecutive shards in the same state share a row.
+    const rows: string[][] = [['shards', 'schemas', 'applied', 'pending', 'state']];
+    let group: SchemaStatus[] = [];
+    const flush = () => {
+      const first = group[0];
+      const last = group.at(-1);
+      if (!first || !last) return;
+      rows.push([
+        first === last ? `${first.shard}` : `${first.shard}-${last.shard}`,
+        first === last ? first.schema : `${first.schema}..${last.schema}`,
+        refs(first.applied),
+        refs(first.pending),
+        stateOf(first),
+      ]);
+      group = [];
+    };
+    const signature = (s: SchemaStatus) => [refs(s.applied), refs(s.pending), stateOf(s)].join('|');
+    for (const s of db.shards) {
+      const first = group[0];
+      if (first && (signature(first) !== signature(s) || s.shard !== (group.at(-1)?.shard ?? -2) + 1))
+        flush();
+      group.push(s);
+    }
+    flush();
+    out.push(table(rows));
+  }
+  return out.join('\n');
+}
+
+function renderMap(map: ShardMap): string {
+  const rows = [['shards', 'database']];
+  for (const r of map.ranges)
+    rows.push([r.from === r.to ? `${r.from}` : `${r.from}-${r.to}`, redactUrl(r.url)]);
+  return `${map.shardCount} logical shards on ${databasesOf(map).length} databases\n${table(rows)}`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      service: { type: 'string' },
+      dir: { type: 'string', multiple: true, default: [] },
+      'admin-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+      'create-databases': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const command = positionals[0];
+  if (values.help || !command) {
+    console.log(USAGE);
+    return command || values.help ? 0 : 1;
+  }
+  const { shardMap } = loadConfig({ shardMap: shardMapVar() });
+
+  if (command === 'map') {
+    console.log(renderMap(shardMap));
+    return 0;
+  }
+  if (command === 'create-databases') {
+    const created = await ensureDatabases(shardMap, values['admin-url']);
+    console.log(created.length > 0 ? `created ${created.join(', ')}` : 'every database exists');
+    return 0;
+  }
+  if (command !== 'status' && command !== 'migrate') throw new UsageError(`unknown command "${command}"`);
+  const service = values.service;
+  if (!service) throw new UsageError('--service is required');
+  const sources = sourcesOf(service, values.dir);
+  if (command === 'migrate' && values['create-databases']) {
+    const created = await ensureDatabases(shardMap, values['admin-url']);
+    if (created.length > 0) console.log(`created ${created.join(', ')}`);
+  }
+  const shards = createShards({ service, map: shardMap, poolMax: 2 });
+  try {
+    console.log(
+      `service ${service}: ${shardMap.shardCount} logical shards on ${shards.databases.length} databases; ` +
+        `sources ${sources.map((s) => `${s.name} (${basename(s.dir)})`).join(', ')}`,
+    );
+    if (command === 'migrate') {
+      const steps = await migrate({
+        shards,
+        sources,
+        onApplied: (s) =>
+          console.log(
+            `  applied ${s.source} ${s.version} ${s.name} to ${s.schema} (${s.durationMs.toFixed(0)} ms)`,
+          ),
+      });
+      console.log(steps.length > 0 ? `applied ${steps.length} migration(s)` : 'nothing to apply');
+    }
+    const statuses = await migrationStatus({ shards, sources });
+    console.log(renderStatus(statuses));
+    const behind = statuses
+      .flatMap((d) => d.shards)
+      .filter((s) => !s.initialized || s.pending.length > 0 || s.changed.length > 0);
+    return behind.length > 0 ? 3 : 0;
+  } finally {
+    await shards.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError) console.error(`${error.message}\n\n${USAGE}`);
+    else if ((error as { code?: unknown }).code === '3D000') {
+      console.error(`${(error as Error).message}: create it with npm run shards -- create-databases`);
+    } else if (error instanceof ConfigError || error instanceof Error)
+      console.error(`${error.name}: ${error.message}`);
+    else console.error(error);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,48 @@
+/**
+ * Sharded Postgres: the shard map, one pool per physical database, logical shard schemas and their
+ * migrations (with `next_id()` in every schema).
+ */
+export { bootstrapSql } from './bootstrap.ts';
+export { ensureDatabases } from './databases.ts';
+export { shardMapVar } from './env.ts';
+export {
+  MigrationError,
+  type MigrationErrorCode,
+  MigrationErrorCodes,
+  ShardError,
+  type ShardErrorCode,
+  ShardErrorCodes,
+  ShardMapError,
+  type ShardMapErrorCode,
+  ShardMapErrorCodes,
+} from './errors.ts';
+export { type AppliedStep, type MigrateOptions, migrate, migrationLockKey } from './migrate.ts';
+export { loadMigrations, type MigrationFile, type MigrationSource } from './migration-files.ts';
+export { schemaName } from './naming.ts';
+export {
+  type CreateShardsOptions,
+  createShards,
+  type ShardDatabase,
+  type ShardSql,
+  type Shards,
+} from './pools.ts';
+export { hashToShard } from './routing.ts';
+export {
+  DEFAULT_LOCAL_SHARD_MAP,
+  databasesOf,
+  formatShardMap,
+  parseShardMap,
+  type ShardMap,
+  type ShardRange,
+} from './shard-map.ts';
+export {
+  type AppliedMigration,
+  assertMigrated,
+  type ChangedMigration,
+  type DatabaseStatus,
+  type MigrationOptions,
+  type MigrationRef,
+  migrationStatus,
+  type SchemaStatus,
+} from './status.ts';
+export { redactUrl } from './urls.ts';
