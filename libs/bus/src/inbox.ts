@@ -1,0 +1,55 @@
+import type postgres from 'postgres';
+import { assertSchemaName } from './names.ts';
+import type { OutboxShard } from './outbox.ts';
+
+/**
+ * Records that `consumer` handled `eventId`, in the handler's own transaction (`tx` from `sql.begin`)
+ * on the shard it writes to. Returns `false` when it was already recorded: the handler then skips its
+ * writes, so a redelivered, republished or replayed event changes nothing. Because the row commits or
+ * rolls back with the handler's writes, a crash before commit leaves no trace and the retry runs again.
+ */
+export async function withInbox(
+  tx: postgres.TransactionSql,
+  schema: string,
+  consumer: string,
+  eventId: string,
+): Promise<boolean> {
+  assertSchemaName(schema);
+  const rows = await tx`
+    INSERT INTO ${tx(`${schema}.inbox`)} (consumer, event_id) VALUES (${consumer}, ${eventId})
+    ON CONFLICT DO NOTHING RETURNING 1 AS inserted`;
+  return rows.length === 1;
+}
+
+/**
+ * Runs `work` in a transaction on `shard` once per (consumer, event): returns `false` without calling
+ * `work` when the event was already handled. Shorthand for `sql.begin` + `withInbox`.
+ */
+export async function handleOnce(
+  shard: OutboxShard,
+  consumer: string,
+  eventId: string,
+  work: (tx: postgres.TransactionSql) => Promise<void>,
+): Promise<boolean> {
+  return shard.sql.begin(async (tx) => {
+    if (!(await withInbox(tx, shard.schema, consumer, eventId))) return false;
+    await work(tx);
+    return true;
+  });
+}
+
+/**
+ * Deletes inbox rows older than `olderThanMs` (at most `limit` per call; call until it returns less).
+ * Keep them longer than the streams' max age, so a replay from the stream is still deduplicated.
+ */
+export async function pruneInbox(shard: OutboxShard, olderThanMs: number, limit = 5000): Promise<number> {
+  assertSchemaName(shard.schema);
+  const sql = shard.sql;
+  const table = sql(`${shard.schema}.inbox`);
+  const result = await sql`
+    DELETE FROM ${table} WHERE (consumer, event_id) IN (
+      SELECT consumer, event_id FROM ${table}
+      WHERE processed_at < now() - ${olderThanMs} * interval '1 millisecond'
+      LIMIT ${limit})`;
+  return result.count;
+}

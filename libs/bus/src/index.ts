@@ -1,0 +1,66 @@
+/**
+ * @instantpost/bus — NATS JetStream for InstantPost: the streams, a publisher, the transactional outbox
+ * and its relay, the consumer runner with retries and dead letters, and the inbox for idempotent handlers.
+ */
+
+export {
+  type ConsumerDefinition,
+  type ConsumerRunner,
+  type ConsumerStats,
+  type DeliveryOutcome,
+  defineConsumer,
+  type EventHandler,
+  type HandlerContext,
+  type HandlerMap,
+  type StartConsumerOptions,
+  startConsumer,
+} from './consumer.ts';
+export {
+  type ConsumerSettings,
+  type DurableConfig,
+  ensureConsumer,
+  filterFor,
+  type ResolvedSettings,
+  resolveSettings,
+} from './consumer-config.ts';
+export {
+  type DeadLetter,
+  type DeadLetterError,
+  DeadLetterHeaders,
+  parseDeadLetter,
+  publishDeadLetter,
+} from './dead-letter.ts';
+export {
+  BusConfigError,
+  type BusErrorCode,
+  BusErrorCodes,
+  NonRetryableError,
+  PublishError,
+} from './errors.ts';
+export { handleOnce, pruneInbox, withInbox } from './inbox.ts';
+export {
+  dlqSubjectFor,
+  eventSubjectOf,
+  natsSubjectFor,
+  STREAM_NAMES,
+  STREAM_SUBJECTS,
+  type StreamName,
+  streamNameFor,
+  streamOf,
+} from './names.ts';
+export { busMigrations, enqueue, OUTBOX_CHANNEL, type OutboxShard, outboxStatus } from './outbox.ts';
+export {
+  createPublisher,
+  type Publisher,
+  type PublisherOptions,
+  type PublishReceipt,
+  type SerializedEvent,
+} from './publisher.ts';
+export {
+  type OutboxRelay,
+  type OutboxRelayOptions,
+  type RelayedBatch,
+  type RelayStats,
+  startOutboxRelay,
+} from './relay.ts';
+export { desiredStreams, ensureStreams, type StreamOptions, type StreamReport } from './streams.ts';

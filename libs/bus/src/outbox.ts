@@ -1,0 +1,59 @@
+import { fileURLToPath } from 'node:url';
+import { type AnyCloudEvent, validateEvent } from '@instantpost/events';
+import { traceparentOf } from '@instantpost/telemetry';
+import type postgres from 'postgres';
+import { assertSchemaName } from './names.ts';
+
+/**
+ * One logical shard as the bus needs it: its schema and the pool of the physical database holding it.
+ * `ShardSql` of `@instantpost/shards` satisfies it; shards on one database share one `sql`.
+ */
+export interface OutboxShard {
+  readonly schema: string;
+  readonly sql: postgres.Sql;
+}
+
+/**
+ * The bus's tables (outbox, inbox) as migration files for the shard migration runner:
+ * `sources: [busMigrations, { name: 'feed', dir: ... }]` applies them to every shard schema.
+ */
+export const busMigrations = {
+  name: 'bus',
+  dir: fileURLToPath(new URL('../sql/migrations', import.meta.url)),
+} as const;
+
+/** The channel the outbox trigger notifies on commit; the payload is the shard schema. */
+export const OUTBOX_CHANNEL = 'instantpost_outbox';
+
+/**
+ * Writes `events` to the outbox of `schema` inside the caller's transaction (`tx` from `sql.begin`),
+ * with the active trace context. They are published after the transaction commits, and never if it
+ * rolls back: no state change without its event, no event without its state change.
+ * Each event is validated first, so an invalid event fails the transaction instead of a consumer.
+ */
+export async function enqueue(
+  tx: postgres.TransactionSql,
+  schema: string,
+  events: AnyCloudEvent | readonly AnyCloudEvent[],
+): Promise<void> {
+  assertSchemaName(schema);
+  const list: readonly AnyCloudEvent[] = Array.isArray(events) ? events : [events as AnyCloudEvent];
+  if (list.length === 0) return;
+  const traceparent = traceparentOf() ?? null;
+  const rows = list.map((event) => {
+    const checked = validateEvent(event);
+    if (!checked.ok) throw checked.error;
+    return { event_id: event.id, subject: event.type, payload: JSON.stringify(event), traceparent };
+  });
+  await tx`INSERT INTO ${tx(`${schema}.outbox`)} ${tx(rows, 'event_id', 'subject', 'payload', 'traceparent')}`;
+}
+
+/** Counts of one shard's outbox (operators, tests, readiness). */
+export async function outboxStatus(shard: OutboxShard): Promise<{ unsent: number; sent: number }> {
+  assertSchemaName(shard.schema);
+  const sql = shard.sql;
+  const [row] = await sql<{ unsent: string; sent: string }[]>`
+    SELECT count(*) FILTER (WHERE sent_at IS NULL) AS unsent, count(*) FILTER (WHERE sent_at IS NOT NULL) AS sent
+    FROM ${sql(`${shard.schema}.outbox`)}`;
+  return { unsent: Number(row?.unsent ?? 0), sent: Number(row?.sent ?? 0) };
+}

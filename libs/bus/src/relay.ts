@@ -1,0 +1,350 @@
+import { createLogger, type Logger } from '@instantpost/telemetry';
+import type postgres from 'postgres';
+import { BusConfigError, BusErrorCodes } from './errors.ts';
+import { assertSchemaName } from './names.ts';
+import { OUTBOX_CHANNEL, type OutboxShard, outboxStatus } from './outbox.ts';
+import type { Publisher } from './publisher.ts';
+
+/** A batch the relay published and is about to mark sent (see `afterPublish`). */
+export interface RelayedBatch {
+  readonly schema: string;
+  readonly eventIds: readonly string[];
+}
+
+export interface OutboxRelayOptions {
+  /** Every shard whose outbox this process relays. Shards sharing a `sql` pool share one loop and one LISTEN. */
+  shards: readonly OutboxShard[];
+  publisher: Publisher;
+  /** Rows claimed per transaction. Default 100. */
+  batchSize?: number;
+  /** Fallback poll of every shard, for notifications lost while the listener reconnected. Default 5000 ms. */
+  pollIntervalMs?: number;
+  /** Wake on `LISTEN instantpost_outbox` (the outbox trigger notifies on commit). Default true. */
+  listen?: boolean;
+  /** Sent rows are deleted after this long (kept meanwhile for inspection). Default 24 h. */
+  retentionMs?: number;
+  /** How often sent rows are pruned. Default 60 s. */
+  pruneIntervalMs?: number;
+  /** Pause after a failed batch (NATS or Postgres down): doubles from `initialMs` up to `maxMs`. */
+  retry?: { initialMs?: number; maxMs?: number };
+  logger?: Logger;
+  /**
+   * Called after a batch is acknowledged by JetStream and before it is marked sent, inside the claiming
+   * transaction. For fault-injection tests (a relay killed here must cause no duplicate effect).
+   */
+  afterPublish?: (batch: RelayedBatch) => Promise<void> | void;
+}
+
+/** Counters since start. */
+export interface RelayStats {
+  /** Events acknowledged by JetStream and marked sent (duplicates included). */
+  published: number;
+  /** Of those, events the stream already had (a relay died between publish and mark). */
+  duplicates: number;
+  /** Publish attempts that failed (the rows stay and are retried). */
+  failed: number;
+  /** Sent rows deleted by pruning. */
+  pruned: number;
+  lastError: string | undefined;
+}
+
+/** A running relay. */
+export interface OutboxRelay {
+  /** Finishes the batches already claimed (published and marked), stops listening and polling. */
+  stop(): Promise<void>;
+  /** Resolves once no shard has an unsent row (graceful shutdown, tests); rejects after `timeoutMs`. */
+  flush(timeoutMs?: number): Promise<void>;
+  /** Looks at every shard now (as a notification would). */
+  wake(): void;
+  stats(): RelayStats;
+}
+
+interface Resolved {
+  batchSize: number;
+  pollIntervalMs: number;
+  listen: boolean;
+  retentionMs: number;
+  pruneIntervalMs: number;
+  retryInitialMs: number;
+  retryMaxMs: number;
+}
+
+interface OutboxRow {
+  id: string;
+  event_id: string;
+  subject: string;
+  payload: string;
+  traceparent: string | null;
+}
+
+/**
+ * Starts relaying the outboxes of `shards` to JetStream. Rows are claimed with `FOR UPDATE SKIP LOCKED`
+ * (so replicas share the work without sending a row twice at once), published with `Nats-Msg-Id` = event
+ * id continuing the stored trace, and marked sent in the same transaction only after the ack. A relay
+ * that dies between publish and mark leaves the rows unsent: they are published again and the stream's
+ * duplicate window (then each consumer's inbox) drops the copy. With NATS down, rows wait and the relay
+ * retries with backoff.
+ */
+export async function startOutboxRelay(options: OutboxRelayOptions): Promise<OutboxRelay> {
+  const resolved: Resolved = {
+    batchSize: options.batchSize ?? 100,
+    pollIntervalMs: options.pollIntervalMs ?? 5000,
+    listen: options.listen ?? true,
+    retentionMs: options.retentionMs ?? 24 * 60 * 60 * 1000,
+    pruneIntervalMs: options.pruneIntervalMs ?? 60_000,
+    retryInitialMs: options.retry?.initialMs ?? 250,
+    retryMaxMs: options.retry?.maxMs ?? 10_000,
+  };
+  if (resolved.batchSize < 1) throw new BusConfigError(BusErrorCodes.Config, 'batchSize must be at least 1');
+  const seen = new Set<string>();
+  const pools = new Map<postgres.Sql, OutboxShard[]>();
+  for (const shard of options.shards) {
+    assertSchemaName(shard.schema);
+    if (seen.has(shard.schema)) {
+      throw new BusConfigError(BusErrorCodes.Config, `shard ${shard.schema} is given twice`);
+    }
+    seen.add(shard.schema);
+    pools.set(shard.sql, [...(pools.get(shard.sql) ?? []), shard]);
+  }
+  const stats: RelayStats = { published: 0, duplicates: 0, failed: 0, pruned: 0, lastError: undefined };
+  const logger = options.logger ?? createLogger({ service: 'outbox-relay', level: 'warn' });
+  const workers = [...pools].map(
+    ([sql, shards]) =>
+      new PoolWorker(sql, shards, resolved, options.publisher, stats, logger, options.afterPublish),
+  );
+  try {
+    await Promise.all(workers.map((w) => w.start()));
+  } catch (err) {
+    await Promise.all(workers.map((w) => w.stop()));
+    throw err;
+  }
+
+  return {
+    stop: async () => {
+      await Promise.all(workers.map((w) => w.stop()));
+    },
+    flush: async (timeoutMs = 30_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        for (const w of workers) w.markAll();
+        const counts = await Promise.all(options.shards.map((s) => outboxStatus(s)));
+        if (counts.every((c) => c.unsent === 0)) return;
+        if (Date.now() > deadline) {
+          throw new Error(`outbox not flushed after ${timeoutMs} ms (${stats.lastError ?? 'no error seen'})`);
+        }
+        await sleep(50);
+      }
+    },
+    wake: () => {
+      for (const w of workers) w.markAll();
+    },
+    stats: () => ({ ...stats }),
+  };
+}
+
+/** One loop per physical database (pool): relays its shards one batch at a time. */
+class PoolWorker {
+  private readonly bySchema: Map<string, OutboxShard>;
+  private readonly dirty = new Set<string>();
+  private wakeUp: (() => void) | undefined;
+  private stopping = false;
+  private loop: Promise<void> | undefined;
+  private poller: NodeJS.Timeout | undefined;
+  private unlisten: (() => Promise<void>) | undefined;
+  private failures = 0;
+  private lastPrune = Date.now();
+  private readonly stopSignal = Promise.withResolvers<void>();
+
+  constructor(
+    readonly sql: postgres.Sql,
+    readonly shards: readonly OutboxShard[],
+    private readonly o: Resolved,
+    private readonly publisher: Publisher,
+    private readonly stats: RelayStats,
+    private readonly logger: Logger,
+    private readonly afterPublish: OutboxRelayOptions['afterPublish'],
+  ) {
+    this.bySchema = new Map(shards.map((s) => [s.schema, s]));
+  }
+
+  async start(): Promise<void> {
+    this.markAll(); // whatever was left unsent before this start
+    if (this.o.listen) {
+      // onlisten also runs after the listener reconnects: notifications may have been missed meanwhile
+      const listening = await this.sql.listen(
+        OUTBOX_CHANNEL,
+        (schema) => this.mark(schema),
+        () => this.markAll(),
+      );
+      this.unlisten = () => listening.unlisten();
+    }
+    this.poller = setInterval(() => this.markAll(), this.o.pollIntervalMs);
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.poller);
+    this.stopSignal.resolve();
+    this.signal();
+    await this.loop;
+    await this.unlisten?.().catch(() => {});
+  }
+
+  mark(schema: string): void {
+    if (!this.bySchema.has(schema)) return;
+    this.dirty.add(schema);
+    this.signal();
+  }
+
+  markAll(): void {
+    for (const schema of this.bySchema.keys()) this.dirty.add(schema);
+    this.signal();
+  }
+
+  private signal(): void {
+    const wake = this.wakeUp;
+    this.wakeUp = undefined;
+    wake?.();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      if (this.dirty.size === 0) {
+        await new Promise<void>((resolve) => {
+          this.wakeUp = resolve;
+        });
+        continue;
+      }
+      const schemas = [...this.dirty];
+      this.dirty.clear();
+      // one batch per shard per round, so one busy shard does not starve the others
+      for (const schema of schemas) {
+        const shard = this.bySchema.get(schema);
+        if (this.stopping || !shard) break;
+        try {
+          const { claimed, failed } = await this.relayBatch(shard);
+          if (failed > 0) {
+            this.dirty.add(schema);
+            await this.pauseAfterFailure();
+          } else {
+            this.failures = 0;
+            if (claimed >= this.o.batchSize) this.dirty.add(schema);
+          }
+        } catch (err) {
+          this.recordError(err, schema);
+          this.dirty.add(schema);
+          await this.pauseAfterFailure();
+        }
+      }
+      await this.maybePrune();
+    }
+  }
+
+  /** Claims, publishes and marks one batch of one shard, in one transaction. */
+  private async relayBatch(shard: OutboxShard): Promise<{ claimed: number; failed: number }> {
+    const table = `${shard.schema}.outbox`;
+    return this.sql.begin(async (tx) => {
+      // Marking rows sent need not wait for the WAL flush: a mark lost in a crash only means a republish,
+      // which the stream's duplicate window and the consumers' inbox absorb. Saves an fsync per batch.
+      await tx`SET LOCAL synchronous_commit TO OFF`;
+      const rows = await tx<OutboxRow[]>`
+        SELECT id, event_id, subject, payload, traceparent FROM ${tx(table)}
+        WHERE sent_at IS NULL ORDER BY id LIMIT ${this.o.batchSize}
+        FOR UPDATE SKIP LOCKED`;
+      if (rows.length === 0) return { claimed: 0, failed: 0 };
+      // Published concurrently on one connection: JetStream stores them in this order when all succeed.
+      const results = await Promise.allSettled(
+        rows.map((row) =>
+          this.publisher.publishSerialized({
+            subject: row.subject,
+            id: row.event_id,
+            payload: row.payload,
+            traceparent: row.traceparent,
+          }),
+        ),
+      );
+      const sent: string[] = [];
+      const sentEventIds: string[] = [];
+      const failed: string[] = [];
+      let firstError: unknown;
+      results.forEach((result, i) => {
+        const row = rows[i] as OutboxRow;
+        if (result.status === 'fulfilled') {
+          sent.push(row.id);
+          sentEventIds.push(row.event_id);
+          if (result.value.duplicate) this.stats.duplicates++;
+        } else {
+          failed.push(row.id);
+          firstError ??= result.reason;
+        }
+      });
+      if (sent.length > 0) {
+        await this.afterPublish?.({ schema: shard.schema, eventIds: sentEventIds });
+        await tx`UPDATE ${tx(table)} SET sent_at = now() WHERE id = ANY(${sent}::bigint[])`;
+      }
+      if (failed.length > 0) {
+        const message = errorMessage(firstError);
+        await tx`
+          UPDATE ${tx(table)} SET attempts = attempts + 1, last_error = ${message.slice(0, 1000)}
+          WHERE id = ANY(${failed}::bigint[])`;
+        this.recordError(firstError, shard.schema, failed.length);
+      }
+      this.stats.published += sent.length;
+      this.stats.failed += failed.length;
+      return { claimed: rows.length, failed: failed.length };
+    });
+  }
+
+  private async maybePrune(): Promise<void> {
+    if (this.stopping || Date.now() - this.lastPrune < this.o.pruneIntervalMs) return;
+    this.lastPrune = Date.now();
+    for (const shard of this.shards) {
+      const table = this.sql(`${shard.schema}.outbox`);
+      try {
+        for (;;) {
+          const result = await this.sql`
+            DELETE FROM ${table} WHERE id IN (
+              SELECT id FROM ${table}
+              WHERE sent_at < now() - ${this.o.retentionMs} * interval '1 millisecond'
+              LIMIT 5000)`;
+          this.stats.pruned += result.count;
+          if (result.count < 5000 || this.stopping) break;
+        }
+      } catch (err) {
+        this.recordError(err, shard.schema);
+      }
+    }
+  }
+
+  private recordError(err: unknown, schema: string, rows?: number): void {
+    this.stats.lastError = errorMessage(err);
+    // logged once per failure streak and then every 20th time, not for each retry
+    if (this.failures === 0 || this.failures % 20 === 0) {
+      this.logger.warn(
+        { err, schema, rows, failures: this.failures + 1 },
+        'outbox relay: publish failed, will retry',
+      );
+    }
+  }
+
+  private async pauseAfterFailure(): Promise<void> {
+    const delay = Math.min(this.o.retryMaxMs, this.o.retryInitialMs * 2 ** this.failures);
+    this.failures++;
+    // only stop() cuts a pause short; notifications arriving meanwhile just mark their shard
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise((resolve) => (timer = setTimeout(resolve, delay))),
+      this.stopSignal.promise,
+    ]);
+    clearTimeout(timer);
+  }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,310 @@
+import { EventError } from '@instantpost/events';
+import { startTcpProxy, stopTestInfra } from '@instantpost/testing';
+import test from 'ava';
+import postgres from 'postgres';
+import {
+  createPublisher,
+  enqueue,
+  type OutboxShard,
+  outboxStatus,
+  startOutboxRelay,
+  streamNameFor,
+} from '../src/index.ts';
+import { type Fixture, openFixture, sampleEvent, silent, sleep, storedCount, waitFor } from './helpers.ts';
+
+let fx: Fixture;
+test.before(async () => {
+  fx = await openFixture();
+});
+test.after.always(async () => {
+  await fx?.close();
+  await stopTestInfra();
+});
+
+async function sentAt(shard: OutboxShard, eventId: string): Promise<Date | null | undefined> {
+  const [row] = await shard.sql.unsafe<{ sent_at: Date | null }[]>(
+    `SELECT sent_at FROM "${shard.schema}".outbox WHERE event_id = $1`,
+    [eventId],
+  );
+  return row?.sent_at;
+}
+
+test('events written in a transaction are published after commit, byte for byte, with Nats-Msg-Id', async (t) => {
+  const prefix = await fx.isolate();
+  const shard = await fx.shard();
+  const relay = await startOutboxRelay({
+    shards: [shard],
+    publisher: createPublisher({ nc: fx.nc, prefix }),
+    logger: silent,
+  });
+  t.teardown(() => relay.stop());
+  const event = sampleEvent('post.published');
+  await shard.sql.begin(async (tx) => {
+    await tx`INSERT INTO ${tx(`${shard.schema}.effects`)} (event_id, consumer) VALUES (${event.id}, 'state')`;
+    await enqueue(tx, shard.schema, event);
+  });
+  await waitFor(async () => (await sentAt(shard, event.id)) instanceof Date, 'marked sent');
+  const stored = await fx.jsm.streams.getMessage(streamNameFor('SOCIAL', prefix), { seq: 1 });
+  t.is(stored.subject, `${prefix}.post.published`);
+  t.deepEqual(JSON.parse(new TextDecoder().decode(stored.data)), event);
+  t.is(stored.header.get('Nats-Msg-Id'), event.id);
+  t.is(relay.stats().published, 1);
+});
+
+test('a rolled-back transaction publishes nothing', async (t) => {
+  const prefix = await fx.isolate();
+  const shard = await fx.shard();
+  const relay = await startOutboxRelay({
+    shards: [shard],
+    publisher: createPublisher({ nc: fx.nc, prefix }),
+    logger: silent,
+    pollIntervalMs: 100,
+  });
+  t.teardown(() => relay.stop());
+  await t.throwsAsync(
+    shard.sql.begin(async (tx) => {
+      await enqueue(tx, shard.schema, [sampleEvent('like.created'), sampleEvent('like.deleted')]);
+      throw new Error('the state change failed');
+    }),
+    { message: 'the state change failed' },
+  );
+  const kept = sampleEvent('like.created');
+  await shard.sql.begin((tx) => enqueue(tx, shard.schema, kept));
+  await relay.flush(5000);
+  await sleep(300);
+  t.is(await storedCount(fx.jsm, prefix, 'SOCIAL'), 1, 'only the committed event');
+  t.deepEqual(await outboxStatus(shard), { unsent: 0, sent: 1 });
+});
+
+test('an invalid event fails the transaction instead of reaching a consumer', async (t) => {
+  const shard = await fx.shard();
+  const event = { ...sampleEvent('like.created'), data: { postId: 'nope' } } as never;
+  await t.throwsAsync(
+    shard.sql.begin((tx) => enqueue(tx, shard.schema, event)),
+    { instanceOf: EventError },
+  );
+  t.deepEqual(await outboxStatus(shard), { unsent: 0, sent: 0 });
+});
+
+test('LISTEN/NOTIFY wakes the relay at once; rows left from before start are relayed too', async (t) => {
+  const prefix = await fx.isolate();
+  const shard = await fx.shard();
+  const backlog = sampleEvent('follow.created');
+  await shard.sql.begin((tx) => enqueue(tx, shard.schema, backlog));
+  const relay = await startOutboxRelay({
+    shards: [shard],
+    publisher: createPublisher({ nc: fx.nc, prefix }),
+    logger: silent,
+    pollIntervalMs: 60_000, // only a notification can wake it within the test
+  });
+  t.teardown(() => relay.stop());
+  await waitFor(async () => (await sentAt(shard, backlog.id)) instanceof Date, 'backlog relayed at start');
+  await sleep(100);
+  const event = sampleEvent('follow.approved');
+  const committedAt = Date.now();
+  await shard.sql.begin((tx) => enqueue(tx, shard.schema, event));
+  await waitFor(async () => (await sentAt(shard, event.id)) instanceof Date, 'relayed on notify', 2000);
+  t.true(Date.now() - committedAt < 1000, `relayed ${Date.now() - committedAt} ms after commit`);
+});
+
+test('the polling fallback relays without LISTEN', async (t) => {
+  const prefix = await fx.isolate();
+  const shard = await fx.shard();
+  const relay = await startOutboxRelay({
+    shards: [shard],
+    publisher: createPublisher({ nc: fx.nc, prefix }),
+    logger: silent,
+    listen: false,
+    pollIntervalMs: 200,
+  });
+  t.teardown(() => relay.stop());
+  await sleep(50);
+  const event = sampleEvent('account.created');
+  await shard.sql.begin((tx) => enqueue(tx, shard.schema, event));
+  await waitFor(async () => (await sentAt(shard, event.id)) instanceof Date, 'relayed by polling', 3000);
+  t.pass();
+});
+
+test('with NATS unreachable, state changes commit and their events go out once NATS is back', async (t) => {
+  const prefix = await fx.isolate();
+  const shard = await fx.shard();
+  const natsPort = Number(
+    new URL(fx.ns.nats.servers.startsWith('nats://') ? fx.ns.nats.servers : `nats://${fx.ns.nats.servers}`)
+      .port || 4222,
+  );
+  const proxy = await startTcpProxy('127.0.0.1', natsPort);
+  t.teardown(() => proxy.close());
+  const relayNc = await fx.connect({
+    servers: `127.0.0.1:${proxy.port}`,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 100,
+  });
+  const relay = await startOutboxRelay({
+    shards: [shard],
+    publisher: createPublisher({ nc: relayNc, prefix, timeoutMs: 500 }),
+    logger: silent,
+    pollIntervalMs: 200,
+    retry: { initialMs: 50, maxMs: 300 },
+  });
+  t.teardown(() => relay.stop());
+
+  await proxy.cut();
+  const events = [sampleEvent('comment.created'), sampleEvent('like.created'), sampleEvent('post.deleted')];
+  for (const event of events) {
+    await shard.sql.begin(async (tx) => {
+      await tx`INSERT INTO ${tx(`${shard.schema}.effects`)} (event_id, consumer) VALUES (${event.id}, 'state')`;
+      await enqueue(tx, shard.schema, event);
+    });
+  }
+  await waitFor(() => relay.stats().failed > 0, 'publishes fail while NATS is away', 5000);
+  t.deepEqual(await outboxStatus(shard), { unsent: 3, sent: 0 }, 'events wait in the outbox');
+  t.is(await storedCount(fx.jsm, prefix, 'SOCIAL'), 0);
+
+  await proxy.restore();
+  await relay.flush(10_000);
+  await sleep(300); // anything the client buffered during the outage is flushed by now
+  t.is(await storedCount(fx.jsm, prefix, 'SOCIAL'), 3, 'each event stored once');
+  const [row] = await shard.sql.unsafe<{ attempts: number; last_error: string }[]>(
+    `SELECT attempts, last_error FROM "${shard.schema}".outbox ORDER BY id LIMIT 1`,
+  );
+  t.true((row?.attempts ?? 0) > 0, 'failed attempts are recorded on the row');
+  t.truthy(row?.last_error);
+});
+
+test('several relays at once (replicas) publish every row exactly once', async (t) => {
+  const prefix = await fx.isolate();
+  const shard = await fx.shard();
+  const otherPool = postgres(fx.databaseUrl, { max: 2, onnotice: () => {} });
+  t.teardown(() => otherPool.end());
+  const replicas = await Promise.all(
+    [fx.sql, otherPool, fx.sql].map((sql) =>
+      startOutboxRelay({
+        shards: [{ schema: shard.schema, sql }],
+        publisher: createPublisher({ nc: fx.nc, prefix }),
+        logger: silent,
+        batchSize: 10,
+      }),
+    ),
+  );
+  t.teardown(() => Promise.all(replicas.map((r) => r.stop())));
+  const total = 300;
+  for (let i = 0; i < total; i += 30) {
+    await shard.sql.begin((tx) =>
+      enqueue(
+        tx,
+        shard.schema,
+        Array.from({ length: 30 }, () => sampleEvent('like.created')),
+      ),
+    );
+  }
+  await replicas[0]?.flush(15_000);
+  const published = replicas.map((r) => r.stats().published);
+  t.is(
+    published.reduce((a, b) => a + b, 0),
+    total,
+    `no row published twice (${published.join(' + ')})`,
+  );
+  t.is(
+    replicas.reduce((a, r) => a + r.stats().duplicates, 0),
+    0,
+  );
+  t.is(await storedCount(fx.jsm, prefix, 'SOCIAL'), total);
+});
+
+// serial: ava runs it before the concurrent tests, so their listeners are not counted
+test.serial('one relay serves shards on several databases, one loop and one listener per pool', async (t) => {
+  const prefix = await fx.isolate();
+  const secondUrl = await fx.ns.postgres.createDatabase('second');
+  const second = postgres(secondUrl, { max: 2, onnotice: () => {} });
+  t.teardown(() => second.end());
+  const shards = [await fx.shard(), await fx.shard(), await fx.shard(second), await fx.shard(second)];
+  const relay = await startOutboxRelay({
+    shards,
+    publisher: createPublisher({ nc: fx.nc, prefix }),
+    logger: silent,
+    pollIntervalMs: 60_000,
+  });
+  t.teardown(() => relay.stop());
+  const listeners = await fx.sql<{ datname: string; n: string }[]>`
+    SELECT datname, count(*) AS n FROM pg_stat_activity
+    WHERE query ILIKE 'listen%' AND datname IN ${fx.sql([...fx.ns.postgres.databases])}
+    GROUP BY datname ORDER BY datname`;
+  t.deepEqual(
+    listeners.map((l) => Number(l.n)),
+    [1, 1],
+    'one listener on each of the two databases',
+  );
+  for (const shard of shards)
+    await shard.sql.begin((tx) => enqueue(tx, shard.schema, sampleEvent('media.uploaded')));
+  await waitFor(
+    async () => (await Promise.all(shards.map(outboxStatus))).every((s) => s.sent === 1),
+    'every shard relayed',
+    3000,
+  );
+  t.is(await storedCount(fx.jsm, prefix, 'MEDIA'), 4);
+});
+
+test('sent rows are pruned after the retention', async (t) => {
+  const prefix = await fx.isolate();
+  const shard = await fx.shard();
+  const relay = await startOutboxRelay({
+    shards: [shard],
+    publisher: createPublisher({ nc: fx.nc, prefix }),
+    logger: silent,
+    retentionMs: 0,
+    pruneIntervalMs: 100,
+    pollIntervalMs: 100,
+  });
+  t.teardown(() => relay.stop());
+  await shard.sql.begin((tx) =>
+    enqueue(tx, shard.schema, [sampleEvent('post.deleted'), sampleEvent('post.deleted')]),
+  );
+  await waitFor(async () => {
+    const s = await outboxStatus(shard);
+    return s.sent === 0 && s.unsent === 0 && relay.stats().pruned === 2;
+  }, 'pruned');
+  t.pass();
+});
+
+test('stop() finishes the batch it claimed: published rows are marked sent', async (t) => {
+  const prefix = await fx.isolate();
+  const shard = await fx.shard();
+  let claimed = false;
+  const relay = await startOutboxRelay({
+    shards: [shard],
+    publisher: createPublisher({ nc: fx.nc, prefix }),
+    logger: silent,
+    afterPublish: async () => {
+      claimed = true;
+      await sleep(300);
+    },
+  });
+  await shard.sql.begin((tx) =>
+    enqueue(tx, shard.schema, [sampleEvent('like.deleted'), sampleEvent('like.deleted')]),
+  );
+  await waitFor(() => claimed, 'batch claimed and published');
+  await relay.stop();
+  t.deepEqual(await outboxStatus(shard), { unsent: 0, sent: 2 });
+  t.is(await storedCount(fx.jsm, prefix, 'SOCIAL'), 2);
+});
+
+test('stop() does not wait out a failure backoff', async (t) => {
+  const prefix = await fx.isolate();
+  const shard = await fx.shard();
+  const closed = await fx.connect();
+  await closed.close(); // every publish fails at once
+  const relay = await startOutboxRelay({
+    shards: [shard],
+    publisher: createPublisher({ nc: closed, prefix }),
+    logger: silent,
+    retry: { initialMs: 10_000, maxMs: 10_000 },
+  });
+  await shard.sql.begin((tx) => enqueue(tx, shard.schema, sampleEvent('like.created')));
+  await waitFor(() => relay.stats().failed > 0, 'publish failed');
+  await shard.sql.begin((tx) => enqueue(tx, shard.schema, sampleEvent('like.created'))); // a notification meanwhile
+  await sleep(100);
+  const started = Date.now();
+  await relay.stop();
+  t.true(Date.now() - started < 1000, `stopped in ${Date.now() - started} ms`);
+  t.deepEqual(await outboxStatus(shard), { unsent: 2, sent: 0 }, 'the events wait for the next relay');
+});

@@ -1,0 +1,158 @@
+import { activeTraceIds, shutdownTelemetry, startTelemetry, withSpan } from '@instantpost/telemetry';
+import { stopTestInfra } from '@instantpost/testing';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
+import test from 'ava';
+import {
+  createPublisher,
+  defineConsumer,
+  enqueue,
+  NonRetryableError,
+  startConsumer,
+  startOutboxRelay,
+} from '../src/index.ts';
+import { type Fixture, fast, openFixture, readDeadLetters, sampleEvent, silent, waitFor } from './helpers.ts';
+
+const exporter = new InMemorySpanExporter();
+let fx: Fixture;
+test.before(async () => {
+  startTelemetry({ serviceName: 'bus-trace-test', spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+  fx = await openFixture();
+});
+test.after.always(async () => {
+  await fx?.close();
+  await shutdownTelemetry();
+  await stopTestInfra();
+});
+
+type Seen = { eventId: string; traceId: string | undefined; spanId: string | undefined };
+
+async function tracingConsumer(prefix: string, name: string, failWith?: Error) {
+  const seen: Seen[] = [];
+  const runner = await startConsumer({
+    nc: fx.nc,
+    prefix,
+    logger: silent,
+    definition: defineConsumer({
+      name,
+      subjects: ['post.published'],
+      handlers: {
+        'post.published': async (event) => {
+          const ids = activeTraceIds();
+          seen.push({ eventId: event.id, traceId: ids?.trace_id, spanId: ids?.span_id });
+          if (failWith) throw failWith;
+        },
+      },
+      settings: fast,
+    }),
+  });
+  return { seen, runner };
+}
+
+test.serial('one trace from publish to handler: request → publish → consume spans', async (t) => {
+  const prefix = await fx.isolate();
+  const { seen, runner } = await tracingConsumer(prefix, 'feed-trace');
+  t.teardown(() => runner.stop());
+  const publisher = createPublisher({ nc: fx.nc, prefix });
+  const event = sampleEvent('post.published');
+  const request = await withSpan('POST /v1/media', async () => {
+    await publisher.publish(event);
+    return activeTraceIds();
+  });
+  const [handled] = await waitFor(() => (seen.length ? seen : undefined), 'handled');
+  t.is(handled?.traceId, request?.trace_id, 'the handler continues the request trace');
+
+  const spans = exporter.getFinishedSpans();
+  const publish = spans.find(
+    (s) => s.name === 'publish post.published' && s.spanContext().traceId === request?.trace_id,
+  );
+  const consume = await waitFor(
+    () =>
+      exporter
+        .getFinishedSpans()
+        .find((s) => s.name === 'feed-trace post.published' && s.spanContext().traceId === request?.trace_id),
+    'consumer span ended',
+  );
+  t.is(publish?.parentSpanContext?.spanId, request?.span_id, 'publish is a child of the request');
+  t.is(consume.parentSpanContext?.spanId, publish?.spanContext().spanId, 'consume is a child of publish');
+  t.is(handled?.spanId, consume.spanContext().spanId, 'the handler runs inside the consumer span');
+});
+
+test.serial('one trace across the outbox: the relay continues the trace stored with the row', async (t) => {
+  const prefix = await fx.isolate();
+  const shard = await fx.shard();
+  const { seen, runner } = await tracingConsumer(prefix, 'feed-outbox-trace');
+  t.teardown(() => runner.stop());
+  const event = sampleEvent('post.published');
+  const request = await withSpan('POST /v1/posts', async () => {
+    await shard.sql.begin((tx) => enqueue(tx, shard.schema, event));
+    return activeTraceIds();
+  });
+  const [stored] = await shard.sql.unsafe<{ traceparent: string }[]>(
+    `SELECT traceparent FROM "${shard.schema}".outbox WHERE event_id = $1`,
+    [event.id],
+  );
+  t.is(
+    stored?.traceparent,
+    `00-${request?.trace_id}-${request?.span_id}-01`,
+    'traceparent stored with the row',
+  );
+  const relay = await startOutboxRelay({
+    shards: [shard],
+    publisher: createPublisher({ nc: fx.nc, prefix }),
+    logger: silent,
+  });
+  t.teardown(() => relay.stop());
+  const [handled] = await waitFor(() => (seen.length ? seen : undefined), 'handled');
+  t.is(handled?.traceId, request?.trace_id, 'request, relay and handler share one trace');
+  const publish = exporter
+    .getFinishedSpans()
+    .find((s) => s.name === 'publish post.published' && s.spanContext().traceId === request?.trace_id);
+  t.is(
+    publish?.parentSpanContext?.spanId,
+    request?.span_id,
+    'the relay publish is a child of the writing request',
+  );
+});
+
+test.serial(
+  'an event sent with no headers starts its own trace; a traceparent inside the event is continued',
+  async (t) => {
+    const prefix = await fx.isolate();
+    const { seen, runner } = await tracingConsumer(prefix, 'feed-bare-trace');
+    t.teardown(() => runner.stop());
+    const bare = sampleEvent('post.published');
+    const carried = {
+      ...sampleEvent('post.published'),
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+    };
+    await withSpan('unrelated test span', async () => {
+      fx.nc.publish(`${prefix}.post.published`, JSON.stringify(bare));
+      fx.nc.publish(`${prefix}.post.published`, JSON.stringify(carried));
+      await fx.nc.flush();
+    });
+    await waitFor(() => seen.length === 2, 'both handled');
+    const byId = new Map(seen.map((s) => [s.eventId, s]));
+    t.regex(byId.get(bare.id)?.traceId ?? '', /^[0-9a-f]{32}$/, 'a valid new trace');
+    t.not(byId.get(bare.id)?.traceId, byId.get(carried.id)?.traceId);
+    t.is(
+      byId.get(carried.id)?.traceId,
+      '4bf92f3577b34da6a3ce929d0e0e4736',
+      'CloudEvents distributed-tracing extension',
+    );
+  },
+);
+
+test.serial('a dead letter stays in the trace of the event', async (t) => {
+  const prefix = await fx.isolate();
+  const { runner } = await tracingConsumer(prefix, 'feed-dlq-trace', new NonRetryableError('nope'));
+  t.teardown(() => runner.stop());
+  const request = await withSpan('POST /v1/media', async () => {
+    await createPublisher({ nc: fx.nc, prefix }).publish(sampleEvent('post.published'));
+    return activeTraceIds();
+  });
+  const [dead] = await waitFor(async () => {
+    const l = await readDeadLetters(fx.jsm, prefix);
+    return l.length ? l : undefined;
+  }, 'dead letter');
+  t.regex(dead?.headers.traceparent ?? '', new RegExp(`^00-${request?.trace_id}-`));
+});
