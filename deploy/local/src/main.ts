@@ -1,0 +1,84 @@
+/**
+ * `npm start`: the whole system on this machine. Checks (starts, installs) Postgres, Redis, NATS and nginx,
+ * starts the S3 emulator, migrates every service, starts the five services and the gateway on :8080,
+ * and stops everything it started on Ctrl-C.
+ */
+import { join } from 'node:path';
+import { isReachable } from '@instantpost/testing';
+import { localJwtKeys } from './keys.ts';
+import { findNginx } from './nginx.ts';
+import { LOCAL_S3, startLocalS3 } from './s3.ts';
+import { REPO_ROOT } from './service-process.ts';
+import { type StackOptions, setupStack, startStack } from './stack.ts';
+import { ensureInfrastructure, ensureNginx } from './system.ts';
+
+const GATEWAY_PORT = Number(process.env.GATEWAY_PORT ?? 8080);
+const S3_PORT = Number(process.env.S3_PORT ?? 9000);
+const UPLOAD_MAX_BYTES = Number(process.env.UPLOAD_MAX_BYTES ?? 25 * 1024 * 1024);
+const STATE_DIR = join(REPO_ROOT, '.local');
+const log = (line: string) => process.stdout.write(`${'stack'.padEnd(20)} | ${line}\n`);
+
+async function main(): Promise<void> {
+  for (const [what, port] of [
+    ['the gateway', GATEWAY_PORT],
+    ['the S3 emulator', S3_PORT],
+  ] as const) {
+    if (await isReachable('127.0.0.1', port)) {
+      throw new Error(
+        `port ${port} (${what}) is in use: is InstantPost already running? Stop it with Ctrl-C first.`,
+      );
+    }
+  }
+  const stopInfrastructure = await ensureInfrastructure(log);
+  ensureNginx(findNginx(), log);
+  const s3 = await startLocalS3(join(STATE_DIR, 's3'), S3_PORT);
+  log(`S3 emulator: ${s3.endpoint}, bucket ${LOCAL_S3.bucket}`);
+  const keys = localJwtKeys(join(STATE_DIR, 'keys'));
+  const options: StackOptions = {
+    env: {
+      ...process.env,
+      JWT_PUBLIC_KEY: keys.publicKey,
+      JWT_PRIVATE_KEY: keys.privateKey,
+      S3_ENDPOINT: s3.endpoint,
+      S3_REGION: LOCAL_S3.region,
+      S3_ACCESS_KEY_ID: LOCAL_S3.accessKeyId,
+      S3_SECRET_ACCESS_KEY: LOCAL_S3.secretAccessKey,
+      S3_BUCKET: LOCAL_S3.bucket,
+      MEDIA_BASE_URL: `http://127.0.0.1:${GATEWAY_PORT}/media`,
+      UPLOAD_MAX_BYTES: String(UPLOAD_MAX_BYTES),
+    },
+    gatewayPort: GATEWAY_PORT,
+    workDir: join(STATE_DIR, 'run'),
+    ports: 'default',
+    s3: { endpoint: s3.endpoint, bucket: LOCAL_S3.bucket },
+    uploadMaxBytes: UPLOAD_MAX_BYTES,
+    logs: 'terminal',
+  };
+  log('migrating every service and declaring the streams');
+  await setupStack(options);
+  const stack = await startStack(options);
+  log(`InstantPost is up: ${stack.gatewayUrl} (Ctrl-C stops everything this command started)`);
+
+  let stopping = false;
+  const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
+    log('stopping');
+    const codes = await stack.stop();
+    await s3.stop();
+    stopInfrastructure();
+    log(
+      `stopped: ${Object.entries(codes)
+        .map(([name, code]) => `${name}=${code}`)
+        .join(' ')}`,
+    );
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown());
+  process.on('SIGTERM', () => void shutdown());
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`npm start failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,109 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ServiceName } from '@instantpost/chassis';
+import { waitForOk } from './ports.ts';
+import { REPO_ROOT } from './service-process.ts';
+
+export interface GatewayOptions {
+  /** Where nginx keeps its config, pid, temp files and cache. */
+  workDir: string;
+  listen: number;
+  /** host:port of every replica of each service. */
+  upstreams: Record<ServiceName, string[]>;
+  s3: { endpoint: string; bucket: string };
+  /** The upload service's size limit; nginx allows it plus the multipart envelope. */
+  uploadMaxBytes: number;
+  accessLog?: boolean;
+}
+
+const TEMPLATE = join(REPO_ROOT, 'deploy/nginx/nginx.conf.template');
+const NGINX_CANDIDATES = [
+  '/usr/sbin/nginx',
+  '/usr/bin/nginx',
+  '/usr/local/sbin/nginx',
+  '/usr/local/bin/nginx',
+];
+
+export function findNginx(): string | undefined {
+  return NGINX_CANDIDATES.find((p) => existsSync(p));
+}
+
+/** The gateway's nginx.conf, from deploy/nginx/nginx.conf.template. */
+export function renderNginxConfig(options: GatewayOptions): string {
+  const upstreams = Object.entries(options.upstreams)
+    .map(
+      ([service, servers]) =>
+        `  upstream ${service} {\n${servers.map((s) => `    server ${s} max_fails=1 fail_timeout=2s;`).join('\n')}\n    keepalive 32;\n  }`,
+    )
+    .join('\n');
+  const readiness = Object.keys(options.upstreams)
+    .map(
+      (service) => `    location = /_readyz/${service} {\n      proxy_pass http://${service}/readyz;\n    }`,
+    )
+    .join('\n');
+  const s3 = new URL(options.s3.endpoint);
+  const envelope = 1024 * 1024;
+  const values: Record<string, string> = {
+    USER_DIRECTIVE: process.getuid?.() === 0 ? 'user nobody nogroup;' : '',
+    WORK_DIR: options.workDir,
+    ACCESS_LOG: options.accessLog ? `${options.workDir}/access.log` : 'off',
+    UPSTREAMS: upstreams,
+    LISTEN: `127.0.0.1:${options.listen}`,
+    CLIENT_MAX_BODY_SIZE: `${Math.ceil((options.uploadMaxBytes + envelope) / 1024)}k`,
+    S3_ENDPOINT: s3.origin,
+    S3_HOST: s3.host,
+    S3_BUCKET: options.s3.bucket,
+    READINESS_LOCATIONS: readiness,
+  };
+  return readFileSync(TEMPLATE, 'utf8').replace(/\{\{([A-Z0-9_]+)\}\}/g, (whole, key: string) => {
+    const value = values[key];
+    if (value === undefined) throw new Error(`nginx template: no value for ${whole}`);
+    return value;
+  });
+}
+
+/** A running nginx gateway. */
+export interface Gateway {
+  readonly url: string;
+  readonly configFile: string;
+  stop(): Promise<void>;
+}
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const nginx = findNginx();
+  if (!nginx) throw new Error('nginx is not installed: apt-get install -y nginx-light');
+  mkdirSync(join(options.workDir, 'cache'), { recursive: true });
+  if (process.getuid?.() === 0) {
+    // Workers run as nobody; they write the cache and temp files.
+    for (const d of ['', 'cache']) chownSync(join(options.workDir, d), 65534, 65534);
+  }
+  const configFile = join(options.workDir, 'nginx.conf');
+  writeFileSync(configFile, renderNginxConfig(options));
+  execFileSync(
+    nginx,
+    ['-t', '-q', '-p', options.workDir, '-c', configFile, '-e', join(options.workDir, 'error.log')],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  const child: ChildProcess = spawn(
+    nginx,
+    ['-p', options.workDir, '-c', configFile, '-e', join(options.workDir, 'error.log')],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `http://127.0.0.1:${options.listen}`;
+  await waitForOk(`${url}/healthz`, { timeoutMs: 10_000, alive: () => child.exitCode === null });
+  return {
+    url,
+    configFile,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGQUIT'); // graceful: finish open requests
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

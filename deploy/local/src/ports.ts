@@ -1,0 +1,35 @@
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
+
+/** A TCP port that was free a moment ago (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `url` until it answers 200, the process it belongs to died, or the time is up. */
+export async function waitForOk(
+  url: string,
+  options: { timeoutMs: number; alive?: () => boolean },
+): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    if (options.alive && !options.alive()) throw new Error(`process exited before ${url} answered`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (res.status === 200) return;
+      last = `${res.status} ${await res.text()}`;
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} not ready after ${options.timeoutMs} ms: ${last}`);
+}

@@ -1,0 +1,121 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { ServiceName } from '@instantpost/chassis';
+import { waitForOk } from './ports.ts';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+export function serviceDir(service: ServiceName): string {
+  return `${REPO_ROOT}services/${service}`;
+}
+
+/** Where a child process's output goes: a file (tests), or this terminal with a name before each line. */
+export type LogSink = { file: string } | 'terminal';
+
+function pipeOutput(child: ChildProcess, label: string, sink: LogSink): WriteStream | undefined {
+  if (sink === 'terminal') {
+    const prefix = (chunk: Buffer) =>
+      chunk
+        .toString()
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => `${label.padEnd(20)} | ${line}\n`)
+        .join('');
+    child.stdout?.on('data', (c: Buffer) => process.stdout.write(prefix(c)));
+    child.stderr?.on('data', (c: Buffer) => process.stderr.write(prefix(c)));
+    return undefined;
+  }
+  const out = createWriteStream(sink.file, { flags: 'a' });
+  child.stdout?.pipe(out, { end: false });
+  child.stderr?.pipe(out, { end: false });
+  return out;
+}
+
+/** Runs `node --import tsx <script>` in a service's folder and resolves with its exit code. */
+export function runServiceScript(
+  service: ServiceName,
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  sink: LogSink,
+): Promise<number> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: serviceDir(service),
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = pipeOutput(child, `${service} (setup)`, sink);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      out?.end();
+      resolve(code ?? 1);
+    });
+  });
+}
+
+/** One running replica of a service. */
+export class ServiceProcess {
+  private child: ChildProcess | undefined;
+  private exited: Promise<number | null> = Promise.resolve(null);
+
+  constructor(
+    readonly service: ServiceName,
+    readonly replica: number,
+    readonly port: number,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly sink: LogSink,
+  ) {}
+
+  get name(): string {
+    return `${this.service}#${this.replica}`;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Starts the process and waits until its /readyz answers 200. */
+  async start(timeoutMs = 30_000): Promise<void> {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--import', '@instantpost/telemetry/register', 'src/main.ts'],
+      {
+        cwd: serviceDir(this.service),
+        env: { ...this.env, PORT: String(this.port), SERVICE_NAME: this.service },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    this.child = child;
+    const out = pipeOutput(child, this.name, this.sink);
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code) => {
+        out?.end();
+        resolve(code);
+      }),
+    );
+    await waitForOk(`http://127.0.0.1:${this.port}/readyz`, { timeoutMs, alive: () => this.running });
+  }
+
+  /** SIGTERM, then the exit code (null if it had to be killed after `timeoutMs`). */
+  async stop(timeoutMs = 10_000): Promise<number | null> {
+    if (!this.running) return this.child?.exitCode ?? null;
+    this.child?.kill('SIGTERM');
+    const timer = setTimeout(() => this.child?.kill('SIGKILL'), timeoutMs);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return code;
+  }
+
+  /** SIGKILL: a crash, for fault tests. */
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    this.child?.kill('SIGKILL');
+    await this.exited;
+  }
+}

@@ -1,0 +1,21 @@
+import { createHttpApp } from '@instantpost/http';
+import type { FastifyInstance } from 'fastify';
+import type { ServiceName } from './config.ts';
+import type { ServiceContext } from './run.ts';
+
+/** The service's Fastify app wired to its clients: readiness on Postgres, Redis and NATS, rate limits in Redis. */
+export function createServiceApp<C>(
+  service: ServiceName,
+  ctx: ServiceContext<C>,
+  options: { bodyLimit?: number } = {},
+): Promise<FastifyInstance> {
+  return createHttpApp({
+    service,
+    logger: ctx.logger,
+    jwtPublicKey: ctx.config.jwtPublicKey,
+    readiness: ctx.infra.readiness,
+    // The client prefixes keys itself (REDIS_PREFIX), so the limiter's own namespace needs no prefix.
+    rateLimit: { redis: ctx.infra.redis, keyPrefix: '' },
+    ...options,
+  });
+}

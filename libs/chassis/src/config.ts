@@ -1,0 +1,89 @@
+import {
+  type ConfigOf,
+  type ConfigSpec,
+  custom,
+  int,
+  loadConfig,
+  oneOf,
+  optional,
+  str,
+  url,
+} from '@instantpost/config';
+import { loadPublicKey } from '@instantpost/http';
+import { parseShardMap } from '@instantpost/shards';
+
+/** The five services and the port each listens on by default (the gateway routes to these locally). */
+export const SERVICE_PORTS = {
+  upload: 3001,
+  'media-processing': 3002,
+  metadata: 3003,
+  feed: 3004,
+  notification: 3005,
+} as const;
+
+export type ServiceName = keyof typeof SERVICE_PORTS;
+
+/** Two physical databases with eight logical shards each: sharding is exercised even on a laptop. */
+export const LOCAL_SHARD_MAP =
+  '0-7=postgres://postgres@127.0.0.1:5432/instantpost_0;8-15=postgres://postgres@127.0.0.1:5432/instantpost_1';
+
+/** The variables every service reads. A service adds its own with `{ ...chassisSpec(name), ...}`. */
+export function chassisSpec(service: ServiceName) {
+  return {
+    port: int('PORT', { default: SERVICE_PORTS[service], min: 0, max: 65535, doc: 'HTTP port' }),
+    host: str('HOST', { default: '127.0.0.1', doc: 'address to listen on (`0.0.0.0` in containers)' }),
+    logLevel: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, {
+      default: 'info',
+      doc: 'pino log level',
+    }),
+    shardMap: custom('SHARD_MAP', parseShardMap, {
+      default: parseShardMap(LOCAL_SHARD_MAP),
+      shown: LOCAL_SHARD_MAP,
+      doc: 'logical shard ranges → physical Postgres databases (`<from>-<to>=<url>;…`)',
+    }),
+    pgPoolMax: int('PG_POOL_MAX', {
+      default: 10,
+      min: 1,
+      max: 200,
+      doc: 'connections per physical database',
+    }),
+    redisUrl: url('REDIS_URL', {
+      default: 'redis://127.0.0.1:6379',
+      protocols: ['redis', 'rediss'],
+      doc: 'Redis',
+    }),
+    redisPrefix: str('REDIS_PREFIX', {
+      default: `${service}:`,
+      pattern: /^[A-Za-z0-9_.:-]+:$/,
+      doc: "prefix of every Redis key of this service (ends with ':')",
+    }),
+    natsUrl: str('NATS_URL', {
+      default: 'nats://127.0.0.1:4222',
+      pattern: /^(nats|tls):\/\/[^,\s]+(,(nats|tls):\/\/[^,\s]+)*$/,
+      doc: 'NATS servers, comma-separated',
+    }),
+    natsPrefix: str('NATS_PREFIX', {
+      default: '',
+      pattern: /^[a-z0-9]*$/,
+      doc: 'subject/stream prefix for isolated environments (tests); empty in production',
+    }),
+    streamReplicas: int('NATS_STREAM_REPLICAS', {
+      default: 1,
+      min: 1,
+      max: 5,
+      doc: 'JetStream replicas (3 in prod)',
+    }),
+    jwtPublicKey: optional(
+      custom('JWT_PUBLIC_KEY', loadPublicKey, {
+        doc: 'Ed25519 public key (PEM, or PEM base64) for access tokens',
+      }),
+    ),
+    otlpEndpoint: optional(
+      url('OTEL_EXPORTER_OTLP_ENDPOINT', { doc: 'OTLP/HTTP endpoint; traces exported only when set' }),
+    ),
+  } satisfies ConfigSpec;
+}
+
+export type ChassisConfig = ConfigOf<ReturnType<typeof chassisSpec>>;
+
+export { loadConfig };

@@ -1,0 +1,11 @@
+export { createServiceApp } from './app.ts';
+export {
+  type ChassisConfig,
+  chassisSpec,
+  LOCAL_SHARD_MAP,
+  SERVICE_PORTS,
+  type ServiceName,
+} from './config.ts';
+export { type Infra, migrationSources, openInfra } from './infra.ts';
+export { type BuiltService, type RunServiceOptions, runService, type ServiceContext } from './run.ts';
+export { type SetupOptions, setupService } from './setup.ts';

@@ -1,0 +1,73 @@
+import { busMigrations, ensureStreams } from '@instantpost/bus';
+import type { ReadinessCheck } from '@instantpost/http';
+import { assertMigrated, createShards, type MigrationSource, type Shards } from '@instantpost/shards';
+import type { Logger } from '@instantpost/telemetry';
+import { Redis } from 'ioredis';
+import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
+import type { ChassisConfig, ServiceName } from './config.ts';
+
+/** The clients a service runs on, opened once in `main.ts` and closed once on shutdown. */
+export interface Infra {
+  readonly shards: Shards;
+  /** Every command's keys are prefixed with REDIS_PREFIX by the client itself. */
+  readonly redis: Redis;
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly readiness: Record<string, ReadinessCheck>;
+  close(): Promise<void>;
+}
+
+/** The migration sources of a service: the bus's outbox/inbox tables, then the service's own files. */
+export function migrationSources(service: ServiceName, migrationsDir: string): MigrationSource[] {
+  return [busMigrations, { name: service, dir: migrationsDir }];
+}
+
+export async function openInfra(
+  service: ServiceName,
+  config: ChassisConfig,
+  logger: Logger,
+  migrationsDir: string,
+): Promise<Infra> {
+  const shards = createShards({ service, map: config.shardMap, poolMax: config.pgPoolMax });
+  await assertMigrated({ shards, sources: migrationSources(service, migrationsDir) });
+
+  const redis = new Redis(config.redisUrl, {
+    keyPrefix: config.redisPrefix,
+    maxRetriesPerRequest: 3,
+    lazyConnect: true,
+  });
+  await redis.connect();
+
+  const nc = await connect({
+    servers: config.natsUrl.split(','),
+    name: service,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+  });
+  void (async () => {
+    for await (const status of nc.status()) {
+      logger.info({ nats: status.type, data: String(status.data) }, 'nats connection status');
+    }
+  })();
+  const jsm = await nc.jetstreamManager();
+  await ensureStreams(jsm, { prefix: config.natsPrefix, replicas: config.streamReplicas });
+
+  return {
+    shards,
+    redis,
+    nc,
+    js: nc.jetstream(),
+    jsm,
+    readiness: {
+      postgres: () => shards.ping(),
+      redis: () => redis.ping(),
+      nats: () => jsm.getAccountInfo(),
+    },
+    close: async () => {
+      await nc.drain().catch((err: unknown) => logger.warn({ err }, 'nats drain failed'));
+      await redis.quit().catch(() => redis.disconnect());
+      await shards.close();
+    },
+  };
+}

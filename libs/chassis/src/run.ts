@@ -1,0 +1,64 @@
+import { fileURLToPath } from 'node:url';
+import { type ConfigOf, type ConfigSpec, loadConfig } from '@instantpost/config';
+import { serve } from '@instantpost/http';
+import { createLogger, type Logger, shutdownTelemetry } from '@instantpost/telemetry';
+import type { FastifyInstance } from 'fastify';
+import { type ChassisConfig, chassisSpec, type ServiceName } from './config.ts';
+import { type Infra, openInfra } from './infra.ts';
+
+/** What a service's `buildApp` gets: its configuration, clients and logger. */
+export interface ServiceContext<C> {
+  readonly config: ChassisConfig & C;
+  readonly infra: Infra;
+  readonly logger: Logger;
+}
+
+/** What a service hands back: its HTTP app and the work to stop before the clients close. */
+export interface BuiltService {
+  app: FastifyInstance;
+  /** Stop consumers and relays (drain), in the order the service needs. */
+  stop?: () => Promise<void>;
+}
+
+export interface RunServiceOptions<S extends ConfigSpec> {
+  service: ServiceName;
+  /** The service's own variables, on top of the chassis ones. */
+  spec: S;
+  /** The service's `src/sql/migrations` directory. */
+  migrations: URL;
+  build: (ctx: ServiceContext<ConfigOf<S>>) => Promise<BuiltService>;
+}
+
+/**
+ * The process of a service: parse the environment (exit 1 naming every bad variable), open the
+ * clients, build the app, listen, and on SIGTERM stop taking requests, drain, close clients, exit 0.
+ */
+export async function runService<S extends ConfigSpec>(options: RunServiceOptions<S>): Promise<void> {
+  let config: ChassisConfig & ConfigOf<S>;
+  try {
+    config = loadConfig({ ...chassisSpec(options.service), ...options.spec }) as ChassisConfig & ConfigOf<S>;
+  } catch (err) {
+    process.stderr.write(`${options.service}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+  const logger = createLogger({ service: options.service, level: config.logLevel });
+  let infra: Infra;
+  try {
+    infra = await openInfra(options.service, config, logger, fileURLToPath(options.migrations));
+  } catch (err) {
+    logger.fatal({ err }, 'start-up failed');
+    logger.flush();
+    process.exit(1);
+  }
+  const { app, stop } = await options.build({ config, infra, logger });
+  await serve(app, {
+    port: config.port,
+    host: config.host,
+    logger,
+    onShutdown: async () => {
+      await stop?.();
+      await infra.close();
+      await shutdownTelemetry();
+    },
+  });
+}

@@ -1,0 +1,55 @@
+import { fileURLToPath } from 'node:url';
+import { ensureStreams } from '@instantpost/bus';
+import { loadConfig } from '@instantpost/config';
+import { createShards, databasesOf, ensureDatabases, migrate, type ShardMap } from '@instantpost/shards';
+import { connect } from 'nats';
+import { chassisSpec, type ServiceName } from './config.ts';
+import { migrationSources } from './infra.ts';
+
+export interface SetupOptions {
+  /** Create the physical databases of the shard map when missing (local stack, tests); off in production. */
+  createDatabases?: boolean;
+  /** Admin URL used to create databases; the first database's server, `postgres` database, by default. */
+  adminUrl?: string;
+  /** Where the configuration is read from (tests pass their namespace's). */
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * What runs before a service starts (the local stack, the Kubernetes Job): migrate every logical shard
+ * schema of the service and declare the JetStream streams. Safe to run twice and from several replicas.
+ */
+export async function setupService(
+  service: ServiceName,
+  migrations: URL,
+  options: SetupOptions = {},
+): Promise<void> {
+  const config = loadConfig(chassisSpec(service), options.env);
+  if (options.createDatabases) {
+    await ensureDatabases(config.shardMap, options.adminUrl ?? defaultAdminUrl(config.shardMap));
+  }
+  const shards = createShards({ service, map: config.shardMap, poolMax: 2 });
+  try {
+    await migrate({ shards, sources: migrationSources(service, fileURLToPath(migrations)) });
+  } finally {
+    await shards.close();
+  }
+  const nc = await connect({ servers: config.natsUrl.split(','), name: `${service}-setup` });
+  try {
+    await ensureStreams(await nc.jetstreamManager(), {
+      prefix: config.natsPrefix,
+      replicas: config.streamReplicas,
+    });
+  } finally {
+    await nc.drain();
+  }
+}
+
+/** The `postgres` database on the server of the map's first database. */
+function defaultAdminUrl(map: ShardMap): string {
+  const first = databasesOf(map)[0];
+  if (!first) throw new Error('the shard map names no database');
+  const url = new URL(first.url);
+  url.pathname = '/postgres';
+  return url.toString();
+}

@@ -1,0 +1,73 @@
+import type { KeyObject } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import type { Logger } from '@instantpost/telemetry';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { registerAuth } from './auth.ts';
+import { type ReadinessCheck, registerHealth } from './health.ts';
+import { registerMetrics } from './metrics.ts';
+import { registerProblemHandler } from './problem.ts';
+
+export interface HttpAppOptions {
+  service: string;
+  logger: Logger;
+  /** Ed25519 public key that access tokens are verified with; without it no route can require a user. */
+  jwtPublicKey?: KeyObject | undefined;
+  /** Checks behind /readyz, e.g. `{ postgres: () => shards.ping(), redis: () => redis.ping() }`. */
+  readiness: Record<string, ReadinessCheck>;
+  /** Redis for the rate limiter's counters (shared by replicas); in-memory counters when absent. */
+  rateLimit?: { redis: Redis; keyPrefix: string } | undefined;
+  /** Largest request body in bytes (JSON routes); upload sets its own limit for multipart. */
+  bodyLimit?: number;
+  /** Trust X-Forwarded-For from the gateway for client addresses (rate limits per address). */
+  trustProxy?: boolean;
+}
+
+const REQUEST_ID = 'x-request-id';
+const SAFE_REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/**
+ * The Fastify instance every service builds its routes on: pino logger, request ids (taken from the
+ * gateway's X-Request-Id or made here, echoed back), problem+json errors, bearer-token auth,
+ * Redis-backed rate limits (per route, opt in with `config.rateLimit`), OpenAPI at /docs/json,
+ * /healthz, /readyz and /metrics. Closing the app (SIGTERM) stops taking requests and runs onClose hooks.
+ */
+export async function createHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    // pino 10 and the pino types Fastify ships differ only in generics; the instance is the same.
+    loggerInstance: options.logger as unknown as FastifyBaseLogger,
+    genReqId: (req) => {
+      const given = req.headers[REQUEST_ID];
+      return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    requestIdHeader: false,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    trustProxy: options.trustProxy ?? true,
+    return503OnClosing: true,
+    forceCloseConnections: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header(REQUEST_ID, request.id);
+  });
+  registerProblemHandler(app);
+  registerAuth(app, options.jwtPublicKey);
+  await app.register(swagger, {
+    openapi: {
+      info: { title: `InstantPost ${options.service}`, version: '1.0.0' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
+  await app.register(rateLimit, {
+    global: false,
+    ...(options.rateLimit
+      ? { redis: options.rateLimit.redis, nameSpace: `${options.rateLimit.keyPrefix}ratelimit:` }
+      : {}),
+  });
+  registerHealth(app, options.readiness);
+  registerMetrics(app, options.service);
+  app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

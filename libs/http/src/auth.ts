@@ -1,0 +1,63 @@
+import type { KeyObject } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { unauthorized } from './errors.ts';
+import { JwtError, verifyAccessToken } from './jwt.ts';
+
+/** Who made an authenticated request. */
+export interface AuthUser {
+  id: string;
+  username: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by `app.requireUser`; undefined on routes that do not require it. */
+    user?: AuthUser;
+  }
+  interface FastifyInstance {
+    /** An onRequest hook: 401 problem+json unless a valid bearer token is present. */
+    requireUser: (request: FastifyRequest) => Promise<void>;
+    /** Like requireUser, but a request without a token passes as anonymous. */
+    optionalUser: (request: FastifyRequest) => Promise<void>;
+  }
+  interface FastifyContextConfig {
+    /** Also accept the token as `?access_token=` (for browser EventSource, which cannot set headers). */
+    acceptQueryToken?: boolean;
+  }
+}
+
+function tokenOf(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header) {
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) throw unauthorized('Authorization header must be "Bearer <token>"');
+    return match[1];
+  }
+  if (request.routeOptions.config.acceptQueryToken) {
+    const query = request.query as Record<string, unknown> | undefined;
+    const token = query?.access_token;
+    if (typeof token === 'string' && token.length > 0) return token;
+  }
+  return undefined;
+}
+
+export function registerAuth(app: FastifyInstance, publicKey: KeyObject | undefined): void {
+  const authenticate = (request: FastifyRequest, required: boolean): void => {
+    const token = tokenOf(request);
+    if (!token) {
+      if (required) throw unauthorized('missing access token');
+      return;
+    }
+    if (!publicKey) throw unauthorized('this service does not accept tokens');
+    try {
+      const claims = verifyAccessToken(publicKey, token);
+      request.user = { id: claims.sub, username: claims.username };
+    } catch (err) {
+      if (err instanceof JwtError) throw unauthorized(err.message);
+      throw err;
+    }
+  };
+  app.decorateRequest('user', undefined);
+  app.decorate('requireUser', async (request: FastifyRequest) => authenticate(request, true));
+  app.decorate('optionalUser', async (request: FastifyRequest) => authenticate(request, false));
+}

@@ -1,0 +1,94 @@
+import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
+
+/** The claims of an InstantPost access token. */
+export interface AccessClaims {
+  /** The user id (decimal string). */
+  sub: string;
+  username: string;
+  iss: string;
+  iat: number;
+  exp: number;
+}
+
+export const JwtErrorCodes = {
+  malformed: 'JWT_MALFORMED',
+  badSignature: 'JWT_BAD_SIGNATURE',
+  expired: 'JWT_EXPIRED',
+  wrongIssuer: 'JWT_WRONG_ISSUER',
+} as const;
+
+export class JwtError extends Error {
+  override readonly name = 'JwtError';
+  constructor(
+    readonly code: (typeof JwtErrorCodes)[keyof typeof JwtErrorCodes],
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const HEADER = Buffer.from(JSON.stringify({ alg: 'EdDSA', typ: 'JWT' })).toString('base64url');
+export const TOKEN_ISSUER = 'instantpost';
+
+/** Accepts a PEM key, or the same PEM base64-encoded (handy in environment variables). */
+function pemOf(text: string): string {
+  const trimmed = text.trim();
+  return trimmed.startsWith('-----') ? trimmed : Buffer.from(trimmed, 'base64').toString('utf8');
+}
+
+export function loadPublicKey(text: string): KeyObject {
+  const key = createPublicKey(pemOf(text));
+  if (key.asymmetricKeyType !== 'ed25519') throw new Error('JWT public key must be an Ed25519 key');
+  return key;
+}
+
+export function loadPrivateKey(text: string): KeyObject {
+  const key = createPrivateKey(pemOf(text));
+  if (key.asymmetricKeyType !== 'ed25519') throw new Error('JWT private key must be an Ed25519 key');
+  return key;
+}
+
+/** Signs an Ed25519 (EdDSA) JWT. The issuing side is `metadata`; tests use it too. */
+export function signAccessToken(
+  privateKey: KeyObject,
+  claims: { sub: string; username: string },
+  ttlSeconds: number,
+  now = Date.now(),
+): string {
+  const iat = Math.floor(now / 1000);
+  const payload: AccessClaims = { ...claims, iss: TOKEN_ISSUER, iat, exp: iat + ttlSeconds };
+  const body = `${HEADER}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
+  return `${body}.${sign(null, Buffer.from(body), privateKey).toString('base64url')}`;
+}
+
+/** Verifies signature, issuer and expiry with the public key alone; no call to the issuer. */
+export function verifyAccessToken(publicKey: KeyObject, token: string, now = Date.now()): AccessClaims {
+  const parts = token.split('.');
+  if (parts.length !== 3) throw new JwtError(JwtErrorCodes.malformed, 'token is not a JWT');
+  const [header, payload, signature] = parts as [string, string, string];
+  if (header !== HEADER) throw new JwtError(JwtErrorCodes.malformed, 'unsupported token header');
+  const ok = verify(
+    null,
+    Buffer.from(`${header}.${payload}`),
+    publicKey,
+    Buffer.from(signature, 'base64url'),
+  );
+  if (!ok) throw new JwtError(JwtErrorCodes.badSignature, 'token signature is invalid');
+  let claims: Partial<AccessClaims>;
+  try {
+    claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Partial<AccessClaims>;
+  } catch {
+    throw new JwtError(JwtErrorCodes.malformed, 'token payload is not JSON');
+  }
+  if (
+    typeof claims.sub !== 'string' ||
+    typeof claims.username !== 'string' ||
+    typeof claims.exp !== 'number'
+  ) {
+    throw new JwtError(JwtErrorCodes.malformed, 'token claims are incomplete');
+  }
+  if (claims.iss !== TOKEN_ISSUER)
+    throw new JwtError(JwtErrorCodes.wrongIssuer, 'token issuer is not accepted');
+  if (claims.exp * 1000 <= now) throw new JwtError(JwtErrorCodes.expired, 'token has expired');
+  return claims as AccessClaims;
+}

@@ -1,0 +1,16 @@
+export { createLogger, type Logger, type LoggerOptions, REDACTED_PATHS } from './logger.ts';
+export {
+  contextFromTraceparent,
+  extractTraceContext,
+  injectTraceContext,
+  traceparentOf,
+} from './nats-headers.ts';
+export {
+  activeTraceIds,
+  SpanKind,
+  type SpanOptions,
+  shutdownTelemetry,
+  startTelemetry,
+  type TelemetryOptions,
+  withSpan,
+} from './tracing.ts';

@@ -1,0 +1,32 @@
+import { type Logger, pino } from 'pino';
+import { activeTraceIds } from './tracing.ts';
+
+export type { Logger };
+
+export interface LoggerOptions {
+  service: string;
+  level?: string;
+}
+
+/** Paths never written to logs. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'password',
+  '*.password',
+  'refreshToken',
+  '*.refreshToken',
+  'accessToken',
+  '*.accessToken',
+];
+
+/** A pino JSON logger whose every line carries the active `trace_id` and `span_id`. */
+export function createLogger(options: LoggerOptions): Logger {
+  return pino({
+    level: options.level ?? 'info',
+    base: { service: options.service },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    mixin: () => activeTraceIds() ?? {},
+  });
+}

@@ -1,0 +1,107 @@
+import {
+  type Attributes,
+  type Context,
+  context,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
+
+export interface TelemetryOptions {
+  serviceName: string;
+  /** OTLP/HTTP endpoint; spans are exported only when set. */
+  otlpEndpoint?: string | undefined;
+  /** Extra processors (tests use an in-memory exporter). */
+  spanProcessors?: SpanProcessor[];
+}
+
+let sdk: NodeSDK | undefined;
+
+/**
+ * Starts the OpenTelemetry SDK once per process. Spans are always created, so trace ids reach logs and
+ * message headers, but nothing is exported (no network, no batching) unless an OTLP endpoint is given.
+ */
+export function startTelemetry(options: TelemetryOptions): void {
+  if (sdk) return;
+  const processors: SpanProcessor[] = [...(options.spanProcessors ?? [])];
+  if (options.otlpEndpoint) {
+    processors.push(
+      new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: tracesUrl(options.otlpEndpoint) }) }),
+    );
+  }
+  sdk = new NodeSDK({
+    serviceName: options.serviceName,
+    spanProcessors: processors,
+    metricReaders: [],
+    logRecordProcessors: [],
+    instrumentations: [],
+    textMapPropagator: new W3CTraceContextPropagator(),
+    autoDetectResources: false,
+  });
+  sdk.start();
+}
+
+function tracesUrl(endpoint: string): string {
+  return endpoint.endsWith('/v1/traces') ? endpoint : `${endpoint.replace(/\/$/, '')}/v1/traces`;
+}
+
+/** Flushes and stops the SDK (on SIGTERM, after the last span). */
+export async function shutdownTelemetry(): Promise<void> {
+  const current = sdk;
+  sdk = undefined;
+  await current?.shutdown();
+}
+
+export interface SpanOptions {
+  kind?: SpanKind;
+  attributes?: Attributes;
+  /** The context to start the span in (e.g. one extracted from message headers); the active one otherwise. */
+  parent?: Context;
+}
+
+/** Runs `work` inside a new active span; records an exception and marks the span failed if it throws. */
+export async function withSpan<T>(
+  name: string,
+  work: (span: Span) => Promise<T> | T,
+  options: SpanOptions = {},
+): Promise<T> {
+  const tracer = trace.getTracer('instantpost');
+  const parent = options.parent ?? context.active();
+  return tracer.startActiveSpan(
+    name,
+    {
+      kind: options.kind ?? SpanKind.INTERNAL,
+      ...(options.attributes ? { attributes: options.attributes } : {}),
+    },
+    parent,
+    async (span) => {
+      try {
+        return await work(span);
+      } catch (err) {
+        span.recordException(err instanceof Error ? err : new Error(String(err)));
+        span.setStatus({
+          code: SpanStatusCode.ERROR,
+          message: err instanceof Error ? err.message : String(err),
+        });
+        throw err;
+      } finally {
+        span.end();
+      }
+    },
+  );
+}
+
+/** The ids of the active span, for logs. */
+export function activeTraceIds(): { trace_id: string; span_id: string } | undefined {
+  const span = trace.getSpan(context.active());
+  const ctx = span?.spanContext();
+  if (!ctx || !trace.isSpanContextValid(ctx)) return undefined;
+  return { trace_id: ctx.traceId, span_id: ctx.spanId };
+}
+
+export { SpanKind };

@@ -1,0 +1,3 @@
+export { isReachable, type S3Endpoint, stopTestInfra, type TestInfra, testInfra } from './infra.ts';
+export { type NamespaceOptions, openNamespace, s3ClientFor, type TestNamespace } from './namespace.ts';
+export { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';

@@ -1,0 +1,10 @@
+import { runService } from '@instantpost/chassis';
+import { buildApp } from './app.ts';
+import { configSpec } from './config.ts';
+
+await runService({
+  service: 'metadata',
+  spec: configSpec,
+  migrations: new URL('./sql/migrations/', import.meta.url),
+  build: buildApp,
+});

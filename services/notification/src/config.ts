@@ -1,0 +1,2 @@
+/** notification's own variables, on top of the chassis ones (see README). */
+export const configSpec = {};

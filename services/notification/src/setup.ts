@@ -1,0 +1,6 @@
+import { setupService } from '@instantpost/chassis';
+
+// Migrates every logical shard schema of notification and declares the streams; run before the service starts.
+await setupService('notification', new URL('./sql/migrations/', import.meta.url), {
+  createDatabases: process.argv.includes('--create-databases'),
+});
