@@ -35,6 +35,7 @@ import { createEvent } from '@instantpost/events';
 import { createLogger, shutdownTelemetry, startTelemetry } from '@instantpost/telemetry';
 import { AckPolicy, connect, type NatsConnection, headers as natsHeaders } from 'nats';
 import postgres from 'postgres';
+import { latencyRatio, rateRatio, reportFigures } from '../report.ts';
 
 const env = process.env;
 const NATS_URL = env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -360,6 +361,30 @@ async function main(): Promise<void> {
     ),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+  reportFigures(
+    'bus',
+    'npm run bench -- bus',
+    rows
+      .filter((r) => r.name !== 'raw')
+      .flatMap((r) => [
+        {
+          figure: `${r.name} pipeline throughput`,
+          value: r.eventsPerSecond,
+          unit: 'events/s',
+          baseline: 'raw nats.js',
+          baselineValue: raw.eventsPerSecond,
+          ratio: rateRatio(r.eventsPerSecond, raw.eventsPerSecond),
+        },
+        {
+          figure: `${r.name} pipeline p99 at ${RATE} events/s`,
+          value: r.pacedP99,
+          unit: 'ms',
+          baseline: 'raw nats.js',
+          baselineValue: raw.pacedP99,
+          ratio: latencyRatio(r.pacedP99, raw.pacedP99),
+        },
+      ]),
+  );
 }
 
 await main();

@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { createIdGenerator } from '@instantpost/ids';
 import { bootstrapSql } from '@instantpost/shards';
 import postgres from 'postgres';
+import { reportFigures } from '../report.ts';
 
 const { values } = parseArgs({
   options: {
@@ -226,6 +227,18 @@ async function main(): Promise<void> {
   const result = { date: new Date().toISOString(), node: process.version, roundMs, rounds: ROUNDS, figures };
   if (values.json) await writeFile(values.json, `${JSON.stringify(result, null, 2)}\n`);
   console.log(JSON.stringify(result));
+  reportFigures(
+    'ids',
+    'npm run bench -- ids',
+    figures.map((f) => ({
+      figure: f.figure,
+      value: f.idsPerSecond,
+      unit: 'ids/s',
+      baseline: f.baseline,
+      baselineValue: f.baselinePerSecond,
+      ratio: f.ratio,
+    })),
+  );
 }
 
 await main();

@@ -44,8 +44,6 @@ async function main(): Promise<void> {
       S3_ACCESS_KEY_ID: LOCAL_S3.accessKeyId,
       S3_SECRET_ACCESS_KEY: LOCAL_S3.secretAccessKey,
       S3_BUCKET: LOCAL_S3.bucket,
-      MEDIA_BASE_URL: `http://127.0.0.1:${GATEWAY_PORT}/media`,
-      UPLOAD_MAX_BYTES: String(UPLOAD_MAX_BYTES),
     },
     gatewayPort: GATEWAY_PORT,
     workDir: join(STATE_DIR, 'run'),

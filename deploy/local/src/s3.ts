@@ -1,3 +1,4 @@
+/// <reference path="../../../libs/testing/src/s3rver.d.ts" />
 import { mkdirSync } from 'node:fs';
 import { CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
 import { s3ClientFor } from '@instantpost/testing';

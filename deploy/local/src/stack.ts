@@ -36,8 +36,14 @@ function sinkFor(options: StackOptions, name: string): LogSink {
   return options.logs === 'terminal' ? 'terminal' : { file: join(options.workDir, `${name}.log`) };
 }
 
+/** What every service of the stack reads: the shared settings, its own Redis prefix, the gateway's limits. */
 function envFor(options: StackOptions, service: ServiceName): NodeJS.ProcessEnv {
-  return { ...options.env, REDIS_PREFIX: `${options.redisPrefix ?? ''}${service}:` };
+  return {
+    UPLOAD_MAX_BYTES: String(options.uploadMaxBytes),
+    MEDIA_BASE_URL: `http://127.0.0.1:${options.gatewayPort}/media`,
+    ...options.env,
+    REDIS_PREFIX: `${options.redisPrefix ?? ''}${service}:`,
+  };
 }
 
 /** Migrates every service's shard schemas and declares the streams (creating the databases if missing). */

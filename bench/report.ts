@@ -1,0 +1,58 @@
+/**
+ * The one shape every benchmark reports in: a figure next to its raw baseline measured in the same run.
+ * Each `bench/<name>/run.ts` prints its own details and ends with `reportFigures`, which prints the table
+ * and, when the suite runs it (`BENCH_REPORT` set), writes the figures for `bench/run.ts` to collect.
+ */
+import { writeFileSync } from 'node:fs';
+
+export interface BenchFigure {
+  /** What was measured, e.g. "fan-out, 10,000 followers". */
+  figure: string;
+  value: number;
+  /** e.g. "timelines/s", "ms p99". */
+  unit: string;
+  /** What the baseline is, e.g. "raw pipelined ZADD". */
+  baseline: string;
+  baselineValue: number;
+  /** value / baseline for rates, baseline / value for latencies: above 1 is better than the baseline. */
+  ratio: number;
+}
+
+export interface BenchReport {
+  bench: string;
+  date: string;
+  node: string;
+  command: string;
+  figures: BenchFigure[];
+}
+
+const format = (n: number) =>
+  Math.abs(n) >= 100 ? Math.round(n).toLocaleString('en-US') : n.toPrecision(3).replace(/\.?0+$/, '');
+
+export function renderFigures(figures: readonly BenchFigure[]): string {
+  const rows = figures.map(
+    (f) =>
+      `| ${f.figure} | ${format(f.value)} ${f.unit} | ${f.baseline}: ${format(f.baselineValue)} ${f.unit} | ${f.ratio.toFixed(2)} |`,
+  );
+  return ['| figure | value | baseline | ratio |', '|---|---:|---:|---:|', ...rows].join('\n');
+}
+
+/** Prints the figures as a table and hands them to the suite runner when it asked for them. */
+export function reportFigures(bench: string, command: string, figures: BenchFigure[]): BenchReport {
+  const report: BenchReport = {
+    bench,
+    date: new Date().toISOString(),
+    node: process.version,
+    command,
+    figures,
+  };
+  process.stdout.write(`\n${bench}\n${renderFigures(figures)}\n`);
+  const target = process.env.BENCH_REPORT;
+  if (target) writeFileSync(target, `${JSON.stringify(report, null, 2)}\n`);
+  return report;
+}
+
+/** Ratio for a rate (more is better). */
+export const rateRatio = (value: number, baseline: number) => value / baseline;
+/** Ratio for a latency (less is better): above 1 means faster than the baseline. */
+export const latencyRatio = (value: number, baseline: number) => baseline / value;

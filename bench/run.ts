@@ -1,0 +1,94 @@
+/**
+ * `npm run bench`: every benchmark of bench/<name>/run.ts, one after the other, each pinned to CPU 1
+ * with `taskset -c 1` while the servers it loads (Postgres, Redis, NATS) are moved to CPU 0 with
+ * `taskset -a -p -c 0 <pid>` for the run, so load generator and server never fight over one core.
+ * The servers get every CPU back at the end. Writes BENCHMARKS.md and bench/results/<date>.json.
+ *
+ *   npm run bench                 # all of them
+ *   npm run bench -- ids feed     # some of them
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type BenchReport, renderFigures } from './report.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ORDER = ['ids', 'bus', 'metadata', 'upload', 'media-processing', 'feed', 'notification'];
+const SERVERS = ['postgres', 'redis-server', 'nats-server'];
+
+function pidsOf(name: string): string[] {
+  const out = spawnSync('pidof', [name], { encoding: 'utf8' });
+  return out.status === 0 ? out.stdout.trim().split(/\s+/) : [];
+}
+
+/** Moves every thread of the servers to `cpus`; false when taskset is missing or not allowed. */
+function pinServers(cpus: string): boolean {
+  try {
+    for (const pid of SERVERS.flatMap(pidsOf)) {
+      execFileSync('taskset', ['-a', '-p', '-c', cpus, pid], { stdio: 'ignore' });
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const haveTaskset = spawnSync('taskset', ['-V']).status === 0;
+const wanted = process.argv.slice(2);
+const benches = ORDER.filter((name) => existsSync(join(ROOT, 'bench', name, 'run.ts'))).filter(
+  (name) => wanted.length === 0 || wanted.includes(name),
+);
+const scratch = mkdtempSync(join(tmpdir(), 'instantpost-bench-'));
+const reports: BenchReport[] = [];
+const failed: string[] = [];
+const pinned = haveTaskset && pinServers('0');
+try {
+  for (const name of benches) {
+    const reportFile = join(scratch, `${name}.json`);
+    const node = [process.execPath, '--import', 'tsx', join('bench', name, 'run.ts')];
+    const [command, ...args] = pinned ? ['taskset', '-c', '1', ...node] : node;
+    process.stdout.write(`\n=== bench/${name} ${pinned ? '(pinned to CPU 1, servers on CPU 0)' : ''}\n`);
+    const run = spawnSync(command as string, args, {
+      cwd: ROOT,
+      stdio: 'inherit',
+      env: { ...process.env, BENCH_REPORT: reportFile },
+    });
+    if (run.status === 0 && existsSync(reportFile)) {
+      reports.push(JSON.parse(readFileSync(reportFile, 'utf8')) as BenchReport);
+    } else {
+      failed.push(name);
+    }
+  }
+} finally {
+  if (pinned) pinServers(`0-${Math.max(0, availableParallelism() - 1)}`);
+  rmSync(scratch, { recursive: true, force: true });
+}
+
+const date = new Date().toISOString();
+mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+writeFileSync(
+  join(ROOT, 'bench', 'results', `${date.slice(0, 19).replace(/:/g, '-')}.json`),
+  `${JSON.stringify({ date, pinned, reports }, null, 2)}\n`,
+);
+const sections = reports.map((r) => `## ${r.bench}\n\n\`${r.command}\`\n\n${renderFigures(r.figures)}\n`);
+writeFileSync(
+  join(ROOT, 'BENCHMARKS.md'),
+  [
+    '# Benchmarks',
+    '',
+    `Measured ${date} on this repository's machine (${process.version}), by \`npm run bench\`.`,
+    pinned
+      ? 'Each benchmark ran pinned to CPU 1 (`taskset -c 1`) with Postgres, Redis and NATS moved to CPU 0 (`taskset -a -p -c 0`).'
+      : 'Not pinned: taskset was not available or not allowed, so load generator and servers shared the cores.',
+    'A ratio above 1 is better than the raw baseline measured in the same run (rate / baseline, or baseline latency / latency).',
+    '',
+    ...sections,
+    failed.length ? `Failed to run: ${failed.join(', ')}.` : '',
+  ].join('\n'),
+);
+process.stdout.write(
+  `\nwrote BENCHMARKS.md (${reports.length} benchmarks${failed.length ? `, failed: ${failed.join(', ')}` : ''})\n`,
+);
+process.exitCode = failed.length ? 1 : 0;
