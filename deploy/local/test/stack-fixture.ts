@@ -29,7 +29,12 @@ export interface TestStack {
  */
 export async function openTestStack(
   ns: TestNamespace,
-  options: { replicas?: Partial<Record<ServiceName, number>>; uploadMaxBytes?: number } = {},
+  options: {
+    replicas?: Partial<Record<ServiceName, number>>;
+    uploadMaxBytes?: number;
+    /** Variables to add or override (e.g. NATS_URL of a test's own server). */
+    env?: Record<string, string>;
+  } = {},
 ): Promise<TestStack> {
   const [db0, db1] = ns.postgres.databases;
   if (!db0 || !db1) throw new Error('the stack needs two databases: openNamespace({ databases: 2 })');
@@ -51,6 +56,7 @@ export async function openTestStack(
       S3_SECRET_ACCESS_KEY: ns.s3.secretAccessKey,
       S3_BUCKET: ns.s3.bucket,
       LOG_LEVEL: 'warn',
+      ...options.env,
     },
     redisPrefix: ns.redis.prefix,
     gatewayPort: await freePort(),
