@@ -38,6 +38,7 @@ export {
   PublishError,
 } from './errors.ts';
 export { handleOnce, pruneInbox, withInbox } from './inbox.ts';
+export { type InboxPruner, type InboxPrunerOptions, startInboxPruner } from './inbox-pruner.ts';
 export {
   dlqSubjectFor,
   eventSubjectOf,
@@ -63,4 +64,10 @@ export {
   type RelayStats,
   startOutboxRelay,
 } from './relay.ts';
-export { desiredStreams, ensureStreams, type StreamOptions, type StreamReport } from './streams.ts';
+export {
+  DEFAULT_STREAM_MAX_AGE_MS,
+  desiredStreams,
+  ensureStreams,
+  type StreamOptions,
+  type StreamReport,
+} from './streams.ts';

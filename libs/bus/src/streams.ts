@@ -19,6 +19,8 @@ import {
 } from './names.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
+/** How long MEDIA, SOCIAL and NOTIFICATION keep events unless `maxAgeMs` says otherwise. */
+export const DEFAULT_STREAM_MAX_AGE_MS = 7 * DAY;
 
 /** How the streams are sized. Read from the service's configuration; the defaults suit local runs. */
 export interface StreamOptions {
@@ -64,7 +66,7 @@ type ManagedConfig = Pick<
 /** The configuration each stream should have, in the order they are created. */
 export function desiredStreams(options: StreamOptions = {}): ManagedConfig[] {
   assertPrefix(options.prefix);
-  const maxAge = options.maxAgeMs ?? 7 * DAY;
+  const maxAge = options.maxAgeMs ?? DEFAULT_STREAM_MAX_AGE_MS;
   const dlqMaxAge = options.dlqMaxAgeMs ?? 30 * DAY;
   const window = options.duplicateWindowMs ?? 2 * 60 * 1000;
   if (window > Math.min(maxAge, dlqMaxAge)) {

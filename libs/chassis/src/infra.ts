@@ -1,4 +1,4 @@
-import { busMigrations, ensureStreams } from '@instantpost/bus';
+import { busMigrations, DEFAULT_STREAM_MAX_AGE_MS, ensureStreams, startInboxPruner } from '@instantpost/bus';
 import type { ReadinessCheck } from '@instantpost/http';
 import { assertMigrated, createShards, type MigrationSource, type Shards } from '@instantpost/shards';
 import type { Logger } from '@instantpost/telemetry';
@@ -52,6 +52,12 @@ export async function openInfra(
   })();
   const jsm = await nc.jetstreamManager();
   await ensureStreams(jsm, { prefix: config.natsPrefix, replicas: config.streamReplicas });
+  // Every service's shard schemas hold an inbox; a day past the streams' age keeps replays deduplicated.
+  const inboxPruner = startInboxPruner({
+    shards: shards.logicalShards.map((n) => shards.forShard(n)),
+    retentionMs: DEFAULT_STREAM_MAX_AGE_MS + 24 * 60 * 60 * 1000,
+    logger,
+  });
 
   return {
     shards,
@@ -65,6 +71,7 @@ export async function openInfra(
       nats: () => jsm.getAccountInfo(),
     },
     close: async () => {
+      await inboxPruner.stop();
       await nc.drain().catch((err: unknown) => logger.warn({ err }, 'nats drain failed'));
       await redis.quit().catch(() => redis.disconnect());
       await shards.close();
