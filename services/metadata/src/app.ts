@@ -1,11 +1,120 @@
+import { type ConsumerRunner, createPublisher, startConsumer, startOutboxRelay } from '@instantpost/bus';
 import { type BuiltService, createServiceApp, type ServiceContext } from '@instantpost/chassis';
 import type { ConfigOf } from '@instantpost/config';
+import { badRequest } from '@instantpost/http';
+import type { FastifyInstance } from 'fastify';
 import type { configSpec } from './config.ts';
+import { follows } from './domain/follows.ts';
+import { interactions } from './domain/interactions.ts';
+import { people } from './domain/people.ts';
+import { posts } from './domain/posts.ts';
+import { sessions } from './domain/sessions.ts';
+import { followMirrorConsumer } from './handlers/follow-mirror.ts';
+import { postsConsumer } from './handlers/media-processed.ts';
+import { tagIndexConsumer } from './handlers/tag-index.ts';
+import { accountRoutes } from './routes/accounts.ts';
+import { followRoutes } from './routes/follows.ts';
+import { postRoutes } from './routes/posts.ts';
+import { accountStore } from './store/accounts.ts';
+import { cacheStore } from './store/cache.ts';
+import { followStore } from './store/follows.ts';
+import { postStore } from './store/posts.ts';
 
 export type Context = ServiceContext<ConfigOf<typeof configSpec>>;
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * JSON bodies must be valid UTF-8: a body with broken bytes is refused instead of stored with U+FFFD.
+ * The text then goes through Fastify's own parser (which refuses `__proto__` / `constructor` poisoning).
+ */
+function strictJson(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string;
+    try {
+      text = strictUtf8.decode(body as Buffer);
+    } catch {
+      done(badRequest('the body is not valid UTF-8', 'body'));
+      return;
+    }
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    void parseJson(request, text, (err, parsed) => {
+      if (err) done(badRequest('the body is not valid JSON', 'body'));
+      else done(null, parsed);
+    });
+  });
+}
+
 /** Builds metadata's HTTP app and background work from its clients; tests build the same app. */
 export async function buildApp(ctx: Context): Promise<BuiltService> {
+  const { config, infra, logger } = ctx;
   const app = await createServiceApp('metadata', ctx);
-  return { app };
+  strictJson(app);
+
+  const accountsStore = accountStore(infra.shards);
+  const followsStore = followStore(infra.shards);
+  const postsStore = postStore(infra.shards);
+  const cache = cacheStore(infra.redis, {
+    ttlSeconds: config.cacheTtlSeconds,
+    postAuthorBuckets: config.postAuthorBuckets,
+  });
+
+  const peopleDomain = people({ accounts: accountsStore, follows: followsStore, cache });
+  const followsDomain = follows({ follows: followsStore, people: peopleDomain });
+  const sessionsDomain = sessions({
+    accounts: accountsStore,
+    cache,
+    people: peopleDomain,
+    settings: {
+      privateKey: config.jwtPrivateKey,
+      accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+      refreshTokenTtlDays: config.refreshTokenTtlDays,
+      loginMaxFailuresPerUsername: config.loginMaxFailuresPerUsername,
+      loginWindowSeconds: config.loginWindowSeconds,
+    },
+    onMadePublic: async (userId) => {
+      await followsDomain.approveAllRequests(userId);
+    },
+  });
+  const postsDomain = posts({
+    posts: postsStore,
+    people: peopleDomain,
+    cache,
+    mediaBaseUrl: config.mediaBaseUrl,
+  });
+  const interactionsDomain = interactions({ posts: postsStore, postsDomain, people: peopleDomain });
+
+  accountRoutes(app, {
+    sessions: sessionsDomain,
+    people: peopleDomain,
+    follows: followsDomain,
+    loginPerAddress: { max: config.loginMaxPerAddress, windowMs: config.loginWindowSeconds * 1000 },
+  });
+  followRoutes(app, { follows: followsDomain });
+  postRoutes(app, { posts: postsDomain, interactions: interactionsDomain });
+
+  const prefix = config.natsPrefix;
+  const relay = await startOutboxRelay({
+    shards: infra.shards.logicalShards.map((s) => infra.shards.forShard(s)),
+    publisher: createPublisher({ nc: infra.nc, prefix }),
+    logger,
+  });
+  const consumers: ConsumerRunner[] = [
+    await startConsumer({ nc: infra.nc, definition: postsConsumer(postsDomain), prefix, logger }),
+    await startConsumer({ nc: infra.nc, definition: followMirrorConsumer(followsDomain), prefix, logger }),
+    await startConsumer({ nc: infra.nc, definition: tagIndexConsumer(postsDomain), prefix, logger }),
+  ];
+
+  return {
+    app,
+    stop: async () => {
+      await Promise.all(consumers.map((c) => c.stop()));
+      await relay.stop();
+    },
+  };
 }

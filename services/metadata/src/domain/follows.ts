@@ -1,0 +1,155 @@
+import { badRequest, HttpError, notFound } from '@instantpost/http';
+import type { EdgeState, FollowStore } from '../store/follows.ts';
+import { metadataEvent } from './events.ts';
+import type { Page, Paged } from './input.ts';
+import { paged } from './input.ts';
+import type { People } from './people.ts';
+import type { UserSummary } from './views.ts';
+
+/** Following, unfollowing, follow requests and the lists of followers and following. */
+export function follows(deps: { follows: FollowStore; people: People }) {
+  const { people } = deps;
+
+  const existing = async (id: string) => {
+    const account = await people.account(id);
+    if (!account) throw notFound('user not found');
+    return account;
+  };
+
+  const listOf = async (ids: string[], page: Page): Promise<Paged<UserSummary>> => {
+    const found = await people.accounts(ids.slice(0, page.limit));
+    return paged(
+      ids,
+      page.limit,
+      (id) => id,
+      (page) =>
+        page.flatMap((id) => {
+          const a = found.get(id);
+          return a ? [{ id: a.id, username: a.username, displayName: a.displayName }] : [];
+        }),
+    );
+  };
+
+  const visibleOwner = async (viewerId: string | undefined, ownerId: string) => {
+    const owner = await existing(ownerId);
+    if (!(await people.canSee(viewerId, owner))) throw notFound('user not found');
+    return owner;
+  };
+
+  /** The private account `followeeId` approves (or denies) `followerId`'s pending request. */
+  const answer = async (followeeId: string, followerId: string, approve: boolean): Promise<void> => {
+    const result = await deps.follows.transition(followerId, followeeId, (current) => {
+      if (current !== 'requested') return undefined;
+      return approve
+        ? {
+            state: 'following',
+            event: metadataEvent('follow.approved', { followerId, followeeId }, followeeId),
+          }
+        : { state: 'none', event: metadataEvent('follow.deleted', { followerId, followeeId }, followeeId) };
+    });
+    if (!result.changed && result.state !== (approve ? 'following' : 'none')) {
+      throw notFound('no pending follow request from this user');
+    }
+    if (result.changed) await people.countsChanged(followerId);
+  };
+
+  return {
+    /** `following` at once for a public account, `requested` for a private one; idempotent. */
+    async follow(followerId: string, followeeId: string): Promise<{ state: 'following' | 'requested' }> {
+      if (followerId === followeeId) throw badRequest('you cannot follow yourself', 'id');
+      const followee = await existing(followeeId);
+      const result = await deps.follows.transition(followerId, followeeId, (current) => {
+        if (current !== 'none') return undefined;
+        const state = followee.isPrivate ? 'requested' : 'following';
+        return {
+          state,
+          event: metadataEvent('follow.created', { followerId, followeeId, state }, followeeId),
+        };
+      });
+      if (result.changed) await people.countsChanged(followerId);
+      return { state: result.state === 'requested' ? 'requested' : 'following' };
+    },
+
+    /** Unfollows or withdraws a request; idempotent. */
+    async unfollow(followerId: string, followeeId: string): Promise<void> {
+      if (followerId === followeeId) throw badRequest('you cannot unfollow yourself', 'id');
+      const result = await deps.follows.transition(followerId, followeeId, (current) =>
+        current === 'none'
+          ? undefined
+          : { state: 'none', event: metadataEvent('follow.deleted', { followerId, followeeId }, followeeId) },
+      );
+      if (result.changed) await people.countsChanged(followerId);
+    },
+
+    answerRequest: answer,
+
+    /** What the viewer's edge to `ownerId` is: the source of truth on the viewer's shard. */
+    async viewerState(viewerId: string | undefined, ownerId: string): Promise<EdgeState> {
+      if (viewerId === undefined || viewerId === ownerId) return 'none';
+      return deps.follows.stateOf(viewerId, ownerId);
+    },
+
+    async followersOf(
+      viewerId: string | undefined,
+      ownerId: string,
+      page: Page,
+    ): Promise<Paged<UserSummary>> {
+      await visibleOwner(viewerId, ownerId);
+      const ids = await deps.follows.followersOf(
+        ownerId,
+        'following',
+        page.after?.toString(),
+        page.limit + 1,
+      );
+      return listOf(ids, page);
+    },
+
+    async followingOf(
+      viewerId: string | undefined,
+      ownerId: string,
+      page: Page,
+    ): Promise<Paged<UserSummary>> {
+      await visibleOwner(viewerId, ownerId);
+      const ids = await deps.follows.followingOf(ownerId, page.after?.toString(), page.limit + 1);
+      return listOf(ids, page);
+    },
+
+    async requestsOf(ownerId: string, page: Page): Promise<Paged<UserSummary>> {
+      const ids = await deps.follows.followersOf(
+        ownerId,
+        'requested',
+        page.after?.toString(),
+        page.limit + 1,
+      );
+      return listOf(ids, page);
+    },
+
+    /**
+     * A private account turned public: its pending requests become follows, as on Instagram. Requests
+     * are read from the mirror; one still on its way there keeps `requested` until answered.
+     */
+    async approveAllRequests(ownerId: string): Promise<number> {
+      // One pass in id order: the mirror lags behind the approvals, so re-reading from the start would loop.
+      let approved = 0;
+      let after: string | undefined;
+      for (;;) {
+        const ids = await deps.follows.followersOf(ownerId, 'requested', after, 100);
+        for (const followerId of ids) {
+          await answer(ownerId, followerId, true).catch((err: unknown) => {
+            if (!(err instanceof HttpError)) throw err; // withdrawn meanwhile: nothing to approve
+          });
+          approved += 1;
+        }
+        if (ids.length < 100) return approved;
+        after = ids.at(-1);
+      }
+    },
+
+    /** Metadata's own mirror consumer: copy the edge to the followee's shard. */
+    async mirror(followerId: string, followeeId: string): Promise<void> {
+      if (await deps.follows.mirror(followerId, followeeId)) await people.countsChanged(followeeId);
+    },
+  };
+}
+
+export type Follows = ReturnType<typeof follows>;

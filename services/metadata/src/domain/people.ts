@@ -1,0 +1,102 @@
+import type { AccountRow, AccountStore } from '../store/accounts.ts';
+import type { CacheStore } from '../store/cache.ts';
+import type { Counts, FollowStore } from '../store/follows.ts';
+import type { Account, Profile, UserSummary } from './views.ts';
+import { summaryOf } from './views.ts';
+
+export function accountOf(row: AccountRow): Account {
+  return {
+    id: row.id,
+    username: row.username,
+    displayName: row.display_name,
+    bio: row.bio,
+    isPrivate: row.is_private,
+  };
+}
+
+/**
+ * Accounts as the rest of the domain reads them: through the Redis cache (accounts and counts cached
+ * apart, since counts change far more often), plus the visibility rule for private accounts.
+ */
+export function people(deps: { accounts: AccountStore; follows: FollowStore; cache: CacheStore }) {
+  const accountCache = deps.cache.json<Account>('account');
+  const countsCache = deps.cache.json<Counts>('counts');
+
+  const accounts = async (ids: readonly string[]): Promise<Map<string, Account>> => {
+    const unique = [...new Set(ids)];
+    const cached = await accountCache.getMany(unique);
+    const out = new Map<string, Account>();
+    const missing: string[] = [];
+    unique.forEach((id, i) => {
+      const hit = cached[i];
+      if (hit) out.set(id, hit);
+      else missing.push(id);
+    });
+    if (missing.length > 0) {
+      for (const row of (await deps.accounts.accountsByIds(missing)).values()) {
+        const account = accountOf(row);
+        out.set(account.id, account);
+        await accountCache.fill(account.id, account);
+      }
+    }
+    return out;
+  };
+
+  const account = async (id: string): Promise<Account | undefined> => (await accounts([id])).get(id);
+
+  const counts = async (id: string): Promise<Counts> => {
+    const hit = await countsCache.get(id);
+    if (hit) return hit;
+    const fresh = await deps.follows.countsOf(id);
+    await countsCache.fill(id, fresh);
+    return fresh;
+  };
+
+  return {
+    account,
+    accounts,
+
+    /** Summaries of `ids` in the given order; accounts that do not exist are left out. */
+    async summaries(ids: readonly string[]): Promise<UserSummary[]> {
+      const found = await accounts(ids);
+      return ids.flatMap((id) => {
+        const a = found.get(id);
+        return a ? [summaryOf(a)] : [];
+      });
+    },
+
+    async byUsername(username: string): Promise<Account | undefined> {
+      const id = await deps.accounts.userIdByUsername(username);
+      return id === undefined ? undefined : account(id);
+    },
+
+    async profile(id: string): Promise<Profile | undefined> {
+      const a = await account(id);
+      return a ? { ...a, counts: await counts(id) } : undefined;
+    },
+
+    counts,
+
+    /** Call after a write that changed the account's profile fields. */
+    async accountChanged(id: string): Promise<void> {
+      await accountCache.invalidate(id);
+    },
+
+    /** Call after a write that changed posts, followers or following of these users. */
+    async countsChanged(...ids: string[]): Promise<void> {
+      await countsCache.invalidate(...ids);
+    },
+
+    /**
+     * A private account's posts, followers and following are visible to the owner and to approved
+     * followers only; a public account's to everyone.
+     */
+    async canSee(viewerId: string | undefined, owner: Account): Promise<boolean> {
+      if (!owner.isPrivate || viewerId === owner.id) return true;
+      if (viewerId === undefined) return false;
+      return (await deps.follows.stateOf(viewerId, owner.id)) === 'following';
+    },
+  };
+}
+
+export type People = ReturnType<typeof people>;

@@ -1,0 +1,167 @@
+import type { KeyObject } from 'node:crypto';
+import { conflict, HttpError, notFound, signAccessToken, unauthorized } from '@instantpost/http';
+import type { AccountRow, AccountStore } from '../store/accounts.ts';
+import type { CacheStore } from '../store/cache.ts';
+import { metadataEvent } from './events.ts';
+import { burnPasswordCheck, hashPassword, verifyPassword } from './password.ts';
+import { accountOf, type People } from './people.ts';
+import { formatRefreshToken, hashSecret, newSecret, parseRefreshToken } from './refresh-token.ts';
+import type { Profile, UserSummary } from './views.ts';
+import { summaryOf } from './views.ts';
+
+export interface SessionSettings {
+  privateKey: KeyObject;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlDays: number;
+  loginMaxFailuresPerUsername: number;
+  loginWindowSeconds: number;
+}
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+  user: UserSummary;
+}
+
+const BAD_CREDENTIALS = 'unknown username or wrong password';
+
+/** Sign-up, login, refresh-token rotation and logout. */
+export function sessions(deps: {
+  accounts: AccountStore;
+  cache: CacheStore;
+  people: People;
+  settings: SessionSettings;
+  /** Runs after a private account turned public (its pending follow requests get approved). */
+  onMadePublic?: (userId: string) => Promise<void>;
+}) {
+  const { accounts, settings } = deps;
+
+  const issue = async (user: UserSummary, sessionId: string, secret: string): Promise<TokenPair> => ({
+    accessToken: signAccessToken(
+      settings.privateKey,
+      { sub: user.id, username: user.username },
+      settings.accessTokenTtlSeconds,
+    ),
+    refreshToken: formatRefreshToken({ sessionId, secret }),
+    expiresIn: settings.accessTokenTtlSeconds,
+    user,
+  });
+
+  /** The caller's own profile. */
+  const me = async (userId: string): Promise<Profile> => {
+    const profile = await deps.people.profile(userId);
+    if (!profile) throw notFound('account not found');
+    return profile;
+  };
+
+  return {
+    /** Creates an account; 409 when the username is taken (also when two sign-ups race for it). */
+    async signUp(input: { username: string; password: string; displayName: string }): Promise<UserSummary> {
+      const id = await accounts.mintUserId();
+      if ((await accounts.claimUsername(input.username, id)) === 'taken') {
+        throw conflict(`username "${input.username}" is taken`);
+      }
+      let row: AccountRow;
+      try {
+        row = await accounts.createAccount(
+          {
+            id,
+            username: input.username,
+            displayName: input.displayName,
+            passwordHash: await hashPassword(input.password),
+          },
+          metadataEvent(
+            'account.created',
+            { userId: id, username: input.username, displayName: input.displayName, isPrivate: false },
+            id,
+          ),
+        );
+      } catch (err) {
+        // No account was created: free the name again.
+        await accounts.releaseUsername(input.username, id);
+        throw err;
+      }
+      // The account exists from here on. Confirming is an optimization: an unconfirmed claim still resolves
+      // to the account and is never retaken while it exists, so a failure here must not fail the sign-up.
+      await accounts.confirmUsername(input.username).catch(() => undefined);
+      return summaryOf(accountOf(row));
+    },
+
+    /** The same 401 for an unknown username and a wrong password; 429 after too many failures. */
+    async logIn(input: { username: string; password: string }): Promise<TokenPair> {
+      const failures = await deps.cache.loginFailures(input.username);
+      if (failures.count >= settings.loginMaxFailuresPerUsername) {
+        throw new HttpError('tooManyRequests', 'too many failed logins for this username; try again later', {
+          headers: { 'retry-after': String(failures.retryAfterSeconds) },
+        });
+      }
+      const id = await accounts.userIdByUsername(input.username);
+      const row = id === undefined ? undefined : await accounts.credentialsOf(id);
+      let ok = false;
+      if (row) ok = await verifyPassword(input.password, row.password_hash);
+      else await burnPasswordCheck(input.password);
+      if (!row || !ok) {
+        await deps.cache.recordLoginFailure(input.username, settings.loginWindowSeconds);
+        throw unauthorized(BAD_CREDENTIALS);
+      }
+      await deps.cache.clearLoginFailures(input.username);
+      const secret = newSecret();
+      const sessionId = await accounts.createSession(
+        row.id,
+        hashSecret(secret),
+        settings.refreshTokenTtlDays,
+      );
+      return issue(summaryOf(accountOf(row)), sessionId, secret);
+    },
+
+    /** Rotates the refresh token; the old one stops working, and replaying it revokes the session. */
+    async refresh(refreshToken: string): Promise<TokenPair> {
+      const parsed = parseRefreshToken(refreshToken);
+      if (!parsed) throw unauthorized('invalid refresh token');
+      const secret = newSecret();
+      const result = await accounts.rotateSession(
+        parsed.sessionId,
+        hashSecret(parsed.secret),
+        hashSecret(secret),
+        settings.refreshTokenTtlDays,
+      );
+      if (result === 'reused') throw unauthorized('refresh token was already used; the session is revoked');
+      if (!result) throw unauthorized('invalid refresh token');
+      const account = await deps.people.account(result.userId);
+      if (!account) throw unauthorized('invalid refresh token');
+      return issue(summaryOf(account), parsed.sessionId, secret);
+    },
+
+    /** Revokes the given refresh token, or every session of the user when none is given. */
+    async logOut(userId: string, refreshToken: string | undefined): Promise<void> {
+      if (refreshToken === undefined) {
+        await accounts.revokeAllSessions(userId);
+        return;
+      }
+      const parsed = parseRefreshToken(refreshToken);
+      if (!parsed || !(await accounts.revokeSession(userId, parsed.sessionId, hashSecret(parsed.secret)))) {
+        throw unauthorized('invalid refresh token');
+      }
+    },
+
+    me,
+
+    async updateMe(
+      userId: string,
+      changes: { displayName?: string; bio?: string; isPrivate?: boolean },
+    ): Promise<Profile> {
+      let madePublic = false;
+      const row = await accounts.updateProfile(userId, changes, (changed) => {
+        madePublic = changed.isPrivate === false;
+        return metadataEvent('account.updated', { userId, ...changed }, userId);
+      });
+      if (!row) throw notFound('account not found');
+      await deps.people.accountChanged(row.id);
+      if (madePublic) await deps.onMadePublic?.(userId);
+      return me(userId);
+    },
+  };
+}
+
+export type Sessions = ReturnType<typeof sessions>;

@@ -1,0 +1,23 @@
+import { defineConsumer } from '@instantpost/bus';
+import type { Follows } from '../domain/follows.ts';
+
+/**
+ * Mirrors follow edges onto the followee's shard. Every `follow.*` event means "this edge changed":
+ * the handler copies the current edge from the follower's shard with its version, so duplicates and
+ * reordered deliveries converge on the same state.
+ */
+export function followMirrorConsumer(follows: Follows) {
+  const mirror = async (data: { followerId: string; followeeId: string }) =>
+    follows.mirror(data.followerId, data.followeeId);
+  return defineConsumer({
+    name: 'metadata-follow-mirror',
+    description: "copies follow edges onto the followee's shard",
+    subjects: ['follow.created', 'follow.approved', 'follow.deleted'],
+    settings: { concurrency: 2 },
+    handlers: {
+      'follow.created': async (event) => mirror(event.data),
+      'follow.approved': async (event) => mirror(event.data),
+      'follow.deleted': async (event) => mirror(event.data),
+    },
+  });
+}

@@ -1,0 +1,224 @@
+import { enqueue } from '@instantpost/bus';
+import type { AnyCloudEvent } from '@instantpost/events';
+import { shardOf } from '@instantpost/ids';
+import type { Shards } from '@instantpost/shards';
+import { groupByShard, onKnownShard, tableIn } from './sql.ts';
+
+/** An account as stored. */
+export interface AccountRow {
+  id: string;
+  username: string;
+  display_name: string;
+  bio: string;
+  is_private: boolean;
+  created_at: Date;
+}
+
+interface AccountWithPassword extends AccountRow {
+  password_hash: string;
+}
+
+/** A sign-up that lost a crash keeps its claim unconfirmed; after this long another sign-up may take it. */
+const STALE_CLAIM = '5 minutes';
+
+export type ClaimResult = 'claimed' | 'taken';
+
+/** Accounts, the global username index and refresh-token sessions. */
+export function accountStore(shards: Shards) {
+  const usernameShard = (username: string) => shards.forShard(shards.shardForKey(username));
+
+  return {
+    /** Mints the id of a new account on a random shard (`next_id()` of that shard). */
+    async mintUserId(): Promise<string> {
+      const shard = shards.forShard(shards.shardForNewUser());
+      const [row] = await shard.sql<{ id: string }[]>`SELECT ${shard.sql(`${shard.schema}.next_id`)}() AS id`;
+      if (!row) throw new Error('next_id() returned nothing');
+      return row.id;
+    },
+
+    /**
+     * Claims `username` for `userId` in the username index (on the username's hashed shard); the primary
+     * key makes racing sign-ups agree on one winner. A stale unconfirmed claim whose account never got
+     * created is taken over.
+     */
+    async claimUsername(username: string, userId: string): Promise<ClaimResult> {
+      const shard = usernameShard(username);
+      const table = shard.table('usernames');
+      const inserted = await shard.sql`
+        INSERT INTO ${table} (username, user_id) VALUES (${username}, ${userId})
+        ON CONFLICT (username) DO NOTHING RETURNING 1`;
+      if (inserted.length === 1) return 'claimed';
+      const [claim] = await shard.sql<{ user_id: string; confirmed: boolean; stale: boolean }[]>`
+        SELECT user_id, confirmed, claimed_at < now() - ${STALE_CLAIM}::interval AS stale
+        FROM ${table} WHERE username = ${username}`;
+      if (!claim || claim.confirmed || !claim.stale) return 'taken';
+      const owner = shards.forId(claim.user_id);
+      const [exists] = await owner.sql`SELECT 1 FROM ${owner.table('accounts')} WHERE id = ${claim.user_id}`;
+      if (exists) {
+        await shard.sql`UPDATE ${table} SET confirmed = true WHERE username = ${username}`;
+        return 'taken';
+      }
+      const retaken = await shard.sql`
+        UPDATE ${table} SET user_id = ${userId}, claimed_at = now()
+        WHERE username = ${username} AND user_id = ${claim.user_id} AND NOT confirmed RETURNING 1`;
+      return retaken.length === 1 ? 'claimed' : 'taken';
+    },
+
+    async confirmUsername(username: string): Promise<void> {
+      const shard = usernameShard(username);
+      await shard.sql`UPDATE ${shard.table('usernames')} SET confirmed = true WHERE username = ${username}`;
+    },
+
+    async releaseUsername(username: string, userId: string): Promise<void> {
+      const shard = usernameShard(username);
+      await shard.sql`DELETE FROM ${shard.table('usernames')} WHERE username = ${username} AND user_id = ${userId}`;
+    },
+
+    /** The account and its `account.created` event, in one transaction on the user's shard. */
+    async createAccount(
+      account: { id: string; username: string; displayName: string; passwordHash: string },
+      event: AnyCloudEvent,
+    ): Promise<AccountRow> {
+      const shard = shards.forId(account.id);
+      return shard.sql.begin(async (tx) => {
+        const [row] = await tx<AccountRow[]>`
+          INSERT INTO ${tableIn(tx, shard, 'accounts')} (id, username, display_name, password_hash)
+          VALUES (${account.id}, ${account.username}, ${account.displayName}, ${account.passwordHash})
+          RETURNING id, username, display_name, bio, is_private, created_at`;
+        await enqueue(tx, shard.schema, event);
+        if (!row) throw new Error('account insert returned nothing');
+        return row;
+      });
+    },
+
+    /**
+     * The id claiming `username`. A claim whose sign-up is still running (or crashed) has no account yet:
+     * callers look the account up and treat a missing one as not found.
+     */
+    async userIdByUsername(username: string): Promise<string | undefined> {
+      const shard = usernameShard(username);
+      const [row] = await shard.sql<{ user_id: string }[]>`
+        SELECT user_id FROM ${shard.table('usernames')} WHERE username = ${username}`;
+      return row?.user_id;
+    },
+
+    async accountById(id: string): Promise<AccountRow | undefined> {
+      const shard = shards.forId(id);
+      const [row] = await shard.sql<AccountRow[]>`
+        SELECT id, username, display_name, bio, is_private, created_at
+        FROM ${shard.table('accounts')} WHERE id = ${id}`;
+      return row;
+    },
+
+    async credentialsOf(id: string): Promise<AccountWithPassword | undefined> {
+      const shard = shards.forId(id);
+      const [row] = await shard.sql<AccountWithPassword[]>`
+        SELECT id, username, display_name, bio, is_private, created_at, password_hash
+        FROM ${shard.table('accounts')} WHERE id = ${id}`;
+      return row;
+    },
+
+    /** Accounts by id, one query per shard; missing ids are absent from the map. */
+    async accountsByIds(ids: readonly string[]): Promise<Map<string, AccountRow>> {
+      const out = new Map<string, AccountRow>();
+      for (const [shard, group] of groupByShard(shards, [...new Set(ids)])) {
+        const rows = await shard.sql<AccountRow[]>`
+          SELECT id, username, display_name, bio, is_private, created_at
+          FROM ${shard.table('accounts')} WHERE id = ANY(${group}::bigint[])`;
+        for (const row of rows) out.set(row.id, row);
+      }
+      return out;
+    },
+
+    /**
+     * Applies the changed profile fields and enqueues `account.updated` built from what really changed
+     * (nothing changed: no event).
+     */
+    async updateProfile(
+      id: string,
+      changes: { displayName?: string; bio?: string; isPrivate?: boolean },
+      eventFor: (changed: { displayName?: string; bio?: string; isPrivate?: boolean }) => AnyCloudEvent,
+    ): Promise<AccountRow | undefined> {
+      const shard = shards.forId(id);
+      return shard.sql.begin(async (tx) => {
+        const table = tableIn(tx, shard, 'accounts');
+        const [before] = await tx<AccountRow[]>`
+          SELECT id, username, display_name, bio, is_private, created_at FROM ${table} WHERE id = ${id} FOR UPDATE`;
+        if (!before) return undefined;
+        const changed: { displayName?: string; bio?: string; isPrivate?: boolean } = {};
+        if (changes.displayName !== undefined && changes.displayName !== before.display_name)
+          changed.displayName = changes.displayName;
+        if (changes.bio !== undefined && changes.bio !== before.bio) changed.bio = changes.bio;
+        if (changes.isPrivate !== undefined && changes.isPrivate !== before.is_private)
+          changed.isPrivate = changes.isPrivate;
+        if (Object.keys(changed).length === 0) return before;
+        const [after] = await tx<AccountRow[]>`
+          UPDATE ${table} SET
+            display_name = ${changed.displayName ?? before.display_name},
+            bio = ${changed.bio ?? before.bio},
+            is_private = ${changed.isPrivate ?? before.is_private},
+            updated_at = now()
+          WHERE id = ${id}
+          RETURNING id, username, display_name, bio, is_private, created_at`;
+        await enqueue(tx, shard.schema, eventFor(changed));
+        return after;
+      });
+    },
+
+    /** A new refresh-token session; returns its id (minted on the user's shard). */
+    async createSession(userId: string, secretHash: Buffer, ttlDays: number): Promise<string> {
+      const shard = shards.forId(userId);
+      const [row] = await shard.sql<{ id: string }[]>`
+        INSERT INTO ${shard.table('sessions')} (user_id, secret_hash, expires_at)
+        VALUES (${userId}, ${secretHash}, now() + ${ttlDays} * interval '1 day') RETURNING id`;
+      if (!row) throw new Error('session insert returned nothing');
+      return row.id;
+    },
+
+    /**
+     * Swaps the session's secret when `oldHash` is the current one. A known session presented with an
+     * older secret is a replayed (stolen) token: the whole session is revoked.
+     */
+    async rotateSession(
+      sessionId: string,
+      oldHash: Buffer,
+      newHash: Buffer,
+      ttlDays: number,
+    ): Promise<{ userId: string } | 'reused' | undefined> {
+      if (!onKnownShard(shards, sessionId)) return undefined;
+      const shard = shards.forId(sessionId);
+      const table = shard.table('sessions');
+      const [rotated] = await shard.sql<{ user_id: string }[]>`
+        UPDATE ${table} SET secret_hash = ${newHash}, rotated_at = now(),
+          expires_at = now() + ${ttlDays} * interval '1 day'
+        WHERE id = ${sessionId} AND secret_hash = ${oldHash} AND revoked_at IS NULL AND expires_at > now()
+        RETURNING user_id`;
+      if (rotated) return { userId: rotated.user_id };
+      const revoked = await shard.sql`
+        UPDATE ${table} SET revoked_at = now()
+        WHERE id = ${sessionId} AND revoked_at IS NULL AND secret_hash <> ${oldHash} RETURNING 1`;
+      return revoked.length > 0 ? 'reused' : undefined;
+    },
+
+    /** Revokes one session of the user; false when it is not theirs or already revoked. */
+    async revokeSession(userId: string, sessionId: string, secretHash: Buffer): Promise<boolean> {
+      const shard = shards.forId(userId);
+      if (shard.shard !== shardOf(sessionId)) return false;
+      const rows = await shard.sql`
+        UPDATE ${shard.table('sessions')} SET revoked_at = now()
+        WHERE id = ${sessionId} AND user_id = ${userId} AND secret_hash = ${secretHash} AND revoked_at IS NULL
+        RETURNING 1`;
+      return rows.length > 0;
+    },
+
+    async revokeAllSessions(userId: string): Promise<number> {
+      const shard = shards.forId(userId);
+      const rows = await shard.sql`
+        UPDATE ${shard.table('sessions')} SET revoked_at = now()
+        WHERE user_id = ${userId} AND revoked_at IS NULL RETURNING 1`;
+      return rows.length;
+    },
+  };
+}
+
+export type AccountStore = ReturnType<typeof accountStore>;

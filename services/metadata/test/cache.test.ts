@@ -1,0 +1,95 @@
+import test from 'ava';
+import { bucketOf } from '../src/store/cache.ts';
+import { call, eventually, type Fixture, newPost, newUser, openMetadata } from './helpers.ts';
+
+let fx: Fixture;
+test.before(async () => {
+  fx = await openMetadata({ POST_AUTHOR_BUCKETS: '16' });
+});
+test.after.always(async () => {
+  await fx?.close();
+});
+
+test('posts are cached in Redis and the writes that change them drop the copy', async (t) => {
+  const redis = fx.svc.infra.redis;
+  const author = await newUser(fx.svc);
+  const fan = await newUser(fx.svc);
+  const id = await newPost(fx, author, 'cached');
+  t.is((await call(fx.svc, 'GET', `/v1/posts/${id}`)).body.likeCount, 0);
+  t.truthy(await redis.get(`post:${id}`), 'the post is cached after a read');
+
+  await call(fx.svc, 'POST', `/v1/posts/${id}/likes`, { token: fan.token });
+  t.is(await redis.get(`post:${id}`), '', 'a like replaces the cached post with a tombstone');
+  t.is((await call(fx.svc, 'GET', `/v1/posts/${id}`)).body.likeCount, 1);
+  await call(fx.svc, 'POST', `/v1/posts/${id}/comments`, { token: fan.token, body: { text: 'hi' } });
+  t.is((await call(fx.svc, 'GET', `/v1/posts/${id}`)).body.commentCount, 1);
+
+  // Redis is a cache, never the only copy: with every key gone the answers stay the same.
+  await redis.del(`post:${id}`, `account:${author.id}`, `counts:${author.id}`, `pa:${bucketOf(id, 16)}`);
+  const rebuilt = await call(fx.svc, 'GET', `/v1/posts/${id}`, { token: fan.token });
+  t.like(rebuilt.body, {
+    id,
+    likeCount: 1,
+    commentCount: 1,
+    viewerHasLiked: true,
+    author: { id: author.id },
+  });
+  await call(fx.svc, 'DELETE', `/v1/posts/${id}/likes`, { token: fan.token });
+  t.is((await call(fx.svc, 'GET', `/v1/posts/${id}`)).body.likeCount, 0);
+});
+
+test('profiles and counts are cached and refreshed by profile edits, follows and posts', async (t) => {
+  const redis = fx.svc.infra.redis;
+  const star = await newUser(fx.svc);
+  const fan = await newUser(fx.svc);
+  const before = await call(fx.svc, 'GET', `/v1/users/${star.username}`);
+  t.deepEqual(before.body.counts, { posts: 0, followers: 0, following: 0 });
+  t.truthy(await redis.get(`account:${star.id}`));
+  t.true(((await redis.pttl(`counts:${star.id}`)) as number) > 3_000_000, 'cached for CACHE_TTL_SECONDS');
+  t.truthy(await redis.get(`counts:${star.id}`));
+
+  await call(fx.svc, 'PATCH', '/v1/me', { token: star.token, body: { displayName: 'Star ✨' } });
+  t.is((await call(fx.svc, 'GET', `/v1/users/${star.username}`)).body.displayName, 'Star ✨');
+
+  await call(fx.svc, 'POST', `/v1/users/${star.id}/follow`, { token: fan.token });
+  t.is((await call(fx.svc, 'GET', `/v1/users/${fan.username}`)).body.counts.following, 1);
+  await eventually(
+    async () => (await call(fx.svc, 'GET', `/v1/users/${star.username}`)).body.counts.followers === 1,
+  );
+  await newPost(fx, star, 'counted');
+  t.is((await call(fx.svc, 'GET', `/v1/users/${star.username}`)).body.counts.posts, 1);
+});
+
+test('the post → author map lives in hash buckets stored as listpacks', async (t) => {
+  const redis = fx.svc.infra.redis;
+  const author = await newUser(fx.svc);
+  const fan = await newUser(fx.svc);
+  const ids: string[] = [];
+  for (let i = 0; i < 3; i++) ids.push(await newPost(fx, author, `post ${i}`));
+  for (const id of ids) {
+    t.is(await redis.hget(`pa:${bucketOf(id, 16)}`, id), author.id, 'filled when the post is created');
+    t.is(await redis.exists(`pa:${id}`), 0, 'no key per post');
+  }
+  const key = `pa:${bucketOf(ids[0] as string, 16)}`;
+  await redis.hdel(key, ids[0] as string);
+  await call(fx.svc, 'POST', `/v1/posts/${ids[0]}/likes`, { token: fan.token });
+  t.is(await redis.hget(key, ids[0] as string), author.id, 'refilled from Postgres on the like path');
+  // OBJECT is not prefixed by the client (its key is not the first argument).
+  t.is(await redis.object('ENCODING', `${fx.svc.config.redisPrefix}${key}`), 'listpack');
+});
+
+test('a reader that loaded a post before a like cannot put its stale copy back', async (t) => {
+  const redis = fx.svc.infra.redis;
+  const author = await newUser(fx.svc);
+  const fan = await newUser(fx.svc);
+  const id = await newPost(fx, author, 'race');
+  const stale = await redis.get(`post:${id}`);
+  await redis.del(`post:${id}`);
+  const loadedBeforeTheLike = (await call(fx.svc, 'GET', `/v1/posts/${id}`)).body;
+  t.is(loadedBeforeTheLike.likeCount, 0);
+  await call(fx.svc, 'POST', `/v1/posts/${id}/likes`, { token: fan.token });
+  // The slow reader's fill (SET NX, as the service does it) arrives after the like's invalidation.
+  const filled = await redis.set(`post:${id}`, stale ?? '{}', 'EX', 60, 'NX');
+  t.is(filled, null, 'the tombstone refuses the stale fill');
+  t.is((await call(fx.svc, 'GET', `/v1/posts/${id}`)).body.likeCount, 1);
+});
