@@ -1,0 +1,72 @@
+import {
+  type ConsumerSettings,
+  defineConsumer,
+  type HandlerContext,
+  NonRetryableError,
+} from '@instantpost/bus';
+import type { CloudEvent } from '@instantpost/events';
+import { ShardError, type ShardSql, type Shards } from '@instantpost/shards';
+import type { Logger } from '@instantpost/telemetry';
+import { applyStatus, type StatusChange } from '../store/uploads.ts';
+
+/** The durable consumer that keeps `GET /v1/media/:id/status` current. */
+export const MEDIA_STATUS_CONSUMER = 'upload-media-status';
+
+export interface MediaStatusDeps {
+  readonly shards: Shards;
+  readonly logger: Logger;
+  readonly settings?: ConsumerSettings;
+}
+
+/** The upload's shard; a media id whose shard is not in the map can never be handled, so it is dead-lettered. */
+function shardOfMedia(shards: Shards, mediaId: string): ShardSql {
+  try {
+    return shards.forId(mediaId);
+  } catch (err) {
+    if (err instanceof ShardError) throw new NonRetryableError(err.message, { cause: err });
+    throw err;
+  }
+}
+
+function warnIfUnknown(logger: Logger, change: StatusChange, event: CloudEvent, mediaId: string): void {
+  // An event about media this service never stored (another environment, a hand-made event) is acked and
+  // logged: retrying cannot make the row appear, since the row commits before media.uploaded is sent.
+  if (change === 'unknown-media')
+    logger.warn({ eventId: event.id, type: event.type, mediaId }, 'event for unknown media ignored');
+}
+
+/**
+ * `media.rejected` → rejected with its reason; `post.published` → published (post id = media id). Each
+ * event changes the row at most once (inbox), whatever the redeliveries; malformed events never reach
+ * these handlers (the runner dead-letters them).
+ */
+export function mediaStatusConsumer(deps: MediaStatusDeps) {
+  return defineConsumer({
+    name: MEDIA_STATUS_CONSUMER,
+    description: "upload: keeps each upload's status current",
+    subjects: ['media.rejected', 'post.published'],
+    ...(deps.settings ? { settings: deps.settings } : {}),
+    handlers: {
+      'media.rejected': async (event, ctx: HandlerContext<'media.rejected'>) => {
+        const { mediaId, ownerId, reason } = event.data;
+        const change = await applyStatus(shardOfMedia(deps.shards, mediaId), ctx.consumer, event.id, {
+          mediaId,
+          ownerId,
+          to: 'rejected',
+          reason,
+        });
+        warnIfUnknown(deps.logger, change, event, mediaId);
+      },
+      'post.published': async (event, ctx: HandlerContext<'post.published'>) => {
+        const { mediaId, authorId, postId } = event.data;
+        const change = await applyStatus(shardOfMedia(deps.shards, mediaId), ctx.consumer, event.id, {
+          mediaId,
+          ownerId: authorId,
+          to: 'published',
+          postId,
+        });
+        warnIfUnknown(deps.logger, change, event, mediaId);
+      },
+    },
+  });
+}

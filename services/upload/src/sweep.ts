@@ -1,0 +1,48 @@
+/**
+ * Operator command: delete originals that have no upload row (left by a process killed between storing a
+ * photo and committing its row). Reads the same environment as the service.
+ *
+ *   npm run sweep -w @instantpost/upload -- [--older-than-minutes 60] [--dry-run]
+ *
+ * Safe to run at any time and from several places at once: originals younger than the threshold are
+ * never touched, and a row is looked up before its original is deleted.
+ */
+import { parseArgs } from 'node:util';
+import { chassisSpec } from '@instantpost/chassis';
+import { loadConfig } from '@instantpost/config';
+import { createShards } from '@instantpost/shards';
+import { createS3Client } from '@instantpost/storage';
+import { configSpec } from './config.ts';
+import { sweepOrphanOriginals } from './domain/sweep.ts';
+import { createOriginalStore, listOriginalKeys } from './store/originals.ts';
+import { existingUploadIds } from './store/uploads.ts';
+
+const { values } = parseArgs({
+  options: {
+    'older-than-minutes': { type: 'string', default: '60' },
+    'dry-run': { type: 'boolean', default: false },
+  },
+});
+const minutes = Number(values['older-than-minutes']);
+if (!Number.isFinite(minutes) || minutes < 5) {
+  process.stderr.write('--older-than-minutes must be a number of at least 5\n');
+  process.exit(2);
+}
+
+const config = loadConfig({ ...chassisSpec('upload'), ...configSpec });
+const shards = createShards({ service: 'upload', map: config.shardMap, poolMax: 2 });
+const s3 = createS3Client(config);
+try {
+  const originals = createOriginalStore(s3, config.s3Bucket);
+  const report = await sweepOrphanOriginals({
+    pages: listOriginalKeys(s3, config.s3Bucket),
+    existing: (ids) => existingUploadIds(shards, ids),
+    remove: (key) => originals.delete(key),
+    olderThanMs: minutes * 60_000,
+    dryRun: values['dry-run'],
+  });
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+} finally {
+  s3.destroy();
+  await shards.close();
+}
