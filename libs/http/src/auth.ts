@@ -7,6 +7,8 @@ import { JwtError, verifyAccessToken } from './jwt.ts';
 export interface AuthUser {
   id: string;
   username: string;
+  /** The session the token was issued for, when the issuer named one. */
+  sessionId?: string;
 }
 
 declare module 'fastify' {
@@ -51,7 +53,11 @@ export function registerAuth(app: FastifyInstance, publicKey: KeyObject | undefi
     if (!publicKey) throw unauthorized('this service does not accept tokens');
     try {
       const claims = verifyAccessToken(publicKey, token);
-      request.user = { id: claims.sub, username: claims.username };
+      request.user = {
+        id: claims.sub,
+        username: claims.username,
+        ...(claims.sid === undefined ? {} : { sessionId: claims.sid }),
+      };
     } catch (err) {
       if (err instanceof JwtError) throw unauthorized(err.message);
       throw err;

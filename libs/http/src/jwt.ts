@@ -5,6 +5,8 @@ export interface AccessClaims {
   /** The user id (decimal string). */
   sub: string;
   username: string;
+  /** The issuer's session id, so a logout can end just the session the token belongs to. */
+  sid?: string;
   iss: string;
   iat: number;
   exp: number;
@@ -51,7 +53,7 @@ export function loadPrivateKey(text: string): KeyObject {
 /** Signs an Ed25519 (EdDSA) JWT. The issuing side is `metadata`; tests use it too. */
 export function signAccessToken(
   privateKey: KeyObject,
-  claims: { sub: string; username: string },
+  claims: { sub: string; username: string; sid?: string },
   ttlSeconds: number,
   now = Date.now(),
 ): string {
@@ -83,7 +85,8 @@ export function verifyAccessToken(publicKey: KeyObject, token: string, now = Dat
   if (
     typeof claims.sub !== 'string' ||
     typeof claims.username !== 'string' ||
-    typeof claims.exp !== 'number'
+    typeof claims.exp !== 'number' ||
+    (claims.sid !== undefined && typeof claims.sid !== 'string')
   ) {
     throw new JwtError(JwtErrorCodes.malformed, 'token claims are incomplete');
   }

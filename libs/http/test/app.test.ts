@@ -64,6 +64,9 @@ test('a valid token identifies the user', async (t) => {
   const res = await app.inject({ url: '/v1/me', headers: { authorization: `Bearer ${token}` } });
   t.is(res.statusCode, 200);
   t.deepEqual(res.json(), { user: { id: '123456789012345678', username: 'alice' } });
+  const withSession = signAccessToken(keys.privateKey, { sub: '7', username: 'bob', sid: '42' }, 60);
+  const named = await app.inject({ url: '/v1/me', headers: { authorization: `Bearer ${withSession}` } });
+  t.deepEqual(named.json(), { user: { id: '7', username: 'bob', sessionId: '42' } }, 'the session is named');
   await app.close();
 });
 

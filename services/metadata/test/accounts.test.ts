@@ -186,6 +186,9 @@ test('refresh rotates the pair; the old refresh token is refused and its reuse r
 
 test('logout makes the refresh token stop working', async (t) => {
   const user = await newUser(fx.svc);
+  const otherDevice = await call(fx.svc, 'POST', '/v1/sessions', {
+    body: { username: user.username, password: PASSWORD },
+  });
   t.is((await call(fx.svc, 'DELETE', '/v1/sessions/current')).status, 401, 'needs a token');
   const out = await call(fx.svc, 'DELETE', '/v1/sessions/current', { token: user.token });
   t.is(out.status, 204);
@@ -193,6 +196,15 @@ test('logout makes the refresh token stop working', async (t) => {
     body: { refreshToken: user.refreshToken },
   });
   t.is(refreshed.status, 401);
+  t.is(
+    (
+      await call(fx.svc, 'POST', '/v1/sessions/refresh', {
+        body: { refreshToken: otherDevice.body.refreshToken },
+      })
+    ).status,
+    201,
+    'the session on the other device, named in its own access token, goes on',
+  );
 
   // With a refresh token in the body only that session ends.
   const a = await call(fx.svc, 'POST', '/v1/sessions', {

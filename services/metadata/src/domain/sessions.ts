@@ -40,7 +40,7 @@ export function sessions(deps: {
   const issue = async (user: UserSummary, sessionId: string, secret: string): Promise<TokenPair> => ({
     accessToken: signAccessToken(
       settings.privateKey,
-      { sub: user.id, username: user.username },
+      { sub: user.id, username: user.username, sid: sessionId },
       settings.accessTokenTtlSeconds,
     ),
     refreshToken: formatRefreshToken({ sessionId, secret }),
@@ -133,10 +133,14 @@ export function sessions(deps: {
       return issue(summaryOf(account), parsed.sessionId, secret);
     },
 
-    /** Revokes the given refresh token, or every session of the user when none is given. */
-    async logOut(userId: string, refreshToken: string | undefined): Promise<void> {
+    /**
+     * Revokes the given refresh token's session, else the session the access token belongs to, else (a token
+     * from before sessions were named in it) every session of the user.
+     */
+    async logOut(userId: string, refreshToken: string | undefined, sessionId?: string): Promise<void> {
       if (refreshToken === undefined) {
-        await accounts.revokeAllSessions(userId);
+        if (sessionId === undefined) await accounts.revokeAllSessions(userId);
+        else await accounts.revokeSessionById(userId, sessionId);
         return;
       }
       const parsed = parseRefreshToken(refreshToken);

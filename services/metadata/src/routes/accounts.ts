@@ -1,4 +1,4 @@
-import { notFound } from '@instantpost/http';
+import { type AuthUser, notFound } from '@instantpost/http';
 import type { FastifyInstance } from 'fastify';
 import type { Follows } from '../domain/follows.ts';
 import {
@@ -56,7 +56,8 @@ export function accountRoutes(
   app.delete('/v1/sessions/current', { onRequest: app.requireUser }, async (request, reply) => {
     const body = request.body === undefined || request.body === null ? {} : objectBody(request.body);
     const refreshToken = optionalString(body, 'refreshToken', { min: 1, max: 200 });
-    await sessions.logOut(userOf(request).id, refreshToken);
+    const user = userOf(request);
+    await sessions.logOut(user.id, refreshToken, user.sessionId);
     return reply.status(204).send();
   });
 
@@ -86,7 +87,7 @@ export function accountRoutes(
 }
 
 /** The authenticated user (routes with `onRequest: app.requireUser`). */
-export function userOf(request: { user?: { id: string; username: string } | undefined }) {
+export function userOf(request: { user?: AuthUser | undefined }): AuthUser {
   if (!request.user) throw new Error('route needs app.requireUser');
   return request.user;
 }

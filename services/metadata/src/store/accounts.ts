@@ -211,6 +211,16 @@ export function accountStore(shards: Shards) {
       return rows.length > 0;
     },
 
+    async revokeSessionById(userId: string, sessionId: string): Promise<boolean> {
+      const shard = shards.forId(userId);
+      if (shard.shard !== shardOf(sessionId)) return false;
+      const rows = await shard.sql`
+        UPDATE ${shard.table('sessions')} SET revoked_at = now()
+        WHERE id = ${sessionId} AND user_id = ${userId} AND revoked_at IS NULL
+        RETURNING 1`;
+      return rows.length > 0;
+    },
+
     async revokeAllSessions(userId: string): Promise<number> {
       const shard = shards.forId(userId);
       const rows = await shard.sql`
