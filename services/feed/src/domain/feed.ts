@@ -1,0 +1,138 @@
+import type { AccountName, CachedPost, PageLookup } from '../store/cache.ts';
+import { decodeMember, olderThan, type TimelineEntry } from '../store/keys.ts';
+import type { PageRead } from '../store/timelines.ts';
+import type { TimelineBuilder } from './timelines.ts';
+import type { FeedItem, FeedStores } from './types.ts';
+
+/** How many liked posts of a viewer are cached (the newest; older ones cannot be in a capped feed). */
+const LIKED_CACHE_SIZE = 5000;
+
+export interface FeedPage {
+  items: FeedItem[];
+  nextCursor: string | null;
+}
+
+/** Reads home feeds: one Redis round trip for a page and its hydration, Postgres only on a miss. */
+export class FeedReader {
+  private readonly mediaBaseUrl: string;
+
+  constructor(
+    private readonly stores: FeedStores,
+    private readonly builder: TimelineBuilder,
+    mediaBaseUrl: string,
+  ) {
+    this.mediaBaseUrl = mediaBaseUrl.replace(/\/+$/, '');
+  }
+
+  /**
+   * Entries strictly older than `cursor` (the last post id of the previous page): new posts have larger
+   * ids, so they never shift a page that is being walked — no item twice, none skipped.
+   */
+  async page(viewerId: string, cursor: string | undefined, limit: number): Promise<FeedPage> {
+    const bound = cursor === undefined ? '+' : olderThan(cursor);
+    let read: PageRead;
+    for (let attempt = 0; ; attempt++) {
+      read = await this.stores.timelines.readPage(viewerId, bound, limit);
+      const complete = !read.timelineMissing && !read.bigFolloweesMissing && read.missingAuthors.length === 0;
+      if (complete || attempt === 2) break;
+      if (read.timelineMissing) await this.builder.rebuildTimeline(viewerId);
+      if (read.bigFolloweesMissing) await this.builder.rebuildBigFollowees(viewerId);
+      for (const authorId of read.missingAuthors) await this.builder.rebuildAuthorPosts(authorId);
+    }
+    const entries = read.members.map(decodeMember);
+    const items = await this.hydrate(viewerId, entries, read.cached);
+    const last = entries.at(-1);
+    return { items, nextCursor: entries.length === limit && last ? last.postId : null };
+  }
+
+  /** Fills what the caches missed from Postgres (and caches it). */
+  private async hydrate(viewerId: string, entries: TimelineEntry[], found: PageLookup): Promise<FeedItem[]> {
+    if (entries.length === 0) return [];
+    const { cache, projections } = this.stores;
+    const postIds = entries.map((e) => e.postId);
+
+    const posts = new Map<string, CachedPost>();
+    const missingPosts: TimelineEntry[] = [];
+    found.posts.forEach((p, i) => {
+      if (p) posts.set(p.summary.id, p);
+      else missingPosts.push(entries[i] as TimelineEntry);
+    });
+    if (missingPosts.length > 0) {
+      const loaded = await projections.posts(missingPosts);
+      await cache.storePosts([...loaded.values()]);
+      for (const [id, p] of loaded) posts.set(id, p);
+    }
+
+    const accounts = new Map<string, AccountName>();
+    const missingAccounts: string[] = [];
+    for (const [id, a] of found.accounts) {
+      if (a) accounts.set(id, a);
+      else missingAccounts.push(id);
+    }
+    if (missingAccounts.length > 0) {
+      const loaded = await projections.accounts(missingAccounts);
+      await cache.storeAccounts(loaded);
+      for (const [id, a] of loaded) accounts.set(id, a);
+    }
+
+    let liked: Set<string>;
+    if (found.liked) {
+      liked = new Set(postIds.filter((_, i) => found.liked?.[i]));
+    } else {
+      const ids = await projections.likedPosts(viewerId, LIKED_CACHE_SIZE);
+      await cache.storeLiked(viewerId, ids);
+      liked = new Set(ids);
+    }
+
+    const items: FeedItem[] = [];
+    for (const entry of entries) {
+      const post = posts.get(entry.postId);
+      if (!post) continue; // deleted (or not yet projected): never shown
+      const account = accounts.get(entry.authorId);
+      items.push(toItem(post, entry.authorId, account, liked.has(entry.postId), this.mediaBaseUrl));
+    }
+    return items;
+  }
+}
+
+function toItem(
+  post: CachedPost,
+  authorId: string,
+  account: AccountName | undefined,
+  liked: boolean,
+  mediaBaseUrl: string,
+): FeedItem {
+  const s = post.summary;
+  return {
+    id: s.id,
+    author: { id: authorId, username: account?.username ?? '', displayName: account?.displayName ?? '' },
+    caption: s.caption,
+    hashtags: s.hashtags,
+    mentions: s.mentions,
+    altText: s.altText,
+    createdAt: s.createdAt,
+    likeCount: post.likeCount,
+    commentCount: post.commentCount,
+    viewerHasLiked: liked,
+    media: {
+      width: s.media.width,
+      height: s.media.height,
+      blurhash: s.media.blurhash,
+      renditions: s.media.renditions.map((r) => ({
+        name: r.name,
+        width: r.width,
+        height: r.height,
+        format: r.format,
+        url: renditionUrl(mediaBaseUrl, r.key),
+      })),
+    },
+  };
+}
+
+/**
+ * The gateway serves `media/<mediaId>/<name>.<ext>` (the rendition's S3 key) at `<MEDIA_BASE_URL>/<mediaId>/<name>.<ext>`,
+ * the same URL metadata's post view gives.
+ */
+export function renditionUrl(mediaBaseUrl: string, key: string): string {
+  return `${mediaBaseUrl}/${key.startsWith('media/') ? key.slice('media/'.length) : key}`;
+}

@@ -1,0 +1,43 @@
+import type { Shards } from '@instantpost/shards';
+import type { Redis } from 'ioredis';
+import { HydrationCache } from '../store/cache.ts';
+import { ProjectionStore } from '../store/projections.ts';
+import { TimelineStore } from '../store/timelines.ts';
+import { FeedReader } from './feed.ts';
+import { FeedProjector } from './projector.ts';
+import { TimelineBuilder } from './timelines.ts';
+import type { FeedSettings, FeedStores } from './types.ts';
+
+export interface FeedDomain {
+  stores: FeedStores;
+  projector: FeedProjector;
+  reader: FeedReader;
+  builder: TimelineBuilder;
+}
+
+/** Wires feed's stores and domain objects from its clients (the app, the rebuild command and tests share it). */
+export function createFeedDomain(deps: {
+  shards: Shards;
+  redis: Redis;
+  redisPrefix: string;
+  settings: FeedSettings & { inactiveAfterSeconds: number; mediaBaseUrl: string };
+}): FeedDomain {
+  const { settings } = deps;
+  const stores: FeedStores = {
+    projections: new ProjectionStore(deps.shards),
+    timelines: new TimelineStore(
+      deps.redis,
+      deps.redisPrefix,
+      settings.timelineCap,
+      settings.inactiveAfterSeconds,
+    ),
+    cache: new HydrationCache(deps.redis),
+  };
+  const builder = new TimelineBuilder(stores, settings);
+  return {
+    stores,
+    builder,
+    projector: new FeedProjector(stores, settings),
+    reader: new FeedReader(stores, builder, settings.mediaBaseUrl),
+  };
+}

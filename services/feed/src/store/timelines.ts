@@ -1,0 +1,287 @@
+import type { Redis } from 'ioredis';
+import type { AccountName, CachedPost, PageLookup, PostSummary } from './cache.ts';
+import { decodeMember, encodeMember, keys, SENTINEL, type TimelineEntry } from './keys.ts';
+
+// KEYS: timelines; ARGV[1]: cap; ARGV[2..]: members. Adds the members to every timeline that exists
+// (a missing one belongs to an inactive user or was never built: the next read rebuilds it) and trims
+// each to `cap` posts, keeping the sentinel at rank 0.
+const ADD_IF_PRESENT = `
+local cap = tonumber(ARGV[1])
+local written = 0
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    for j = 2, #ARGV do redis.call('ZADD', KEYS[i], 0, ARGV[j]) end
+    redis.call('ZREMRANGEBYRANK', KEYS[i], 1, -(cap + 1))
+    written = written + 1
+  end
+end
+return written`;
+
+// KEYS[1]: timeline, KEYS[2]: big followees, KEYS[3]: the viewer's liked set; ARGV: max bound, limit,
+// ttl seconds, key prefix. One round trip for a whole page: the timeline's entries older than the cursor,
+// merged with those of every big account the user follows, and what the caches hold to hydrate them.
+// Returns { timelineMissing, bigFolloweesMissing, authors whose post list is missing, members newest
+// first, per member [j, l, c, username, displayName, liked], likedKnown }. The other keys are built here
+// from the prefix (one Redis instance; with Redis Cluster this would need hash tags).
+const READ_PAGE = `
+local maxb, limit, ttl, prefix = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local tlMissing = redis.call('ZSCORE', KEYS[1], '0') == false
+local bfMissing = redis.call('SISMEMBER', KEYS[2], '0') == 0
+if tlMissing or bfMissing then return {tlMissing and 1 or 0, bfMissing and 1 or 0, {}, {}, {}, 0} end
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('EXPIRE', KEYS[2], ttl)
+local merged = redis.call('ZREVRANGEBYLEX', KEYS[1], maxb, '(0', 'LIMIT', 0, limit)
+local missing = {}
+local authors = redis.call('SMEMBERS', KEYS[2])
+for _, author in ipairs(authors) do
+  if author ~= '0' then
+    local k = prefix .. 'ap:' .. author
+    if redis.call('ZSCORE', k, '0') == false then
+      table.insert(missing, author)
+    else
+      redis.call('EXPIRE', k, ttl)
+      for _, m in ipairs(redis.call('ZREVRANGEBYLEX', k, maxb, '(0', 'LIMIT', 0, limit)) do
+        table.insert(merged, m)
+      end
+    end
+  end
+end
+if #authors > 1 then
+  table.sort(merged, function(a, b) return a > b end)
+  local out, last = {}, nil
+  for _, m in ipairs(merged) do
+    if m ~= last and #out < limit then table.insert(out, m) end
+    last = m
+  end
+  merged = out
+end
+if #missing > 0 then return {0, 0, missing, {}, {}, 0} end
+local details = {}
+for _, m in ipairs(merged) do
+  local postId, authorId = string.match(m, '^0*(%d+):(%d+)$')
+  local post = redis.call('HMGET', prefix .. 'post:' .. postId, 'j', 'l', 'c')
+  local account = redis.call('HMGET', prefix .. 'acct:' .. authorId, 'u', 'n')
+  table.insert(details, post[1]); table.insert(details, post[2]); table.insert(details, post[3])
+  table.insert(details, account[1]); table.insert(details, account[2])
+  table.insert(details, redis.call('SISMEMBER', KEYS[3], postId))
+end
+return {0, 0, {}, merged, details, redis.call('SISMEMBER', KEYS[3], '0')}`;
+
+type RedisWithScripts = Redis & {
+  feedAddIfPresent(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  feedReadPage(
+    numKeys: number,
+    ...args: (string | number)[]
+  ): Promise<[number, number, string[], string[], (string | number | null)[], number]>;
+};
+
+function scripted(redis: Redis): RedisWithScripts {
+  const r = redis as RedisWithScripts;
+  if (typeof r.feedAddIfPresent !== 'function') {
+    redis.defineCommand('feedAddIfPresent', { lua: ADD_IF_PRESENT });
+    redis.defineCommand('feedReadPage', { lua: READ_PAGE });
+  }
+  return r;
+}
+
+export interface PageRead {
+  timelineMissing: boolean;
+  bigFolloweesMissing: boolean;
+  /** Big authors whose recent-post list must be rebuilt before the page is complete. */
+  missingAuthors: string[];
+  members: string[];
+  /** What the caches hold for each member (a miss is `undefined`), read in the same round trip. */
+  cached: PageLookup;
+}
+
+/** Redis timelines: home timelines, authors' recent posts, big-account sets. */
+export class TimelineStore {
+  private readonly redis: RedisWithScripts;
+
+  constructor(
+    redis: Redis,
+    private readonly prefix: string,
+    private readonly cap: number,
+    private readonly ttlSeconds: number,
+  ) {
+    this.redis = scripted(redis);
+  }
+
+  /** Adds entries to the home timelines of `userIds` that exist; returns how many timelines were written. */
+  async addToTimelines(userIds: readonly string[], entries: readonly TimelineEntry[]): Promise<number> {
+    if (userIds.length === 0 || entries.length === 0) return 0;
+    return this.redis.feedAddIfPresent(
+      userIds.length,
+      ...userIds.map(keys.timeline),
+      this.cap,
+      ...entries.map(encodeMember),
+    );
+  }
+
+  /** Adds entries to an author's recent-post list when it exists. */
+  async addToAuthorPosts(authorId: string, entries: readonly TimelineEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.redis.feedAddIfPresent(1, keys.authorPosts(authorId), this.cap, ...entries.map(encodeMember));
+  }
+
+  /** Removes entries from the timelines of `userIds` (and nothing else). */
+  async removeFromTimelines(userIds: readonly string[], entries: readonly TimelineEntry[]): Promise<void> {
+    if (userIds.length === 0 || entries.length === 0) return;
+    const members = entries.map(encodeMember);
+    const pipeline = this.redis.pipeline();
+    for (const id of userIds) pipeline.zrem(keys.timeline(id), ...members);
+    await pipeline.exec();
+  }
+
+  async removeFromAuthorPosts(authorId: string, entries: readonly TimelineEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.redis.zrem(keys.authorPosts(authorId), ...entries.map(encodeMember));
+  }
+
+  /**
+   * Marks a timeline as being rebuilt: from here on fan-out writes land in it, so a post published
+   * while Postgres is read is not lost (its summary was committed before its fan-out looked here).
+   */
+  async openTimeline(userId: string): Promise<void> {
+    await this.redis.zadd(keys.timeline(userId), 0, SENTINEL);
+    await this.redis.expire(keys.timeline(userId), this.ttlSeconds);
+  }
+
+  /** Adds rebuilt entries to an opened timeline and trims it. */
+  async fillTimeline(userId: string, entries: readonly TimelineEntry[]): Promise<void> {
+    const key = keys.timeline(userId);
+    const pipeline = this.redis.pipeline();
+    for (let i = 0; i < entries.length; i += 1000) {
+      const chunk = entries.slice(i, i + 1000).flatMap((e) => [0, encodeMember(e)]);
+      pipeline.zadd(key, ...chunk);
+    }
+    pipeline.zadd(key, 0, SENTINEL);
+    pipeline.zremrangebyrank(key, 1, -(this.cap + 1));
+    pipeline.expire(key, this.ttlSeconds);
+    await pipeline.exec();
+  }
+
+  /** Like `openTimeline`, for an author's recent-post list (kept while followers read it). */
+  async openAuthorPosts(authorId: string): Promise<void> {
+    await this.redis
+      .multi()
+      .zadd(keys.authorPosts(authorId), 0, SENTINEL)
+      .expire(keys.authorPosts(authorId), this.ttlSeconds)
+      .exec();
+  }
+
+  async fillAuthorPosts(authorId: string, entries: readonly TimelineEntry[]): Promise<void> {
+    const key = keys.authorPosts(authorId);
+    const pipeline = this.redis.pipeline();
+    if (entries.length > 0) pipeline.zadd(key, ...entries.flatMap((e) => [0, encodeMember(e)]));
+    pipeline.zadd(key, 0, SENTINEL);
+    pipeline.zremrangebyrank(key, 1, -(this.cap + 1));
+    pipeline.expire(key, this.ttlSeconds);
+    await pipeline.exec();
+  }
+
+  async dropTimeline(userId: string): Promise<void> {
+    await this.redis.del(keys.timeline(userId));
+  }
+
+  /** One page: home timeline merged with big followees' recent posts, older than `maxBound`, with cache contents. */
+  async readPage(userId: string, maxBound: string, limit: number): Promise<PageRead> {
+    const [tl, bf, missing, members, details, likedKnown] = await this.redis.feedReadPage(
+      3,
+      keys.timeline(userId),
+      keys.bigFollowees(userId),
+      keys.liked(userId),
+      maxBound,
+      limit,
+      this.ttlSeconds,
+      this.prefix,
+    );
+    return {
+      timelineMissing: tl === 1,
+      bigFolloweesMissing: bf === 1,
+      missingAuthors: missing,
+      members,
+      cached: parseDetails(members, details, likedKnown === 1),
+    };
+  }
+
+  // --- big accounts ---
+
+  async bigAccountsKnown(): Promise<boolean> {
+    return (await this.redis.sismember(keys.bigAccounts(), SENTINEL)) === 1;
+  }
+
+  async replaceBigAccounts(userIds: readonly string[]): Promise<void> {
+    const multi = this.redis.multi().del(keys.bigAccounts()).sadd(keys.bigAccounts(), SENTINEL);
+    if (userIds.length > 0) multi.sadd(keys.bigAccounts(), ...userIds);
+    await multi.exec();
+  }
+
+  async markBig(userId: string, big: boolean): Promise<void> {
+    if (big) await this.redis.sadd(keys.bigAccounts(), userId);
+    else await this.redis.srem(keys.bigAccounts(), userId);
+  }
+
+  /** Which of `userIds` are big accounts. */
+  async whichAreBig(userIds: readonly string[]): Promise<string[]> {
+    if (userIds.length === 0) return [];
+    const flags = await this.redis.smismember(keys.bigAccounts(), ...userIds);
+    return userIds.filter((_, i) => flags[i] === 1);
+  }
+
+  async replaceBigFollowees(userId: string, authorIds: readonly string[]): Promise<void> {
+    const key = keys.bigFollowees(userId);
+    const multi = this.redis.multi().del(key).sadd(key, SENTINEL);
+    if (authorIds.length > 0) multi.sadd(key, ...authorIds);
+    multi.expire(key, this.ttlSeconds);
+    await multi.exec();
+  }
+
+  /** Adds or removes a big followee for many users (a write to a missing set leaves it incomplete: rebuilt on read). */
+  async setBigFollowee(userIds: readonly string[], authorId: string, present: boolean): Promise<void> {
+    if (userIds.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const id of userIds) {
+      if (present)
+        pipeline.sadd(keys.bigFollowees(id), authorId).expire(keys.bigFollowees(id), this.ttlSeconds, 'NX');
+      else pipeline.srem(keys.bigFollowees(id), authorId);
+    }
+    await pipeline.exec();
+  }
+}
+
+/** Deletes every key under the service's prefix (operator reset; the next reads rebuild from Postgres). */
+export async function wipeRedis(redis: Redis, prefix: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    // SCAN returns full names; the client adds the prefix to DEL's arguments itself.
+    if (found.length > 0) deleted += await redis.del(...found.map((k) => k.slice(prefix.length)));
+  } while (cursor !== '0');
+  return deleted;
+}
+
+/** Lua returns nil fields as null and numbers as numbers; six fields per member (see READ_PAGE). */
+function parseDetails(
+  members: string[],
+  details: (string | number | null)[],
+  likedKnown: boolean,
+): PageLookup {
+  const posts: (CachedPost | undefined)[] = [];
+  const accounts = new Map<string, AccountName | undefined>();
+  const liked: boolean[] = [];
+  members.forEach((member, i) => {
+    const [j, l, c, u, n, isLiked] = details.slice(i * 6, i * 6 + 6);
+    posts.push(
+      typeof j === 'string'
+        ? { summary: JSON.parse(j) as PostSummary, likeCount: Number(l ?? 0), commentCount: Number(c ?? 0) }
+        : undefined,
+    );
+    const authorId = decodeMember(member).authorId;
+    accounts.set(authorId, typeof u === 'string' ? { username: u, displayName: String(n ?? '') } : undefined);
+    liked.push(isLiked === 1);
+  });
+  return { posts, accounts, liked: likedKnown ? liked : undefined };
+}
