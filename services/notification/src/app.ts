@@ -1,11 +1,73 @@
+import { createPublisher, startConsumer, startOutboxRelay } from '@instantpost/bus';
 import { type BuiltService, createServiceApp, type ServiceContext } from '@instantpost/chassis';
 import type { ConfigOf } from '@instantpost/config';
 import type { configSpec } from './config.ts';
+import { createNotifier } from './domain/notifier.ts';
+import { createReader } from './domain/reader.ts';
+import { createStreamHub } from './domain/stream-hub.ts';
+import { createUnreadCounts } from './domain/unread.ts';
+import { ACTIVITY_CONSUMER, activityConsumer } from './handlers/activity.ts';
+import { registerNotificationRoutes } from './routes/notifications.ts';
+import { registerStreamRoute } from './routes/stream.ts';
+import { subscribeCreated } from './store/live.ts';
+import { createUnreadCache } from './store/unread.ts';
 
 export type Context = ServiceContext<ConfigOf<typeof configSpec>>;
 
 /** Builds notification's HTTP app and background work from its clients; tests build the same app. */
 export async function buildApp(ctx: Context): Promise<BuiltService> {
+  const { config, infra, logger } = ctx;
+  const { shards, redis, nc } = infra;
+  const prefix = config.natsPrefix || undefined;
   const app = await createServiceApp('notification', ctx);
-  return { app };
+
+  const unread = createUnreadCounts({
+    shards,
+    cache: createUnreadCache(redis, config.unreadTtlSeconds),
+    logger,
+  });
+  const reader = createReader({ shards, unread });
+  const hub = createStreamHub({ reader, logger });
+  registerNotificationRoutes(app, reader);
+  registerStreamRoute(app, hub);
+
+  // Streams end before the server closes, so clients reconnect elsewhere at once.
+  const heartbeat = setInterval(() => hub.heartbeat(), config.heartbeatMs);
+  heartbeat.unref();
+  app.addHook('preClose', async () => {
+    clearInterval(heartbeat);
+    hub.closeAll();
+  });
+
+  const live = subscribeCreated(nc, config.natsPrefix, logger, hub.created);
+  const relay = await startOutboxRelay({
+    shards: shards.logicalShards.map((s) => shards.forShard(s)),
+    publisher: createPublisher({ nc, ...(prefix ? { prefix } : {}) }),
+    logger,
+  });
+  const notifier = createNotifier({
+    shards,
+    unread,
+    consumer: ACTIVITY_CONSUMER,
+    likeGroupWindowMs: config.likeGroupWindowMs,
+  });
+  const runner = config.consumeEvents
+    ? await startConsumer({
+        nc,
+        definition: activityConsumer({ notifier, shards, concurrency: config.consumerConcurrency }),
+        ...(prefix ? { prefix } : {}),
+        logger,
+      })
+    : undefined;
+
+  return {
+    app,
+    stop: async () => {
+      clearInterval(heartbeat);
+      await runner?.stop();
+      await relay.stop();
+      await live.stop();
+      unread.stop();
+    },
+  };
 }

@@ -1,0 +1,133 @@
+import { enqueue, withInbox } from '@instantpost/bus';
+import { createEvent, type EventData } from '@instantpost/events';
+import type { Shards } from '@instantpost/shards';
+import type postgres from 'postgres';
+import {
+  convertFollowRequests,
+  deleteFollowRequests,
+  insertNotification,
+  joinGroup,
+  leaveUnreadLikeGroups,
+  lockLikeGroups,
+  openLikeGroup,
+} from '../store/notifications.ts';
+import { createdData } from './present.ts';
+import { followApprovedIntents } from './rules.ts';
+import type { Intent, StoredNotification } from './types.ts';
+import type { UnreadCounts } from './unread.ts';
+
+const SOURCE = '/instantpost/notification';
+
+type Tx = postgres.TransactionSql;
+
+export interface NotifierDeps {
+  shards: Shards;
+  unread: UnreadCounts;
+  /** The durable consumer's name: the inbox key. */
+  consumer: string;
+  likeGroupWindowMs: number;
+}
+
+/**
+ * The write side: turns intents into stored items on the recipient's shard, each event at most once
+ * per recipient (inbox key `<event id>:<recipient>`), with `notification.created` in the same
+ * transaction (outbox) and the cached unread count adjusted after the commit.
+ */
+export function createNotifier(deps: NotifierDeps) {
+  const { shards, unread, consumer } = deps;
+
+  /**
+   * Runs `work` once per (event, recipient) on the recipient's shard, then applies the unread change it
+   * returns. `prepare` (what the work reads first) is pipelined with the inbox insert: Postgres runs them
+   * in that order in the transaction, but they cost one round trip, which counts on a busy machine.
+   */
+  async function once<P>(
+    eventId: string,
+    recipientId: string,
+    prepare: (tx: Tx, schema: string) => Promise<P>,
+    work: (tx: Tx, schema: string, prepared: P) => Promise<number>,
+  ): Promise<void> {
+    const shard = shards.forId(recipientId);
+    let delta = 0;
+    await shard.sql.begin(async (tx) => {
+      const [fresh, prepared] = await Promise.all([
+        withInbox(tx, shard.schema, consumer, `${eventId}:${recipientId}`),
+        prepare(tx, shard.schema),
+      ]);
+      if (fresh) delta = await work(tx, shard.schema, prepared);
+    });
+    await unread.adjust(recipientId, delta);
+  }
+
+  const nothing = async () => undefined;
+
+  async function deliver(eventId: string, intent: Intent): Promise<void> {
+    const postId = intent.kind === 'like' ? intent.postId : undefined;
+    const prepare = async (tx: Tx, schema: string) =>
+      postId === undefined ? undefined : likeGroupFor(tx, schema, intent.recipientId, postId, intent.at);
+    await once(eventId, intent.recipientId, prepare, async (tx, schema, group) => {
+      let item: StoredNotification | undefined;
+      let delta = 0;
+      if (group !== undefined) {
+        // Undefined when the actor already is in the group: nothing new to announce.
+        item = await joinGroup(tx, schema, intent.recipientId, group, intent.actorId, intent.at);
+      } else {
+        item = await insertNotification(tx, schema, intent);
+        delta = 1;
+      }
+      if (item !== undefined) {
+        await enqueue(tx, schema, createEvent('notification.created', createdData(item), { source: SOURCE }));
+      }
+      return delta;
+    });
+  }
+
+  /** The open like group a like at `at` joins (locked for this transaction), if any. */
+  async function likeGroupFor(tx: Tx, schema: string, recipientId: string, postId: string, at: Date) {
+    // Pipelined too: the lookup runs after the lock is granted, so it sees the group a concurrent like opened.
+    const [, group] = await Promise.all([
+      lockLikeGroups(tx, schema, recipientId, postId),
+      openLikeGroup(tx, schema, recipientId, postId, new Date(at.getTime() - deps.likeGroupWindowMs)),
+    ]);
+    return group;
+  }
+
+  return {
+    /** Stores what one event means for each recipient. */
+    async notify(eventId: string, intents: readonly Intent[]): Promise<void> {
+      for (const intent of intents) await deliver(eventId, intent);
+    },
+
+    /** An unlike before the recipient saw the like takes that actor out of the group. */
+    async unlike(eventId: string, data: EventData<'like.deleted'>): Promise<void> {
+      if (data.userId === data.postAuthorId) return;
+      const lock = (tx: Tx, schema: string) => lockLikeGroups(tx, schema, data.postAuthorId, data.postId);
+      await once(eventId, data.postAuthorId, lock, async (tx, schema) => {
+        return -(await leaveUnreadLikeGroups(tx, schema, data.postAuthorId, data.postId, data.userId));
+      });
+    },
+
+    /** The approver's request item becomes a follow; the requester is told it was accepted. */
+    async followApproved(eventId: string, data: EventData<'follow.approved'>, at: Date): Promise<void> {
+      if (data.followerId === data.followeeId) return;
+      await once(eventId, data.followeeId, nothing, async (tx, schema) => {
+        await convertFollowRequests(tx, schema, data.followeeId, data.followerId);
+        return 0;
+      });
+      for (const intent of followApprovedIntents(data, at)) await deliver(eventId, intent);
+    },
+
+    /** A withdrawn (or denied) request disappears from the private account's list. */
+    async followDeleted(eventId: string, data: EventData<'follow.deleted'>): Promise<void> {
+      if (data.followerId === data.followeeId) return;
+      await once(
+        eventId,
+        data.followeeId,
+        nothing,
+        async (tx, schema) => -(await deleteFollowRequests(tx, schema, data.followeeId, data.followerId)),
+      );
+    },
+  };
+}
+
+export type Notifier = ReturnType<typeof createNotifier>;

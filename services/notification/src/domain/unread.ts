@@ -1,0 +1,61 @@
+import type { Shards } from '@instantpost/shards';
+import type { Logger } from '@instantpost/telemetry';
+import { countUnread } from '../store/notifications.ts';
+import type { UnreadCache } from '../store/unread.ts';
+
+const REPAIR_EVERY_MS = 1000;
+
+/**
+ * Unread counts: Redis first, Postgres as the truth. Redis being down never fails a read or a handler:
+ * reads count in Postgres, and a count this replica could not adjust or drop is marked stale — not read
+ * from Redis by this replica, and deleted there as soon as Redis answers again (checked every second).
+ */
+export function createUnreadCounts(deps: { shards: Shards; cache: UnreadCache; logger: Logger }) {
+  const { shards, cache, logger } = deps;
+  const stale = new Set<string>();
+
+  const markStale = (userId: string) => (err: unknown) => {
+    if (stale.size === 0) logger.warn({ err }, 'unread cache unavailable; counts will be recounted');
+    stale.add(userId);
+  };
+
+  const repair = setInterval(() => {
+    void (async () => {
+      for (const userId of stale) {
+        try {
+          await cache.forget(userId);
+          stale.delete(userId);
+        } catch {
+          return; // still down: next time
+        }
+      }
+    })();
+  }, REPAIR_EVERY_MS);
+  repair.unref();
+
+  return {
+    async count(userId: string): Promise<number> {
+      if (!stale.has(userId)) {
+        const cached = await cache.get(userId).catch(() => undefined);
+        if (cached !== undefined) return cached;
+      }
+      const shard = shards.forId(userId);
+      const count = await countUnread(shard.sql, shard.schema, userId);
+      if (!stale.has(userId)) await cache.fill(userId, count).catch(() => {});
+      return count;
+    },
+    /** After a committed change: a missing key stays missing (recounted on the next read). */
+    async adjust(userId: string, delta: number): Promise<void> {
+      await cache.adjust(userId, delta).catch(markStale(userId));
+    },
+    /** After marking read: the next read recounts. */
+    async forget(userId: string): Promise<void> {
+      await cache.forget(userId).catch(markStale(userId));
+    },
+    stop(): void {
+      clearInterval(repair);
+    },
+  };
+}
+
+export type UnreadCounts = ReturnType<typeof createUnreadCounts>;

@@ -1,0 +1,56 @@
+import { defineConsumer } from '@instantpost/bus';
+import type { Shards } from '@instantpost/shards';
+import type { Notifier } from '../domain/notifier.ts';
+import { commentIntents, followIntents, likeIntents, postMentionIntents } from '../domain/rules.ts';
+import { saveAccount } from '../store/users.ts';
+
+export const ACTIVITY_CONSUMER = 'notification-activity';
+
+/**
+ * The one durable consumer of notification: every event that makes (or unmakes) an item, plus the
+ * account events that give actors their names. Malformed events are dead-lettered by the runner;
+ * duplicates are absorbed by the inbox (per event and recipient) and by upserts for accounts.
+ */
+export function activityConsumer(deps: { notifier: Notifier; shards: Shards; concurrency: number }) {
+  const { notifier, shards } = deps;
+  return defineConsumer({
+    name: ACTIVITY_CONSUMER,
+    description: 'notifications from follows, likes, comments and mentions; actor names from accounts',
+    subjects: [
+      'account.created',
+      'account.updated',
+      'follow.created',
+      'follow.approved',
+      'follow.deleted',
+      'post.published',
+      'like.created',
+      'like.deleted',
+      'comment.created',
+    ],
+    settings: { concurrency: deps.concurrency },
+    handlers: {
+      'account.created': async (event) => {
+        const d = event.data;
+        await saveAccount(shards, {
+          userId: d.userId,
+          username: d.username,
+          displayName: d.displayName,
+          at: new Date(event.time),
+        });
+      },
+      'account.updated': async (event) => {
+        const d = event.data;
+        await saveAccount(shards, { userId: d.userId, displayName: d.displayName, at: new Date(event.time) });
+      },
+      'follow.created': (event) => notifier.notify(event.id, followIntents(event.data, new Date(event.time))),
+      'follow.approved': (event) => notifier.followApproved(event.id, event.data, new Date(event.time)),
+      'follow.deleted': (event) => notifier.followDeleted(event.id, event.data),
+      'post.published': (event) =>
+        notifier.notify(event.id, postMentionIntents(event.data, new Date(event.time))),
+      'like.created': (event) => notifier.notify(event.id, likeIntents(event.data, new Date(event.time))),
+      'like.deleted': (event) => notifier.unlike(event.id, event.data),
+      'comment.created': (event) =>
+        notifier.notify(event.id, commentIntents(event.data, new Date(event.time))),
+    },
+  });
+}

@@ -1,0 +1,90 @@
+import { badRequest } from '@instantpost/http';
+import type { FastifyInstance } from 'fastify';
+import type { StreamEntry } from '../domain/reader.ts';
+import type { StreamClient, StreamHub } from '../domain/stream-hub.ts';
+
+const ID = /^(0|[1-9][0-9]{0,18})$/;
+/** A client this far behind (bytes not yet taken by the socket) is cut off; it reconnects with Last-Event-ID. */
+const MAX_BUFFERED = 1024 * 1024;
+
+/** One SSE frame: the event id is the item's version, the data the item as `GET /v1/notifications` lists it. */
+export function frame(entry: StreamEntry): string {
+  return `id: ${entry.version}\ndata: ${JSON.stringify(entry.item)}\n\n`;
+}
+
+/**
+ * `GET /v1/notifications/stream`: Server-Sent Events, one unnamed event (`message`) per new or grown
+ * item. The token comes as `Authorization: Bearer` or, for browser EventSource, `?access_token=`.
+ * `Last-Event-ID` (sent by EventSource on reconnect) or `?lastEventId=` replays what was missed.
+ */
+export function registerStreamRoute(app: FastifyInstance, hub: StreamHub): void {
+  app.get<{ Querystring: { access_token?: string; lastEventId?: string } }>(
+    '/v1/notifications/stream',
+    {
+      onRequest: app.requireUser,
+      config: { acceptQueryToken: true },
+      schema: {
+        summary: 'Server-Sent Events: one event per new notification; comment-line heartbeats',
+        security: [{ bearer: [] }],
+        querystring: {
+          type: 'object',
+          properties: {
+            access_token: { type: 'string', description: 'the access token, for EventSource (no headers)' },
+            lastEventId: { type: 'string', description: 'replay after this event id (as Last-Event-ID)' },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const header = request.headers['last-event-id'];
+      const lastEventId =
+        (typeof header === 'string' && header !== '' ? header : undefined) ?? request.query.lastEventId;
+      if (lastEventId !== undefined && !ID.test(lastEventId)) {
+        throw badRequest('Last-Event-ID: must be an event id this stream sent', 'Last-Event-ID');
+      }
+      const userId = request.user?.id;
+      if (!userId) throw new Error('requireUser did not run');
+
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        // nginx: pass events through at once instead of buffering the response.
+        'x-accel-buffering': 'no',
+        'x-request-id': request.id,
+      });
+      res.write('retry: 2000\n: connected\n\n');
+
+      let closed = false;
+      const write = (text: string) => {
+        if (closed) return;
+        res.write(text);
+        if (res.writableLength > MAX_BUFFERED) client.close();
+      };
+      const client: StreamClient = {
+        userId,
+        send: (entry) => write(frame(entry)),
+        heartbeat: () => write(': heartbeat\n\n'),
+        close: () => {
+          if (closed) return;
+          closed = true;
+          res.end();
+        },
+      };
+      let detach: (() => void) | undefined;
+      res.on('close', () => {
+        closed = true;
+        detach?.();
+      });
+      try {
+        detach = await hub.open(client, lastEventId);
+        if (closed) detach();
+      } catch (err) {
+        request.log.error({ err }, 'could not open a notification stream');
+        client.close();
+      }
+    },
+  );
+}

@@ -1,0 +1,42 @@
+import type { Redis } from 'ioredis';
+
+// The unread count per recipient, cached in Redis (`unread:<userId>`, under the service prefix).
+// Postgres is the truth: a missing key is recounted from it. Writers only adjust a key that exists,
+// so they never create a partial count; the TTL bounds how long a count that missed an adjustment
+// (a crash between commit and adjust) can stay wrong.
+
+const ADJUST_IF_CACHED = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+if n < 0 then redis.call('SET', KEYS[1], 0, 'KEEPTTL') return 0 end
+return n`;
+
+export interface UnreadCache {
+  /** The cached count, or undefined when it must be recounted. */
+  get(userId: string): Promise<number | undefined>;
+  /** Caches a count just taken from Postgres unless a newer one is already there. */
+  fill(userId: string, count: number): Promise<void>;
+  /** Applies a change to a cached count (no-op when none is cached). */
+  adjust(userId: string, delta: number): Promise<void>;
+  /** Drops the cached count (after marking read: the next read recounts). */
+  forget(userId: string): Promise<void>;
+}
+
+export function createUnreadCache(redis: Redis, ttlSeconds: number): UnreadCache {
+  const key = (userId: string) => `unread:${userId}`;
+  return {
+    async get(userId) {
+      const value = await redis.get(key(userId));
+      return value === null ? undefined : Number(value);
+    },
+    async fill(userId, count) {
+      await redis.set(key(userId), count, 'EX', ttlSeconds, 'NX');
+    },
+    async adjust(userId, delta) {
+      if (delta !== 0) await redis.eval(ADJUST_IF_CACHED, 1, key(userId), delta);
+    },
+    async forget(userId) {
+      await redis.del(key(userId));
+    },
+  };
+}

@@ -1,0 +1,143 @@
+import { formatId } from '@instantpost/ids';
+import test from 'ava';
+import {
+  createUser,
+  type Item,
+  list,
+  listen,
+  type NotificationService,
+  openSse,
+  openWorld,
+  type World,
+  waitFor,
+} from './helpers.ts';
+
+// Two instances on one namespace, listening on real ports. Instance 1 runs no event consumer, so
+// every notification its clients get was produced by instance 2 and fanned out between replicas.
+let world: World;
+let one: NotificationService;
+let two: NotificationService;
+let url1: string;
+let url2: string;
+
+test.before(async () => {
+  world = await openWorld();
+  one = await world.start({ NOTIFICATION_CONSUME_EVENTS: 'false', NOTIFICATION_SSE_HEARTBEAT_MS: '200' });
+  two = await world.start();
+  url1 = await listen(one);
+  url2 = await listen(two);
+});
+
+test.after.always(async () => {
+  await world?.close();
+});
+
+let seq = 1;
+const postId = () => formatId(BigInt(Date.now()) * 1000n + BigInt(seq++));
+
+test('a client on instance 1 gets, over SSE, a notification made by instance 2; heartbeats keep it open', async (t) => {
+  const owner = await createUser(world, `owner${seq++}`, 2);
+  const fan = await createUser(world, `fan${seq++}`, 11);
+  const stream = await openSse(`${url1}/v1/notifications/stream?access_token=${owner.token}`);
+  t.is(stream.status, 200);
+  t.is(stream.contentType, 'text/event-stream; charset=utf-8');
+  try {
+    const post = postId();
+    await world.publish('like.created', { postId: post, postAuthorId: owner.id, userId: fan.id });
+    const [event] = await stream.waitForEvents(1);
+    const item = JSON.parse(event?.data ?? '{}') as Item;
+    t.is(item.type, 'like');
+    t.is(item.postId, post);
+    t.is(item.actors[0]?.id, fan.id);
+    t.is(item.actorCount, 1);
+    t.truthy(event?.id, 'each event carries an id for Last-Event-ID');
+    // The same item as the list shows it.
+    t.deepEqual((await list(one, owner)).items[0], item);
+
+    // A second like grows the group: the item is sent again, same id, actorCount 2.
+    const other = await createUser(world, `other${seq++}`, 7);
+    await world.publish('like.created', { postId: post, postAuthorId: owner.id, userId: other.id });
+    const events = await stream.waitForEvents(2);
+    const grown = JSON.parse(events[1]?.data ?? '{}') as Item;
+    t.is(grown.id, item.id);
+    t.is(grown.actorCount, 2);
+
+    await waitFor(() => stream.comments.includes('heartbeat'), 'a heartbeat comment line');
+    t.pass();
+  } finally {
+    stream.close();
+  }
+});
+
+test('a reconnect with Last-Event-ID replays what was missed, oldest first', async (t) => {
+  const me = await createUser(world, `me${seq++}`, 5);
+  const a = await createUser(world, `a${seq++}`, 9);
+  const b = await createUser(world, `b${seq++}`, 13);
+  const c = await createUser(world, `c${seq++}`, 1);
+  const first = await openSse(`${url1}/v1/notifications/stream`, { authorization: `Bearer ${me.token}` });
+  await world.publish('follow.created', { followerId: a.id, followeeId: me.id, state: 'following' });
+  const [seen] = await first.waitForEvents(1);
+  first.close();
+
+  await world.publish('follow.created', { followerId: b.id, followeeId: me.id, state: 'requested' });
+  await world.publish('comment.created', {
+    commentId: postId(),
+    postId: postId(),
+    postAuthorId: me.id,
+    userId: c.id,
+    text: 'hi',
+    mentions: [],
+  });
+  await waitFor(
+    async () => (await list(two, me)).items.length === 3,
+    'the missed notifications to be stored',
+  );
+
+  // Reconnect to the other instance, as a browser's EventSource would after a dropped connection.
+  const again = await openSse(`${url2}/v1/notifications/stream?access_token=${me.token}`, {
+    'last-event-id': seen?.id ?? '',
+  });
+  try {
+    const replayed = await again.waitForEvents(2);
+    const items = replayed.map((e) => JSON.parse(e.data) as Item);
+    // The two events were handled concurrently: the replay follows the order they were stored in.
+    t.deepEqual(
+      items.map((i) => `${i.type}:${i.actors[0]?.id}`).sort(),
+      [`comment:${c.id}`, `follow_request:${b.id}`].sort(),
+    );
+    const ids = replayed.map((e) => BigInt(e.id ?? '0'));
+    t.true((ids[0] ?? 0n) < (ids[1] ?? 0n), 'replayed oldest first');
+    t.true((ids[0] ?? 0n) > BigInt(seen?.id ?? '0'), 'only what came after Last-Event-ID');
+    t.false(
+      items.some((i) => i.actors[0]?.id === a.id),
+      'what the client already had is not sent again',
+    );
+    // And live events continue on the replayed stream.
+    await world.publish('follow.created', { followerId: a.id, followeeId: me.id, state: 'following' });
+    const all = await again.waitForEvents(3);
+    t.is(all.length, 3);
+  } finally {
+    again.close();
+  }
+});
+
+test('the stream needs a valid token: 401 otherwise', async (t) => {
+  const me = await createUser(world, `tok${seq++}`, 4);
+  const none = await openSse(`${url1}/v1/notifications/stream`);
+  t.is(none.status, 401);
+  t.regex(none.body, /"status":401/);
+  const wrong = await openSse(`${url1}/v1/notifications/stream?access_token=${me.token}x`);
+  t.is(wrong.status, 401);
+  const wrongHeader = await openSse(`${url2}/v1/notifications/stream`, { authorization: 'Bearer nope' });
+  t.is(wrongHeader.status, 401);
+  // The query token is only taken on the stream: the list wants the header.
+  const listByQuery = await one.app.inject({
+    method: 'GET',
+    url: `/v1/notifications?access_token=${me.token}`,
+  });
+  t.is(listByQuery.statusCode, 401);
+  const badId = await openSse(`${url1}/v1/notifications/stream?access_token=${me.token}`, {
+    'last-event-id': 'abc',
+  });
+  t.is(badId.status, 400);
+});
