@@ -37,6 +37,9 @@ export async function openInfra(
     maxRetriesPerRequest: 3,
     lazyConnect: true,
   });
+  // Without a listener ioredis reports connection errors as unhandled; commands fail on their own and
+  // /readyz reports the outage, so a log line is all the event deserves.
+  redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
   await redis.connect();
 
   const nc = await connect({
