@@ -1,5 +1,5 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServiceName } from '@instantpost/chassis';
@@ -40,6 +40,8 @@ export async function openTestStack(
   if (!db0 || !db1) throw new Error('the stack needs two databases: openNamespace({ databases: 2 })');
   const keys = generateKeyPairSync('ed25519');
   const workDir = mkdtempSync(join(tmpdir(), 'instantpost-stack-'));
+  // mkdtemp makes it 0700; nginx's workers (nobody, when run as root) must reach their cache inside it.
+  chmodSync(workDir, 0o755);
   const stackOptions: StackOptions = {
     env: {
       PATH: process.env.PATH,
@@ -78,7 +80,8 @@ export async function openTestStack(
         try {
           return await stack.stop();
         } finally {
-          rmSync(workDir, { recursive: true, force: true });
+          // KEEP_STACK_LOGS=1 keeps the services' and nginx's logs for a look after the test.
+          if (!process.env.KEEP_STACK_LOGS) rmSync(workDir, { recursive: true, force: true });
         }
       },
     };

@@ -1,0 +1,137 @@
+/** A mobile client's view of InstantPost: JSON over HTTP through the gateway, nothing else. */
+export interface Session {
+  accessToken: string;
+  refreshToken: string;
+  user: { id: string; username: string };
+}
+
+export interface Reply<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export class Client {
+  constructor(readonly baseUrl: string) {}
+
+  async call<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    options: { token?: string; json?: unknown; form?: FormData } = {},
+  ): Promise<Reply<T>> {
+    const headers: Record<string, string> = {};
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    let body: string | FormData | undefined;
+    if (options.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(options.json);
+    } else if (options.form) {
+      body = options.form;
+    }
+    const res = await fetch(`${this.baseUrl}${path}`, { method, headers, body });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as T, headers: res.headers };
+  }
+
+  async signUp(username: string, password: string, displayName: string): Promise<Session> {
+    const created = await this.call('POST', '/v1/accounts', { json: { username, password, displayName } });
+    if (created.status !== 201)
+      throw new Error(`sign-up of ${username}: ${created.status} ${JSON.stringify(created.body)}`);
+    return this.logIn(username, password);
+  }
+
+  async logIn(username: string, password: string): Promise<Session> {
+    const res = await this.call<Session>('POST', '/v1/sessions', { json: { username, password } });
+    if (res.status !== 201)
+      throw new Error(`log-in of ${username}: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body;
+  }
+
+  async upload(
+    token: string,
+    photo: Buffer,
+    fields: { caption?: string; altText?: string },
+  ): Promise<string> {
+    const form = new FormData();
+    if (fields.caption) form.set('caption', fields.caption);
+    if (fields.altText) form.set('altText', fields.altText);
+    form.set('photo', new Blob([new Uint8Array(photo)], { type: 'image/jpeg' }), 'photo.jpg');
+    const res = await this.call<{ id: string; status: string }>('POST', '/v1/media', { token, form });
+    if (res.status !== 202) throw new Error(`upload: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body.id;
+  }
+}
+
+/** Polls `probe` until it returns a value (not undefined) or the time is up; the last failure is reported. */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+export interface ServerSentEvent {
+  id?: string;
+  event?: string;
+  data: string;
+}
+
+/** An EventSource-like reader over fetch: collects events until closed. */
+export async function openEventStream(
+  url: string,
+  token: string,
+  lastEventId?: string,
+): Promise<{ events: ServerSentEvent[]; status: number; close(): void }> {
+  const controller = new AbortController();
+  const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'text/event-stream' };
+  if (lastEventId) headers['last-event-id'] = lastEventId;
+  const res = await fetch(url, { headers, signal: controller.signal });
+  const events: ServerSentEvent[] = [];
+  if (res.ok && res.body) {
+    void (async () => {
+      const decoder = new TextDecoder();
+      let buffer = '';
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          buffer += decoder.decode(chunk, { stream: true });
+          let end = buffer.indexOf('\n\n');
+          while (end >= 0) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const event: ServerSentEvent = { data: '' };
+            const data: string[] = [];
+            for (const line of block.split('\n')) {
+              if (line.startsWith(':')) continue;
+              const colon = line.indexOf(':');
+              const field = colon < 0 ? line : line.slice(0, colon);
+              const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+              if (field === 'id') event.id = value;
+              else if (field === 'event') event.event = value;
+              else if (field === 'data') data.push(value);
+            }
+            if (data.length > 0) {
+              event.data = data.join('\n');
+              events.push(event);
+            }
+            end = buffer.indexOf('\n\n');
+          }
+        }
+      } catch {
+        // aborted by close()
+      }
+    })();
+  }
+  return { events, status: res.status, close: () => controller.abort() };
+}
