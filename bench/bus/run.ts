@@ -36,6 +36,7 @@ import { createLogger, shutdownTelemetry, startTelemetry } from '@instantpost/te
 import { AckPolicy, connect, type NatsConnection, headers as natsHeaders } from 'nats';
 import postgres from 'postgres';
 import { latencyRatio, rateRatio, reportFigures } from '../report.ts';
+import { median } from '../stats.ts';
 
 const env = process.env;
 const NATS_URL = env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -280,14 +281,6 @@ async function migrate(sql: postgres.Sql, schema: string): Promise<void> {
     }
     await tx.unsafe('CREATE TABLE effects (event_id text NOT NULL)');
   });
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 async function main(): Promise<void> {

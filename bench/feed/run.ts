@@ -33,6 +33,7 @@ import { configSpec } from '../../services/feed/src/config.ts';
 import { createFeedDomain } from '../../services/feed/src/domain/service.ts';
 import { encodeMember, keys } from '../../services/feed/src/store/keys.ts';
 import { type BenchFigure, latencyRatio, rateRatio, reportFigures } from '../report.ts';
+import { median, percentile } from '../stats.ts';
 
 const env = process.env;
 const ROUNDS = Number(env.BENCH_ROUNDS ?? 3);
@@ -40,9 +41,6 @@ const SECONDS = Number(env.BENCH_SECONDS ?? 3);
 const LATENCY_POSTS = Number(env.BENCH_LATENCY_POSTS ?? 40);
 const CONNECTIONS = 50;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
-const pct = (xs: number[], q: number) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? Number.NaN;
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 const ns = await openNamespace({ databases: 2 });
@@ -200,8 +198,8 @@ const figures: BenchFigure[] = [];
     rawMs.push(await rawZadd(followers, encodeMember({ postId: newId(0), authorId })));
   }
   for (const q of [0.5, 0.99] as const) {
-    const value = pct(feedMs, q);
-    const baseline = pct(rawMs, q);
+    const value = percentile(feedMs, q * 100);
+    const baseline = percentile(rawMs, q * 100);
     figures.push({
       figure: `post-to-feed latency p${q * 100}, 1,000 followers (NATS)`,
       value,

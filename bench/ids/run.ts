@@ -19,6 +19,7 @@ import { createIdGenerator } from '@instantpost/ids';
 import { bootstrapSql } from '@instantpost/shards';
 import postgres from 'postgres';
 import { reportFigures } from '../report.ts';
+import { median } from '../stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -42,12 +43,6 @@ interface Figure {
 }
 
 type Measure = (ms: number) => Promise<number>; // returns ids made in ~ms
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
-};
 
 async function compare(figure: string, measure: Measure, baseline: string, base: Measure): Promise<Figure> {
   await measure(roundMs / 2);

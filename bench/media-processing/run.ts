@@ -30,6 +30,7 @@ import { buildApp } from '../../services/media-processing/src/app.ts';
 import { configSpec } from '../../services/media-processing/src/config.ts';
 import { renderImage } from '../../services/media-processing/src/domain/image.ts';
 import { latencyRatio, rateRatio, reportFigures } from '../report.ts';
+import { median, percentile } from '../stats.ts';
 
 const env = process.env;
 const ROUNDS = Number(env.BENCH_ROUNDS ?? 3);
@@ -42,15 +43,6 @@ interface Phase {
   p50: number;
   p99: number;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)] ?? Number.NaN;
-};
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? Number.NaN;
-};
 
 /** A 4000×3000 photo-like JPEG (smooth gradients plus sensor-like noise, ~3 MB at q90); `seed` varies it. */
 async function photo(seed: number): Promise<Buffer> {

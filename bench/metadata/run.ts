@@ -21,6 +21,7 @@ import { createIdGenerator } from '@instantpost/ids';
 import { Redis } from 'ioredis';
 import { postAuthorMap } from '../../services/metadata/src/store/cache.ts';
 import { type BenchFigure, latencyRatio, rateRatio, reportFigures } from '../report.ts';
+import { median } from '../stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -118,8 +119,6 @@ async function lookups(
   }
   return done / ((performance.now() - started) / 1000);
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 try {
   const listpackMax = await raw.config('GET', 'hash-max-listpack-entries');

@@ -31,8 +31,8 @@ import { openNamespace, stopTestInfra } from '@instantpost/testing';
 import { AckPolicy, connect } from 'nats';
 import { buildApp } from '../../services/notification/src/app.ts';
 import { configSpec } from '../../services/notification/src/config.ts';
-import { percentile } from '../load.ts';
 import { latencyRatio, rateRatio, reportFigures } from '../report.ts';
+import { median, percentile } from '../stats.ts';
 
 const env = process.env;
 const STREAMS = Number(env.BENCH_STREAMS ?? 1000);
@@ -44,7 +44,6 @@ const WINDOW = 256;
 const TIMEOUT_MS = 60_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 interface Phase {
   rate: number;

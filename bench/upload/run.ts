@@ -29,6 +29,8 @@ import { setupService } from '@instantpost/chassis';
 import { makeTestKeys, testEnvironment } from '@instantpost/chassis/testing';
 import { encode, formatId } from '@instantpost/ids';
 import { freePort, openNamespace, s3ClientFor, stopTestInfra } from '@instantpost/testing';
+import { latencyRatio, reportFigures } from '../report.ts';
+import { median, percentile } from '../stats.ts';
 
 const env = process.env;
 const MB = Number(env.BENCH_MB ?? 5);
@@ -46,17 +48,6 @@ interface Figure {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
 
 /** A JPEG-looking photo whose bytes differ per call (a counter in the payload), so no upload is a duplicate. */
 function photoMaker(): () => Buffer {
@@ -305,6 +296,33 @@ async function main(): Promise<void> {
     );
     const mib = (bytes: number | undefined) => (bytes === undefined ? '?' : (bytes / 1024 / 1024).toFixed(0));
     console.log(`upload process resident memory: ${mib(idleRss)} MiB idle, ${mib(rss)} MiB after the run`);
+    const m = (path: PathName, key: keyof Figure) => median(figures[path].map((f) => f[key]));
+    reportFigures('upload', 'npm run bench -- upload', [
+      {
+        figure: `POST /v1/media, ${MB} MB photos, ${CONCURRENCY} concurrent`,
+        value: m('app', 'mbPerSecond'),
+        unit: 'MB/s',
+        baseline: 'raw S3 PutObject',
+        baselineValue: m('put', 'mbPerSecond'),
+        ratio: median(ratios.put),
+      },
+      {
+        figure: `POST /v1/media, ${MB} MB photos, ${CONCURRENCY} concurrent`,
+        value: m('app', 'mbPerSecond'),
+        unit: 'MB/s',
+        baseline: 'raw lib-storage Upload',
+        baselineValue: m('lib', 'mbPerSecond'),
+        ratio: median(ratios.lib),
+      },
+      {
+        figure: 'POST /v1/media p99',
+        value: m('app', 'p99'),
+        unit: 'ms',
+        baseline: 'raw S3 PutObject',
+        baselineValue: m('put', 'p99'),
+        ratio: latencyRatio(m('app', 'p99'), m('put', 'p99')),
+      },
+    ]);
   } finally {
     if (child.exitCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
