@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# `npm test`: installs what is missing (npm dependencies; nginx for the gateway tests), then runs every
-# ava test of every package against the real Postgres, Redis, NATS and S3 emulator. Arguments go to ava.
+# `npm test`: installs what is missing (npm dependencies; nginx for the gateway tests; kubectl for the
+# manifest checks), then runs every ava test of every package against the real Postgres, Redis, NATS and
+# S3 emulator. Arguments go to ava.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source deploy/local/ensure-deps.sh
-if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+# need <command> <Debian package> <what for>: installs the package when the command is missing.
+need() {
+  if command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; then return; fi
   if [ "$(id -u)" = 0 ]; then
-    echo "installing nginx-light (the gateway) from Debian's packages…"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light) >/dev/null
+    echo "installing $2 ($3) from Debian's packages…"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2") >/dev/null
   else
-    echo "nginx is missing: sudo apt-get install -y nginx-light" >&2
+    echo "$1 is missing ($3): sudo apt-get install -y $2" >&2
     exit 1
   fi
-fi
+}
+need nginx nginx-light "the gateway"
+need kubectl kubectl "rendering the Kubernetes manifests"
 exec ava "$@"

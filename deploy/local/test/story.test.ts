@@ -57,6 +57,12 @@ function cameraPhoto(width: number, height: number, hue: number): Promise<Buffer
     .toBuffer();
 }
 
+function photoForm(bytes: Buffer): FormData {
+  const form = new FormData();
+  form.set('photo', new Blob([new Uint8Array(bytes)], { type: 'image/jpeg' }), 'big.jpg');
+  return form;
+}
+
 test.serial(
   'three people share photos, follow, like, comment, get notified, delete and sign out',
   async (t) => {
@@ -214,6 +220,26 @@ test.serial(
         (await feedOf(who)).includes(bobPost) ? undefined : true,
       );
     }
+
+    // The gateway lets a photo of exactly the upload limit through to the service, and not a byte more.
+    const limit = running.options.uploadMaxBytes;
+    const jpeg = await cameraPhoto(640, 480, 90);
+    const atLimit = Buffer.concat([jpeg, Buffer.alloc(limit - jpeg.length)]);
+    const accepted = await api.call<{ id: string }>('POST', '/v1/media', {
+      token: carol.accessToken,
+      form: photoForm(atLimit),
+    });
+    t.is(
+      accepted.status,
+      202,
+      `a photo of exactly ${limit} bytes passes nginx: ${JSON.stringify(accepted.body)}`,
+    );
+    const refused = await api.call('POST', '/v1/media', {
+      token: carol.accessToken,
+      form: photoForm(Buffer.concat([atLimit, Buffer.alloc(1)])),
+    });
+    t.is(refused.status, 413, 'one byte more is refused');
+    t.regex(refused.headers.get('content-type') ?? '', /^application\/problem\+json/);
 
     // Sessions: refresh rotates, the old refresh token stops working, logout ends the session.
     const refreshed = await api.call<Session>('POST', '/v1/sessions/refresh', {
