@@ -1,19 +1,10 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServiceName } from '@instantpost/chassis';
+import { makeTestKeys, testEnvironment } from '@instantpost/chassis/testing';
 import type { TestNamespace } from '@instantpost/testing';
 import { freePort, type Stack, type StackOptions, setupStack, startStack } from '../src/index.ts';
-
-const base64Pem = (key: KeyObject, type: 'spki' | 'pkcs8') =>
-  Buffer.from(key.export({ type, format: 'pem' })).toString('base64');
-
-function databaseUrl(ns: TestNamespace, database: string): string {
-  const url = new URL(ns.infra.postgresUrl);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
 
 export interface TestStack {
   readonly stack: Stack;
@@ -36,28 +27,16 @@ export async function openTestStack(
     env?: Record<string, string>;
   } = {},
 ): Promise<TestStack> {
-  const [db0, db1] = ns.postgres.databases;
-  if (!db0 || !db1) throw new Error('the stack needs two databases: openNamespace({ databases: 2 })');
-  const keys = generateKeyPairSync('ed25519');
   const workDir = mkdtempSync(join(tmpdir(), 'instantpost-stack-'));
   // mkdtemp makes it 0700; nginx's workers (nobody, when run as root) must reach their cache inside it.
   chmodSync(workDir, 0o755);
   const stackOptions: StackOptions = {
     env: {
       PATH: process.env.PATH,
-      SHARD_MAP: `0-7=${databaseUrl(ns, db0)};8-15=${databaseUrl(ns, db1)}`,
+      // The services' shared settings as the in-process service tests get them (shards 0-7 and 8-15 on
+      // two databases); the stack gives each service its own REDIS_PREFIX.
+      ...testEnvironment('metadata', ns, makeTestKeys()),
       PG_POOL_MAX: '2',
-      REDIS_URL: ns.redis.url,
-      NATS_URL: ns.nats.servers,
-      NATS_PREFIX: ns.nats.prefix,
-      JWT_PUBLIC_KEY: base64Pem(keys.publicKey, 'spki'),
-      JWT_PRIVATE_KEY: base64Pem(keys.privateKey, 'pkcs8'),
-      S3_ENDPOINT: ns.s3.endpoint,
-      S3_REGION: ns.s3.region,
-      S3_ACCESS_KEY_ID: ns.s3.accessKeyId,
-      S3_SECRET_ACCESS_KEY: ns.s3.secretAccessKey,
-      S3_BUCKET: ns.s3.bucket,
-      LOG_LEVEL: 'warn',
       ...options.env,
     },
     redisPrefix: ns.redis.prefix,
