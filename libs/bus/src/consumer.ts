@@ -301,7 +301,7 @@ class Runner implements ConsumerRunner {
         // those are handled too. Handing them back with nak() would redeliver them straight into this
         // instance's still-open pull request, where nobody reads them until ack_wait expires.
         for await (const msg of messages) {
-          await this.acquireSlot();
+          await this.acquireSlot(msg);
           failures = 0;
           this.track(this.handle(binding, msg).finally(() => this.releaseSlot()));
         }
@@ -539,13 +539,19 @@ class Runner implements ConsumerRunner {
     void tracked.finally(() => this.inFlight.delete(tracked));
   }
 
-  private acquireSlot(): Promise<void> {
+  /**
+   * Takes a handler slot for `msg`. While it waits for one, the server is told the event is being worked
+   * on, so its ack_wait does not run out in this process (the client buffers at most `concurrency` more).
+   */
+  private acquireSlot(msg: JsMsg): Promise<void> {
     if (this.running < this.settings.concurrency) {
       this.running++;
       return Promise.resolve();
     }
+    const heartbeat = setInterval(() => msg.working(), this.settings.heartbeatIntervalMs);
     return new Promise((resolve) => {
       this.slotWaiters.push(() => {
+        clearInterval(heartbeat);
         this.running++;
         resolve();
       });

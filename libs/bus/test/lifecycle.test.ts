@@ -127,6 +127,37 @@ test('concurrency bounds the handlers running at once', async (t) => {
   t.is(peak, 3);
 });
 
+test('a backlog is shared by the replicas and no event waits out its ack_wait in a buffer', async (t) => {
+  const prefix = await fx.isolate();
+  const handledBy = { a: 0, b: 0 };
+  const definition = (replica: 'a' | 'b') =>
+    defineConsumer({
+      name: 'media-shared',
+      subjects: ['media.uploaded'],
+      handlers: {
+        'media.uploaded': async () => {
+          await sleep(250);
+          handledBy[replica]++;
+        },
+      },
+      // Twelve events at 250 ms, one at a time on each of two replicas, take 1.5 s: an event buffered behind
+      // five others in one replica would wait out its 1 s ack_wait there and be redelivered.
+      settings: { ...fast, ackWaitMs: 1000, concurrency: 1 },
+    });
+  const a = await startConsumer({ nc: fx.nc, definition: definition('a'), prefix, logger: silent });
+  t.teardown(() => a.stop());
+  const b = await startConsumer({ nc: fx.nc, definition: definition('b'), prefix, logger: silent });
+  t.teardown(() => b.stop());
+  const publisher = createPublisher({ nc: fx.nc, prefix });
+  for (let i = 0; i < 12; i++) await publisher.publish(sampleEvent('media.uploaded'));
+  await waitFor(() => handledBy.a + handledBy.b >= 12, 'backlog handled', 10_000);
+  await sleep(300);
+  t.is(handledBy.a + handledBy.b, 12, 'each event handled once');
+  t.true(handledBy.a >= 2 && handledBy.b >= 2, `both replicas worked: ${JSON.stringify(handledBy)}`);
+  const info = await fx.jsm.consumers.info(streamNameFor('MEDIA', prefix), 'media-shared');
+  t.is(info.num_redelivered, 0);
+});
+
 test('after missed heartbeats (stalled connection) the pull is recreated and consuming goes on', async (t) => {
   const prefix = await fx.isolate();
   const port = Number(new URL(`nats://${fx.ns.nats.servers.replace(/^nats:\/\//, '')}`).port || 4222);
