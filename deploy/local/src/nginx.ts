@@ -47,7 +47,7 @@ export function renderNginxConfig(options: GatewayOptions): string {
   const values: Record<string, string> = {
     USER_DIRECTIVE: process.getuid?.() === 0 ? 'user nobody nogroup;' : '',
     WORK_DIR: options.workDir,
-    ACCESS_LOG: options.accessLog ? `${options.workDir}/access.log` : 'off',
+    ACCESS_LOG: options.accessLog ? `${options.workDir}/access.log instantpost` : 'off',
     UPSTREAMS: upstreams,
     LISTEN: `127.0.0.1:${options.listen}`,
     CLIENT_MAX_BODY_SIZE: `${Math.ceil((options.uploadMaxBytes + envelope) / 1024)}k`,

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -31,6 +31,7 @@ test.before(async () => {
     upstreams: { upload: [at], 'media-processing': [at], metadata: [at], feed: [at], notification: [at] },
     s3: { endpoint: ns.s3.endpoint, bucket: ns.s3.bucket },
     uploadMaxBytes: 1024 * 1024,
+    accessLog: true,
   });
 });
 test.after.always(async () => {
@@ -104,3 +105,23 @@ test('a body over the upload limit is refused by the gateway with 413', async (t
   t.is(res.status, 413);
   await res.arrayBuffer();
 });
+
+test('the access log keeps paths and request ids but never query strings (stream tokens)', async (t) => {
+  const res = await fetch(`${gateway.url}/v1/notifications/stream?access_token=s3cret-token`, {
+    headers: { 'x-request-id': 'log-check-1' },
+  });
+  t.is(res.status, 200);
+  await res.text();
+  const log = await eventuallyRead(join(workDir, 'access.log'), 'log-check-1');
+  t.regex(log, /GET \/v1\/notifications\/stream HTTP\/1\.1" 200 .* rid=log-check-1/);
+  t.false(log.includes('s3cret-token'));
+});
+
+async function eventuallyRead(file: string, needle: string): Promise<string> {
+  for (let i = 0; i < 50; i++) {
+    const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    if (text.includes(needle)) return text;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return existsSync(file) ? readFileSync(file, 'utf8') : '';
+}
