@@ -432,6 +432,49 @@ test('an unlike of the only like removes the item and its unread count', async (
   t.is(body.unreadCount, 0);
 });
 
+test('a deleted post takes its likes, comments and mentions along, on every shard, once', async (t) => {
+  const [vic, wes, xan] = await users('vic', 'wes', 'xan');
+  if (!vic || !wes || !xan) throw new Error('users');
+  const post = postId();
+  await world.publish('post.published', {
+    postId: post,
+    mediaId: post,
+    authorId: vic.id,
+    createdAt: new Date().toISOString(),
+    caption: 'with @xan',
+    hashtags: [],
+    mentions: [{ userId: xan.id, username: xan.username }],
+    media: {
+      width: 10,
+      height: 10,
+      blurhash: 'LEHV6nWB2yk8pyo0adR*.7kCMdnj',
+      renditions: [{ name: 'thumb', width: 10, height: 10, format: 'jpeg', key: `media/${post}/thumb.jpg` }],
+    },
+  });
+  await world.publish('like.created', { postId: post, postAuthorId: vic.id, userId: wes.id });
+  await world.publish('comment.created', {
+    commentId: postId(),
+    postId: post,
+    postAuthorId: vic.id,
+    userId: wes.id,
+    text: 'nice',
+    mentions: [],
+  });
+  await world.settled();
+  t.is((await list(svc, vic)).unreadCount, 2, 'a like and a comment for the author');
+  t.is((await list(svc, xan)).unreadCount, 1, 'a mention on another shard');
+
+  const deleted = await world.publish('post.deleted', { postId: post, authorId: vic.id });
+  // The same event again by a plain publish (no Nats-Msg-Id, so JetStream stores it twice): nothing more goes.
+  await world.publishRaw('post.deleted', JSON.stringify(deleted));
+  await world.settled();
+  for (const who of [vic, xan]) {
+    const body = await list(svc, who);
+    t.deepEqual(body.items, [], `${who.username} has nothing about the deleted post`);
+    t.is(body.unreadCount, 0);
+  }
+});
+
 test('actors are shown with their current display name; an older event arriving late does not undo it', async (t) => {
   const [val, wes] = await users('val', 'wes');
   if (!val || !wes) throw new Error('users');

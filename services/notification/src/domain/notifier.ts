@@ -5,6 +5,7 @@ import type postgres from 'postgres';
 import {
   convertFollowRequests,
   deleteFollowRequests,
+  deletePostNotifications,
   insertNotification,
   joinGroup,
   leaveUnreadLikeGroups,
@@ -115,6 +116,20 @@ export function createNotifier(deps: NotifierDeps) {
         return 0;
       });
       for (const intent of followApprovedIntents(data, at)) await deliver(eventId, intent);
+    },
+
+    /**
+     * A deleted post takes its notifications along: the author's likes and comments and the mentions of
+     * people on any shard, so every shard is asked (once per event and shard, through the inbox).
+     */
+    async postDeleted(eventId: string, data: EventData<'post.deleted'>): Promise<void> {
+      const removed = await shards.fanOut((shard) =>
+        shard.sql.begin(async (tx) => {
+          if (!(await withInbox(tx, shard.schema, consumer, `${eventId}:${shard.schema}`))) return [];
+          return deletePostNotifications(tx, shard.schema, data.postId);
+        }),
+      );
+      for (const { recipientId, unread: count } of removed.flat()) await unread.adjust(recipientId, -count);
     },
 
     /** A withdrawn (or denied) request disappears from the private account's list. */

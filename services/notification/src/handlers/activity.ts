@@ -23,6 +23,7 @@ export function activityConsumer(deps: { notifier: Notifier; shards: Shards; con
       'follow.approved',
       'follow.deleted',
       'post.published',
+      'post.deleted',
       'like.created',
       'like.deleted',
       'comment.created',
@@ -47,6 +48,7 @@ export function activityConsumer(deps: { notifier: Notifier; shards: Shards; con
       'follow.deleted': (event) => notifier.followDeleted(event.id, event.data),
       'post.published': (event) =>
         notifier.notify(event.id, postMentionIntents(event.data, new Date(event.time))),
+      'post.deleted': (event) => notifier.postDeleted(event.id, event.data),
       'like.created': (event) => notifier.notify(event.id, likeIntents(event.data, new Date(event.time))),
       'like.deleted': (event) => notifier.unlike(event.id, event.data),
       'comment.created': (event) =>

@@ -188,6 +188,20 @@ export async function deleteFollowRequests(
   return rows.filter((r) => r.unread).length;
 }
 
+/** Every item about a deleted post goes (likes, comments, mentions); the recipients and how many were unread. */
+export async function deletePostNotifications(
+  tx: Sql,
+  schema: string,
+  postId: string,
+): Promise<{ recipientId: string; unread: number }[]> {
+  return tx<{ recipientId: string; unread: number }[]>`
+    WITH removed AS (
+      DELETE FROM ${t(tx, schema, 'notifications')} WHERE post_id = ${postId}
+      RETURNING recipient_id, read_at IS NULL AS unread)
+    SELECT recipient_id::text AS "recipientId", count(*) FILTER (WHERE unread)::int AS unread
+    FROM removed GROUP BY recipient_id`;
+}
+
 export async function notificationById(
   sql: Sql,
   schema: string,
