@@ -1,15 +1,19 @@
 import { createHttpApp } from '@instantpost/http';
 import type { FastifyInstance } from 'fastify';
+import { registerBusMetrics } from './bus-metrics.ts';
 import type { ServiceName } from './config.ts';
 import type { ServiceContext } from './run.ts';
 
-/** The service's Fastify app wired to its clients: readiness on Postgres, Redis and NATS, rate limits in Redis. */
-export function createServiceApp<C>(
+/**
+ * The service's Fastify app wired to its clients: readiness on Postgres, Redis and NATS, rate limits in
+ * Redis, and the event backbone's figures (consumer lag, outbox, dead letters) on /metrics.
+ */
+export async function createServiceApp<C>(
   service: ServiceName,
   ctx: ServiceContext<C>,
   options: { bodyLimit?: number } = {},
 ): Promise<FastifyInstance> {
-  return createHttpApp({
+  const app = await createHttpApp({
     service,
     logger: ctx.logger,
     jwtPublicKey: ctx.config.jwtPublicKey,
@@ -18,4 +22,11 @@ export function createServiceApp<C>(
     rateLimit: { redis: ctx.infra.redis, keyPrefix: '' },
     ...options,
   });
+  registerBusMetrics(app.metrics, {
+    service,
+    jsm: ctx.infra.jsm,
+    shards: ctx.infra.shards,
+    natsPrefix: ctx.config.natsPrefix,
+  });
+  return app;
 }
