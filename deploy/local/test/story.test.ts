@@ -208,9 +208,12 @@ test.serial(
     bobStream.close();
 
     // Liked state and counts in the feed.
-    const aliceFeed = await api.call<Page<Post>>('GET', '/v1/feed', { token: alice.accessToken });
-    const seenByAlice = aliceFeed.body.items.find((p) => p.id === bobPost);
-    t.true(seenByAlice?.viewerHasLiked);
+    const seenByAlice = await eventually('the feed shows the like and the comment', async () => {
+      const feed = await api.call<Page<Post>>('GET', '/v1/feed', { token: alice.accessToken });
+      const item = feed.body.items.find((p) => p.id === bobPost);
+      return item?.likeCount === 3 && item.commentCount === 1 ? item : undefined; // alice, carol and bob
+    });
+    t.true(seenByAlice.viewerHasLiked, 'alice sees that she liked it');
 
     // Bob deletes his post: gone from every feed and from the API.
     t.is((await api.call('DELETE', `/v1/posts/${bobPost}`, { token: alice.accessToken })).status, 403);
