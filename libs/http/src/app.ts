@@ -21,6 +21,12 @@ export interface HttpAppOptions {
   rateLimit?: { redis: Redis; keyPrefix: string } | undefined;
   /** Largest request body in bytes (JSON routes); upload sets its own limit for multipart. */
   bodyLimit?: number;
+  /**
+   * How many verified access tokens to remember (default 10,000), so a token sent on every request is
+   * verified once; expiry is still checked on every request and failures are never remembered. 0 turns
+   * the cache off.
+   */
+  tokenCacheSize?: number;
   /** Trust X-Forwarded-For from the gateway for client addresses (rate limits per address). */
   trustProxy?: boolean;
 }
@@ -49,11 +55,13 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
     forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback-style hooks (here and in metrics.ts): an async hook costs a promise on every request.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID, request.id);
+    done();
   });
   registerProblemHandler(app);
-  registerAuth(app, options.jwtPublicKey);
+  registerAuth(app, options.jwtPublicKey, options.tokenCacheSize);
   await app.register(swagger, {
     openapi: {
       info: { title: `InstantPost ${options.service}`, version: '1.0.0' },

@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { unauthorized } from './errors.ts';
-import { JwtError, verifyAccessToken } from './jwt.ts';
+import { JwtError } from './jwt.ts';
+import { TokenVerifier } from './token-cache.ts';
 
 /** Who made an authenticated request. */
 export interface AuthUser {
@@ -43,16 +44,21 @@ function tokenOf(request: FastifyRequest): string | undefined {
   return undefined;
 }
 
-export function registerAuth(app: FastifyInstance, publicKey: KeyObject | undefined): void {
+export function registerAuth(
+  app: FastifyInstance,
+  publicKey: KeyObject | undefined,
+  tokenCacheSize?: number,
+): void {
+  const verifier = publicKey ? new TokenVerifier(publicKey, tokenCacheSize) : undefined;
   const authenticate = (request: FastifyRequest, required: boolean): void => {
     const token = tokenOf(request);
     if (!token) {
       if (required) throw unauthorized('missing access token');
       return;
     }
-    if (!publicKey) throw unauthorized('this service does not accept tokens');
+    if (!verifier) throw unauthorized('this service does not accept tokens');
     try {
-      const claims = verifyAccessToken(publicKey, token);
+      const claims = verifier.verify(token);
       request.user = {
         id: claims.sub,
         username: claims.username,

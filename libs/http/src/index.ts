@@ -23,3 +23,4 @@ export {
 } from './jwt.ts';
 export type { Problem } from './problem.ts';
 export { type ServeOptions, serve } from './serve.ts';
+export { DEFAULT_TOKEN_CACHE_SIZE, TokenVerifier } from './token-cache.ts';
