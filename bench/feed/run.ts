@@ -16,7 +16,8 @@
  *
  *   npx tsx bench/feed/run.ts          (or: node --import tsx bench/feed/run.ts on Node 22+)
  *
- * Env: BENCH_ROUNDS (3), BENCH_SECONDS (3, per HTTP phase), BENCH_LATENCY_POSTS (40).
+ * Env: BENCH_ROUNDS (3), BENCH_SECONDS (3, per HTTP phase), BENCH_LATENCY_POSTS (40), BENCH_ONLY=get (run
+ * only part 4, e.g. under `node --cpu-prof --import tsx bench/feed/run.ts` to profile the route).
  * Uses the local Postgres/Redis/NATS through @instantpost/testing (own databases and prefixes, removed after).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -40,6 +41,7 @@ const ROUNDS = Number(env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(env.BENCH_SECONDS ?? 3);
 const LATENCY_POSTS = Number(env.BENCH_LATENCY_POSTS ?? 40);
 const CONNECTIONS = 50;
+const ONLY_GET = env.BENCH_ONLY === 'get';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -154,7 +156,7 @@ async function rawZadd(followers: string[], member: string): Promise<number> {
 const figures: BenchFigure[] = [];
 
 // 1. fan-out rate, 10,000 followers
-{
+if (!ONLY_GET) {
   const { authorId, followers } = await seedAuthor(10_000);
   const feedRates: number[] = [];
   const rawRates: number[] = [];
@@ -183,7 +185,7 @@ const figures: BenchFigure[] = [];
 }
 
 // 2. post-to-feed latency, 1,000 followers, through NATS
-{
+if (!ONLY_GET) {
   const { authorId, followers } = await seedAuthor(1000);
   const last = followers.at(-1) as string;
   const feedMs: number[] = [];
@@ -212,7 +214,7 @@ const figures: BenchFigure[] = [];
 }
 
 // 3. a 50,000-follower author: one message, one delivery, heartbeats on a 1 s ack wait
-{
+if (!ONLY_GET) {
   const { authorId, followers } = await seedAuthor(50_000);
   const last = followers.at(-1) as string;
   const data = postData(authorId);
@@ -266,9 +268,11 @@ const figures: BenchFigure[] = [];
   bare.get('/hello', async () => ({ hello: 'world' }));
   const bareAddress = await bare.listen({ port: 0, host: '127.0.0.1' });
   const check = await fetch(`${address}/v1/feed`, { headers: { authorization: `Bearer ${token}` } });
-  const items = ((await check.json()) as { items: unknown[] }).items.length;
+  const page = await check.text();
+  const items = (JSON.parse(page) as { items: unknown[] }).items.length;
   if (check.status !== 200 || items !== 20)
     throw new Error(`GET /v1/feed answered ${check.status} with ${items} items`);
+  log(`GET /v1/feed: ${items} items, ${Buffer.byteLength(page)} bytes a page`);
 
   const loadScript = fileURLToPath(new URL('./load.ts', import.meta.url));
   const pin = spawnSync('taskset', ['-V']).status === 0;

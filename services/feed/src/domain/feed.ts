@@ -1,5 +1,5 @@
-import type { AccountName, CachedPost, PageLookup } from '../store/cache.ts';
-import { decodeMember, olderThan, type TimelineEntry } from '../store/keys.ts';
+import type { AccountName, CachedPost, PageLookup, PostSummary } from '../store/cache.ts';
+import { olderThan, type TimelineEntry } from '../store/keys.ts';
 import type { PageRead } from '../store/timelines.ts';
 import type { TimelineBuilder } from './timelines.ts';
 import type { FeedItem, FeedStores } from './types.ts';
@@ -15,6 +15,8 @@ export interface FeedPage {
 /** Reads home feeds: one Redis round trip for a page and its hydration, Postgres only on a miss. */
 export class FeedReader {
   private readonly mediaBaseUrl: string;
+  /** Media with rendition URLs, built once per summary object (the store reuses parsed summaries). */
+  private readonly media = new WeakMap<PostSummary, FeedItem['media']>();
 
   constructor(
     private readonly stores: FeedStores,
@@ -39,7 +41,7 @@ export class FeedReader {
       if (read.bigFolloweesMissing) await this.builder.rebuildBigFollowees(viewerId);
       for (const authorId of read.missingAuthors) await this.builder.rebuildAuthorPosts(authorId);
     }
-    const entries = read.members.map(decodeMember);
+    const entries = read.entries;
     const items = await this.hydrate(viewerId, entries, read.cached);
     const last = entries.at(-1);
     return { items, nextCursor: entries.length === limit && last ? last.postId : null };
@@ -89,9 +91,18 @@ export class FeedReader {
       const post = posts.get(entry.postId);
       if (!post) continue; // deleted (or not yet projected): never shown
       const account = accounts.get(entry.authorId);
-      items.push(toItem(post, entry.authorId, account, liked.has(entry.postId), this.mediaBaseUrl));
+      items.push(toItem(post, entry.authorId, account, liked.has(entry.postId), this.mediaOf(post.summary)));
     }
     return items;
+  }
+
+  private mediaOf(summary: PostSummary): FeedItem['media'] {
+    let media = this.media.get(summary);
+    if (media === undefined) {
+      media = toMedia(summary, this.mediaBaseUrl);
+      this.media.set(summary, media);
+    }
+    return media;
   }
 }
 
@@ -100,7 +111,7 @@ function toItem(
   authorId: string,
   account: AccountName | undefined,
   liked: boolean,
-  mediaBaseUrl: string,
+  media: FeedItem['media'],
 ): FeedItem {
   const s = post.summary;
   return {
@@ -114,18 +125,22 @@ function toItem(
     likeCount: post.likeCount,
     commentCount: post.commentCount,
     viewerHasLiked: liked,
-    media: {
-      width: s.media.width,
-      height: s.media.height,
-      blurhash: s.media.blurhash,
-      renditions: s.media.renditions.map((r) => ({
-        name: r.name,
-        width: r.width,
-        height: r.height,
-        format: r.format,
-        url: renditionUrl(mediaBaseUrl, r.key),
-      })),
-    },
+    media,
+  };
+}
+
+function toMedia(s: PostSummary, mediaBaseUrl: string): FeedItem['media'] {
+  return {
+    width: s.media.width,
+    height: s.media.height,
+    blurhash: s.media.blurhash,
+    renditions: s.media.renditions.map((r) => ({
+      name: r.name,
+      width: r.width,
+      height: r.height,
+      format: r.format,
+      url: renditionUrl(mediaBaseUrl, r.key),
+    })),
   };
 }
 

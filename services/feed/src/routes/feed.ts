@@ -2,6 +2,7 @@ import { badRequest } from '@instantpost/http';
 import { isId } from '@instantpost/ids';
 import type { FastifyInstance } from 'fastify';
 import type { FeedReader } from '../domain/feed.ts';
+import { feedPageJson } from './page-json.ts';
 import { feedQuerySchema, feedReplySchema } from './schemas.ts';
 
 const DEFAULT_LIMIT = 20;
@@ -30,12 +31,15 @@ export function feedRoutes(app: FastifyInstance, reader: FeedReader): void {
       onRequest: app.requireUser,
       schema: { querystring: feedQuerySchema, response: feedReplySchema },
     },
-    async (request) => {
+    async (request, reply) => {
       const limit = parseLimit(request.query.limit);
       const cursor = parseCursor(request.query.cursor);
       const user = request.user;
       if (!user) throw new Error('requireUser let a request through without a user');
-      return reader.page(user.id, cursor, limit);
+      // Written by page-json.ts in the shape of feedReplySchema (which documents it); a string with a
+      // JSON content type is sent as is.
+      const json = feedPageJson(await reader.page(user.id, cursor, limit));
+      return reply.type('application/json; charset=utf-8').send(json);
     },
   );
 }

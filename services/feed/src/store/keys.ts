@@ -42,7 +42,10 @@ export function encodeMember(entry: TimelineEntry): string {
 
 export function decodeMember(member: string): TimelineEntry {
   const colon = member.indexOf(':');
-  return { postId: BigInt(member.slice(0, colon)).toString(), authorId: member.slice(colon + 1) };
+  // Strip the zero padding (the id itself is never 0: `0` is the sentinel, not a member with a colon).
+  let start = 0;
+  while (start < colon - 1 && member.charCodeAt(start) === 48) start++;
+  return { postId: member.slice(start, colon), authorId: member.slice(colon + 1) };
 }
 
 /** The exclusive upper lex bound for entries older than `postId`. */
