@@ -7,5 +7,11 @@ export {
   type ServiceName,
 } from './config.ts';
 export { type Infra, migrationSources, openInfra } from './infra.ts';
-export { type BuiltService, type RunServiceOptions, runService, type ServiceContext } from './run.ts';
+export {
+  type BuiltService,
+  openServiceContext,
+  type RunServiceOptions,
+  runService,
+  type ServiceContext,
+} from './run.ts';
 export { type SetupOptions, setupService } from './setup.ts';

@@ -62,3 +62,15 @@ export async function runService<S extends ConfigSpec>(options: RunServiceOption
     },
   });
 }
+
+/** A service's configuration, logger and clients for its operator commands (rebuild, reprocess, ...). */
+export async function openServiceContext<S extends ConfigSpec>(
+  service: ServiceName,
+  spec: S,
+  migrations: URL,
+): Promise<ServiceContext<ConfigOf<S>>> {
+  const config = loadConfig({ ...chassisSpec(service), ...spec }) as ChassisConfig & ConfigOf<S>;
+  const logger = createLogger({ service, level: config.logLevel });
+  const infra = await openInfra(service, config, logger, fileURLToPath(migrations));
+  return { config, infra, logger };
+}

@@ -5,11 +5,8 @@
  *   npm run ops -w @instantpost/feed -- reset                 empty the projections, Redis and the durable
  *                                                             consumers: the next start replays SOCIAL
  */
-import { fileURLToPath } from 'node:url';
-import { chassisSpec, openInfra } from '@instantpost/chassis';
-import { loadConfig } from '@instantpost/config';
+import { openServiceContext } from '@instantpost/chassis';
 import { parseId } from '@instantpost/ids';
-import { createLogger } from '@instantpost/telemetry';
 import { configSpec } from './config.ts';
 import { createFeedDomain } from './domain/service.ts';
 import { resetConsumers } from './handlers/consumers.ts';
@@ -23,13 +20,10 @@ async function main(args: string[]): Promise<void> {
   if (!(command === 'rebuild' && (flag === '--all' || (flag === '--user' && value))) && command !== 'reset') {
     throw new Error(usage);
   }
-  const config = loadConfig({ ...chassisSpec('feed'), ...configSpec });
-  const logger = createLogger({ service: 'feed', level: config.logLevel });
-  const infra = await openInfra(
+  const { config, infra, logger } = await openServiceContext(
     'feed',
-    config,
-    logger,
-    fileURLToPath(new URL('./sql/migrations/', import.meta.url)),
+    configSpec,
+    new URL('./sql/migrations/', import.meta.url),
   );
   try {
     if (command === 'reset') {

@@ -1,8 +1,5 @@
-import { fileURLToPath } from 'node:url';
-import { chassisSpec, openInfra } from '@instantpost/chassis';
-import { loadConfig } from '@instantpost/config';
+import { openServiceContext } from '@instantpost/chassis';
 import { isId } from '@instantpost/ids';
-import { createLogger } from '@instantpost/telemetry';
 import { configureSharp, processDeps } from './app.ts';
 import { configSpec } from './config.ts';
 import { reprocessMedia } from './domain/reprocess.ts';
@@ -19,13 +16,10 @@ if (ids.length === 0 || !ids.every(isId)) {
   process.exit(2);
 }
 
-const config = loadConfig({ ...chassisSpec('media-processing'), ...configSpec });
-const logger = createLogger({ service: 'media-processing', level: config.logLevel });
-const infra = await openInfra(
+const { config, infra, logger } = await openServiceContext(
   'media-processing',
-  config,
-  logger,
-  fileURLToPath(new URL('./sql/migrations/', import.meta.url)),
+  configSpec,
+  new URL('./sql/migrations/', import.meta.url),
 );
 configureSharp();
 const deps = processDeps({ config, infra, logger });
