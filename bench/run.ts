@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { type BenchReport, renderFigures } from './report.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const ORDER = ['ids', 'bus', 'metadata', 'upload', 'media-processing', 'feed', 'notification'];
+const ORDER = ['ids', 'bus', 'metadata', 'upload', 'media-processing', 'feed', 'notification', 'system'];
 const SERVERS = ['postgres', 'redis-server', 'nats-server'];
 
 function pidsOf(name: string): string[] {

@@ -1,0 +1,59 @@
+/**
+ * CPU pinning of the stack this benchmark starts. Every child (service processes, nginx master and its
+ * workers, the S3 emulator, the baseline server) inherits the benchmark's `taskset -c 1`; `pinTree` walks
+ * this process's descendants through /proc/<pid>/task/<tid>/children and moves every thread of each with
+ * `taskset -a -p -c <cpus> <pid>`. Threads created later inherit their creator's mask.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+export const haveTaskset = spawnSync('taskset', ['-V']).status === 0;
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number),
+    );
+  } catch {
+    return []; // exited meanwhile
+  }
+}
+
+/** Every descendant of `root` (not `root` itself). */
+export function descendants(root = process.pid): number[] {
+  const out: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    for (const child of childrenOf(queue.shift() as number)) {
+      out.push(child);
+      queue.push(child);
+    }
+  }
+  return out;
+}
+
+/** Pins every descendant of this process to `cpus`; the number pinned, or 0 without taskset. */
+export function pinTree(cpus: string): number {
+  if (!haveTaskset) return 0;
+  let pinned = 0;
+  for (const pid of descendants()) {
+    try {
+      execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+      pinned++;
+    } catch {
+      // a short-lived child (e.g. `taskset` itself) that is gone already
+    }
+  }
+  return pinned;
+}
+
+/** The CPUs this process may run on, as `taskset -p` prints them (e.g. "1"). */
+export function ownCpus(): string {
+  if (!haveTaskset) return 'all';
+  const out = spawnSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8' }).stdout;
+  return out.split(':').pop()?.trim() ?? 'unknown';
+}

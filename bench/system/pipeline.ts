@@ -1,0 +1,134 @@
+/**
+ * The upload pipeline, photo by photo: `POST /v1/media` of a 12 MP JPEG → upload (S3 original, outbox) →
+ * media-processing (decode, 8 renditions, blurhash, S3) → metadata (post) → feed (fan-out). Each photo is
+ * followed by polling `GET /v1/media/:id/status` (owner) until `published` and one follower's
+ * `GET /v1/feed` until the post is on it; `inFlight` photos are kept going at once.
+ */
+import { performance } from 'node:perf_hooks';
+import sharp from 'sharp';
+import { renderImage } from '../../services/media-processing/src/domain/image.ts';
+import { median, percentile } from '../stats.ts';
+import { type HttpClient, photoUpload } from './http.ts';
+import { pool } from './seed.ts';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A 12-megapixel (4000×3000) camera-like JPEG: noise keeps it realistically large (several MB). */
+export async function twelveMegapixelPhoto(): Promise<Buffer> {
+  return sharp({
+    create: {
+      width: 4000,
+      height: 3000,
+      channels: 3,
+      background: { r: 90, g: 140, b: 200 },
+      noise: { type: 'gaussian', mean: 128, sigma: 40 },
+    },
+  })
+    .jpeg({ quality: 90 })
+    .toBuffer();
+}
+
+/** The same JPEG with a comment segment (`FF FE`) carrying `n` after SOI: distinct bytes, same image. */
+export function distinct(jpeg: Buffer, n: number): Buffer {
+  const text = Buffer.from(`bench photo ${n}`);
+  const segment = Buffer.alloc(4 + text.length);
+  segment.writeUInt16BE(0xfffe, 0);
+  segment.writeUInt16BE(2 + text.length, 2);
+  text.copy(segment, 4);
+  return Buffer.concat([jpeg.subarray(0, 2), segment, jpeg.subarray(2)]);
+}
+
+export interface PipelineResult {
+  photos: number;
+  /** Photos published per second, first upload sent to last one published. */
+  publishedPerSecond: number;
+  uploadToPublished: { p50: number; p99: number };
+  uploadToFeed: { p50: number; p99: number };
+}
+
+async function poll(what: string, probe: () => Promise<boolean>, intervalMs: number, timeoutMs: number) {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await probe())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+  return performance.now();
+}
+
+export async function uploadPipeline(
+  api: HttpClient,
+  author: { token: string },
+  follower: { token: string },
+  photo: Buffer,
+  count: number,
+  inFlight: number,
+): Promise<PipelineResult> {
+  const toPublished: number[] = [];
+  const toFeed: number[] = [];
+  const start = performance.now();
+  let lastPublished = start;
+  await pool(count, inFlight, async (i) => {
+    const sent = performance.now();
+    const reply = await api.send({
+      method: 'POST',
+      path: '/v1/media',
+      token: author.token,
+      raw: photoUpload(distinct(photo, i), `12 MP photo ${i} #pipeline`),
+    });
+    if (reply.status !== 202) throw new Error(`upload: ${reply.status} ${reply.text}`);
+    const { id } = JSON.parse(reply.text) as { id: string };
+    const [published, inFeed] = await Promise.all([
+      poll(
+        `media ${id} published`,
+        async () => {
+          const r = await api.send({ method: 'GET', path: `/v1/media/${id}/status`, token: author.token });
+          const status = (JSON.parse(r.text) as { status?: string }).status;
+          if (status === 'rejected') throw new Error(`media ${id} was rejected: ${r.text}`);
+          return status === 'published';
+        },
+        100,
+        120_000,
+      ),
+      poll(
+        `post ${id} in the follower's feed`,
+        async () => {
+          const r = await api.send({ method: 'GET', path: '/v1/feed', token: follower.token });
+          return (
+            r.status === 200 &&
+            (JSON.parse(r.text) as { items: { id: string }[] }).items.some((p) => p.id === id)
+          );
+        },
+        100,
+        120_000,
+      ),
+    ]);
+    toPublished.push(published - sent);
+    toFeed.push(inFeed - sent);
+    lastPublished = Math.max(lastPublished, published);
+  });
+  return {
+    photos: count,
+    publishedPerSecond: count / ((lastPublished - start) / 1000),
+    uploadToPublished: { p50: percentile(toPublished, 50), p99: percentile(toPublished, 99) },
+    uploadToFeed: { p50: percentile(toFeed, 50), p99: percentile(toFeed, 99) },
+  };
+}
+
+/** The raw baseline: the service's own image work (renderImage) on the same photo, one at a time, here. */
+export async function rawRendering(
+  photo: Buffer,
+  count: number,
+): Promise<{ perSecond: number; p50: number; p99: number }> {
+  const times: number[] = [];
+  const start = performance.now();
+  for (let i = 0; i < count; i++) {
+    const t = performance.now();
+    await renderImage(distinct(photo, i), { maxPixels: 100_000_000 });
+    times.push(performance.now() - t);
+  }
+  return {
+    perSecond: count / ((performance.now() - start) / 1000),
+    p50: median(times),
+    p99: percentile(times, 99),
+  };
+}
