@@ -2,13 +2,22 @@
  * `npm run bench`: every benchmark of bench/<name>/run.ts, one after the other, each pinned to CPU 1
  * with `taskset -c 1` while the servers it loads (Postgres, Redis, NATS) are moved to CPU 0 with
  * `taskset -a -p -c 0 <pid>` for the run, so load generator and server never fight over one core.
- * The servers get every CPU back at the end. Writes BENCHMARKS.md and bench/results/<date>.json.
+ * The servers get every CPU back at the end. Writes bench/results/<date>.json and BENCHMARKS.md (the newest
+ * run of every benchmark).
  *
  *   npm run bench                 # all of them
  *   npm run bench -- ids feed     # some of them
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,25 +76,46 @@ try {
 }
 
 const date = new Date().toISOString();
-mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+const resultsDir = join(ROOT, 'bench', 'results');
+mkdirSync(resultsDir, { recursive: true });
 writeFileSync(
-  join(ROOT, 'bench', 'results', `${date.slice(0, 19).replace(/:/g, '-')}.json`),
+  join(resultsDir, `${date.slice(0, 19).replace(/:/g, '-')}.json`),
   `${JSON.stringify({ date, pinned, reports }, null, 2)}\n`,
 );
-const sections = reports.map((r) => `## ${r.bench}\n\n\`${r.command}\`\n\n${renderFigures(r.figures)}\n`);
+
+// BENCHMARKS.md shows the newest run of every benchmark, so running a few of them keeps the others' rows.
+interface RunFile {
+  date: string;
+  pinned: boolean;
+  reports: BenchReport[];
+}
+const newest = new Map<string, { report: BenchReport; pinned: boolean }>();
+for (const file of readdirSync(resultsDir)
+  .filter((f) => f.endsWith('.json'))
+  .sort()) {
+  const run = JSON.parse(readFileSync(join(resultsDir, file), 'utf8')) as RunFile;
+  for (const report of run.reports) newest.set(report.bench, { report, pinned: run.pinned });
+}
+const ordered = [...newest.values()].sort(
+  (a, b) => ORDER.indexOf(a.report.bench) - ORDER.indexOf(b.report.bench),
+);
+const sections = ordered.map(
+  ({ report, pinned: wasPinned }) =>
+    `## ${report.bench}\n\n\`${report.command}\` — ${report.date.slice(0, 16).replace('T', ' ')} UTC, ${wasPinned ? 'pinned' : 'not pinned'}\n\n${renderFigures(report.figures)}\n`,
+);
 writeFileSync(
   join(ROOT, 'BENCHMARKS.md'),
   [
     '# Benchmarks',
     '',
-    `Measured ${date} on this repository's machine (${process.version}), by \`npm run bench\`.`,
-    pinned
-      ? 'Each benchmark ran pinned to CPU 1 (`taskset -c 1`) with Postgres, Redis and NATS moved to CPU 0 (`taskset -a -p -c 0`).'
-      : 'Not pinned: taskset was not available or not allowed, so load generator and servers shared the cores.',
+    `The newest run of each benchmark on this repository's machine (${process.version}), by \`npm run bench\`;`,
+    'every run is kept in bench/results/<date>.json for comparison.',
+    'Pinned: the benchmark ran on CPU 1 (`taskset -c 1`) with Postgres, Redis and NATS moved to CPU 0',
+    '(`taskset -a -p -c 0`); bench/system also moves the processes it starts to CPU 0.',
     'A ratio above 1 is better than the raw baseline measured in the same run (rate / baseline, or baseline latency / latency).',
     '',
     ...sections,
-    failed.length ? `Failed to run: ${failed.join(', ')}.` : '',
+    failed.length ? `Failed to run this time: ${failed.join(', ')}.` : '',
   ].join('\n'),
 );
 process.stdout.write(
