@@ -475,6 +475,28 @@ test('a deleted post takes its likes, comments and mentions along, on every shar
   }
 });
 
+test('an unlike handled before its like (concurrent handlers) leaves no like; liking again later notifies', async (t) => {
+  const [yara, zed] = await users('yara', 'zed');
+  if (!yara || !zed) throw new Error('users');
+  const post = postId();
+  const data = { postId: post, postAuthorId: yara.id, userId: zed.id };
+  const likedAt = new Date(Date.now() - 2000);
+  // The unlike (1 s after the like) is handled first; the like it undid arrives after it.
+  await world.publisher.publish(
+    createEvent('like.deleted', data, { source: '/metadata', time: new Date(likedAt.getTime() + 1000) }),
+  );
+  await world.settled();
+  await world.publisher.publish(createEvent('like.created', data, { source: '/metadata', time: likedAt }));
+  await world.settled();
+  t.deepEqual((await list(svc, yara)).items, [], 'the undone like notifies nobody');
+
+  await world.publisher.publish(createEvent('like.created', data, { source: '/metadata', time: new Date() }));
+  await world.settled();
+  const body = await list(svc, yara);
+  t.is(body.items.length, 1, 'liked again later: notified');
+  t.is(body.unreadCount, 1);
+});
+
 test('actors are shown with their current display name; an older event arriving late does not undo it', async (t) => {
   const [val, wes] = await users('val', 'wes');
   if (!val || !wes) throw new Error('users');

@@ -11,6 +11,8 @@ import {
   leaveUnreadLikeGroups,
   lockLikeGroups,
   openLikeGroup,
+  rememberUnlike,
+  undoneByUnlike,
 } from '../store/notifications.ts';
 import { createdData } from './present.ts';
 import { followApprovedIntents } from './rules.ts';
@@ -67,6 +69,7 @@ export function createNotifier(deps: NotifierDeps) {
     const prepare = async (tx: Tx, schema: string) =>
       postId === undefined ? undefined : likeGroupFor(tx, schema, intent.recipientId, postId, intent.at);
     await once(eventId, intent.recipientId, prepare, async (tx, schema, group) => {
+      if (postId !== undefined && (await undoneByUnlike(tx, schema, { ...intent, postId }))) return 0;
       let item: StoredNotification | undefined;
       let delta = 0;
       if (group !== undefined) {
@@ -99,11 +102,16 @@ export function createNotifier(deps: NotifierDeps) {
       for (const intent of intents) await deliver(eventId, intent);
     },
 
-    /** An unlike before the recipient saw the like takes that actor out of the group. */
-    async unlike(eventId: string, data: EventData<'like.deleted'>): Promise<void> {
+    /**
+     * An unlike before the recipient saw the like takes that actor out of the group; one handled before its
+     * like (handlers run concurrently) is remembered, so that like is ignored when it arrives.
+     */
+    async unlike(eventId: string, data: EventData<'like.deleted'>, at: Date): Promise<void> {
       if (data.userId === data.postAuthorId) return;
       const lock = (tx: Tx, schema: string) => lockLikeGroups(tx, schema, data.postAuthorId, data.postId);
       await once(eventId, data.postAuthorId, lock, async (tx, schema) => {
+        const unlike = { recipientId: data.postAuthorId, postId: data.postId, actorId: data.userId, at };
+        await rememberUnlike(tx, schema, unlike);
         return -(await leaveUnreadLikeGroups(tx, schema, data.postAuthorId, data.postId, data.userId));
       });
     },

@@ -50,7 +50,7 @@ export function activityConsumer(deps: { notifier: Notifier; shards: Shards; con
         notifier.notify(event.id, postMentionIntents(event.data, new Date(event.time))),
       'post.deleted': (event) => notifier.postDeleted(event.id, event.data),
       'like.created': (event) => notifier.notify(event.id, likeIntents(event.data, new Date(event.time))),
-      'like.deleted': (event) => notifier.unlike(event.id, event.data),
+      'like.deleted': (event) => notifier.unlike(event.id, event.data, new Date(event.time)),
       'comment.created': (event) =>
         notifier.notify(event.id, commentIntents(event.data, new Date(event.time))),
     },

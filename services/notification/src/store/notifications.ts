@@ -158,6 +158,32 @@ export async function leaveUnreadLikeGroups(
   return emptied.length;
 }
 
+/** Remembers an unlike (the newest one wins), so the like it undoes is ignored if it arrives later. */
+export async function rememberUnlike(
+  tx: Sql,
+  schema: string,
+  unlike: { recipientId: string; postId: string; actorId: string; at: Date },
+): Promise<void> {
+  await tx`
+    INSERT INTO ${t(tx, schema, 'unlikes')} (recipient_id, post_id, actor_id, unliked_at)
+    VALUES (${unlike.recipientId}, ${unlike.postId}, ${unlike.actorId}, ${unlike.at})
+    ON CONFLICT (recipient_id, post_id, actor_id)
+    DO UPDATE SET unliked_at = greatest(${t(tx, schema, 'unlikes')}.unliked_at, excluded.unliked_at)`;
+}
+
+/** Whether the actor unliked the post at or after `at` (the like at `at` was undone before it arrived). */
+export async function undoneByUnlike(
+  tx: Sql,
+  schema: string,
+  like: { recipientId: string; postId: string; actorId: string; at: Date },
+): Promise<boolean> {
+  const rows = await tx`
+    SELECT 1 FROM ${t(tx, schema, 'unlikes')}
+    WHERE recipient_id = ${like.recipientId} AND post_id = ${like.postId} AND actor_id = ${like.actorId}
+      AND unliked_at >= ${like.at}`;
+  return rows.length > 0;
+}
+
 /** An approved request becomes "started following you" for the account that approved it. */
 export async function convertFollowRequests(
   tx: Sql,
