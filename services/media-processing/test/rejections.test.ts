@@ -50,6 +50,14 @@ async function waitForDeadLetter(mediaId: string) {
   }
 }
 
+test('an original whose bytes are not the uploaded ones (SHA-256 differs) is rejected, never rendered', async (t) => {
+  const uploaded = await fx.upload(await plainImage(400, 300, 'jpeg'));
+  await fx.publishUploaded({ ...uploaded, data: { ...uploaded.data, sha256: 'ab'.repeat(32) } });
+  const rejected = await fx.waitForEvent('media.rejected', uploaded.data.mediaId);
+  t.regex(rejected.data.reason, /not the one that was uploaded/);
+  t.deepEqual(await fx.renditionKeys(uploaded.data.mediaId), [], 'no renditions written');
+});
+
 test('a truncated JPEG is rejected as damaged', async (t) => {
   const photo = await phonePhoto(1200, 900);
   await assertRejected(t, photo.subarray(0, Math.floor(photo.length * 0.6)), /damaged or incomplete/);

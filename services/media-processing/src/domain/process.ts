@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AnyCloudEvent } from '@instantpost/events';
 import type { Logger } from '@instantpost/telemetry';
 import type { Manifest, MediaSource, ProcessedData } from '../store/manifest.ts';
@@ -58,6 +59,12 @@ export async function processMedia(
   let data: ProcessedData;
   try {
     const original = await deps.objects.readOriginal(source.bucket, source.key, deps.limits.maxBytes);
+    if (createHash('sha256').update(original).digest('hex') !== sha256) {
+      // Overwritten or damaged since the upload: never render bytes the owner did not send.
+      throw new UnsafeImageError(
+        'The stored file is not the one that was uploaded. Please upload the photo again.',
+      );
+    }
     options.onProgress?.();
     const rendered = await renderImage(original, {
       maxPixels: deps.limits.maxPixels,
