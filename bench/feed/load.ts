@@ -7,6 +7,7 @@
  */
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { percentile } from '../stats.ts';
 
 const [url, token, connectionsArg, secondsArg] = process.argv.slice(2);
 if (!url || !token || !connectionsArg || !secondsArg)
@@ -52,10 +53,7 @@ await Promise.all(
   }),
 );
 const elapsed = (performance.now() - start) / 1000;
-latencies.sort((a, b) => a - b);
-const at = (q: number) =>
-  latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
 process.stdout.write(
-  `${JSON.stringify({ requests: latencies.length, errors, rps: latencies.length / elapsed, p50: at(0.5), p99: at(0.99) })}\n`,
+  `${JSON.stringify({ requests: latencies.length, errors, rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) })}\n`,
 );
 agent.destroy();
