@@ -28,6 +28,7 @@ export class Harness {
   private readonly generators = new Map<number, IdGenerator>();
   private users = 0;
   private seconds = 0;
+  private lastPostAt = 0;
 
   private constructor(
     readonly ns: TestNamespace,
@@ -94,9 +95,15 @@ export class Harness {
     return this.publish('follow.created', { followerId: a.id, followeeId: b.id, state });
   }
 
-  /** post.published for a new post by `author` (its id minted on the author's shard). */
+  /**
+   * post.published for a new post by `author` (its id minted on the author's shard). Each post gets a later
+   * millisecond than the one before, so posting order is id order also across shards (within one
+   * millisecond, ids of two shards order by shard, not by when they were made).
+   */
   async post(author: User, caption = 'a post'): Promise<string> {
+    while (Date.now() <= this.lastPostAt) await new Promise((r) => setTimeout(r, 1));
     const postId = this.id(shardOf(author.id));
+    this.lastPostAt = Date.now();
     const mediaId = this.id(shardOf(author.id));
     await this.publish('post.published', postData(postId, mediaId, author.id, caption));
     return postId;
