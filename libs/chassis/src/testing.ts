@@ -1,4 +1,4 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { type ConfigOf, type ConfigSpec, loadConfig } from '@instantpost/config';
 import { signAccessToken } from '@instantpost/http';
@@ -13,8 +13,8 @@ import { setupService } from './setup.ts';
 export interface TestKeys {
   publicKey: KeyObject;
   privateKey: KeyObject;
-  /** The same keys as base64 PEM, as the services read them from the environment. */
-  env: { JWT_PUBLIC_KEY: string; JWT_PRIVATE_KEY: string };
+  /** The same keys as base64 PEM, as the services read them from the environment, and a media URL key. */
+  env: { JWT_PUBLIC_KEY: string; JWT_PRIVATE_KEY: string; MEDIA_URL_SIGNING_KEY: string };
   /** A valid access token for a user. */
   tokenFor(user: { id: string; username: string }, ttlSeconds?: number): string;
 }
@@ -27,6 +27,7 @@ export function makeTestKeys(): TestKeys {
     env: {
       JWT_PUBLIC_KEY: Buffer.from(publicKey.export({ type: 'spki', format: 'pem' })).toString('base64'),
       JWT_PRIVATE_KEY: Buffer.from(privateKey.export({ type: 'pkcs8', format: 'pem' })).toString('base64'),
+      MEDIA_URL_SIGNING_KEY: randomBytes(32).toString('base64url'),
     },
     tokenFor: (user, ttlSeconds = 600) =>
       signAccessToken(privateKey, { sub: user.id, username: user.username }, ttlSeconds),

@@ -19,6 +19,8 @@ export interface MediaUrlSigner {
   expires(): number;
   /** The signed URL of one rendition, expiring at `expires` (default: `expires()`). */
   url(mediaId: string, name: string, format: RenditionFormat, expires?: number): string;
+  /** The signed URL of `<mediaId>/<name>.<jpg|webp>` (e.g. an S3 key without `media/`); throws for any other path. */
+  pathUrl(mediaPath: string, expires?: number): string;
 }
 
 export function createMediaUrlSigner(options: MediaUrlSignerOptions): MediaUrlSigner {
@@ -34,5 +36,6 @@ export function createMediaUrlSigner(options: MediaUrlSignerOptions): MediaUrlSi
     expires,
     url: (mediaId, name, format, at = expires()) =>
       signedMediaUrl(base, key, mediaPathOf(mediaId, name, format), at),
+    pathUrl: (mediaPath, at = expires()) => signedMediaUrl(base, key, mediaPath, at),
   };
 }

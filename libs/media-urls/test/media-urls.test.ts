@@ -87,8 +87,8 @@ test('the signature is HMAC-SHA256 over "<id>/<name>.<ext>\\n<expires>" (what th
     'cgfruvisJkM1988imHbd6SJnRPS-AU11PNWNitcV3co',
   );
   t.is(
-    mediaSignature(KEY, '42/thumb.jpg', 1_780_000_000),
-    signedMediaUrl(BASE, KEY, '42/thumb.jpg', 1_780_000_000).split('s=')[1],
+    signedMediaUrl(BASE, KEY, '42/thumb.jpg', 1_780_000_000),
+    `${BASE}/42/thumb.jpg?e=1780000000&s=${mediaSignature(KEY, '42/thumb.jpg', 1_780_000_000)}`,
   );
   t.throws(() => signedMediaUrl(BASE, KEY, '../originals/42', 1));
 });
@@ -112,4 +112,11 @@ test('configuration: the key is required and validated without echoing it; TTL a
       message: /MEDIA_URL_BUCKET_SECONDS/,
     },
   );
+});
+
+test('a signer signs a stored key path the same as the rendition it names, and nothing else', (t) => {
+  const s = signer(() => T0);
+  t.is(s.pathUrl('42/320.webp'), s.url('42', '320', 'webp'));
+  t.throws(() => s.pathUrl('originals/42'));
+  t.throws(() => s.pathUrl('42/../../originals/42.jpg'));
 });

@@ -1,12 +1,14 @@
 import { int, url } from '@instantpost/config';
+import { mediaUrlConfigSpec } from '@instantpost/media-urls';
 
 /** feed's own variables, on top of the chassis ones (see README). */
 export const configSpec = {
   mediaBaseUrl: url('MEDIA_BASE_URL', {
     default: 'http://localhost:8080/media',
     protocols: ['http', 'https'],
-    doc: 'public base URL of renditions, as metadata uses it: `<base>/<mediaId>/<name>.<jpg|webp>`',
+    doc: 'public base URL of renditions, as metadata uses it: `<base>/<mediaId>/<name>.<jpg|webp>?e=…&s=…` (signed)',
   }),
+  ...mediaUrlConfigSpec,
   timelineCap: int('FEED_TIMELINE_CAP', {
     default: 800,
     min: 10,

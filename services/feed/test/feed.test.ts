@@ -1,6 +1,7 @@
 import { dlqSubjectFor, natsSubjectFor, parseDeadLetter, streamNameFor } from '@instantpost/bus';
 import { createEvent } from '@instantpost/events';
 import { shardOf } from '@instantpost/ids';
+import { verifyMediaUrl } from '@instantpost/media-urls';
 import { openNamespace, stopTestInfra, type TestNamespace } from '@instantpost/testing';
 import test from 'ava';
 import { Harness, postData } from './helpers.ts';
@@ -51,15 +52,24 @@ test.serial(
       viewerHasLiked: false,
       media: { width: 1080, height: 1350, blurhash: 'LEHV6nWB2yk8pyo0adR*.7kCMdnj' },
     });
-    const mediaId = item?.media.renditions[0]?.url.split('/').at(-2);
+    const renditions = item?.media.renditions ?? [];
+    const mediaId = new URL(renditions[0]?.url ?? 'http://x').pathname.split('/').at(-2);
     t.deepEqual(
-      item?.media.renditions.map((r) => [r.name, r.format, r.url]),
+      renditions.map((r) => [r.name, r.format, new URL(r.url).origin + new URL(r.url).pathname]),
       [
         ['1080', 'jpeg', `http://localhost:8080/media/${mediaId}/1080.jpg`],
         ['thumb', 'jpeg', `http://localhost:8080/media/${mediaId}/thumb.jpg`],
       ],
       'rendition URLs point at the gateway’s media path, as metadata’s do',
     );
+    const key = h.keys.env.MEDIA_URL_SIGNING_KEY;
+    for (const r of renditions) {
+      const checked = verifyMediaUrl(r.url, key);
+      t.true(checked.valid, `${r.url} is signed with the configured key`);
+      const hours = checked.valid ? (checked.expires * 1000 - Date.now()) / 3_600_000 : 0;
+      t.true(hours > 23.9 && hours <= 25, `${r.url} is valid for 24 to 25 hours, not ${hours}`);
+    }
+    t.false(verifyMediaUrl(renditions[0]?.url.replace('1080.jpg', 'thumb.jpg') ?? '', key).valid);
     t.deepEqual(await h.feedIds(b), [second, first], 'B sees their own posts, not A’s');
     const timeline = await h.feed.infra.redis.zrange(`tl:${a.id}`, 0, -1);
     t.is(

@@ -19,7 +19,7 @@ const media: FeedItem['media'] = {
       width: Number(name),
       height: Number(name),
       format,
-      url: `https://cdn.example/42/${name}.${format === 'jpeg' ? 'jpg' : 'webp'}`,
+      url: `https://cdn.example/42/${name}.${format === 'jpeg' ? 'jpg' : 'webp'}?e=1780000000&s=cgfruvisJkM1988imHbd6SJnRPS-AU11PNWNitcV3co`,
     })),
   ),
 };

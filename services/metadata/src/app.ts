@@ -2,6 +2,7 @@ import { type ConsumerRunner, createPublisher, startConsumer, startOutboxRelay }
 import { type BuiltService, createServiceApp, type ServiceContext } from '@instantpost/chassis';
 import type { ConfigOf } from '@instantpost/config';
 import { badRequest } from '@instantpost/http';
+import { createMediaUrlSigner } from '@instantpost/media-urls';
 import type { FastifyInstance } from 'fastify';
 import type { configSpec } from './config.ts';
 import { follows } from './domain/follows.ts';
@@ -85,7 +86,12 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
     posts: postsStore,
     people: peopleDomain,
     cache,
-    mediaBaseUrl: config.mediaBaseUrl,
+    mediaUrls: createMediaUrlSigner({
+      baseUrl: config.mediaBaseUrl,
+      key: config.mediaUrlSigningKey,
+      ttlSeconds: config.mediaUrlTtlSeconds,
+      bucketSeconds: config.mediaUrlBucketSeconds,
+    }),
   });
   const interactionsDomain = interactions({ posts: postsStore, postsDomain, people: peopleDomain });
 

@@ -1,5 +1,6 @@
 import { custom, int, url } from '@instantpost/config';
 import { loadPrivateKey } from '@instantpost/http';
+import { mediaUrlConfigSpec } from '@instantpost/media-urls';
 
 /** metadata's own variables, on top of the chassis ones (see README). */
 export const configSpec = {
@@ -10,8 +11,9 @@ export const configSpec = {
   mediaBaseUrl: url('MEDIA_BASE_URL', {
     default: 'http://localhost:8080/media',
     protocols: ['http', 'https'],
-    doc: 'public base URL of renditions: `<base>/<mediaId>/<name>.<jpg|webp>`',
+    doc: 'public base URL of renditions: `<base>/<mediaId>/<name>.<jpg|webp>?e=…&s=…` (signed, see libs/media-urls)',
   }),
+  ...mediaUrlConfigSpec,
   accessTokenTtlSeconds: int('ACCESS_TOKEN_TTL_SECONDS', {
     default: 900,
     min: 10,

@@ -1,5 +1,6 @@
 import { createEvent } from '@instantpost/events';
 import { encode, shardOf } from '@instantpost/ids';
+import { verifyMediaUrl } from '@instantpost/media-urls';
 import test from 'ava';
 import {
   call,
@@ -64,11 +65,44 @@ test('media.processed becomes a post with one tag and one resolved mention; dele
     viewerHasLiked: false,
   });
   t.regex(post.createdAt, /^\d{4}-\d\d-\d\dT/);
-  t.deepEqual(post.media.renditions, [
-    { name: '1080', width: 1080, height: 720, format: 'jpeg', url: `${MEDIA_BASE_URL}/${mediaId}/1080.jpg` },
-    { name: '1080', width: 1080, height: 720, format: 'webp', url: `${MEDIA_BASE_URL}/${mediaId}/1080.webp` },
-    { name: 'thumb', width: 150, height: 150, format: 'jpeg', url: `${MEDIA_BASE_URL}/${mediaId}/thumb.jpg` },
-  ]);
+  t.deepEqual(
+    post.media.renditions.map(({ url, ...r }: { url: string }) => ({ ...r, url: url.split('?')[0] })),
+    [
+      {
+        name: '1080',
+        width: 1080,
+        height: 720,
+        format: 'jpeg',
+        url: `${MEDIA_BASE_URL}/${mediaId}/1080.jpg`,
+      },
+      {
+        name: '1080',
+        width: 1080,
+        height: 720,
+        format: 'webp',
+        url: `${MEDIA_BASE_URL}/${mediaId}/1080.webp`,
+      },
+      {
+        name: 'thumb',
+        width: 150,
+        height: 150,
+        format: 'jpeg',
+        url: `${MEDIA_BASE_URL}/${mediaId}/thumb.jpg`,
+      },
+    ],
+  );
+  // Signed for this service's key, one expiry for the whole reply, 24-25 h ahead.
+  const key = fx.keys.env.MEDIA_URL_SIGNING_KEY;
+  const checked = post.media.renditions.map((r: { url: string }) => verifyMediaUrl(r.url, key));
+  t.true(
+    checked.every((c: { valid: boolean }) => c.valid),
+    JSON.stringify(checked),
+  );
+  const expiries = new Set(checked.map((c: { expires?: number }) => c.expires));
+  t.is(expiries.size, 1);
+  const hours = ((checked[0]?.expires ?? 0) * 1000 - Date.now()) / 3_600_000;
+  t.true(hours > 23.9 && hours <= 25, `valid for ${hours} h`);
+  t.false(verifyMediaUrl(post.media.renditions[0].url, 'another-key-another-key-another-key').valid);
   t.like(post.media, { width: 1080, height: 720, blurhash: 'LEHV6nWB2yk8pyo0adR*.7kCMdnj' });
 
   t.deepEqual(

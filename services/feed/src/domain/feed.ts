@@ -1,3 +1,4 @@
+import type { MediaUrlSigner } from '@instantpost/media-urls';
 import type { AccountName, CachedPost, PageLookup, PostSummary } from '../store/cache.ts';
 import { olderThan, type TimelineEntry } from '../store/keys.ts';
 import type { PageRead } from '../store/timelines.ts';
@@ -14,17 +15,17 @@ export interface FeedPage {
 
 /** Reads home feeds: one Redis round trip for a page and its hydration, Postgres only on a miss. */
 export class FeedReader {
-  private readonly mediaBaseUrl: string;
-  /** Media with rendition URLs, built once per summary object (the store reuses parsed summaries). */
-  private readonly media = new WeakMap<PostSummary, FeedItem['media']>();
+  /**
+   * Media with signed rendition URLs, built once per summary object (the store reuses parsed summaries) and
+   * URL expiry: URLs are identical within a time bucket, so a post's media is signed once per bucket.
+   */
+  private readonly media = new WeakMap<PostSummary, { expires: number; media: FeedItem['media'] }>();
 
   constructor(
     private readonly stores: FeedStores,
     private readonly builder: TimelineBuilder,
-    mediaBaseUrl: string,
-  ) {
-    this.mediaBaseUrl = mediaBaseUrl.replace(/\/+$/, '');
-  }
+    private readonly mediaUrls: MediaUrlSigner,
+  ) {}
 
   /**
    * Entries strictly older than `cursor` (the last post id of the previous page): new posts have larger
@@ -42,13 +43,18 @@ export class FeedReader {
       for (const authorId of read.missingAuthors) await this.builder.rebuildAuthorPosts(authorId);
     }
     const entries = read.entries;
-    const items = await this.hydrate(viewerId, entries, read.cached);
+    const items = await this.hydrate(viewerId, entries, read.cached, this.mediaUrls.expires());
     const last = entries.at(-1);
     return { items, nextCursor: entries.length === limit && last ? last.postId : null };
   }
 
   /** Fills what the caches missed from Postgres (and caches it). */
-  private async hydrate(viewerId: string, entries: TimelineEntry[], found: PageLookup): Promise<FeedItem[]> {
+  private async hydrate(
+    viewerId: string,
+    entries: TimelineEntry[],
+    found: PageLookup,
+    expires: number,
+  ): Promise<FeedItem[]> {
     if (entries.length === 0) return [];
     const { cache, projections } = this.stores;
     const postIds = entries.map((e) => e.postId);
@@ -91,17 +97,18 @@ export class FeedReader {
       const post = posts.get(entry.postId);
       if (!post) continue; // deleted (or not yet projected): never shown
       const account = accounts.get(entry.authorId);
-      items.push(toItem(post, entry.authorId, account, liked.has(entry.postId), this.mediaOf(post.summary)));
+      items.push(
+        toItem(post, entry.authorId, account, liked.has(entry.postId), this.mediaOf(post.summary, expires)),
+      );
     }
     return items;
   }
 
-  private mediaOf(summary: PostSummary): FeedItem['media'] {
-    let media = this.media.get(summary);
-    if (media === undefined) {
-      media = toMedia(summary, this.mediaBaseUrl);
-      this.media.set(summary, media);
-    }
+  private mediaOf(summary: PostSummary, expires: number): FeedItem['media'] {
+    const known = this.media.get(summary);
+    if (known?.expires === expires) return known.media;
+    const media = toMedia(summary, this.mediaUrls, expires);
+    this.media.set(summary, { expires, media });
     return media;
   }
 }
@@ -129,7 +136,11 @@ function toItem(
   };
 }
 
-function toMedia(s: PostSummary, mediaBaseUrl: string): FeedItem['media'] {
+/**
+ * The gateway serves the rendition stored at `media/<mediaId>/<name>.<ext>` at
+ * `<MEDIA_BASE_URL>/<mediaId>/<name>.<ext>?e=…&s=…` (signed), the same URL metadata's post view gives.
+ */
+function toMedia(s: PostSummary, mediaUrls: MediaUrlSigner, expires: number): FeedItem['media'] {
   return {
     width: s.media.width,
     height: s.media.height,
@@ -139,15 +150,7 @@ function toMedia(s: PostSummary, mediaBaseUrl: string): FeedItem['media'] {
       width: r.width,
       height: r.height,
       format: r.format,
-      url: renditionUrl(mediaBaseUrl, r.key),
+      url: mediaUrls.pathUrl(r.key.startsWith('media/') ? r.key.slice('media/'.length) : r.key, expires),
     })),
   };
-}
-
-/**
- * The gateway serves `media/<mediaId>/<name>.<ext>` (the rendition's S3 key) at `<MEDIA_BASE_URL>/<mediaId>/<name>.<ext>`,
- * the same URL metadata's post view gives.
- */
-export function renditionUrl(mediaBaseUrl: string, key: string): string {
-  return `${mediaBaseUrl}/${key.startsWith('media/') ? key.slice('media/'.length) : key}`;
 }

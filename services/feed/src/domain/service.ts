@@ -1,3 +1,4 @@
+import { createMediaUrlSigner } from '@instantpost/media-urls';
 import type { Shards } from '@instantpost/shards';
 import type { Redis } from 'ioredis';
 import { HydrationCache } from '../store/cache.ts';
@@ -20,7 +21,13 @@ export function createFeedDomain(deps: {
   shards: Shards;
   redis: Redis;
   redisPrefix: string;
-  settings: FeedSettings & { inactiveAfterSeconds: number; mediaBaseUrl: string };
+  settings: FeedSettings & {
+    inactiveAfterSeconds: number;
+    mediaBaseUrl: string;
+    mediaUrlSigningKey: string;
+    mediaUrlTtlSeconds: number;
+    mediaUrlBucketSeconds: number;
+  };
 }): FeedDomain {
   const { settings } = deps;
   const stores: FeedStores = {
@@ -38,6 +45,15 @@ export function createFeedDomain(deps: {
     stores,
     builder,
     projector: new FeedProjector(stores, settings),
-    reader: new FeedReader(stores, builder, settings.mediaBaseUrl),
+    reader: new FeedReader(
+      stores,
+      builder,
+      createMediaUrlSigner({
+        baseUrl: settings.mediaBaseUrl,
+        key: settings.mediaUrlSigningKey,
+        ttlSeconds: settings.mediaUrlTtlSeconds,
+        bucketSeconds: settings.mediaUrlBucketSeconds,
+      }),
+    ),
   };
 }

@@ -2,6 +2,7 @@ import { NonRetryableError } from '@instantpost/bus';
 import type { EventData } from '@instantpost/events';
 import { forbidden, notFound } from '@instantpost/http';
 import { shardOf } from '@instantpost/ids';
+import type { MediaUrlSigner } from '@instantpost/media-urls';
 import type { CacheStore } from '../store/cache.ts';
 import type { PostRow, PostStore, StoredMention } from '../store/posts.ts';
 import { foldTag, parseCaption } from './caption.ts';
@@ -15,11 +16,18 @@ import {
   cachedPostOf,
   type PostView,
   postViewOf,
+  type RenditionUrl,
   summaryOf,
 } from './views.ts';
 
 /** Posts: created from processed media, read with the visibility rule, deleted by their author, tags. */
-export function posts(deps: { posts: PostStore; people: People; cache: CacheStore; mediaBaseUrl: string }) {
+export function posts(deps: {
+  posts: PostStore;
+  people: People;
+  cache: CacheStore;
+  /** Signs rendition URLs: only viewers who may see a post get URLs of its photos. */
+  mediaUrls: MediaUrlSigner;
+}) {
   const { people } = deps;
   const postCache = deps.cache.json<CachedPost>('post');
   const authors = deps.cache.postAuthors;
@@ -60,8 +68,10 @@ export function posts(deps: { posts: PostStore; people: People; cache: CacheStor
             viewerId,
             shown.map((r) => r.id),
           );
+    const expires = deps.mediaUrls.expires();
+    const urlOf: RenditionUrl = (mediaId, name, format) => deps.mediaUrls.url(mediaId, name, format, expires);
     return shown.map((r) =>
-      postViewOf(r, summaryOf(visible.get(r.author_id) as Account), liked.has(r.id), deps.mediaBaseUrl),
+      postViewOf(r, summaryOf(visible.get(r.author_id) as Account), liked.has(r.id), urlOf),
     );
   };
 

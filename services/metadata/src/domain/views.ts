@@ -56,18 +56,14 @@ export function cachedPostOf(row: PostRow): CachedPost {
   return { ...rest, created_at: new Date(created_at).toISOString() };
 }
 
-const EXTENSION = { jpeg: 'jpg', webp: 'webp' } as const;
-
-/** `<base>/<mediaId>/<name>.<jpg|webp>`, served by the gateway's media cache. */
-export function renditionUrl(baseUrl: string, postId: string, name: string, format: 'jpeg' | 'webp'): string {
-  return `${baseUrl.replace(/\/+$/, '')}/${postId}/${name}.${EXTENSION[format]}`;
-}
+/** The signed URL of one rendition of a media (`MediaUrlSigner.url`, one expiry for a whole reply). */
+export type RenditionUrl = (mediaId: string, name: string, format: 'jpeg' | 'webp') => string;
 
 export function postViewOf(
   post: CachedPost,
   author: UserSummary,
   viewerHasLiked: boolean,
-  mediaBaseUrl: string,
+  renditionUrl: RenditionUrl,
 ): PostView {
   return {
     id: post.id,
@@ -89,7 +85,7 @@ export function postViewOf(
         width: r.width,
         height: r.height,
         format: r.format,
-        url: renditionUrl(mediaBaseUrl, post.id, r.name, r.format),
+        url: renditionUrl(post.id, r.name, r.format),
       })),
     },
   };
