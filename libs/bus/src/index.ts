@@ -71,3 +71,4 @@ export {
   type StreamOptions,
   type StreamReport,
 } from './streams.ts';
+export { type EventTail, type TailOptions, tailEvents } from './tail.ts';

@@ -6,7 +6,7 @@ import { BusConfigError, BusErrorCodes } from './errors.ts';
  */
 export const STREAM_SUBJECTS = {
   MEDIA: ['media.>'],
-  SOCIAL: ['account.>', 'follow.>', 'post.>', 'like.>', 'comment.>'],
+  SOCIAL: ['account.>', 'session.>', 'follow.>', 'post.>', 'like.>', 'comment.>'],
   NOTIFICATION: ['notification.>'],
   DLQ: ['dlq.>'],
 } as const satisfies Record<string, readonly string[]>;

@@ -23,7 +23,7 @@ test.serial('ensureStreams creates the four streams as declared', async (t) => {
   const social = await fx.jsm.streams.info(streamNameFor('SOCIAL', prefix));
   t.deepEqual(
     [...social.config.subjects].sort(),
-    ['account.>', 'comment.>', 'follow.>', 'like.>', 'post.>'].map((s) => `${prefix}.${s}`),
+    ['account.>', 'comment.>', 'follow.>', 'like.>', 'post.>', 'session.>'].map((s) => `${prefix}.${s}`),
   );
   t.is(social.config.storage, StorageType.File);
   t.is(social.config.retention, RetentionPolicy.Limits, 'several services consume the same events');

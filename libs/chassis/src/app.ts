@@ -20,6 +20,8 @@ export async function createServiceApp<C>(
     readiness: ctx.infra.readiness,
     // The client prefixes keys itself (REDIS_PREFIX), so the limiter's own namespace needs no prefix.
     rateLimit: { redis: ctx.infra.redis, keyPrefix: '' },
+    trustedProxies: ctx.config.trustedProxies,
+    revocations: ctx.infra.revocations,
     ...options,
   });
   registerBusMetrics(app.metrics, {

@@ -9,6 +9,7 @@ import {
   str,
   url,
 } from '@instantpost/config';
+import { isIP } from 'node:net';
 import { loadPublicKey } from '@instantpost/http';
 import { parseShardMap } from '@instantpost/shards';
 
@@ -26,6 +27,25 @@ export type ServiceName = keyof typeof SERVICE_PORTS;
 /** Two physical databases with eight logical shards each: sharding is exercised even on a laptop. */
 export const LOCAL_SHARD_MAP =
   '0-7=postgres://postgres@127.0.0.1:5432/instantpost_0;8-15=postgres://postgres@127.0.0.1:5432/instantpost_1';
+
+/** The local gateway (nginx) reaches the services over loopback. */
+export const LOCAL_TRUSTED_PROXIES = '127.0.0.1,::1';
+
+/** `10.0.0.0/8,127.0.0.1`: addresses and CIDR ranges, comma-separated; `none` for an empty list. */
+export function parseProxyList(text: string): string[] {
+  if (text.trim() === 'none') return [];
+  return text.split(',').map((entry) => {
+    const item = entry.trim();
+    const [address = '', bits, ...rest] = item.split('/');
+    const family = isIP(address);
+    const maxBits = family === 6 ? 128 : 32;
+    const bitsOk = bits === undefined || (/^[0-9]{1,3}$/.test(bits) && Number(bits) <= maxBits);
+    if (family === 0 || !bitsOk || rest.length > 0) {
+      throw new Error(`"${item}" is not an IP address or CIDR range`);
+    }
+    return item;
+  });
+}
 
 /** The variables every service reads. A service adds its own with `{ ...chassisSpec(name), ...}`. */
 export function chassisSpec(service: ServiceName) {
@@ -72,6 +92,11 @@ export function chassisSpec(service: ServiceName) {
       min: 1,
       max: 5,
       doc: 'JetStream replicas (3 in prod)',
+    }),
+    trustedProxies: custom('TRUSTED_PROXIES', parseProxyList, {
+      default: parseProxyList(LOCAL_TRUSTED_PROXIES),
+      shown: LOCAL_TRUSTED_PROXIES,
+      doc: 'proxies whose X-Forwarded-For names the client (the gateway / ingress pods); `none` trusts no header',
     }),
     jwtPublicKey: optional(
       custom('JWT_PUBLIC_KEY', loadPublicKey, {

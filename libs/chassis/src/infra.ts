@@ -1,10 +1,11 @@
 import { busMigrations, DEFAULT_STREAM_MAX_AGE_MS, ensureStreams, startInboxPruner } from '@instantpost/bus';
-import type { ReadinessCheck } from '@instantpost/http';
+import type { ReadinessCheck, SessionRevocations } from '@instantpost/http';
 import { assertMigrated, createShards, type MigrationSource, type Shards } from '@instantpost/shards';
 import type { Logger } from '@instantpost/telemetry';
 import { Redis } from 'ioredis';
 import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 import type { ChassisConfig, ServiceName } from './config.ts';
+import { watchRevocations } from './revocations.ts';
 
 /** The clients a service runs on, opened once in `main.ts` and closed once on shutdown. */
 export interface Infra {
@@ -15,6 +16,8 @@ export interface Infra {
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
   readonly readiness: Record<string, ReadinessCheck>;
+  /** Sessions that ended (from `session.revoked`): the HTTP app refuses their tokens. */
+  readonly revocations: SessionRevocations;
   close(): Promise<void>;
 }
 
@@ -55,6 +58,8 @@ export async function openInfra(
   })();
   const jsm = await nc.jetstreamManager();
   await ensureStreams(jsm, { prefix: config.natsPrefix, replicas: config.streamReplicas });
+  const js = nc.jetstream();
+  const revocations = await watchRevocations({ js, jsm, prefix: config.natsPrefix, logger });
   // Every service's shard schemas hold an inbox; a day past the streams' age keeps replays deduplicated.
   const inboxPruner = startInboxPruner({
     shards: shards.logicalShards.map((n) => shards.forShard(n)),
@@ -66,8 +71,9 @@ export async function openInfra(
     shards,
     redis,
     nc,
-    js: nc.jetstream(),
+    js,
     jsm,
+    revocations: revocations.list,
     readiness: {
       postgres: () => shards.ping(),
       redis: () => redis.ping(),
@@ -75,6 +81,7 @@ export async function openInfra(
     },
     close: async () => {
       await inboxPruner.stop();
+      await revocations.stop();
       await nc.drain().catch((err: unknown) => logger.warn({ err }, 'nats drain failed'));
       await redis.quit().catch(() => redis.disconnect());
       await shards.close();

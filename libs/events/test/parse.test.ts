@@ -159,5 +159,6 @@ test('the contract map covers every subject of the API event table', (t) => {
     'notification.created',
     'post.deleted',
     'post.published',
+    'session.revoked',
   ]);
 });

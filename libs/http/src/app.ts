@@ -9,6 +9,7 @@ import { registerAuth } from './auth.ts';
 import { type ReadinessCheck, registerHealth } from './health.ts';
 import { registerMetrics } from './metrics.ts';
 import { registerProblemHandler } from './problem.ts';
+import type { SessionRevocations } from './revocations.ts';
 
 export interface HttpAppOptions {
   service: string;
@@ -27,8 +28,14 @@ export interface HttpAppOptions {
    * the cache off.
    */
   tokenCacheSize?: number;
-  /** Trust X-Forwarded-For from the gateway for client addresses (rate limits per address). */
-  trustProxy?: boolean;
+  /**
+   * Addresses or CIDR ranges of the proxies (the gateway) whose X-Forwarded-For is believed. The client
+   * address of a request is the last hop not in this list, so a header the client wrote itself never
+   * counts. Empty (the default): X-Forwarded-For is ignored and the socket's peer is the client.
+   */
+  trustedProxies?: readonly string[] | undefined;
+  /** Sessions that ended: their access tokens are refused (filled from `session.revoked` by the chassis). */
+  revocations?: SessionRevocations | undefined;
 }
 
 const REQUEST_ID = 'x-request-id';
@@ -50,7 +57,8 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
     },
     requestIdHeader: false,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
-    trustProxy: options.trustProxy ?? true,
+    trustProxy:
+      options.trustedProxies && options.trustedProxies.length > 0 ? [...options.trustedProxies] : false,
     return503OnClosing: true,
     forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
@@ -61,7 +69,10 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
     done();
   });
   registerProblemHandler(app);
-  registerAuth(app, options.jwtPublicKey, options.tokenCacheSize);
+  registerAuth(app, options.jwtPublicKey, {
+    tokenCacheSize: options.tokenCacheSize,
+    revocations: options.revocations,
+  });
   await app.register(swagger, {
     openapi: {
       info: { title: `InstantPost ${options.service}`, version: '1.0.0' },
@@ -70,6 +81,8 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
   });
   await app.register(rateLimit, {
     global: false,
+    // A Redis outage must not fail the request: the limit is skipped (and Redis errors are logged).
+    skipOnError: true,
     ...(options.rateLimit
       ? { redis: options.rateLimit.redis, nameSpace: `${options.rateLimit.keyPrefix}ratelimit:` }
       : {}),

@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { unauthorized } from './errors.ts';
 import { JwtError } from './jwt.ts';
+import type { SessionRevocations } from './revocations.ts';
 import { TokenVerifier } from './token-cache.ts';
 
 /** Who made an authenticated request. */
@@ -10,6 +11,8 @@ export interface AuthUser {
   username: string;
   /** The session the token was issued for, when the issuer named one. */
   sessionId?: string;
+  /** When the token expires (ms since the epoch): long-lived responses (streams) end then. */
+  expiresAt: number;
 }
 
 declare module 'fastify' {
@@ -47,8 +50,9 @@ function tokenOf(request: FastifyRequest): string | undefined {
 export function registerAuth(
   app: FastifyInstance,
   publicKey: KeyObject | undefined,
-  tokenCacheSize?: number,
+  options: { tokenCacheSize?: number | undefined; revocations?: SessionRevocations | undefined } = {},
 ): void {
+  const { tokenCacheSize, revocations } = options;
   const verifier = publicKey ? new TokenVerifier(publicKey, tokenCacheSize) : undefined;
   const authenticate = (request: FastifyRequest, required: boolean): void => {
     const token = tokenOf(request);
@@ -59,9 +63,12 @@ export function registerAuth(
     if (!verifier) throw unauthorized('this service does not accept tokens');
     try {
       const claims = verifier.verify(token);
+      // Checked on every request, cache hits included: a logout must reach tokens already verified.
+      if (revocations?.isRevoked(claims)) throw unauthorized('the session of this token has ended');
       request.user = {
         id: claims.sub,
         username: claims.username,
+        expiresAt: claims.exp * 1000,
         ...(claims.sid === undefined ? {} : { sessionId: claims.sid }),
       };
     } catch (err) {

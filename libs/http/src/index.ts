@@ -22,5 +22,6 @@ export {
   verifyAccessToken,
 } from './jwt.ts';
 export type { Problem } from './problem.ts';
+export { type Revocation, SessionRevocations } from './revocations.ts';
 export { type ServeOptions, serve } from './serve.ts';
 export { DEFAULT_TOKEN_CACHE_SIZE, TokenVerifier } from './token-cache.ts';

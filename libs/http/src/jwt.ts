@@ -29,6 +29,21 @@ export class JwtError extends Error {
   }
 }
 
+/** Unpadded base64url, nothing else: no `=`, no whitespace, no characters Node's decoder would skip. */
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Decodes one token part, refusing every form but the canonical one: Node's decoder ignores padding, junk
+ * and the unused low bits of the last character, so several strings would otherwise carry one signature.
+ */
+function decodePart(part: string, what: string): Buffer {
+  const bytes = BASE64URL.test(part) ? Buffer.from(part, 'base64url') : undefined;
+  if (!bytes || bytes.toString('base64url') !== part) {
+    throw new JwtError(JwtErrorCodes.malformed, `token ${what} is not canonical base64url`);
+  }
+  return bytes;
+}
+
 const HEADER = Buffer.from(JSON.stringify({ alg: 'EdDSA', typ: 'JWT' })).toString('base64url');
 export const TOKEN_ISSUER = 'instantpost';
 
@@ -69,16 +84,12 @@ export function verifyAccessToken(publicKey: KeyObject, token: string, now = Dat
   if (parts.length !== 3) throw new JwtError(JwtErrorCodes.malformed, 'token is not a JWT');
   const [header, payload, signature] = parts as [string, string, string];
   if (header !== HEADER) throw new JwtError(JwtErrorCodes.malformed, 'unsupported token header');
-  const ok = verify(
-    null,
-    Buffer.from(`${header}.${payload}`),
-    publicKey,
-    Buffer.from(signature, 'base64url'),
-  );
+  const payloadBytes = decodePart(payload, 'payload');
+  const ok = verify(null, Buffer.from(`${header}.${payload}`), publicKey, decodePart(signature, 'signature'));
   if (!ok) throw new JwtError(JwtErrorCodes.badSignature, 'token signature is invalid');
   let claims: Partial<AccessClaims>;
   try {
-    claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Partial<AccessClaims>;
+    claims = JSON.parse(payloadBytes.toString('utf8')) as Partial<AccessClaims>;
   } catch {
     throw new JwtError(JwtErrorCodes.malformed, 'token payload is not JSON');
   }
@@ -86,6 +97,7 @@ export function verifyAccessToken(publicKey: KeyObject, token: string, now = Dat
     typeof claims.sub !== 'string' ||
     typeof claims.username !== 'string' ||
     typeof claims.exp !== 'number' ||
+    typeof claims.iat !== 'number' ||
     (claims.sid !== undefined && typeof claims.sid !== 'string')
   ) {
     throw new JwtError(JwtErrorCodes.malformed, 'token claims are incomplete');

@@ -20,6 +20,22 @@ export const REDACTED_PATHS = [
   '*.accessToken',
 ];
 
+/** The request as access lines show it: the path without its query string, which may carry a token. */
+interface LoggedRequest {
+  method?: string;
+  url?: string;
+  socket?: { remoteAddress?: string };
+  ip?: string;
+}
+
+export function serializeRequest(req: LoggedRequest): Record<string, unknown> {
+  return {
+    method: req.method,
+    path: typeof req.url === 'string' ? req.url.split('?', 1)[0] : undefined,
+    remoteAddress: req.ip ?? req.socket?.remoteAddress,
+  };
+}
+
 /** A pino JSON logger whose every line carries the active `trace_id` and `span_id`. */
 export function createLogger(options: LoggerOptions): Logger {
   return pino({
@@ -27,6 +43,7 @@ export function createLogger(options: LoggerOptions): Logger {
     base: { service: options.service },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    serializers: { req: serializeRequest },
     mixin: () => activeTraceIds() ?? {},
   });
 }

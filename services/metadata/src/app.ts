@@ -20,6 +20,7 @@ import { accountStore } from './store/accounts.ts';
 import { cacheStore } from './store/cache.ts';
 import { followStore } from './store/follows.ts';
 import { postStore } from './store/posts.ts';
+import { sessionStore } from './store/sessions.ts';
 
 export type Context = ServiceContext<ConfigOf<typeof configSpec>>;
 
@@ -69,14 +70,20 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
   const followsDomain = follows({ follows: followsStore, people: peopleDomain });
   const sessionsDomain = sessions({
     accounts: accountsStore,
+    sessionStore: sessionStore(infra.shards),
     cache,
     people: peopleDomain,
     settings: {
       privateKey: config.jwtPrivateKey,
       accessTokenTtlSeconds: config.accessTokenTtlSeconds,
       refreshTokenTtlDays: config.refreshTokenTtlDays,
-      loginMaxFailuresPerUsername: config.loginMaxFailuresPerUsername,
-      loginWindowSeconds: config.loginWindowSeconds,
+      refreshReuseGraceSeconds: config.refreshReuseGraceSeconds,
+      login: {
+        windowSeconds: config.loginWindowSeconds,
+        maxClientFailures: config.loginMaxFailuresPerAddress,
+        freeFailures: config.loginFreeFailures,
+        maxDelaySeconds: config.loginMaxDelaySeconds,
+      },
     },
     onMadePublic: async (userId) => {
       await followsDomain.approveAllRequests(userId);
@@ -99,7 +106,10 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
     sessions: sessionsDomain,
     people: peopleDomain,
     follows: followsDomain,
-    loginPerAddress: { max: config.loginMaxPerAddress, windowMs: config.loginWindowSeconds * 1000 },
+    limits: {
+      signUp: { max: config.signupMaxPerAddress, timeWindow: config.signupWindowSeconds * 1000 },
+      refresh: { max: config.refreshMaxPerAddress, timeWindow: 60_000 },
+    },
   });
   followRoutes(app, { follows: followsDomain });
   postRoutes(app, { posts: postsDomain, interactions: interactionsDomain });

@@ -30,7 +30,8 @@ export async function openMetadata(env: Record<string, string> = {}): Promise<Fi
     spec: configSpec,
     migrations: new URL('../src/sql/migrations/', import.meta.url),
     build: buildApp,
-    env: { MEDIA_BASE_URL, ...env },
+    // Tests sign many people up from one address; the sign-up limit's own test sets it low again.
+    env: { MEDIA_BASE_URL, SIGNUP_MAX_PER_ADDRESS: '100000', ...env },
   });
   return {
     ns,
@@ -56,7 +57,14 @@ export async function call(
   svc: Metadata,
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
   url: string,
-  options: { token?: string; body?: unknown; raw?: string | Buffer; headers?: Record<string, string> } = {},
+  options: {
+    token?: string;
+    body?: unknown;
+    raw?: string | Buffer;
+    headers?: Record<string, string>;
+    /** The peer address of the connection (default 127.0.0.1, which is a trusted proxy). */
+    remoteAddress?: string;
+  } = {},
 ): Promise<Reply> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
@@ -68,7 +76,13 @@ export async function call(
     payload = JSON.stringify(options.body);
     headers['content-type'] = 'application/json';
   }
-  const res = await svc.app.inject({ method, url, headers, ...(payload === undefined ? {} : { payload }) });
+  const res = await svc.app.inject({
+    method,
+    url,
+    headers,
+    ...(payload === undefined ? {} : { payload }),
+    ...(options.remoteAddress === undefined ? {} : { remoteAddress: options.remoteAddress }),
+  });
   let body: unknown;
   try {
     body = res.body === '' ? undefined : JSON.parse(res.body);

@@ -5,6 +5,7 @@ import { CommentCreated, LikeCreated, LikeDeleted } from './interaction.ts';
 import { MediaProcessed, MediaRejected, MediaUploaded } from './media.ts';
 import { NotificationCreated } from './notification.ts';
 import { PostDeleted, PostPublished } from './post.ts';
+import { SessionRevoked } from './session.ts';
 
 /**
  * Every event InstantPost publishes: subject (= CloudEvents `type`) → schema of its `data`.
@@ -14,6 +15,7 @@ import { PostDeleted, PostPublished } from './post.ts';
 export const EventContracts = {
   'account.created': AccountCreated,
   'account.updated': AccountUpdated,
+  'session.revoked': SessionRevoked,
   'follow.created': FollowCreated,
   'follow.approved': FollowApproved,
   'follow.deleted': FollowDeleted,

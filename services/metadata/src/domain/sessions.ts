@@ -2,10 +2,18 @@ import type { KeyObject } from 'node:crypto';
 import { conflict, HttpError, notFound, signAccessToken, unauthorized } from '@instantpost/http';
 import type { AccountRow, AccountStore } from '../store/accounts.ts';
 import type { CacheStore } from '../store/cache.ts';
+import type { SessionStore } from '../store/sessions.ts';
 import { metadataEvent } from './events.ts';
 import { burnPasswordCheck, hashPassword, verifyPassword } from './password.ts';
 import { accountOf, type People } from './people.ts';
-import { formatRefreshToken, hashSecret, newSecret, parseRefreshToken } from './refresh-token.ts';
+import {
+  formatRefreshToken,
+  hashSecret,
+  newSecret,
+  parseRefreshToken,
+  rotationKeyOf,
+  successorSecret,
+} from './refresh-token.ts';
 import type { Profile, UserSummary } from './views.ts';
 import { summaryOf } from './views.ts';
 
@@ -13,8 +21,15 @@ export interface SessionSettings {
   privateKey: KeyObject;
   accessTokenTtlSeconds: number;
   refreshTokenTtlDays: number;
-  loginMaxFailuresPerUsername: number;
-  loginWindowSeconds: number;
+  refreshReuseGraceSeconds: number;
+  login: {
+    windowSeconds: number;
+    /** Failed logins per client address per window, any usernames. */
+    maxClientFailures: number;
+    /** Failures of one username from one client before each try must wait. */
+    freeFailures: number;
+    maxDelaySeconds: number;
+  };
 }
 
 export interface TokenPair {
@@ -29,13 +44,31 @@ const BAD_CREDENTIALS = 'unknown username or wrong password';
 /** Sign-up, login, refresh-token rotation and logout. */
 export function sessions(deps: {
   accounts: AccountStore;
+  sessionStore: SessionStore;
   cache: CacheStore;
   people: People;
   settings: SessionSettings;
   /** Runs after a private account turned public (its pending follow requests get approved). */
   onMadePublic?: (userId: string) => Promise<void>;
 }) {
-  const { accounts, settings } = deps;
+  const { accounts, sessionStore, settings } = deps;
+  const rotationKey = rotationKeyOf(settings.privateKey);
+  const revocation =
+    (reason: 'logout' | 'refresh_reuse' | 'logout_all', sessionId?: string) => (userId: string) =>
+      metadataEvent(
+        'session.revoked',
+        {
+          userId,
+          ...(sessionId === undefined ? {} : { sessionId }),
+          revokedAt: new Date().toISOString(),
+          reason,
+        },
+        userId,
+      );
+  const tooManyTries = (retryAfterSeconds: number) =>
+    new HttpError('tooManyRequests', 'too many failed logins from this client; try again later', {
+      headers: { 'retry-after': String(retryAfterSeconds) },
+    });
 
   const issue = async (user: UserSummary, sessionId: string, secret: string): Promise<TokenPair> => ({
     accessToken: signAccessToken(
@@ -88,26 +121,25 @@ export function sessions(deps: {
       return summaryOf(accountOf(row));
     },
 
-    /** The same 401 for an unknown username and a wrong password; 429 after too many failures. */
-    async logIn(input: { username: string; password: string }): Promise<TokenPair> {
-      const failures = await deps.cache.loginFailures(input.username);
-      if (failures.count >= settings.loginMaxFailuresPerUsername) {
-        throw new HttpError('tooManyRequests', 'too many failed logins for this username; try again later', {
-          headers: { 'retry-after': String(failures.retryAfterSeconds) },
-        });
-      }
+    /**
+     * The same 401 for an unknown username and a wrong password. Failures slow down only the client that
+     * makes them (429 with Retry-After): the owner logging in from elsewhere is never stopped.
+     */
+    async logIn(input: { username: string; password: string; client: string }): Promise<TokenPair> {
+      const wait = await deps.cache.loginWait(input.username, input.client, settings.login.maxClientFailures);
+      if (wait > 0) throw tooManyTries(wait);
       const id = await accounts.userIdByUsername(input.username);
       const row = id === undefined ? undefined : await accounts.credentialsOf(id);
       let ok = false;
       if (row) ok = await verifyPassword(input.password, row.password_hash);
       else await burnPasswordCheck(input.password);
       if (!row || !ok) {
-        await deps.cache.recordLoginFailure(input.username, settings.loginWindowSeconds);
+        await deps.cache.recordLoginFailure(input.username, input.client, settings.login);
         throw unauthorized(BAD_CREDENTIALS);
       }
-      await deps.cache.clearLoginFailures(input.username);
+      await deps.cache.clearLoginFailures(input.username, input.client);
       const secret = newSecret();
-      const sessionId = await accounts.createSession(
+      const sessionId = await sessionStore.createSession(
         row.id,
         hashSecret(secret),
         settings.refreshTokenTtlDays,
@@ -115,38 +147,51 @@ export function sessions(deps: {
       return issue(summaryOf(accountOf(row)), sessionId, secret);
     },
 
-    /** Rotates the refresh token; the old one stops working, and replaying it revokes the session. */
+    /**
+     * Rotates the refresh token (RFC 9700): the presented secret is replaced by its successor. Presenting
+     * it again within the grace window (a second tab) gets the same successor; presenting it later is a
+     * replay and revokes the session; a secret the session never had revokes nothing.
+     */
     async refresh(refreshToken: string): Promise<TokenPair> {
       const parsed = parseRefreshToken(refreshToken);
       if (!parsed) throw unauthorized('invalid refresh token');
-      const secret = newSecret();
-      const result = await accounts.rotateSession(
+      const next = successorSecret(rotationKey, parsed);
+      const outcome = await sessionStore.refresh(
         parsed.sessionId,
         hashSecret(parsed.secret),
-        hashSecret(secret),
-        settings.refreshTokenTtlDays,
+        hashSecret(next),
+        { ttlDays: settings.refreshTokenTtlDays, graceSeconds: settings.refreshReuseGraceSeconds },
+        revocation('refresh_reuse', parsed.sessionId),
       );
-      if (result === 'reused') throw unauthorized('refresh token was already used; the session is revoked');
-      if (!result) throw unauthorized('invalid refresh token');
-      const account = await deps.people.account(result.userId);
+      if (outcome.kind === 'reused') {
+        throw unauthorized('refresh token was already used; the session is revoked');
+      }
+      if (outcome.kind === 'invalid') throw unauthorized('invalid refresh token');
+      const account = await deps.people.account(outcome.userId);
       if (!account) throw unauthorized('invalid refresh token');
-      return issue(summaryOf(account), parsed.sessionId, secret);
+      return issue(summaryOf(account), parsed.sessionId, next);
     },
 
     /**
-     * Revokes the given refresh token's session, else the session the access token belongs to, else (a token
-     * from before sessions were named in it) every session of the user.
+     * Ends the given refresh token's session, else the session the access token belongs to, else (a token
+     * from before sessions were named in it) every session of the user. Every service hears of it.
      */
     async logOut(userId: string, refreshToken: string | undefined, sessionId?: string): Promise<void> {
       if (refreshToken === undefined) {
-        if (sessionId === undefined) await accounts.revokeAllSessions(userId);
-        else await accounts.revokeSessionById(userId, sessionId);
+        if (sessionId === undefined) await sessionStore.revokeAll(userId, revocation('logout_all'));
+        else await sessionStore.revoke(userId, sessionId, undefined, revocation('logout', sessionId));
         return;
       }
       const parsed = parseRefreshToken(refreshToken);
-      if (!parsed || !(await accounts.revokeSession(userId, parsed.sessionId, hashSecret(parsed.secret)))) {
-        throw unauthorized('invalid refresh token');
-      }
+      const ended =
+        parsed !== undefined &&
+        (await sessionStore.revoke(
+          userId,
+          parsed.sessionId,
+          hashSecret(parsed.secret),
+          revocation('logout', parsed.sessionId),
+        ));
+      if (!ended) throw unauthorized('invalid refresh token');
     },
 
     me,

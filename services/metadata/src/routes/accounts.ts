@@ -22,12 +22,16 @@ export function accountRoutes(
     sessions: Sessions;
     people: People;
     follows: Follows;
-    loginPerAddress: { max: number; windowMs: number };
+    /** Per client address (the gateway's X-Forwarded-For, see TRUSTED_PROXIES). */
+    limits: {
+      signUp: { max: number; timeWindow: number };
+      refresh: { max: number; timeWindow: number };
+    };
   },
 ): void {
   const { sessions } = deps;
 
-  app.post('/v1/accounts', async (request, reply) => {
+  app.post('/v1/accounts', { config: { rateLimit: deps.limits.signUp } }, async (request, reply) => {
     const body = objectBody(request.body);
     const username = parseUsername(body.username);
     const password = requiredString(body, 'password', PASSWORD);
@@ -36,18 +40,15 @@ export function accountRoutes(
     return reply.status(201).send(user);
   });
 
-  app.post(
-    '/v1/sessions',
-    { config: { rateLimit: { max: deps.loginPerAddress.max, timeWindow: deps.loginPerAddress.windowMs } } },
-    async (request, reply) => {
-      const body = objectBody(request.body);
-      const username = parseUsername(body.username);
-      const password = requiredString(body, 'password', { min: 1, max: PASSWORD.max });
-      return reply.status(201).send(await sessions.logIn({ username, password }));
-    },
-  );
+  // Failed logins are limited per client address and per (username, address) by the domain itself.
+  app.post('/v1/sessions', async (request, reply) => {
+    const body = objectBody(request.body);
+    const username = parseUsername(body.username);
+    const password = requiredString(body, 'password', { min: 1, max: PASSWORD.max });
+    return reply.status(201).send(await sessions.logIn({ username, password, client: request.ip }));
+  });
 
-  app.post('/v1/sessions/refresh', async (request, reply) => {
+  app.post('/v1/sessions/refresh', { config: { rateLimit: deps.limits.refresh } }, async (request, reply) => {
     const body = objectBody(request.body);
     const refreshToken = requiredString(body, 'refreshToken', { min: 1, max: 200 });
     return reply.status(201).send(await sessions.refresh(refreshToken));

@@ -1,8 +1,7 @@
 import { enqueue } from '@instantpost/bus';
 import type { AnyCloudEvent } from '@instantpost/events';
-import { shardOf } from '@instantpost/ids';
 import type { Shards } from '@instantpost/shards';
-import { groupByShard, onKnownShard, tableIn } from './sql.ts';
+import { groupByShard, tableIn } from './sql.ts';
 
 /** An account as stored. */
 export interface AccountRow {
@@ -23,7 +22,7 @@ const STALE_CLAIM = '5 minutes';
 
 export type ClaimResult = 'claimed' | 'taken';
 
-/** Accounts, the global username index and refresh-token sessions. */
+/** Accounts and the global username index. */
 export function accountStore(shards: Shards) {
   const usernameShard = (username: string) => shards.forShard(shards.shardForKey(username));
 
@@ -163,70 +162,6 @@ export function accountStore(shards: Shards) {
         await enqueue(tx, shard.schema, eventFor(changed));
         return after;
       });
-    },
-
-    /** A new refresh-token session; returns its id (minted on the user's shard). */
-    async createSession(userId: string, secretHash: Buffer, ttlDays: number): Promise<string> {
-      const shard = shards.forId(userId);
-      const [row] = await shard.sql<{ id: string }[]>`
-        INSERT INTO ${shard.table('sessions')} (user_id, secret_hash, expires_at)
-        VALUES (${userId}, ${secretHash}, now() + ${ttlDays} * interval '1 day') RETURNING id`;
-      if (!row) throw new Error('session insert returned nothing');
-      return row.id;
-    },
-
-    /**
-     * Swaps the session's secret when `oldHash` is the current one. A known session presented with an
-     * older secret is a replayed (stolen) token: the whole session is revoked.
-     */
-    async rotateSession(
-      sessionId: string,
-      oldHash: Buffer,
-      newHash: Buffer,
-      ttlDays: number,
-    ): Promise<{ userId: string } | 'reused' | undefined> {
-      if (!onKnownShard(shards, sessionId)) return undefined;
-      const shard = shards.forId(sessionId);
-      const table = shard.table('sessions');
-      const [rotated] = await shard.sql<{ user_id: string }[]>`
-        UPDATE ${table} SET secret_hash = ${newHash}, rotated_at = now(),
-          expires_at = now() + ${ttlDays} * interval '1 day'
-        WHERE id = ${sessionId} AND secret_hash = ${oldHash} AND revoked_at IS NULL AND expires_at > now()
-        RETURNING user_id`;
-      if (rotated) return { userId: rotated.user_id };
-      const revoked = await shard.sql`
-        UPDATE ${table} SET revoked_at = now()
-        WHERE id = ${sessionId} AND revoked_at IS NULL AND secret_hash <> ${oldHash} RETURNING 1`;
-      return revoked.length > 0 ? 'reused' : undefined;
-    },
-
-    /** Revokes one session of the user; false when it is not theirs or already revoked. */
-    async revokeSession(userId: string, sessionId: string, secretHash: Buffer): Promise<boolean> {
-      const shard = shards.forId(userId);
-      if (shard.shard !== shardOf(sessionId)) return false;
-      const rows = await shard.sql`
-        UPDATE ${shard.table('sessions')} SET revoked_at = now()
-        WHERE id = ${sessionId} AND user_id = ${userId} AND secret_hash = ${secretHash} AND revoked_at IS NULL
-        RETURNING 1`;
-      return rows.length > 0;
-    },
-
-    async revokeSessionById(userId: string, sessionId: string): Promise<boolean> {
-      const shard = shards.forId(userId);
-      if (shard.shard !== shardOf(sessionId)) return false;
-      const rows = await shard.sql`
-        UPDATE ${shard.table('sessions')} SET revoked_at = now()
-        WHERE id = ${sessionId} AND user_id = ${userId} AND revoked_at IS NULL
-        RETURNING 1`;
-      return rows.length > 0;
-    },
-
-    async revokeAllSessions(userId: string): Promise<number> {
-      const shard = shards.forId(userId);
-      const rows = await shard.sql`
-        UPDATE ${shard.table('sessions')} SET revoked_at = now()
-        WHERE user_id = ${userId} AND revoked_at IS NULL RETURNING 1`;
-      return rows.length;
     },
   };
 }

@@ -41,24 +41,51 @@ export function cacheStore(redis: Redis, options: { ttlSeconds: number; postAuth
     json,
     postAuthors: postAuthorMap(redis, options.postAuthorBuckets),
 
-    /** Failed logins of a username in the current window. */
-    async loginFailures(username: string): Promise<{ count: number; retryAfterSeconds: number }> {
-      const key = `loginfail:${username}`;
-      const [[, count], [, ttl]] = (await redis.multi().get(key).ttl(key).exec()) as [
-        [unknown, string | null],
-        [unknown, number],
-      ];
-      return { count: Number(count ?? 0), retryAfterSeconds: Math.max(1, ttl) };
+    /**
+     * How long this client must wait before trying this username again (0: go ahead), or before trying
+     * any username when the client's own failures are over the ceiling.
+     */
+    async loginWait(username: string, client: string, maxClientFailures: number): Promise<number> {
+      const [[, waitMs], [, clientFailures], [, clientTtl]] = (await redis
+        .multi()
+        .pttl(`loginwait:${client}:${username}`)
+        .get(`loginfail:client:${client}`)
+        .ttl(`loginfail:client:${client}`)
+        .exec()) as [[unknown, number], [unknown, string | null], [unknown, number]];
+      if (Number(clientFailures ?? 0) >= maxClientFailures) return Math.max(1, clientTtl);
+      return waitMs > 0 ? Math.ceil(waitMs / 1000) : 0;
     },
 
-    async recordLoginFailure(username: string, windowSeconds: number): Promise<void> {
-      const key = `loginfail:${username}`;
-      // NX: the window starts at the first failure and is not extended by later ones.
-      await redis.multi().incr(key).expire(key, windowSeconds, 'NX').exec();
+    /**
+     * Counts a failed login of `username` from `client`, for the client's ceiling and for the pair: past
+     * `freeFailures` the pair waits 1 s, 2 s, 4 s, ... (at most `maxDelaySeconds`) between tries. Other
+     * clients are never slowed by it, so nobody can lock an owner out of their account.
+     */
+    async recordLoginFailure(
+      username: string,
+      client: string,
+      policy: { windowSeconds: number; freeFailures: number; maxDelaySeconds: number },
+    ): Promise<void> {
+      const pair = `loginfail:${client}:${username}`;
+      const clientKey = `loginfail:client:${client}`;
+      // NX: a window starts at its first failure and is not extended by later ones.
+      const [[, failures]] = (await redis
+        .multi()
+        .incr(pair)
+        .expire(pair, policy.windowSeconds, 'NX')
+        .incr(clientKey)
+        .expire(clientKey, policy.windowSeconds, 'NX')
+        .exec()) as [[unknown, number], ...unknown[]];
+      const over = failures - policy.freeFailures;
+      if (over >= 0) {
+        const delaySeconds = Math.min(2 ** Math.min(over, 30), policy.maxDelaySeconds);
+        await redis.set(`loginwait:${client}:${username}`, '1', 'EX', delaySeconds);
+      }
     },
 
-    async clearLoginFailures(username: string): Promise<void> {
-      await redis.del(`loginfail:${username}`);
+    /** A right password from this client: its tries of this username start over. */
+    async clearLoginFailures(username: string, client: string): Promise<void> {
+      await redis.del(`loginfail:${client}:${username}`, `loginwait:${client}:${username}`);
     },
   };
 }
