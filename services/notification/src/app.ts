@@ -10,6 +10,7 @@ import { ACTIVITY_CONSUMER, activityConsumer } from './handlers/activity.ts';
 import { registerNotificationRoutes } from './routes/notifications.ts';
 import { registerStreamRoute } from './routes/stream.ts';
 import { subscribeCreated } from './store/live.ts';
+import { createStreamRegistry } from './store/stream-registry.ts';
 import { createUnreadCache } from './store/unread.ts';
 
 export type Context = ServiceContext<ConfigOf<typeof configSpec>>;
@@ -29,7 +30,10 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
   const reader = createReader({ shards, unread });
   const hub = createStreamHub({ reader, logger });
   registerNotificationRoutes(app, reader);
-  registerStreamRoute(app, hub);
+  const registry = createStreamRegistry(redis, config.redisPrefix, logger);
+  registerStreamRoute(app, { hub, registry, maxStreamsPerUser: config.maxStreamsPerUser });
+  const closeRequests = await registry.listen(hub.closeStream);
+  const stopHearingRevocations = infra.revocations.onRevoked((r) => hub.sessionEnded(r.userId, r.sessionId));
 
   // Streams end before the server closes, so clients reconnect elsewhere at once.
   const heartbeat = setInterval(() => hub.heartbeat(), config.heartbeatMs);
@@ -67,6 +71,8 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
       await runner?.stop();
       await relay.stop();
       await live.stop();
+      stopHearingRevocations();
+      await closeRequests.stop();
       unread.stop();
     },
   };

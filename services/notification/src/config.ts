@@ -14,6 +14,12 @@ export const configSpec = {
     max: 300_000,
     doc: 'comment line sent on every idle SSE stream this often, so proxies keep it open',
   }),
+  maxStreamsPerUser: int('NOTIFICATION_MAX_STREAMS_PER_USER', {
+    default: 5,
+    min: 1,
+    max: 1000,
+    doc: 'open SSE streams per user across replicas; a new one closes the oldest',
+  }),
   unreadTtlSeconds: int('NOTIFICATION_UNREAD_TTL_SECONDS', {
     default: 3600,
     min: 1,

@@ -197,6 +197,10 @@ export interface SseClient {
   readonly comments: string[];
   /** Waits until at least `count` events have arrived. */
   waitForEvents(count: number, timeoutMs?: number): Promise<SseEvent[]>;
+  /** Whether the server ended the stream. */
+  readonly ended: boolean;
+  /** Waits until the server ends the stream. */
+  waitForEnd(timeoutMs?: number): Promise<true>;
   close(): void;
 }
 
@@ -210,6 +214,10 @@ export function openSse(url: string, headers: Record<string, string> = {}): Prom
         const comments: string[] = [];
         let buffer = '';
         let body = '';
+        let ended = false;
+        res.on('end', () => {
+          ended = true;
+        });
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
           if (res.statusCode !== 200) {
@@ -242,6 +250,10 @@ export function openSse(url: string, headers: Record<string, string> = {}): Prom
           comments,
           waitForEvents: (count, timeoutMs = 10_000) =>
             waitFor(() => events.length >= count && events, `${count} SSE events`, timeoutMs),
+          get ended() {
+            return ended;
+          },
+          waitForEnd: (timeoutMs = 10_000) => waitFor(() => ended, 'the server to end the stream', timeoutMs),
           close: () => req.destroy(),
         };
         if (res.statusCode === 200) resolve(client);

@@ -1,3 +1,4 @@
+import { signAccessToken } from '@instantpost/http';
 import { formatId } from '@instantpost/ids';
 import test from 'ava';
 import {
@@ -140,4 +141,75 @@ test('the stream needs a valid token: 401 otherwise', async (t) => {
     'last-event-id': 'abc',
   });
   t.is(badId.status, 400);
+});
+
+/** A token that names a session, as metadata issues them. */
+const sessionToken = (user: { id: string; username: string }, sid: string, ttlSeconds = 600) =>
+  signAccessToken(world.keys.privateKey, { sub: user.id, username: user.username, sid }, ttlSeconds);
+
+test('a sixth stream of one user closes the oldest, whichever instance holds it', async (t) => {
+  const me = await createUser(world, `many${seq++}`, 5);
+  const streams = [];
+  for (let i = 0; i < 5; i++) {
+    streams.push(await openSse(`${i % 2 ? url2 : url1}/v1/notifications/stream?access_token=${me.token}`));
+  }
+  try {
+    t.true(streams.every((s) => s.status === 200));
+    const sixth = await openSse(`${url2}/v1/notifications/stream?access_token=${me.token}`);
+    streams.push(sixth);
+    t.is(sixth.status, 200);
+    await streams[0]?.waitForEnd();
+    t.deepEqual(
+      streams.map((s) => s.ended),
+      [true, false, false, false, false, false],
+      'only the oldest ended (it was on instance 1; the sixth opened on instance 2)',
+    );
+    // Other users are not affected by this user's streams.
+    const other = await createUser(world, `few${seq++}`, 6);
+    const theirs = await openSse(`${url1}/v1/notifications/stream?access_token=${other.token}`);
+    streams.push(theirs);
+    t.is(theirs.status, 200);
+  } finally {
+    for (const s of streams) s.close();
+  }
+});
+
+test('when a session ends, its streams on every instance close; other sessions stay open', async (t) => {
+  const me = await createUser(world, `bye${seq++}`, 3);
+  const sid = postId();
+  const ending = [
+    await openSse(`${url1}/v1/notifications/stream?access_token=${sessionToken(me, sid)}`),
+    await openSse(`${url2}/v1/notifications/stream?access_token=${sessionToken(me, sid)}`),
+  ];
+  const staying = await openSse(`${url1}/v1/notifications/stream?access_token=${sessionToken(me, postId())}`);
+  try {
+    t.true([...ending, staying].every((s) => s.status === 200));
+    await world.publish('session.revoked', {
+      userId: me.id,
+      sessionId: sid,
+      revokedAt: new Date().toISOString(),
+      reason: 'logout',
+    });
+    await Promise.all(ending.map((s) => s.waitForEnd(5000)));
+    t.false(staying.ended);
+    const again = await openSse(`${url2}/v1/notifications/stream?access_token=${sessionToken(me, sid)}`);
+    t.is(again.status, 401, 'the ended session cannot open a new stream');
+  } finally {
+    for (const s of [...ending, staying]) s.close();
+  }
+});
+
+test('a stream ends when its token expires (the client reconnects with a fresh one)', async (t) => {
+  const me = await createUser(world, `brief${seq++}`, 1);
+  const stream = await openSse(
+    `${url2}/v1/notifications/stream?access_token=${sessionToken(me, postId(), 2)}`,
+  );
+  try {
+    t.is(stream.status, 200);
+    t.false(stream.ended);
+    await stream.waitForEnd(10_000);
+    t.pass();
+  } finally {
+    stream.close();
+  }
 });

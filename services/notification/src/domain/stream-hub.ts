@@ -4,7 +4,11 @@ import type { Reader, StreamEntry } from './reader.ts';
 
 /** One connected stream, as the hub sees it (the route writes the SSE frames). */
 export interface StreamClient {
+  /** Unique per stream, across replicas. */
+  readonly id: string;
   readonly userId: string;
+  /** The session of the token the stream was opened with (absent for tokens that name none). */
+  readonly sessionId?: string | undefined;
   send(entry: StreamEntry): void;
   heartbeat(): void;
   close(): void;
@@ -58,6 +62,7 @@ class Subscriber {
 export function createStreamHub(deps: { reader: Reader; logger: Logger }) {
   const { reader, logger } = deps;
   const byUser = new Map<string, Set<Subscriber>>();
+  const byId = new Map<string, Subscriber>();
   let loading = 0;
   const queue: EventData<'notification.created'>[] = [];
 
@@ -105,10 +110,12 @@ export function createStreamHub(deps: { reader: Reader; logger: Logger }) {
         byUser.set(client.userId, subs);
       }
       subs.add(sub);
+      byId.set(client.id, sub);
       const detach = () => {
         const set = byUser.get(client.userId);
         set?.delete(sub);
         if (set?.size === 0) byUser.delete(client.userId);
+        byId.delete(client.id);
       };
       try {
         const replayed =
@@ -129,6 +136,19 @@ export function createStreamHub(deps: { reader: Reader; logger: Logger }) {
     closeAll(): void {
       for (const subs of byUser.values()) for (const sub of subs) sub.client.close();
       byUser.clear();
+      byId.clear();
+    },
+
+    /** Ends one stream if this replica holds it (a newer stream of its user pushed it out). */
+    closeStream(streamId: string): void {
+      byId.get(streamId)?.client.close();
+    },
+
+    /** A session ended: its streams end (without a session, every stream of the user). */
+    sessionEnded(userId: string, sessionId: string | undefined): void {
+      for (const sub of [...(byUser.get(userId) ?? [])]) {
+        if (sessionId === undefined || sub.client.sessionId === sessionId) sub.client.close();
+      }
     },
 
     connections(): number {

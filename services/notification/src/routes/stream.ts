@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { badRequest } from '@instantpost/http';
 import type { FastifyInstance } from 'fastify';
 import type { StreamEntry } from '../domain/reader.ts';
 import type { StreamClient, StreamHub } from '../domain/stream-hub.ts';
+import type { StreamRegistry } from '../store/stream-registry.ts';
 
 const ID = /^(0|[1-9][0-9]{0,18})$/;
 /** A client this far behind (bytes not yet taken by the socket) is cut off; it reconnects with Last-Event-ID. */
@@ -17,7 +19,11 @@ export function frame(entry: StreamEntry): string {
  * item. The token comes as `Authorization: Bearer` or, for browser EventSource, `?access_token=`.
  * `Last-Event-ID` (sent by EventSource on reconnect) or `?lastEventId=` replays what was missed.
  */
-export function registerStreamRoute(app: FastifyInstance, hub: StreamHub): void {
+export function registerStreamRoute(
+  app: FastifyInstance,
+  deps: { hub: StreamHub; registry: StreamRegistry; maxStreamsPerUser: number },
+): void {
+  const { hub, registry } = deps;
   app.get<{ Querystring: { access_token?: string; lastEventId?: string } }>(
     '/v1/notifications/stream',
     {
@@ -42,8 +48,10 @@ export function registerStreamRoute(app: FastifyInstance, hub: StreamHub): void 
       if (lastEventId !== undefined && !ID.test(lastEventId)) {
         throw badRequest('Last-Event-ID: must be an event id this stream sent', 'Last-Event-ID');
       }
-      const userId = request.user?.id;
-      if (!userId) throw new Error('requireUser did not run');
+      const user = request.user;
+      if (!user) throw new Error('requireUser did not run');
+      const userId = user.id;
+      const stream = { id: randomUUID(), openedAt: Date.now(), expiresAt: user.expiresAt };
 
       reply.hijack();
       const res = reply.raw;
@@ -64,7 +72,9 @@ export function registerStreamRoute(app: FastifyInstance, hub: StreamHub): void 
         if (res.writableLength > MAX_BUFFERED) client.close();
       };
       const client: StreamClient = {
+        id: stream.id,
         userId,
+        sessionId: user.sessionId,
         send: (entry) => write(frame(entry)),
         heartbeat: () => write(': heartbeat\n\n'),
         close: () => {
@@ -74,17 +84,33 @@ export function registerStreamRoute(app: FastifyInstance, hub: StreamHub): void 
         },
       };
       let detach: (() => void) | undefined;
+      // The stream lives as long as its token: the client reconnects with a fresh one (Last-Event-ID).
+      const expiry = setTimeout(() => client.close(), Math.max(0, user.expiresAt - Date.now()));
       res.on('close', () => {
         closed = true;
+        clearTimeout(expiry);
         detach?.();
+        registry.unregister(userId, stream).catch((err: unknown) => {
+          request.log.warn({ err }, 'could not unregister a notification stream');
+        });
       });
       try {
         detach = await hub.open(client, lastEventId);
         if (closed) detach();
+        else await limitStreams(userId, stream);
       } catch (err) {
         request.log.error({ err }, 'could not open a notification stream');
         client.close();
       }
     },
   );
+
+  /** The user's oldest streams beyond the limit are closed, wherever they are. Without Redis: no limit. */
+  async function limitStreams(userId: string, stream: { id: string; openedAt: number; expiresAt: number }) {
+    try {
+      await registry.register(userId, stream, deps.maxStreamsPerUser);
+    } catch (err) {
+      app.log.warn({ err }, 'stream limit not enforced: the registry is unreachable');
+    }
+  }
 }
