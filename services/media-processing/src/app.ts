@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import type { configSpec } from './config.ts';
 import type { ProcessDeps } from './domain/process.ts';
 import { mediaUploadedConsumer } from './handlers/media-uploaded.ts';
+import { postDeletedConsumer } from './handlers/post-deleted.ts';
 import { createManifest } from './store/manifest.ts';
 import { createMediaObjects } from './store/objects.ts';
 
@@ -36,7 +37,7 @@ export function processDeps(ctx: Context): ProcessDeps & { close(): void } {
   };
 }
 
-/** Builds media-processing's HTTP app (health and metrics only) and its `media.uploaded` consumer. */
+/** Builds media-processing's HTTP app (health and metrics only) and its `media.uploaded` and `post.deleted` consumers. */
 export async function buildApp(ctx: Context): Promise<BuiltService> {
   const { config, infra, logger } = ctx;
   configureSharp();
@@ -60,9 +61,16 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
     prefix: config.natsPrefix,
     logger,
   });
+  const deletions = await startConsumer({
+    nc: infra.nc,
+    definition: postDeletedConsumer(deps),
+    prefix: config.natsPrefix,
+    logger,
+  });
   return {
     app,
     stop: async () => {
+      await deletions.stop();
       await consumer.stop();
       deps.close();
     },

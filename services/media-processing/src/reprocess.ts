@@ -30,7 +30,9 @@ for (const mediaId of ids) {
     const detail =
       outcome.status === 'processed'
         ? { renditions: outcome.data.renditions.map((r) => r.key) }
-        : { reason: outcome.reason };
+        : outcome.status === 'rejected'
+          ? { reason: outcome.reason }
+          : {};
     process.stdout.write(`${JSON.stringify({ mediaId, status: outcome.status, ...detail })}\n`);
   } catch (err) {
     failed++;

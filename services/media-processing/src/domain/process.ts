@@ -29,7 +29,9 @@ export interface ProcessOptions {
 
 export type Outcome =
   | { readonly status: 'processed'; readonly data: ProcessedData; readonly reused: boolean }
-  | { readonly status: 'rejected'; readonly reason: string; readonly reused: boolean };
+  | { readonly status: 'rejected'; readonly reason: string; readonly reused: boolean }
+  /** Its post was deleted: nothing is rendered or published (a deleted photo is never served again). */
+  | { readonly status: 'deleted' };
 
 /**
  * Turns one original into renditions on S3 and publishes `media.processed`, or publishes `media.rejected`
@@ -45,6 +47,7 @@ export async function processMedia(
 ): Promise<Outcome> {
   const { mediaId, ownerId, sha256 } = source;
   const record = await deps.manifest.recordAttempt(source);
+  if (record.deletedAt !== null) return { status: 'deleted' };
   if (!options.force && record.pipelineVersion === PIPELINE_VERSION) {
     if (record.status === 'processed' && record.result) {
       await deps.publish(processedEvent(record.result, sha256));

@@ -15,6 +15,8 @@ export interface MediaRecord {
   readonly reason: string | null;
   readonly attempts: number;
   readonly lastError: string | null;
+  /** The post made from it was deleted: its renditions are gone and are never made again. */
+  readonly deletedAt: Date | null;
 }
 
 /** The processing manifest in Postgres, on the shard of each media id. */
@@ -25,6 +27,8 @@ export interface Manifest {
   recordRejected(mediaId: string, pipelineVersion: number, reason: string): Promise<void>;
   /** Keeps the last transient error for operators; the status stays `processing`. */
   recordFailure(mediaId: string, error: string): Promise<void>;
+  /** Marks the media deleted (idempotent: the first time is kept); false when there is no record of it. */
+  recordDeleted(mediaId: string): Promise<boolean>;
   find(mediaId: string): Promise<MediaRecord | undefined>;
 }
 
@@ -37,6 +41,7 @@ interface Row {
   reason: string | null;
   attempts: number;
   last_error: string | null;
+  deleted_at: Date | null;
 }
 
 const toRecord = (row: Row): MediaRecord => ({
@@ -48,6 +53,7 @@ const toRecord = (row: Row): MediaRecord => ({
   reason: row.reason,
   attempts: row.attempts,
   lastError: row.last_error,
+  deletedAt: row.deleted_at,
 });
 
 export function createManifest(shards: Shards): Manifest {
@@ -67,7 +73,7 @@ export function createManifest(shards: Shards): Manifest {
           reason = CASE WHEN ${s.table('media')}.sha256 = EXCLUDED.sha256 THEN ${s.table('media')}.reason END,
           sha256 = EXCLUDED.sha256,
           updated_at = now()
-        RETURNING media_id, source, status, pipeline_version, result, reason, attempts, last_error`;
+        RETURNING media_id, source, status, pipeline_version, result, reason, attempts, last_error, deleted_at`;
       return toRecord(row as Row);
     },
 
@@ -96,10 +102,19 @@ export function createManifest(shards: Shards): Manifest {
         WHERE media_id = ${mediaId}`;
     },
 
+    async recordDeleted(mediaId) {
+      const s = shards.forId(mediaId);
+      const rows = await s.sql`
+        UPDATE ${s.table('media')} SET deleted_at = coalesce(deleted_at, now()), updated_at = now()
+        WHERE media_id = ${mediaId}
+        RETURNING media_id`;
+      return rows.length === 1;
+    },
+
     async find(mediaId) {
       const s = shards.forId(mediaId);
       const [row] = await s.sql<Row[]>`
-        SELECT media_id, source, status, pipeline_version, result, reason, attempts, last_error
+        SELECT media_id, source, status, pipeline_version, result, reason, attempts, last_error, deleted_at
         FROM ${s.table('media')} WHERE media_id = ${mediaId}`;
       return row ? toRecord(row) : undefined;
     },
