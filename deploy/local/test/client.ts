@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http';
+
 /** A mobile client's view of InstantPost: JSON over HTTP through the gateway, nothing else. */
 export interface Session {
   accessToken: string;
@@ -12,14 +14,21 @@ export interface Reply<T = Record<string, unknown>> {
 }
 
 export class Client {
-  constructor(readonly baseUrl: string) {}
+  /**
+   * `localAddress` binds the client's connections to another loopback address (`127.0.0.7`), so the
+   * gateway sees a different machine (PITFALLS.md); without it, requests come from 127.0.0.1.
+   */
+  constructor(
+    readonly baseUrl: string,
+    readonly localAddress?: string,
+  ) {}
 
   async call<T = Record<string, unknown>>(
     method: string,
     path: string,
-    options: { token?: string; json?: unknown; form?: FormData } = {},
+    options: { token?: string; json?: unknown; form?: FormData; headers?: Record<string, string> } = {},
   ): Promise<Reply<T>> {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...options.headers };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
     let body: string | FormData | undefined;
     if (options.json !== undefined) {
@@ -28,9 +37,46 @@ export class Client {
     } else if (options.form) {
       body = options.form;
     }
-    const res = await fetch(`${this.baseUrl}${path}`, { method, headers, body });
+    const res = await this.send(method, path, headers, body);
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : {}) as T, headers: res.headers };
+  }
+
+  /** One request, from `localAddress` when set. */
+  async send(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body?: string | FormData,
+  ): Promise<Response> {
+    if (!this.localAddress) return fetch(`${this.baseUrl}${path}`, { method, headers, body });
+    // Response serializes a FormData with its multipart boundary, as fetch would send it.
+    const encoded = body === undefined ? undefined : new Response(body);
+    const bytes = encoded ? Buffer.from(await encoded.arrayBuffer()) : undefined;
+    const contentType = encoded?.headers.get('content-type');
+    const all = { ...(contentType ? { 'content-type': contentType } : {}), ...headers };
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(
+        `${this.baseUrl}${path}`,
+        { method, headers: all, localAddress: this.localAddress },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            const out = new Headers();
+            for (const [name, value] of Object.entries(res.headers)) {
+              if (value !== undefined) out.set(name, Array.isArray(value) ? value.join(', ') : value);
+            }
+            const status = res.statusCode ?? 0;
+            const payload = status === 204 || status === 304 ? null : Buffer.concat(chunks);
+            resolve(new Response(payload, { status, headers: out }));
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(bytes);
+    });
   }
 
   async signUp(username: string, password: string, displayName: string): Promise<Session> {

@@ -1,4 +1,5 @@
 import {
+  bool,
   type ConfigOf,
   type ConfigSpec,
   custom,
@@ -12,6 +13,7 @@ import {
 import { isIP } from 'node:net';
 import { loadPublicKey } from '@instantpost/http';
 import { parseShardMap } from '@instantpost/shards';
+import type { ConnectionOptions } from 'nats';
 
 /** The five services and the port each listens on by default (the gateway routes to these locally). */
 export const SERVICE_PORTS = {
@@ -27,6 +29,20 @@ export type ServiceName = keyof typeof SERVICE_PORTS;
 /** Two physical databases with eight logical shards each: sharding is exercised even on a laptop. */
 export const LOCAL_SHARD_MAP =
   '0-7=postgres://postgres@127.0.0.1:5432/instantpost_0;8-15=postgres://postgres@127.0.0.1:5432/instantpost_1';
+
+/**
+ * Connections per physical database by default: the local stack's budget. Five services on two
+ * databases hold at most 2 × (3 + 2 + 4 + 3 + 4) = 32 pooled connections plus one LISTEN connection
+ * per database for each outbox relay (upload, metadata, notification: 6), 38 of Postgres's default
+ * 100, so `npm test` fits beside `npm start`. Production sets PG_POOL_MAX (k8s config) behind PgBouncer.
+ */
+export const PG_POOL_DEFAULTS: Record<ServiceName, number> = {
+  upload: 3,
+  'media-processing': 2,
+  metadata: 4,
+  feed: 3,
+  notification: 4,
+};
 
 /** The local gateway (nginx) reaches the services over loopback. */
 export const LOCAL_TRUSTED_PROXIES = '127.0.0.1,::1';
@@ -62,10 +78,20 @@ export function chassisSpec(service: ServiceName) {
       doc: 'logical shard ranges → physical Postgres databases (`<from>-<to>=<url>;…`)',
     }),
     pgPoolMax: int('PG_POOL_MAX', {
-      default: 10,
+      default: PG_POOL_DEFAULTS[service],
       min: 1,
       max: 200,
-      doc: 'connections per physical database',
+      doc: 'connections per physical database (the most this process opens to each)',
+    }),
+    pgIdleTimeout: int('PG_IDLE_TIMEOUT', {
+      default: 10,
+      min: 0,
+      max: 3600,
+      doc: 'seconds before an idle pooled connection is closed (0: never)',
+    }),
+    pgPrepare: bool('PG_PREPARE', {
+      default: true,
+      doc: 'named prepared statements; `false` behind PgBouncer in transaction pooling mode',
     }),
     redisUrl: url('REDIS_URL', {
       default: 'redis://127.0.0.1:6379',
@@ -87,6 +113,16 @@ export function chassisSpec(service: ServiceName) {
       pattern: /^[a-z0-9]*$/,
       doc: 'subject/stream prefix for isolated environments (tests); empty in production',
     }),
+    natsUser: optional(
+      str('NATS_USER', {
+        pattern: /^[A-Za-z0-9_.-]+$/,
+        requires: ['NATS_PASSWORD'],
+        doc: "this service's NATS user (Kubernetes: its own Secret); unset: no credentials (local stack)",
+      }),
+    ),
+    natsPassword: optional(
+      str('NATS_PASSWORD', { secret: true, requires: ['NATS_USER'], doc: "NATS_USER's password" }),
+    ),
     streamReplicas: int('NATS_STREAM_REPLICAS', {
       default: 1,
       min: 1,
@@ -110,5 +146,24 @@ export function chassisSpec(service: ServiceName) {
 }
 
 export type ChassisConfig = ConfigOf<ReturnType<typeof chassisSpec>>;
+
+/** The NATS connection options of a service's process: its servers, name and credentials. */
+export function natsConnectOptions(
+  config: Pick<ChassisConfig, 'natsUrl' | 'natsUser' | 'natsPassword'>,
+  name: string,
+): ConnectionOptions {
+  const credentials =
+    config.natsUser !== undefined ? { user: config.natsUser, pass: config.natsPassword ?? '' } : {};
+  return { servers: config.natsUrl.split(','), name, ...credentials };
+}
+
+/** The pool settings of a service's shards. */
+export function shardPoolOptions(config: Pick<ChassisConfig, 'pgPoolMax' | 'pgIdleTimeout' | 'pgPrepare'>): {
+  poolMax: number;
+  idleTimeout: number;
+  prepare: boolean;
+} {
+  return { poolMax: config.pgPoolMax, idleTimeout: config.pgIdleTimeout, prepare: config.pgPrepare };
+}
 
 export { loadConfig };

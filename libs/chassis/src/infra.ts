@@ -4,7 +4,7 @@ import { assertMigrated, createShards, type MigrationSource, type Shards } from 
 import type { Logger } from '@instantpost/telemetry';
 import { Redis } from 'ioredis';
 import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
-import type { ChassisConfig, ServiceName } from './config.ts';
+import { type ChassisConfig, natsConnectOptions, type ServiceName, shardPoolOptions } from './config.ts';
 import { watchRevocations } from './revocations.ts';
 
 /** The clients a service runs on, opened once in `main.ts` and closed once on shutdown. */
@@ -32,7 +32,7 @@ export async function openInfra(
   logger: Logger,
   migrationsDir: string,
 ): Promise<Infra> {
-  const shards = createShards({ service, map: config.shardMap, poolMax: config.pgPoolMax });
+  const shards = createShards({ service, map: config.shardMap, ...shardPoolOptions(config) });
   await assertMigrated({ shards, sources: migrationSources(service, migrationsDir) });
 
   const redis = new Redis(config.redisUrl, {
@@ -46,8 +46,7 @@ export async function openInfra(
   await redis.connect();
 
   const nc = await connect({
-    servers: config.natsUrl.split(','),
-    name: service,
+    ...natsConnectOptions(config, service),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
   });

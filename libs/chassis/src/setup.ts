@@ -3,7 +3,7 @@ import { ensureStreams } from '@instantpost/bus';
 import { loadConfig } from '@instantpost/config';
 import { createShards, databasesOf, ensureDatabases, migrate, type ShardMap } from '@instantpost/shards';
 import { connect } from 'nats';
-import { chassisSpec, type ServiceName } from './config.ts';
+import { chassisSpec, natsConnectOptions, type ServiceName } from './config.ts';
 import { migrationSources } from './infra.ts';
 
 export interface SetupOptions {
@@ -28,13 +28,13 @@ export async function setupService(
   if (options.createDatabases) {
     await ensureDatabases(config.shardMap, options.adminUrl ?? defaultAdminUrl(config.shardMap));
   }
-  const shards = createShards({ service, map: config.shardMap, poolMax: 2 });
+  const shards = createShards({ service, map: config.shardMap, poolMax: 2, prepare: config.pgPrepare });
   try {
     await migrate({ shards, sources: migrationSources(service, fileURLToPath(migrations)) });
   } finally {
     await shards.close();
   }
-  const nc = await connect({ servers: config.natsUrl.split(','), name: `${service}-setup` });
+  const nc = await connect(natsConnectOptions(config, `${service}-setup`));
   try {
     await ensureStreams(await nc.jetstreamManager(), {
       prefix: config.natsPrefix,

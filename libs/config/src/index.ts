@@ -13,12 +13,15 @@ export interface EnvVar<T> {
   /** Used when the variable is unset or empty. Absent means the variable is required. */
   readonly fallback?: { value: T; shown: string };
   readonly secret: boolean;
+  /** Variables that must be set too whenever this one is (a user name needs its password). */
+  readonly requires?: readonly string[];
 }
 
 interface VarOptions<T> {
   doc: string;
   default?: T;
   secret?: boolean;
+  requires?: readonly string[];
 }
 
 export type ConfigSpec = Record<string, EnvVar<unknown>>;
@@ -52,6 +55,7 @@ function define<T>(
     doc: opts.doc,
     parse,
     secret: opts.secret ?? false,
+    ...(opts.requires ? { requires: opts.requires } : {}),
     ...(opts.default === undefined ? {} : { fallback: { value: opts.default, shown: show(opts.default) } }),
   };
 }
@@ -167,6 +171,14 @@ export function loadConfig<S extends ConfigSpec>(
       out[key] = v.parse(raw);
     } catch (err) {
       problems.push({ variable: v.name, message: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  const isSet = (name: string) => (source[name] ?? '') !== '';
+  for (const v of Object.values(spec)) {
+    if (!isSet(v.name)) continue;
+    for (const needed of v.requires ?? []) {
+      if (!isSet(needed) && !problems.some((p) => p.variable === needed))
+        problems.push({ variable: needed, message: `is required when ${v.name} is set` });
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);

@@ -89,3 +89,22 @@ test('describeConfig renders a table and hides secret defaults', (t) => {
   t.regex(table, /\| `NATS_URL` \| required \| NATS servers \|/);
   t.regex(table, /\| `JWT_KEY` \| \(secret\) \| key \|/);
 });
+
+test('a variable that requires another names the missing one, with every other problem', (t) => {
+  const credentials = {
+    ...spec,
+    user: optional(str('NATS_USER', { doc: 'user', requires: ['NATS_PASSWORD'] })),
+    password: optional(str('NATS_PASSWORD', { doc: 'password', secret: true, requires: ['NATS_USER'] })),
+  };
+  const error = t.throws(() => loadConfig(credentials, { PORT: 'x', NATS_USER: 'feed' }), {
+    instanceOf: ConfigError,
+  });
+  t.deepEqual(
+    error?.problems.map((p) => p.variable),
+    ['PORT', 'NATS_URL', 'NATS_PASSWORD'],
+  );
+  t.regex(error?.message ?? '', /NATS_PASSWORD: is required when NATS_USER is set/);
+  const both = loadConfig(credentials, { NATS_URL: 'nats://n:4222', NATS_USER: 'feed', NATS_PASSWORD: 'pw' });
+  t.is(both.user, 'feed');
+  t.is(loadConfig(credentials, { NATS_URL: 'nats://n:4222' }).user, undefined);
+});

@@ -60,8 +60,13 @@ export interface CreateShardsOptions {
   map: ShardMap;
   /** Connections per physical database. Default 10. */
   poolMax?: number;
-  /** Seconds before an idle connection closes. Default 30. */
+  /** Seconds before an idle connection closes (0: never). Default 30. */
   idleTimeout?: number;
+  /**
+   * Named prepared statements (postgres.js `prepare`). Default true; false behind PgBouncer in
+   * transaction pooling mode, where the next transaction may run on another server connection.
+   */
+  prepare?: boolean;
   /** Seconds to wait for a connection. Default 10. */
   connectTimeout?: number;
 }
@@ -84,6 +89,7 @@ export function createShards(opts: CreateShardsOptions): Shards {
       max: poolMax,
       idle_timeout: opts.idleTimeout ?? 30,
       connect_timeout: opts.connectTimeout ?? 10,
+      prepare: opts.prepare ?? true,
       connection: { application_name: opts.service },
       onnotice: () => {},
     }),
