@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import {
   bool,
   type ConfigOf,
@@ -10,7 +11,6 @@ import {
   str,
   url,
 } from '@instantpost/config';
-import { isIP } from 'node:net';
 import { loadPublicKey } from '@instantpost/http';
 import { parseShardMap } from '@instantpost/shards';
 import type { ConnectionOptions } from 'nats';
