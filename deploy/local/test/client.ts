@@ -139,12 +139,17 @@ export async function openEventStream(
   url: string,
   token: string,
   lastEventId?: string,
-): Promise<{ events: ServerSentEvent[]; status: number; close(): void }> {
+  /** Send the token as `?access_token=`, as a browser's EventSource must. */
+  options: { tokenInQuery?: boolean } = {},
+): Promise<{ events: ServerSentEvent[]; status: number; ended(): boolean; close(): void }> {
   const controller = new AbortController();
-  const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'text/event-stream' };
+  const headers: Record<string, string> = { accept: 'text/event-stream' };
+  if (!options.tokenInQuery) headers.authorization = `Bearer ${token}`;
   if (lastEventId) headers['last-event-id'] = lastEventId;
-  const res = await fetch(url, { headers, signal: controller.signal });
+  const target = options.tokenInQuery ? `${url}?access_token=${encodeURIComponent(token)}` : url;
+  const res = await fetch(target, { headers, signal: controller.signal });
   const events: ServerSentEvent[] = [];
+  let endedByServer = false;
   if (res.ok && res.body) {
     void (async () => {
       const decoder = new TextDecoder();
@@ -174,10 +179,11 @@ export async function openEventStream(
             end = buffer.indexOf('\n\n');
           }
         }
+        endedByServer = true;
       } catch {
         // aborted by close()
       }
     })();
   }
-  return { events, status: res.status, close: () => controller.abort() };
+  return { events, status: res.status, ended: () => endedByServer, close: () => controller.abort() };
 }
