@@ -30,9 +30,10 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
     },
   });
   const s3 = createS3Client(config);
+  const originals = createOriginalStore(s3, config.s3Bucket);
   registerMediaRoutes(app, {
     shards: infra.shards,
-    originals: createOriginalStore(s3, config.s3Bucket),
+    originals,
     bucket: config.s3Bucket,
     maxBytes: config.uploadMaxBytes,
     rateLimit: { max: config.uploadRateMax, windowMs: config.uploadRateWindowMs },
@@ -49,6 +50,7 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
     nc: infra.nc,
     definition: mediaStatusConsumer({
       shards: infra.shards,
+      originals,
       logger,
       // every handler holds a connection for its transaction: no more in flight than the pool has
       settings: { concurrency: Math.min(8, config.pgPoolMax) },

@@ -5,7 +5,7 @@ import { encode, formatId } from '@instantpost/ids';
 import { stopTestInfra } from '@instantpost/testing';
 import test from 'ava';
 import type { Subscription } from 'nats';
-import { type Fixture, makeImage, openFixture, photo, upload, userOn, waitFor } from './helpers.ts';
+import { type Fixture, listKeys, makeImage, openFixture, photo, upload, userOn, waitFor } from './helpers.ts';
 
 let fx: Fixture;
 let publisher: Publisher;
@@ -187,7 +187,7 @@ test('an event about media that was never uploaded, or with the wrong owner, is 
   t.deepEqual(await until(id, owner, 'published'), { id, status: 'published' });
 });
 
-test('uploading the bytes of a rejected photo again answers with that media and its rejection', async (t) => {
+test('the bytes of a rejected photo can be uploaded again: a new media, deduped again while it is live', async (t) => {
   const owner = userOn(9);
   const image = await makeImage('png');
   const first = await upload(fx.svc, fx.keys, owner, [photo(image, 'a.png', 'image/png')]);
@@ -196,7 +196,46 @@ test('uploading the bytes of a rejected photo again answers with that media and 
   await until(id, owner, 'rejected');
   const again = await upload(fx.svc, fx.keys, owner, [photo(image, 'b.png', 'image/png')]);
   t.is(again.statusCode, 202);
-  t.deepEqual(again.json(), { id, status: 'rejected', reason: 'not safe', duplicate: true });
+  const second = again.json<{ id: string; status: string; duplicate?: boolean }>();
+  t.not(second.id, id, 'a new media, not the rejected one');
+  t.deepEqual(second, { id: second.id, status: 'processing' });
+  const third = await upload(fx.svc, fx.keys, owner, [photo(image, 'c.png', 'image/png')]);
+  t.deepEqual(third.json(), { id: second.id, status: 'processing', duplicate: true }, 'the live one dedupes');
+  t.deepEqual((await statusOf(id, owner)).body, { id, status: 'rejected', reason: 'not safe' });
+});
+
+test('post.deleted: the upload is gone (404), its original deleted, and the same bytes become a new media; duplicates are harmless', async (t) => {
+  const owner = userOn(4);
+  const image = await makeImage('jpeg');
+  const first = await upload(fx.svc, fx.keys, owner, [photo(image)]);
+  const id = first.json<{ id: string }>().id;
+  await publisher.publish(published(id, owner.id));
+  await until(id, owner, 'published');
+  t.deepEqual(await listKeys(fx.s3, fx.ns.s3.bucket, `originals/${id}`), [`originals/${id}`]);
+
+  const deletions = [1, 2].map(() =>
+    createEvent('post.deleted', { postId: id, authorId: owner.id }, { source: '/instantpost/metadata' }),
+  );
+  for (const d of deletions) await publisher.publish(d);
+  for (const d of deletions) await handled(d.id, id);
+  t.is((await statusOf(id, owner)).code, 404, 'a deleted post’s upload is not shown');
+  t.deepEqual(await listKeys(fx.s3, fx.ns.s3.bucket, `originals/${id}`), [], 'the original is deleted');
+
+  // A post.published arriving late (reordered) does not bring it back.
+  const late = published(id, owner.id);
+  await publisher.publish(late);
+  await handled(late.id, id);
+  t.is((await statusOf(id, owner)).code, 404);
+
+  const again = await upload(fx.svc, fx.keys, owner, [photo(image)]);
+  t.is(again.statusCode, 202);
+  const next = again.json<{ id: string; status: string }>();
+  t.not(next.id, id);
+  t.deepEqual(next, { id: next.id, status: 'processing' });
+  t.deepEqual(
+    deadLetters.filter((l) => JSON.stringify(l).includes(id)),
+    [],
+  );
 });
 
 test('an event whose media id belongs to a shard outside the map is dead-lettered at once, not retried', async (t) => {

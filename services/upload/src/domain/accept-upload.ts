@@ -6,7 +6,7 @@ import { nextMediaId, recordUpload } from '../store/uploads.ts';
 import { UploadError } from './errors.ts';
 import { checkTextField, isTextField, type UploadFields } from './fields.ts';
 import { type OriginalStore, type ReceivedOriginal, receiveOriginal } from './receive.ts';
-import type { MediaStatus } from './status.ts';
+import type { VisibleStatus } from './status.ts';
 
 /** One part of the multipart form, in the order the client sent them. */
 export type FormPart =
@@ -25,7 +25,7 @@ export interface AcceptDeps {
 /** The answer to an upload: a new media, or the owner's existing media with the same bytes. */
 export interface Accepted {
   readonly id: string;
-  readonly status: MediaStatus;
+  readonly status: VisibleStatus;
   /** Why the existing media was rejected (duplicates only). */
   readonly reason?: string;
   readonly duplicate: boolean;

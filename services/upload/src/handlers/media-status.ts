@@ -7,6 +7,8 @@ import {
 import type { CloudEvent } from '@instantpost/events';
 import { ShardError, type ShardSql, type Shards } from '@instantpost/shards';
 import type { Logger } from '@instantpost/telemetry';
+import type { OriginalStore } from '../domain/receive.ts';
+import { originalKey } from '../store/originals.ts';
 import { applyStatus, type StatusChange } from '../store/uploads.ts';
 
 /** The durable consumer that keeps `GET /v1/media/:id/status` current. */
@@ -14,6 +16,8 @@ export const MEDIA_STATUS_CONSUMER = 'upload-media-status';
 
 export interface MediaStatusDeps {
   readonly shards: Shards;
+  /** A deleted post's original is removed too: nothing of a deleted photo stays behind. */
+  readonly originals: Pick<OriginalStore, 'delete'>;
   readonly logger: Logger;
   readonly settings?: ConsumerSettings;
 }
@@ -36,15 +40,17 @@ function warnIfUnknown(logger: Logger, change: StatusChange, event: CloudEvent, 
 }
 
 /**
- * `media.rejected` → rejected with its reason; `post.published` → published (post id = media id). Each
- * event changes the row at most once (inbox), whatever the redeliveries; malformed events never reach
- * these handlers (the runner dead-letters them).
+ * `media.rejected` → rejected with its reason; `post.published` → published (post id = media id);
+ * `post.deleted` → deleted and the original removed from S3. A rejection or a deletion releases the dedupe
+ * record, so the owner can upload the same bytes again as a new media. Each event changes the row at most
+ * once (inbox), whatever the redeliveries; malformed events never reach these handlers (the runner
+ * dead-letters them).
  */
 export function mediaStatusConsumer(deps: MediaStatusDeps) {
   return defineConsumer({
     name: MEDIA_STATUS_CONSUMER,
     description: "upload: keeps each upload's status current",
-    subjects: ['media.rejected', 'post.published'],
+    subjects: ['media.rejected', 'post.published', 'post.deleted'],
     ...(deps.settings ? { settings: deps.settings } : {}),
     handlers: {
       'media.rejected': async (event, ctx: HandlerContext<'media.rejected'>) => {
@@ -66,6 +72,17 @@ export function mediaStatusConsumer(deps: MediaStatusDeps) {
           postId,
         });
         warnIfUnknown(deps.logger, change, event, mediaId);
+      },
+      'post.deleted': async (event, ctx: HandlerContext<'post.deleted'>) => {
+        const { postId: mediaId, authorId } = event.data;
+        const change = await applyStatus(shardOfMedia(deps.shards, mediaId), ctx.consumer, event.id, {
+          mediaId,
+          ownerId: authorId,
+          to: 'deleted',
+        });
+        warnIfUnknown(deps.logger, change, event, mediaId);
+        // Also on a redelivery of a handled event: the S3 call may be what failed the first time.
+        if (change !== 'unknown-media') await deps.originals.delete(originalKey(mediaId));
       },
     },
   });

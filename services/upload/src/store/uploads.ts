@@ -1,8 +1,8 @@
 import { enqueue, handleOnce } from '@instantpost/bus';
 import type { AnyCloudEvent } from '@instantpost/events';
 import { ShardError, type ShardSql, type Shards } from '@instantpost/shards';
-import type { MediaStatus } from '../domain/status.ts';
-import { statesThatMayBecome } from '../domain/status.ts';
+import type { MediaStatus, VisibleStatus } from '../domain/status.ts';
+import { releasesDedupe, statesThatMayBecome } from '../domain/status.ts';
 
 /** An upload to record (the id was reserved on the owner's shard with `nextMediaId`). */
 export interface NewUpload {
@@ -18,7 +18,7 @@ export interface NewUpload {
 
 export interface UploadStatusRow {
   id: string;
-  status: MediaStatus;
+  status: VisibleStatus;
   reason: string | null;
 }
 
@@ -36,48 +36,57 @@ export async function nextMediaId(shard: ShardSql): Promise<string> {
 }
 
 /**
- * Inserts the upload and enqueues `event` in one transaction — unless the owner already has an upload of
- * the same bytes, in which case nothing is written and that upload is returned.
+ * Inserts the upload and enqueues `event` in one transaction — unless the owner already has a live upload
+ * of the same bytes (not rejected, its post not deleted), in which case nothing is written and that upload
+ * is returned.
  */
 export async function recordUpload(
   shard: ShardSql,
   upload: NewUpload,
   event: AnyCloudEvent,
 ): Promise<RecordResult> {
-  return shard.sql.begin(async (tx) => {
-    const inserted = await tx`
-      INSERT INTO ${shard.table('uploads')}
-        (id, owner_id, sha256, bytes, content_type, object_key, caption, alt_text)
-      VALUES (${upload.id}, ${upload.ownerId}, ${upload.sha256}, ${upload.bytes}, ${upload.contentType},
-              ${upload.objectKey}, ${upload.caption ?? null}, ${upload.altText ?? null})
-      ON CONFLICT (owner_id, sha256) DO NOTHING
-      RETURNING id`;
-    if (inserted.length === 1) {
-      await enqueue(tx, shard.schema, event);
-      return { created: true } as const;
-    }
-    const [existing] = await tx<UploadStatusRow[]>`
-      SELECT id, status, reason FROM ${shard.table('uploads')}
-      WHERE owner_id = ${upload.ownerId} AND sha256 = ${upload.sha256}`;
-    if (!existing) throw new Error('upload conflict without an existing row');
-    return { created: false, existing } as const;
-  });
+  // The live upload that made this one conflict may be released before it is read: then insert again.
+  for (let attempt = 0; ; attempt++) {
+    const result = await shard.sql.begin(async (tx) => {
+      const inserted = await tx`
+        INSERT INTO ${shard.table('uploads')}
+          (id, owner_id, sha256, bytes, content_type, object_key, caption, alt_text)
+        VALUES (${upload.id}, ${upload.ownerId}, ${upload.sha256}, ${upload.bytes}, ${upload.contentType},
+                ${upload.objectKey}, ${upload.caption ?? null}, ${upload.altText ?? null})
+        ON CONFLICT (owner_id, sha256) WHERE released_at IS NULL DO NOTHING
+        RETURNING id`;
+      if (inserted.length === 1) {
+        await enqueue(tx, shard.schema, event);
+        return { created: true } as const;
+      }
+      const [existing] = await tx<UploadStatusRow[]>`
+        SELECT id, status, reason FROM ${shard.table('uploads')}
+        WHERE owner_id = ${upload.ownerId} AND sha256 = ${upload.sha256} AND released_at IS NULL`;
+      return existing ? ({ created: false, existing } as const) : undefined;
+    });
+    if (result) return result;
+    if (attempt === 2) throw new Error('upload conflict without a live upload of the same bytes');
+  }
 }
 
-/** The upload's status when `ownerId` owns it; `undefined` otherwise (also for someone else's media). */
+/**
+ * The upload's status when `ownerId` owns it and its post was not deleted; `undefined` otherwise (also for
+ * someone else's media).
+ */
 export async function statusForOwner(
   shard: ShardSql,
   id: string,
   ownerId: string,
 ): Promise<UploadStatusRow | undefined> {
   const [row] = await shard.sql<UploadStatusRow[]>`
-    SELECT id, status, reason FROM ${shard.table('uploads')} WHERE id = ${id} AND owner_id = ${ownerId}`;
+    SELECT id, status, reason FROM ${shard.table('uploads')}
+    WHERE id = ${id} AND owner_id = ${ownerId} AND status <> 'deleted'`;
   return row;
 }
 
 /**
  * Moves the upload to `to` once per (consumer, event) — from the states the domain allows — in one
- * transaction with the consumer's inbox row.
+ * transaction with the consumer's inbox row. A rejection or a deletion releases the dedupe record for good.
  */
 export async function applyStatus(
   shard: ShardSql,
@@ -99,6 +108,7 @@ export async function applyStatus(
       SET status = ${change.to},
           reason = ${change.reason ?? null},
           post_id = coalesce(${change.postId ?? null}::bigint, post_id),
+          released_at = CASE WHEN ${releasesDedupe(change.to)}::boolean THEN coalesce(released_at, now()) ELSE released_at END,
           updated_at = now()
       WHERE id = ${change.mediaId} AND owner_id = ${change.ownerId} AND status = ANY(${from as string[]})
       RETURNING id`;
