@@ -17,5 +17,15 @@ need() {
   fi
 }
 need nginx nginx-light "the gateway"
+# The gateway verifies signed media URLs with njs: Debian's module, loaded by deploy/nginx/nginx.conf.template.
+if [ ! -f /usr/lib/nginx/modules/ngx_http_js_module.so ] && [ ! -f /etc/nginx/modules/ngx_http_js_module.so ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing libnginx-mod-http-js (njs for the gateway) from Debian's packages…"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnginx-mod-http-js) >/dev/null
+  else
+    echo "the njs module for nginx is missing (signed media URLs): sudo apt-get install -y libnginx-mod-http-js" >&2
+    exit 1
+  fi
+fi
 need kubectl kubectl "rendering the Kubernetes manifests"
 exec ava "$@"

@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -13,4 +13,14 @@ export function localJwtKeys(dir: string): { publicKey: string; privateKey: stri
     writeFileSync(publicFile, pair.publicKey.export({ type: 'spki', format: 'pem' }));
   }
   return { publicKey: readFileSync(publicFile, 'utf8'), privateKey: readFileSync(privateFile, 'utf8') };
+}
+
+/** The local key of rendition URLs (MEDIA_URL_SIGNING_KEY, shared by metadata, feed and the gateway), made once. */
+export function localMediaUrlKey(dir: string): string {
+  const file = join(dir, 'media-url-signing.key');
+  if (!existsSync(file)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
+  }
+  return readFileSync(file, 'utf8').trim();
 }

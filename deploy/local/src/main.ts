@@ -5,12 +5,12 @@
  */
 import { join } from 'node:path';
 import { isReachable } from '@instantpost/testing';
-import { localJwtKeys } from './keys.ts';
-import { findNginx } from './nginx.ts';
+import { localJwtKeys, localMediaUrlKey } from './keys.ts';
+import { findNginx, findNjsModule } from './nginx.ts';
 import { LOCAL_S3, startLocalS3 } from './s3.ts';
 import { REPO_ROOT } from './service-process.ts';
 import { type StackOptions, setupStack, startStack } from './stack.ts';
-import { ensureInfrastructure, ensureNginx } from './system.ts';
+import { ensureInfrastructure, ensureNginx, ensureNjs } from './system.ts';
 
 const GATEWAY_PORT = Number(process.env.GATEWAY_PORT ?? 8080);
 const S3_PORT = Number(process.env.S3_PORT ?? 9000);
@@ -31,6 +31,7 @@ async function main(): Promise<void> {
   }
   const stopInfrastructure = await ensureInfrastructure(log);
   ensureNginx(findNginx(), log);
+  ensureNjs(findNjsModule(), log);
   const s3 = await startLocalS3(join(STATE_DIR, 's3'), S3_PORT);
   log(`S3 emulator: ${s3.endpoint}, bucket ${LOCAL_S3.bucket}`);
   const keys = localJwtKeys(join(STATE_DIR, 'keys'));
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
       ...process.env,
       JWT_PUBLIC_KEY: keys.publicKey,
       JWT_PRIVATE_KEY: keys.privateKey,
+      MEDIA_URL_SIGNING_KEY: localMediaUrlKey(join(STATE_DIR, 'keys')),
       S3_ENDPOINT: s3.endpoint,
       S3_REGION: LOCAL_S3.region,
       S3_ACCESS_KEY_ID: LOCAL_S3.accessKeyId,

@@ -15,7 +15,14 @@ export interface GatewayOptions {
   /** The upload service's size limit; nginx allows it plus the multipart envelope. */
   uploadMaxBytes: number;
   accessLog?: boolean;
+  /** MEDIA_URL_SIGNING_KEY: nginx gets it in its environment (never in the rendered file, never logged). */
+  mediaUrlSigningKey: string;
+  /** How long a cached rendition is served before it is revalidated with S3 (a deleted one then stops). */
+  mediaCacheValidSeconds?: number;
 }
+
+/** Default of `mediaCacheValidSeconds`: a deleted post's renditions stop within the 60 s the API promises. */
+export const MEDIA_CACHE_VALID_SECONDS = 30;
 
 const TEMPLATE = join(REPO_ROOT, 'deploy/nginx/nginx.conf.template');
 const NGINX_CANDIDATES = [
@@ -27,6 +34,19 @@ const NGINX_CANDIDATES = [
 
 export function findNginx(): string | undefined {
   return NGINX_CANDIDATES.find((p) => existsSync(p));
+}
+
+const NGINX_DIR = join(REPO_ROOT, 'deploy/nginx');
+/** Where Debian (libnginx-mod-http-js), nginx.org's packages and source builds put the njs module. */
+const NJS_CANDIDATES = [
+  '/usr/lib/nginx/modules/ngx_http_js_module.so',
+  '/usr/lib64/nginx/modules/ngx_http_js_module.so',
+  '/etc/nginx/modules/ngx_http_js_module.so',
+  '/usr/local/nginx/modules/ngx_http_js_module.so',
+];
+
+export function findNjsModule(): string | undefined {
+  return NJS_CANDIDATES.find((p) => existsSync(p));
 }
 
 /** The gateway's nginx.conf, from deploy/nginx/nginx.conf.template. */
@@ -44,7 +64,13 @@ export function renderNginxConfig(options: GatewayOptions): string {
     .join('\n');
   const s3 = new URL(options.s3.endpoint);
   const envelope = 1024 * 1024;
+  const njs = findNjsModule();
+  if (!njs)
+    throw new Error('the njs module for nginx is not installed: apt-get install -y libnginx-mod-http-js');
   const values: Record<string, string> = {
+    NJS_MODULE: njs,
+    NGINX_DIR: `${NGINX_DIR}/`,
+    MEDIA_CACHE_VALID: `${options.mediaCacheValidSeconds ?? MEDIA_CACHE_VALID_SECONDS}s`,
     USER_DIRECTIVE: process.getuid?.() === 0 ? 'user nobody nogroup;' : '',
     WORK_DIR: options.workDir,
     ACCESS_LOG: options.accessLog ? `${options.workDir}/access.log instantpost` : 'off',
@@ -80,17 +106,21 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
   const configFile = join(options.workDir, 'nginx.conf');
   writeFileSync(configFile, renderNginxConfig(options));
+  if (!options.mediaUrlSigningKey) throw new Error('the gateway needs MEDIA_URL_SIGNING_KEY');
+  // `env MEDIA_URL_SIGNING_KEY;` in the config passes it on to the workers' njs.
+  const env = { ...process.env, MEDIA_URL_SIGNING_KEY: options.mediaUrlSigningKey };
   execFileSync(
     nginx,
     ['-t', '-q', '-p', options.workDir, '-c', configFile, '-e', join(options.workDir, 'error.log')],
     {
       stdio: ['ignore', 'ignore', 'pipe'],
+      env,
     },
   );
   const child: ChildProcess = spawn(
     nginx,
     ['-p', options.workDir, '-c', configFile, '-e', join(options.workDir, 'error.log')],
-    { stdio: 'ignore' },
+    { stdio: 'ignore', env },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${options.listen}`;

@@ -21,6 +21,8 @@ export interface StackOptions {
   s3: { endpoint: string; bucket: string };
   uploadMaxBytes: number;
   logs: 'terminal' | 'files';
+  /** The gateway serves a cached rendition this long before revalidating it with S3 (default 30 s). */
+  mediaCacheValidSeconds?: number;
 }
 
 export interface Stack {
@@ -94,6 +96,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const upstreams = Object.fromEntries(
     SERVICES.map((s) => [s, processes.filter((p) => p.service === s).map((p) => `127.0.0.1:${p.port}`)]),
   ) as Record<ServiceName, string[]>;
+  const mediaUrlSigningKey = options.env.MEDIA_URL_SIGNING_KEY;
+  if (!mediaUrlSigningKey)
+    throw new Error('the stack needs MEDIA_URL_SIGNING_KEY (services and gateway share it)');
   const gateway = await startGateway({
     workDir: join(options.workDir, 'nginx'),
     listen: options.gatewayPort,
@@ -101,6 +106,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     s3: options.s3,
     uploadMaxBytes: options.uploadMaxBytes,
     accessLog: options.logs === 'files',
+    mediaUrlSigningKey,
+    ...(options.mediaCacheValidSeconds === undefined
+      ? {}
+      : { mediaCacheValidSeconds: options.mediaCacheValidSeconds }),
   });
   return {
     gatewayUrl: gateway.url,

@@ -132,3 +132,14 @@ export function ensureNginx(found: string | undefined, log: (line: string) => vo
   log("nginx: installing nginx-light from Debian's packages");
   aptInstall(['nginx-light']);
 }
+
+/** The njs module verifies signed media URLs in the gateway (Debian: libnginx-mod-http-js). */
+export function ensureNjs(found: string | undefined, log: (line: string) => void): void {
+  if (found) return;
+  if (!isRoot())
+    throw new Error(
+      'the njs module for nginx is not installed. Install it with:\n  sudo apt-get install -y libnginx-mod-http-js',
+    );
+  log("nginx: installing libnginx-mod-http-js (njs) from Debian's packages");
+  aptInstall(['libnginx-mod-http-js']);
+}

@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { signedMediaUrl } from '@instantpost/media-urls';
 import { openNamespace, s3ClientFor, stopTestInfra, type TestNamespace } from '@instantpost/testing';
 import test from 'ava';
 import { type Gateway, startGateway } from '../src/nginx.ts';
@@ -14,6 +16,11 @@ let gateway: Gateway;
 let upstream: Server;
 const seen: Array<{ url: string; requestId: string | undefined }> = [];
 let workDir: string;
+const KEY = randomBytes(32).toString('hex');
+const HOUR = 3600;
+/** A URL as the API hands it out, valid for `validFor` more seconds. */
+const signed = (path: string, validFor = 24 * HOUR) =>
+  signedMediaUrl(`${gateway.url}/media`, KEY, path, Math.floor(Date.now() / 1000) + validFor);
 
 test.before(async () => {
   ns = await openNamespace();
@@ -32,6 +39,7 @@ test.before(async () => {
     s3: { endpoint: ns.s3.endpoint, bucket: ns.s3.bucket },
     uploadMaxBytes: 1024 * 1024,
     accessLog: true,
+    mediaUrlSigningKey: KEY,
   });
 });
 test.after.always(async () => {
@@ -42,7 +50,7 @@ test.after.always(async () => {
   rmSync(workDir, { recursive: true, force: true });
 });
 
-test('a rendition is served from S3, then from the cache, with the same ETag and long-lived caching', async (t) => {
+test('a signed rendition URL is served from S3, then from the cache whatever the signature, with one ETag', async (t) => {
   const s3 = s3ClientFor(ns.s3);
   await s3.send(
     new PutObjectCommand({
@@ -53,25 +61,73 @@ test('a rendition is served from S3, then from the cache, with the same ETag and
     }),
   );
   s3.destroy();
-  const first = await fetch(`${gateway.url}/media/7301234567890123456/640.jpg`);
+  const first = await fetch(signed('7301234567890123456/640.jpg'));
   t.is(first.status, 200);
   t.is(await first.text(), 'not really a jpeg');
   t.is(first.headers.get('x-cache-status'), 'MISS');
   t.is(first.headers.get('content-type'), 'image/jpeg');
-  t.regex(first.headers.get('cache-control') ?? '', /max-age=31536000.*immutable/);
+  t.regex(first.headers.get('cache-control') ?? '', /^private, max-age=86400/);
   const etag = first.headers.get('etag');
   t.truthy(etag);
 
-  const second = await fetch(`${gateway.url}/media/7301234567890123456/640.jpg`);
+  // Another expiry, so another signature: the cache key is the path, so it still hits.
+  const second = await fetch(signed('7301234567890123456/640.jpg', 25 * HOUR));
   t.is(second.status, 200);
   t.is(second.headers.get('x-cache-status'), 'HIT');
   t.is(second.headers.get('etag'), etag);
   await second.arrayBuffer();
+
+  const plain = await fetch(`${gateway.url}/media/7301234567890123456/640.jpg`);
+  t.is(plain.status, 403, 'the cached file is not served without a signature');
+  t.regex(plain.headers.get('content-type') ?? '', /problem\+json/);
+  t.like(await plain.json(), { status: 403, code: 'MEDIA_URL_INVALID' });
+});
+
+test('unsigned, tampered, foreign, re-encoded and expired URLs get 403 problem+json without reaching S3', async (t) => {
+  const path = '7301234567890123457/thumb.webp';
+  const s3 = s3ClientFor(ns.s3);
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: ns.s3.bucket,
+      Key: `media/${path}`,
+      Body: 'x',
+      ContentType: 'image/webp',
+    }),
+  );
+  s3.destroy();
+  const good = new URL(signed(path));
+  const e = good.searchParams.get('e') as string;
+  const s = good.searchParams.get('s') as string;
+  const flipped = `${s.slice(0, 5)}${s[5] === 'a' ? 'b' : 'a'}${s.slice(6)}`;
+  const other = new URL(signed('7301234567890123457/thumb.jpg'));
+  const refused = [
+    `/media/${path}`,
+    `/media/${path}?e=${e}`,
+    `/media/${path}?e=${e}&s=${flipped}`,
+    `/media/${path}?e=${Number(e) + 60}&s=${s}`,
+    `/media/${path}?e=${e}&s=${other.searchParams.get('s')}`,
+    `/media/${path}?e=${e}&s=${s}%3D`,
+    `/media/${path}?e=${e}&s=${s}=`,
+    `/media/${path}?e=0${e}&s=${s}`,
+    new URL(signedMediaUrl(`${gateway.url}/media`, `${KEY}0`, path, Number(e))).pathname +
+      new URL(signedMediaUrl(`${gateway.url}/media`, `${KEY}0`, path, Number(e))).search,
+    new URL(signed(path, -1)).pathname + new URL(signed(path, -1)).search,
+  ];
+  for (const url of refused) {
+    const res = await fetch(`${gateway.url}${url}`);
+    t.is(res.status, 403, url);
+    t.regex(res.headers.get('content-type') ?? '', /problem\+json/, url);
+    t.is(res.headers.get('x-cache-status'), null, `${url} never reached the cache`);
+    await res.arrayBuffer();
+  }
+  const ok = await fetch(good);
+  t.is(ok.status, 200);
+  t.is(await ok.text(), 'x');
 });
 
 test('missing media and paths outside media/ are 404 problem+json, never originals', async (t) => {
   for (const path of [
-    '/media/1/640.jpg',
+    new URL(signed('1/640.jpg')).pathname + new URL(signed('1/640.jpg')).search,
     '/media/../originals/1',
     '/media/1/640.png',
     '/media/originals/1.jpg',

@@ -10,6 +10,8 @@ export interface TestStack {
   readonly stack: Stack;
   readonly options: StackOptions;
   readonly url: string;
+  /** MEDIA_URL_SIGNING_KEY of the services and the gateway (tests sign URLs of their own with it). */
+  readonly mediaUrlKey: string;
   /** Stops every process (exit codes of each) and removes the work directory. */
   stop(): Promise<Record<string, number | null>>;
 }
@@ -25,6 +27,8 @@ export async function openTestStack(
     uploadMaxBytes?: number;
     /** Variables to add or override (e.g. NATS_URL of a test's own server). */
     env?: Record<string, string>;
+    /** The gateway's cache serves a rendition this long before revalidating it with S3. */
+    mediaCacheValidSeconds?: number;
   } = {},
 ): Promise<TestStack> {
   const workDir = mkdtempSync(join(tmpdir(), 'instantpost-stack-'));
@@ -49,6 +53,9 @@ export async function openTestStack(
     s3: { endpoint: ns.s3.endpoint, bucket: ns.s3.bucket },
     uploadMaxBytes: options.uploadMaxBytes ?? 25 * 1024 * 1024,
     logs: 'files',
+    ...(options.mediaCacheValidSeconds === undefined
+      ? {}
+      : { mediaCacheValidSeconds: options.mediaCacheValidSeconds }),
   };
   try {
     await setupStack(stackOptions);
@@ -57,6 +64,7 @@ export async function openTestStack(
       stack,
       options: stackOptions,
       url: stack.gatewayUrl,
+      mediaUrlKey: stackOptions.env.MEDIA_URL_SIGNING_KEY ?? '',
       stop: async () => {
         try {
           return await stack.stop();

@@ -167,6 +167,10 @@ test.serial(
       t.deepEqual([meta.width, meta.height], [rendition.width, rendition.height], rendition.url);
       const expectedWidth = rendition.name === 'thumb' ? 150 : Number(rendition.name);
       t.is(meta.width, expectedWidth, `${rendition.name} is ${expectedWidth} wide`);
+      t.regex(rendition.url, /\?e=\d+&s=[A-Za-z0-9_-]{43}$/, 'signed and expiring');
+      const plain = await fetch(rendition.url.split('?')[0] as string);
+      t.is(plain.status, 403, `${rendition.name}.${rendition.format} without its signature serves nothing`);
+      await plain.arrayBuffer();
     }
 
     // Likes and a comment on bob's post: one grouped like item, a comment, a mention for alice.
