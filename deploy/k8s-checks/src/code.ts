@@ -213,3 +213,56 @@ export function serviceStringLiterals(service: string, repo = REPO_ROOT): Set<st
   }
   return literals;
 }
+
+/** One `defineConsumer({ name, subjects })` of a service, as its sources declare it. */
+export interface ConsumerDeclaration {
+  name: string;
+  subjects: string[];
+  /** Repository-relative file and line. */
+  where: string;
+}
+
+/**
+ * The durable consumers a service defines: each `defineConsumer` call in services/<service>/src, its
+ * `name` a string literal or a `const` naming one in the service's sources, its `subjects` an array of
+ * string literals. A declaration this cannot read is returned with the name `?` (so a check fails).
+ */
+export function consumerDeclarations(service: string, repo = REPO_ROOT): ConsumerDeclaration[] {
+  const files = tsFiles(join(repo, 'services', service, 'src')).map((file) => ({
+    file,
+    source: parse(file),
+  }));
+  const constants = new Map<string, string>();
+  for (const { source } of files) {
+    visit(source, (node) => {
+      if (ts.isVariableDeclaration(node) && ts.isIdentifier(node.name)) {
+        const value = stringValue(node.initializer);
+        if (value !== undefined) constants.set(node.name.text, value);
+      }
+    });
+  }
+  const out: ConsumerDeclaration[] = [];
+  for (const { file, source } of files) {
+    visit(source, (node) => {
+      if (!ts.isCallExpression(node) || calleeName(node) !== 'defineConsumer') return;
+      const arg = node.arguments[0];
+      if (!arg || !ts.isObjectLiteralExpression(arg)) return;
+      const prop = (key: string) =>
+        arg.properties.find(
+          (p): p is ts.PropertyAssignment => ts.isPropertyAssignment(p) && p.name.getText() === key,
+        )?.initializer;
+      const nameNode = prop('name');
+      const name =
+        stringValue(nameNode) ??
+        (nameNode && ts.isIdentifier(nameNode) ? constants.get(nameNode.text) : undefined);
+      const subjectsNode = prop('subjects');
+      const subjects =
+        subjectsNode && ts.isArrayLiteralExpression(subjectsNode)
+          ? subjectsNode.elements.map((e) => stringValue(e) ?? '?')
+          : ['?'];
+      const line = source.getLineAndCharacterOfPosition(node.getStart()).line + 1;
+      out.push({ name: name ?? '?', subjects, where: `${relative(repo, file)}:${line}` });
+    });
+  }
+  return out;
+}

@@ -1,5 +1,7 @@
 export {
   type CodeFacts,
+  type ConsumerDeclaration,
+  consumerDeclarations,
   type EnvVarUse,
   envVarsOf,
   healthRoutes,
@@ -16,6 +18,8 @@ export {
   readDockerfile,
 } from './docker.ts';
 export { checkManifests, type ExternalConfig, type ManifestCheckOptions } from './manifests.ts';
+export { checkMediaCache } from './media-cache.ts';
+export { NATS_AUTH_FILE, natsAuthIsCurrent, writeNatsAuth } from './nats-auth.ts';
 export { documentedConfig, kubectl, parseManifests, renderOverlay } from './render.ts';
 export { checkRouting } from './routing.ts';
 export { validateSchemas } from './schema.ts';

@@ -512,6 +512,40 @@ function checkScaling(objects: readonly K8sObject[], facts: CodeFacts): Finding[
   return findings;
 }
 
+/**
+ * Every process of a service that reads NATS_USER connects as its own NATS user: a Deployment as
+ * `instantpost-nats-<service>`, its setup Job as `instantpost-nats-setup`, both variables from that
+ * Secret (k8s/nats/auth.conf gives each user only its own subjects).
+ */
+function checkNatsCredentials(containers: readonly Container[], facts: CodeFacts): Finding[] {
+  const findings: Finding[] = [];
+  for (const { workload, container, imageService, ownerService } of containers) {
+    if (imageService === undefined || imageService !== ownerService) continue;
+    if (!facts.envVars[imageService]?.has('NATS_USER')) continue;
+    if (workload.kind !== 'Deployment' && workload.kind !== 'Job') continue;
+    const where = `${objectName(workload)} container ${container.name}`;
+    const secret = workload.kind === 'Job' ? 'instantpost-nats-setup' : `instantpost-nats-${imageService}`;
+    for (const name of ['NATS_USER', 'NATS_PASSWORD']) {
+      const env = (container.env ?? []).find((e: Json) => e.name === name);
+      const ref = env?.valueFrom?.secretKeyRef;
+      if (!env) {
+        findings.push({
+          check: 'nats',
+          object: where,
+          message: `no ${name}: it would reach NATS without its user`,
+        });
+      } else if (ref?.name !== secret || ref?.key !== name) {
+        findings.push({
+          check: 'nats',
+          object: where,
+          message: `${name} must come from Secret ${secret} key ${name}, not ${ref ? `${ref.name}/${ref.key}` : 'a literal value'}`,
+        });
+      }
+    }
+  }
+  return findings;
+}
+
 /** Every InstantPost pod must be isolated for ingress and egress by at least one NetworkPolicy. */
 function checkNetworkPolicies(objects: readonly K8sObject[]): Finding[] {
   const findings: Finding[] = [];
@@ -556,6 +590,7 @@ export function checkManifests(
     ...checkImages(containers, facts, options),
     ...checkPortsAndProbes(containers, facts),
     ...checkEnv(objects, containers, facts, options),
+    ...checkNatsCredentials(containers, facts),
     ...checkSecurity(containers, options),
     ...checkServicesAndIngress(objects, facts),
     ...checkScaling(objects, facts),

@@ -28,7 +28,8 @@ export interface Finding {
     | 'security'
     | 'labels'
     | 'tilt'
-    | 'docker';
+    | 'docker'
+    | 'nats';
   object: string;
   message: string;
 }

@@ -208,3 +208,22 @@ test('a Tiltfile whose ports, paths or resources do not exist', (t) => {
   reports(t, findings, /resource_deps: object-store is not a resource/);
   reports(t, findings, /k8s_resource\('valkey'\): no such workload/);
 });
+
+test("a Deployment without its NATS credentials, or with another service's", (t) => {
+  const objects = render(PROD);
+  const feed = container(objects, 'Deployment', 'feed');
+  feed.env = feed.env.filter((e: { name: string }) => e.name !== 'NATS_PASSWORD');
+  const upload = container(objects, 'Deployment', 'upload');
+  upload.env.find((e: { name: string }) => e.name === 'NATS_USER').valueFrom.secretKeyRef.name =
+    'instantpost-nats-metadata';
+  const setup = container(objects, 'Job', 'metadata-setup');
+  setup.env = setup.env.filter((e: { name: string }) => !e.name.startsWith('NATS_'));
+  const findings = manifestFindings(PROD, objects);
+  reports(t, findings, /\[nats\] Deployment\/feed container feed: no NATS_PASSWORD/);
+  reports(
+    t,
+    findings,
+    /\[nats\] Deployment\/upload .*NATS_USER must come from Secret instantpost-nats-upload key NATS_USER, not instantpost-nats-metadata/,
+  );
+  reports(t, findings, /\[nats\] Job\/metadata-setup container setup: no NATS_USER/);
+});

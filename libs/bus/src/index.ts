@@ -4,6 +4,14 @@
  */
 
 export {
+  type BusAccess,
+  type BusUser,
+  type NatsPermissions,
+  SERVICE_BUS_ACCESS,
+  servicePermissions,
+  setupPermissions,
+} from './access.ts';
+export {
   type ConsumerDefinition,
   type ConsumerRunner,
   type ConsumerStats,
@@ -49,6 +57,14 @@ export {
   streamNameFor,
   streamOf,
 } from './names.ts';
+export {
+  EXTRA_NATS_USERS,
+  NATS_USERS,
+  type NatsUser,
+  passwordVariable,
+  permissionsOf,
+  renderNatsAuthorization,
+} from './nats-auth.ts';
 export { busMigrations, enqueue, OUTBOX_CHANNEL, type OutboxShard, outboxStatus } from './outbox.ts';
 export {
   createPublisher,

@@ -1,5 +1,5 @@
 export { isReachable, type S3Endpoint, stopTestInfra, type TestInfra, testInfra } from './infra.ts';
 export { type NamespaceOptions, openNamespace, s3ClientFor, type TestNamespace } from './namespace.ts';
 export { freePort } from './ports.ts';
-export { type PrivateNats, startPrivateNats } from './private-nats.ts';
+export { type PrivateNats, type PrivateNatsOptions, startPrivateNats } from './private-nats.ts';
 export { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';

@@ -34,20 +34,42 @@ function findNatsServer(): string | undefined {
   return undefined;
 }
 
-/** The machine's `nats-server` binary when there is one (Debian's package), else a testcontainers container. */
-export async function startPrivateNats(): Promise<PrivateNats> {
-  const binary = findNatsServer();
-  return binary ? startProcess(binary) : startContainer();
+export interface PrivateNatsOptions {
+  /** A nats-server config file to start with (`--config`), e.g. the users and permissions Kubernetes ships. */
+  configFile?: string;
+  /** Variables for the server's environment (a config's `$NAME` references resolve from it). */
+  env?: Record<string, string>;
 }
 
-async function startProcess(binary: string): Promise<PrivateNats> {
+/** The machine's `nats-server` binary when there is one (Debian's package), else a testcontainers container. */
+export async function startPrivateNats(options: PrivateNatsOptions = {}): Promise<PrivateNats> {
+  const binary = findNatsServer();
+  if (binary) return startProcess(binary, options);
+  if (options.configFile)
+    throw new Error('a nats-server config file needs the nats-server binary (apt: nats-server)');
+  return startContainer();
+}
+
+async function startProcess(binary: string, options: PrivateNatsOptions): Promise<PrivateNats> {
   const port = await freePort();
   const monitorPort = await freePort();
   const storeDir = mkdtempSync(join(tmpdir(), 'instantpost-nats-'));
   let child: ChildProcess | undefined;
   const start = async () => {
-    const args = ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), '-js', '-sd', storeDir];
-    child = spawn(binary, args, { stdio: 'ignore' });
+    const config = options.configFile ? ['--config', options.configFile] : [];
+    const args = [
+      ...config,
+      '-a',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-m',
+      String(monitorPort),
+      '-js',
+      '-sd',
+      storeDir,
+    ];
+    child = spawn(binary, args, { stdio: 'ignore', env: { ...process.env, ...options.env } });
     await waitJetStreamReady(monitorPort);
   };
   const stop = async () => {

@@ -1,0 +1,284 @@
+/**
+ * The NATS users Kubernetes ships (k8s/nats/auth.conf, exactly that file) on a private nats-server: each
+ * service publishes its own subjects, runs its consumers (acks, dead letters, its revocation tail) and is
+ * refused everything else; the setup user declares the streams; the operator may do everything.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  type BusAccess,
+  type BusUser,
+  type ConsumerRunner,
+  DeadLetterHeaders,
+  defineConsumer,
+  ensureStreams,
+  type HandlerMap,
+  NATS_USERS,
+  type NatsUser,
+  passwordVariable,
+  SERVICE_BUS_ACCESS,
+  startConsumer,
+  streamNameFor,
+  tailEvents,
+} from '@instantpost/bus';
+import { EVENT_SUBJECTS, type EventSubject } from '@instantpost/events';
+import { createLogger } from '@instantpost/telemetry';
+import { type PrivateNats, startPrivateNats } from '@instantpost/testing';
+import test from 'ava';
+import { connect, type NatsConnection } from 'nats';
+import { consumerDeclarations, NATS_AUTH_FILE, natsAuthIsCurrent, REPO_ROOT } from '../src/index.ts';
+
+const SERVICES = Object.keys(SERVICE_BUS_ACCESS) as BusUser[];
+const consumersOf = (service: BusUser) =>
+  Object.entries(SERVICE_BUS_ACCESS[service].consumers as BusAccess['consumers']);
+const passwords = Object.fromEntries(NATS_USERS.map((u) => [u, randomBytes(18).toString('hex')])) as Record<
+  NatsUser,
+  string
+>;
+const logger = createLogger({ service: 'nats-permissions-test', level: 'silent' });
+let server: PrivateNats | undefined;
+const open: NatsConnection[] = [];
+
+/** A connection as `user`, with the asynchronous errors the server sent it (permission violations). */
+async function connectAs(user: NatsUser): Promise<{ nc: NatsConnection; errors: string[] }> {
+  if (!server) throw new Error('no server');
+  const nc = await connect({ servers: server.url, user, pass: passwords[user], name: user });
+  open.push(nc);
+  const errors: string[] = [];
+  void (async () => {
+    for await (const status of nc.status()) if (status.type === 'error') errors.push(String(status.data));
+  })();
+  return { nc, errors };
+}
+
+/** A valid event of `subject` (deploy/nats/examples) with a fresh id. */
+function example(subject: EventSubject): string {
+  const event = JSON.parse(readFileSync(join(REPO_ROOT, 'deploy/nats/examples', `${subject}.json`), 'utf8'));
+  return JSON.stringify({ ...event, id: randomUUID() });
+}
+
+async function eventually(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`never: ${what}`);
+}
+
+const ownerOf = (subject: EventSubject) =>
+  SERVICES.find((s) => (SERVICE_BUS_ACCESS[s].publishes as readonly string[]).includes(subject));
+
+test.before(async () => {
+  const env = Object.fromEntries(NATS_USERS.map((u) => [passwordVariable(u), passwords[u]]));
+  server = await startPrivateNats({ configFile: NATS_AUTH_FILE, env });
+  const { nc } = await connectAs('setup');
+  await ensureStreams(await nc.jetstreamManager());
+});
+
+test.after.always(async () => {
+  for (const nc of open) await nc.close().catch(() => {});
+  await server?.stop();
+});
+
+test('k8s/nats/auth.conf is the rendering of libs/bus/src/access.ts (npm run nats:auth)', (t) => {
+  t.true(natsAuthIsCurrent());
+});
+
+test('the access table lists exactly the durable consumers each service defines', (t) => {
+  for (const service of SERVICES) {
+    const declared = Object.fromEntries(
+      consumerDeclarations(service).map((c) => [c.name, [...c.subjects].sort()]),
+    );
+    const table = Object.fromEntries(
+      consumersOf(service).map(([name, subjects]) => [name, [...subjects].sort()]),
+    );
+    t.deepEqual(table, declared, `${service}: libs/bus/src/access.ts vs services/${service}/src`);
+  }
+});
+
+test('every event subject has exactly one publishing service', (t) => {
+  for (const subject of EVENT_SUBJECTS) {
+    const owners = SERVICES.filter((s) =>
+      (SERVICE_BUS_ACCESS[s].publishes as readonly string[]).includes(subject),
+    );
+    t.is(owners.length, 1, `${subject}: ${owners.join(', ') || 'nobody'}`);
+  }
+});
+
+test.serial('a wrong password is refused', async (t) => {
+  if (!server) throw new Error('no server');
+  const err = await t.throwsAsync(connect({ servers: server.url, user: 'feed', pass: 'not-the-password' }));
+  t.regex(String(err?.message), /AUTHORIZATION_VIOLATION|Authorization Violation/i);
+});
+
+test.serial('the setup user declares the streams; a service only reads them', async (t) => {
+  const setup = await connectAs('setup');
+  const reports = await ensureStreams(await setup.nc.jetstreamManager());
+  t.deepEqual(
+    reports.map((r) => r.action),
+    ['unchanged', 'unchanged', 'unchanged', 'unchanged'],
+  );
+  const feed = await connectAs('feed');
+  const jsm = await feed.nc.jetstreamManager();
+  // What openInfra does at every start: compare, change nothing.
+  t.true((await ensureStreams(jsm)).every((r) => r.action === 'unchanged'));
+  const err = await t.throwsAsync(jsm.streams.add({ name: 'FEED_OWN', subjects: ['feedown.>'] }));
+  t.regex(String(err?.message), /Permissions Violation/i);
+  const update = await t.throwsAsync(jsm.streams.update('SOCIAL', { max_msgs: 10 }));
+  t.regex(String(update?.message), /Permissions Violation/i);
+});
+
+test.serial(
+  'each service publishes its own subjects and runs its consumers, dead letters and tail',
+  async (t) => {
+    const connections = new Map<BusUser, Awaited<ReturnType<typeof connectAs>>>();
+    for (const service of SERVICES) connections.set(service, await connectAs(service));
+    const operator = await connectAs('operator');
+
+    // Every event published by its owner (a JetStream publish: the stream acknowledges it).
+    const published = new Map<EventSubject, string>();
+    for (const subject of EVENT_SUBJECTS) {
+      const owner = ownerOf(subject);
+      const conn = owner && connections.get(owner);
+      if (!conn) throw new Error(`no owner for ${subject}`);
+      const payload = example(subject);
+      const ack = await conn.nc.jetstream().publish(subject, payload);
+      t.true(ack.seq > 0, `${owner} publishes ${subject}`);
+      published.set(subject, JSON.parse(payload).id);
+    }
+
+    // Every consumer of the table, as its service, handles what was published; a malformed event on its
+    // first subject is dead-lettered by it (a publish to dlq.<subject> as that service).
+    const handled = new Set<string>();
+    const runners: ConsumerRunner[] = [];
+    for (const service of SERVICES) {
+      const conn = connections.get(service);
+      if (!conn) continue;
+      for (const [name, subjects] of consumersOf(service)) {
+        const handlers = Object.fromEntries(
+          subjects.map((s) => [
+            s,
+            async (event: { id: string }) => void handled.add(`${name} ${s} ${event.id}`),
+          ]),
+        ) as unknown as HandlerMap<EventSubject>;
+        await operator.nc.jetstream().publish(subjects[0] as string, 'not a cloud event');
+        runners.push(
+          await startConsumer({
+            nc: conn.nc,
+            logger,
+            definition: defineConsumer({ name, subjects, handlers }),
+          }),
+        );
+      }
+    }
+    const tails = await Promise.all(
+      SERVICES.map(async (service) => {
+        const conn = connections.get(service);
+        if (!conn) throw new Error(service);
+        const seen: string[] = [];
+        const tail = await tailEvents({
+          js: conn.nc.jetstream(),
+          jsm: await conn.nc.jetstreamManager(),
+          subject: 'session.revoked',
+          sinceMs: 0,
+          logger,
+          onEvent: (event) => seen.push(event.id),
+        });
+        return { service, tail, seen };
+      }),
+    );
+
+    for (const service of SERVICES) {
+      for (const [name, subjects] of consumersOf(service)) {
+        for (const subject of subjects) {
+          const id = published.get(subject);
+          await eventually(() => handled.has(`${name} ${subject} ${id}`), `${name} handles ${subject}`);
+        }
+      }
+    }
+    t.pass('every consumer handled every subject it consumes');
+
+    const jsm = await operator.nc.jetstreamManager();
+    const deadLetterers = new Set<string>();
+    await eventually(async () => {
+      const info = await jsm.streams.info(streamNameFor('DLQ'));
+      for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+        const letter = await jsm.streams.getMessage(streamNameFor('DLQ'), { seq });
+        deadLetterers.add(letter.header.get(DeadLetterHeaders.Consumer));
+      }
+      return runners.every((r) => deadLetterers.has(r.name));
+    }, 'every consumer dead-letters its malformed event');
+    t.deepEqual(
+      runners.map((r) => r.name).filter((n) => !deadLetterers.has(n)),
+      [],
+    );
+
+    for (const { service, tail, seen } of tails) {
+      await tail.caughtUp;
+      t.true(seen.includes(published.get('session.revoked') ?? '-'), `${service} tails session.revoked`);
+      await tail.stop();
+    }
+    for (const runner of runners) await runner.stop();
+    for (const [service, conn] of connections)
+      t.deepEqual(conn.errors, [], `${service}: no permission was missing`);
+  },
+);
+
+test.serial(
+  "a service may not publish another service's subjects, nor pull another's consumer",
+  async (t) => {
+    for (const service of SERVICES) {
+      const { nc } = await connectAs(service);
+      const js = nc.jetstream();
+      const others = EVENT_SUBJECTS.filter(
+        (s) => !(SERVICE_BUS_ACCESS[service].publishes as readonly string[]).includes(s),
+      );
+      for (const subject of others) {
+        const err = await t.throwsAsync(
+          js.publish(subject, example(subject)),
+          undefined,
+          `${service} → ${subject}`,
+        );
+        t.regex(String(err?.message), /Permissions Violation for Publish/i);
+      }
+    }
+    const feed = await connectAs('feed');
+    const stolen = await t.throwsAsync(feed.nc.jetstream().consumers.get('MEDIA', 'media-processing'));
+    t.regex(String(stolen?.message), /Permissions Violation/i);
+    const dlq = await t.throwsAsync(feed.nc.jetstream().publish('dlq.media.uploaded', '{}'));
+    t.regex(String(dlq?.message), /Permissions Violation/i);
+  },
+);
+
+test.serial(
+  'a core subscription outside its row is refused; notification may listen to its own',
+  async (t) => {
+    const feed = await connectAs('feed');
+    const sub = feed.nc.subscribe('post.published');
+    const err = await t.throwsAsync(
+      (async () => {
+        for await (const _ of sub) break;
+      })(),
+    );
+    t.regex(String(err?.message), /Permissions Violation for Subscription/i);
+    const notification = await connectAs('notification');
+    const own = notification.nc.subscribe('notification.created', { max: 1 });
+    await notification.nc.flush();
+    const operator = await connectAs('operator');
+    operator.nc.publish('notification.created', 'hello');
+    for await (const msg of own) t.is(msg.string(), 'hello');
+    t.deepEqual(notification.errors, []);
+  },
+);
+
+test.serial('the operator may do everything', async (t) => {
+  const { nc, errors } = await connectAs('operator');
+  const js = nc.jetstream();
+  for (const subject of EVENT_SUBJECTS) t.true((await js.publish(subject, example(subject))).seq > 0);
+  const jsm = await nc.jetstreamManager();
+  await jsm.streams.add({ name: 'SCRATCH', subjects: ['scratch.>'] });
+  t.true(await jsm.streams.delete('SCRATCH'));
+  t.truthy(await jsm.consumers.info('MEDIA', 'media-processing'));
+  t.deepEqual(errors, []);
+});

@@ -1,0 +1,189 @@
+import type { EventSubject } from '@instantpost/events';
+import {
+  dlqSubjectFor,
+  natsSubjectFor,
+  STREAM_NAMES,
+  type StreamName,
+  streamNameFor,
+  streamOf,
+} from './names.ts';
+
+/**
+ * What one service does on the bus: the only input of its NATS permissions. Kept next to the bus code
+ * because the JetStream API subjects below are the ones this library's publisher, consumer runner and
+ * dead-lettering use.
+ */
+export interface BusAccess {
+  /** The event subjects it publishes (outbox relay or direct): nobody else may. */
+  readonly publishes: readonly EventSubject[];
+  /** Its durable consumers (`defineConsumer`): name → subjects. */
+  readonly consumers: Readonly<Record<string, readonly EventSubject[]>>;
+  /** Subjects every replica reads for itself with an ordered consumer (`tailEvents`). */
+  readonly tails: readonly EventSubject[];
+  /** Subjects it reads with a plain core subscription (live fan-out between its own replicas). */
+  readonly subscribes: readonly EventSubject[];
+}
+
+/**
+ * Who publishes and consumes what (ARCHITECTURE.md's table, as the code declares it). The NATS users
+ * of k8s/nats/auth.conf are rendered from this table; `deploy/k8s-checks` compares it with the
+ * consumers the services define, and a test runs every row against a nats-server with that file.
+ */
+export const SERVICE_BUS_ACCESS = {
+  upload: {
+    publishes: ['media.uploaded'],
+    consumers: { 'upload-media-status': ['media.rejected', 'post.published', 'post.deleted'] },
+    tails: ['session.revoked'],
+    subscribes: [],
+  },
+  'media-processing': {
+    publishes: ['media.processed', 'media.rejected'],
+    consumers: {
+      'media-processing': ['media.uploaded'],
+      'media-processing-deletions': ['post.deleted'],
+    },
+    tails: ['session.revoked'],
+    subscribes: [],
+  },
+  metadata: {
+    publishes: [
+      'account.created',
+      'account.updated',
+      'session.revoked',
+      'follow.created',
+      'follow.approved',
+      'follow.deleted',
+      'post.published',
+      'post.deleted',
+      'like.created',
+      'like.deleted',
+      'comment.created',
+    ],
+    consumers: {
+      'metadata-posts': ['media.processed'],
+      'metadata-follow-mirror': ['follow.created', 'follow.approved', 'follow.deleted'],
+      'metadata-tags': ['post.published', 'post.deleted'],
+      'metadata-cache': [
+        'account.updated',
+        'follow.created',
+        'follow.approved',
+        'follow.deleted',
+        'post.published',
+        'post.deleted',
+        'like.created',
+        'like.deleted',
+        'comment.created',
+      ],
+    },
+    tails: ['session.revoked'],
+    subscribes: [],
+  },
+  feed: {
+    publishes: [],
+    consumers: {
+      'feed-fanout': ['post.published', 'post.deleted'],
+      'feed-projector': [
+        'account.created',
+        'account.updated',
+        'follow.created',
+        'follow.approved',
+        'follow.deleted',
+        'like.created',
+        'like.deleted',
+        'comment.created',
+      ],
+    },
+    tails: ['session.revoked'],
+    subscribes: [],
+  },
+  notification: {
+    publishes: ['notification.created'],
+    consumers: {
+      'notification-activity': [
+        'account.created',
+        'account.updated',
+        'follow.created',
+        'follow.approved',
+        'follow.deleted',
+        'like.created',
+        'like.deleted',
+        'comment.created',
+        'post.published',
+        'post.deleted',
+      ],
+    },
+    tails: ['session.revoked'],
+    subscribes: ['notification.created'],
+  },
+} as const satisfies Record<string, BusAccess>;
+
+export type BusUser = keyof typeof SERVICE_BUS_ACCESS;
+
+/** A NATS user's permissions: the subjects it may publish to and subscribe to (nothing else). */
+export interface NatsPermissions {
+  readonly publish: readonly string[];
+  readonly subscribe: readonly string[];
+}
+
+const API = '$JS.API';
+
+function streamsOf(subjects: readonly EventSubject[]): StreamName[] {
+  return [...new Set(subjects.map((s) => streamOf(s) as StreamName))];
+}
+
+/**
+ * The permissions of a service's user. Its own subjects; reading stream and consumer state (start-up
+ * checks, /readyz, /metrics); creating, reading and pulling only its own durables, acking their
+ * messages and dead-lettering what they consumed; replies on `_INBOX.>`.
+ */
+export function servicePermissions(access: BusAccess, prefix?: string): NatsPermissions {
+  const stream = (s: StreamName) => streamNameFor(s, prefix);
+  const publish = new Set<string>(access.publishes.map((s) => natsSubjectFor(s, prefix)));
+  const subscribe = new Set<string>(['_INBOX.>']);
+  publish.add(`${API}.INFO`);
+  for (const s of STREAM_NAMES) publish.add(`${API}.STREAM.INFO.${stream(s)}`);
+  for (const s of STREAM_NAMES) if (s !== 'DLQ') publish.add(`${API}.CONSUMER.LIST.${stream(s)}`);
+  for (const [name, subjects] of Object.entries(access.consumers)) {
+    for (const s of streamsOf(subjects)) {
+      const at = `${stream(s)}.${name}`;
+      // nats.js names the filter in the subject (CREATE.<stream>.<name>.<filter>) when there is one
+      // filter, and uses DURABLE.CREATE for several (filter_subjects, 2.10+).
+      publish.add(`${API}.CONSUMER.CREATE.${at}`);
+      publish.add(`${API}.CONSUMER.CREATE.${at}.>`);
+      publish.add(`${API}.CONSUMER.DURABLE.CREATE.${at}`);
+      publish.add(`${API}.CONSUMER.INFO.${at}`);
+      publish.add(`${API}.CONSUMER.MSG.NEXT.${at}`);
+      publish.add(`$JS.ACK.${at}.>`);
+      // After max deliveries the runner reads the message the advisory names and dead-letters it.
+      publish.add(`${API}.STREAM.MSG.GET.${stream(s)}`);
+      subscribe.add(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${at}`);
+    }
+    for (const subject of subjects) publish.add(dlqSubjectFor(subject, prefix));
+  }
+  for (const subject of access.tails) {
+    const s = stream(streamOf(subject) as StreamName);
+    // An ordered consumer gets a new random name each time it is (re)created: the filter is fixed,
+    // the name cannot be.
+    publish.add(`${API}.CONSUMER.CREATE.${s}.*.${natsSubjectFor(subject, prefix)}`);
+    publish.add(`${API}.CONSUMER.INFO.${s}.*`);
+    publish.add(`${API}.CONSUMER.MSG.NEXT.${s}.*`);
+    publish.add(`${API}.CONSUMER.DELETE.${s}.*`);
+    publish.add(`${API}.STREAM.MSG.GET.${s}`);
+  }
+  for (const subject of access.subscribes) subscribe.add(natsSubjectFor(subject, prefix));
+  return { publish: [...publish], subscribe: [...subscribe] };
+}
+
+/** The setup Jobs' user: declares and updates the streams (`ensureStreams`), nothing else. */
+export function setupPermissions(prefix?: string): NatsPermissions {
+  const publish = [`${API}.INFO`];
+  for (const s of STREAM_NAMES) {
+    const name = streamNameFor(s, prefix);
+    publish.push(
+      `${API}.STREAM.INFO.${name}`,
+      `${API}.STREAM.CREATE.${name}`,
+      `${API}.STREAM.UPDATE.${name}`,
+    );
+  }
+  return { publish, subscribe: ['_INBOX.>'] };
+}
