@@ -13,7 +13,7 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** The `@instantpost/config` functions whose first argument is a variable's name. */
 const VAR_FUNCTIONS = new Set(['str', 'int', 'url', 'bool', 'oneOf', 'custom']);
 /** Where each function takes its options object (with `default`). */
-const OPTIONS_ARG: Record<string, number> = { oneOf: 2 };
+const OPTIONS_ARG: Record<string, number> = { oneOf: 2, custom: 2 };
 
 /** One place the code reads an environment variable. */
 export interface EnvVarUse {
