@@ -1,0 +1,312 @@
+import type { EventSubject } from '@instantpost/events';
+import { createLogger, type Logger } from '@instantpost/telemetry';
+import {
+  ConsumerEvents,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type NatsConnection,
+  type Subscription,
+} from 'nats';
+import {
+  consumerConfig,
+  type DurableConfig,
+  ensureConsumer,
+  filterFor,
+  type ResolvedSettings,
+  resolveSettings,
+  supportsMultiFilter,
+} from './consumer-config.ts';
+import type { ConsumerDefinition } from './consumer-definition.ts';
+import { type AnyHandler, type DeliveryScope, deliver, type Outcome } from './delivery.ts';
+import { deadLetterMaxDelivered, maxDeliveriesSubject } from './max-deliveries.ts';
+import { natsSubjectFor, type StreamName, streamNameFor, streamOf } from './names.ts';
+import { Slots } from './slots.ts';
+
+/** What happened to one delivery (for metrics: `onOutcome`). */
+export interface DeliveryOutcome {
+  readonly consumer: string;
+  readonly subject: string;
+  readonly outcome: Outcome;
+  readonly deliveries: number;
+  readonly durationMs: number;
+}
+
+export interface StartConsumerOptions<S extends EventSubject> {
+  nc: NatsConnection;
+  definition: ConsumerDefinition<S>;
+  /** Isolation prefix (tests). */
+  prefix?: string;
+  logger?: Logger;
+  /** Called after every delivery: feed the service's processing-latency histogram from here. */
+  onOutcome?: (outcome: DeliveryOutcome) => void;
+}
+
+/** Counters since start. */
+export interface ConsumerStats {
+  acked: number;
+  retried: number;
+  deadLettered: number;
+  /** Malformed events (dead-lettered without calling a handler). */
+  invalid: number;
+  /** Events of subjects this consumer does not handle (a wider filter on a 2.9 server). */
+  skipped: number;
+  inFlight: number;
+  /** Times the consume loop was recreated (missed heartbeats, consumer deleted, loop failure). */
+  restarts: number;
+}
+
+/** A running consumer. */
+export interface ConsumerRunner {
+  readonly name: string;
+  /** The JetStream streams it reads (one durable of the same name in each). */
+  readonly streams: readonly string[];
+  /**
+   * Drains: stops fetching, hands back what was fetched but not started, waits for running handlers to
+   * ack, nak or dead-letter, and flushes the acks to the server.
+   */
+  stop(): Promise<void>;
+  stats(): ConsumerStats;
+}
+
+/** One durable in one stream, and what to do with each of its messages. */
+interface Binding {
+  readonly stream: string;
+  readonly config: DurableConfig;
+  messages: ConsumerMessages | undefined;
+  needsEnsure: boolean;
+}
+
+const STARTUP_RETRY_MS = 250;
+const COUNTER_OF = {
+  acked: 'acked',
+  retried: 'retried',
+  'dead-lettered': 'deadLettered',
+  invalid: 'invalid',
+  skipped: 'skipped',
+} as const satisfies Record<Outcome, keyof ConsumerStats>;
+
+/** The pull loops, concurrency slots, status watching and draining of one consumer definition. */
+export class Runner implements ConsumerRunner {
+  readonly name: string;
+  readonly streams: string[] = [];
+  private readonly settings: ResolvedSettings;
+  private readonly scope: DeliveryScope;
+  private readonly nc: NatsConnection;
+  private readonly js: JetStreamClient;
+  private jsm: JetStreamManager | undefined;
+  private readonly logger: Logger;
+  private readonly onOutcome: StartConsumerOptions<EventSubject>['onOutcome'];
+  private readonly bindings: Binding[] = [];
+  private readonly loops: Promise<void>[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly subscriptions: Subscription[] = [];
+  private readonly slots: Slots;
+  private readonly pauses = new Set<() => void>();
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+  private readonly counters: Omit<ConsumerStats, 'inFlight'> = {
+    acked: 0,
+    retried: 0,
+    deadLettered: 0,
+    invalid: 0,
+    skipped: 0,
+    restarts: 0,
+  };
+
+  constructor(options: StartConsumerOptions<EventSubject>) {
+    const def = options.definition;
+    this.name = def.name;
+    this.settings = resolveSettings(def.settings);
+    this.slots = new Slots(this.settings.concurrency);
+    const prefix = options.prefix || undefined;
+    this.nc = options.nc;
+    this.js = options.nc.jetstream();
+    this.logger = options.logger ?? createLogger({ service: 'bus-consumer', level: 'warn' });
+    this.onOutcome = options.onOutcome;
+    this.scope = {
+      consumer: def.name,
+      prefix,
+      settings: this.settings,
+      // The handlers are looked up by the subject of each message, so their precise types end here.
+      handlers: new Map(Object.entries(def.handlers) as [string, AnyHandler][]),
+      js: this.js,
+      logger: this.logger,
+    };
+    const byStream = new Map<StreamName, string[]>();
+    for (const subject of def.subjects) {
+      const stream = streamOf(subject) as StreamName;
+      byStream.set(stream, [...(byStream.get(stream) ?? []), natsSubjectFor(subject, prefix)]);
+    }
+    const multiFilter = supportsMultiFilter(options.nc.info?.version);
+    for (const [stream, subjects] of byStream) {
+      const name = streamNameFor(stream, prefix);
+      const description = def.description ?? `${def.name}: ${def.subjects.join(', ')}`;
+      const config = consumerConfig(def.name, description, this.settings, filterFor(subjects, multiFilter));
+      this.bindings.push({ stream: name, config, messages: undefined, needsEnsure: true });
+      this.streams.push(name);
+    }
+  }
+
+  async start(): Promise<void> {
+    const jsm = await this.nc.jetstreamManager();
+    this.jsm = jsm;
+    for (const binding of this.bindings) {
+      const { action } = await ensureConsumer(jsm, binding.stream, binding.config);
+      binding.needsEnsure = false;
+      this.logger.debug({ consumer: this.name, stream: binding.stream, action }, 'consumer ready');
+      // The server gives up on an event delivered max_deliver times without an ack (the process died on its
+      // last try) and only says so in an advisory: dead-letter it from here so it is not lost silently.
+      this.subscriptions.push(
+        this.nc.subscribe(maxDeliveriesSubject(binding.stream, this.name), {
+          callback: (err, msg) => {
+            if (err) return;
+            this.track(
+              deadLetterMaxDelivered(this.scope, jsm, binding.stream, msg.data).then(
+                () => {
+                  this.counters.deadLettered++;
+                },
+                (error: unknown) => {
+                  this.logger.error(
+                    { err: error, consumer: this.name },
+                    'cannot dead-letter an event past max_deliver',
+                  );
+                },
+              ),
+            );
+          },
+        }),
+      );
+    }
+    for (const binding of this.bindings) this.loops.push(this.consumeLoop(binding));
+  }
+
+  stats(): ConsumerStats {
+    return { ...this.counters, inFlight: this.slots.inUse };
+  }
+
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.stopping = true;
+      for (const binding of this.bindings) binding.messages?.stop();
+      for (const wake of this.pauses) wake();
+      await Promise.all(this.loops);
+      while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+      for (const sub of this.subscriptions) sub.unsubscribe();
+      if (!this.nc.isClosed()) await this.nc.flush().catch(() => {});
+    })();
+    return this.stopped;
+  }
+
+  /** Pulls from one stream until stopped; recreates the pull after missed heartbeats or a lost consumer. */
+  private async consumeLoop(binding: Binding): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      let messages: ConsumerMessages;
+      try {
+        if (binding.needsEnsure && this.jsm) {
+          await ensureConsumer(this.jsm, binding.stream, binding.config);
+          binding.needsEnsure = false;
+        }
+        const consumer = await this.js.consumers.get(binding.stream, this.name);
+        messages = await consumer.consume({
+          max_messages: this.settings.concurrency,
+          expires: this.settings.pullExpiresMs,
+        });
+      } catch (err) {
+        this.logger.warn(
+          { err, consumer: this.name, stream: binding.stream },
+          'cannot start consuming, retrying',
+        );
+        await this.pause(Math.min(10_000, STARTUP_RETRY_MS * 2 ** failures++));
+        continue;
+      }
+      binding.messages = messages;
+      if (this.stopping) messages.stop(); // stop() ran while the pull was being set up
+      const watching = this.watchStatus(binding, messages);
+      try {
+        // After stop() the iterator still yields what was already fetched (at most `concurrency` events):
+        // those are handled too. Handing them back with nak() would redeliver them straight into this
+        // instance's still-open pull request, where nobody reads them until ack_wait expires.
+        for await (const msg of messages) {
+          await this.slots.acquire(() => msg.working(), this.settings.heartbeatIntervalMs);
+          failures = 0;
+          this.track(this.handle(binding, msg).finally(() => this.slots.release()));
+        }
+      } catch (err) {
+        this.logger.warn(
+          { err, consumer: this.name, stream: binding.stream },
+          'consume loop failed, restarting',
+        );
+      }
+      binding.messages = undefined;
+      await watching;
+      if (!this.stopping) {
+        this.counters.restarts++;
+        await this.pause(Math.min(10_000, 100 * 2 ** failures++));
+      }
+    }
+  }
+
+  /** Stops the current pull when the client reports trouble; `consumeLoop` then starts a fresh one. */
+  private async watchStatus(binding: Binding, messages: ConsumerMessages): Promise<void> {
+    try {
+      for await (const status of await messages.status()) {
+        if (status.type === ConsumerEvents.HeartbeatsMissed && Number(status.data) >= 2) {
+          this.logger.warn(
+            { consumer: this.name, stream: binding.stream, missed: status.data },
+            'consumer heartbeats missed (event loop blocked or connection stalled): recreating the pull',
+          );
+          messages.stop();
+        } else if (
+          status.type === ConsumerEvents.ConsumerDeleted ||
+          status.type === ConsumerEvents.ConsumerNotFound ||
+          status.type === ConsumerEvents.StreamNotFound
+        ) {
+          this.logger.warn(
+            { consumer: this.name, stream: binding.stream, status: status.type },
+            'recreating consumer',
+          );
+          binding.needsEnsure = true;
+          messages.stop();
+        }
+      }
+    } catch {
+      // the status iterator ends with the messages iterator
+    }
+  }
+
+  private async handle(binding: Binding, msg: JsMsg): Promise<void> {
+    const started = performance.now();
+    const { subject, outcome } = await deliver(this.scope, binding.stream, msg);
+    this.counters[COUNTER_OF[outcome]]++;
+    this.onOutcome?.({
+      consumer: this.name,
+      subject,
+      outcome,
+      deliveries: msg.info.deliveryCount,
+      durationMs: performance.now() - started,
+    });
+  }
+
+  private track(work: Promise<void>): void {
+    const tracked = work.catch((err: unknown) => {
+      this.logger.error({ err, consumer: this.name }, 'unexpected consumer failure');
+    });
+    this.inFlight.add(tracked);
+    void tracked.finally(() => this.inFlight.delete(tracked));
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.pauses.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.pauses.add(done);
+    });
+  }
+}
