@@ -19,7 +19,6 @@ import {
   readDeadLetters,
   sampleEvent,
   silent,
-  sleep,
   waitFor,
 } from './helpers.ts';
 
@@ -60,10 +59,11 @@ test('a failing handler is retried with growing delays, then dead-lettered with 
     [1, 2, 3],
     'max_deliver deliveries, no more',
   );
+  // Lower bounds only (a loaded machine makes gaps longer, never shorter); the growth itself is unit-tested
+  // in delivery-decision.test.ts.
   const [a1, a2, a3] = attempts.map((a) => a.at) as [number, number, number];
   t.true(a2 - a1 >= 150, `first retry after ~200 ms (was ${a2 - a1})`);
   t.true(a3 - a2 >= 300, `second retry after ~400 ms (was ${a3 - a2})`);
-  t.true(a3 - a2 > a2 - a1, 'exponential backoff');
 
   t.is(dead?.subject, `${prefix}.dlq.post.published`);
   t.deepEqual(dead?.letter.event, event, 'the original event, ready to replay');
@@ -76,12 +76,14 @@ test('a failing handler is retried with growing delays, then dead-lettered with 
   t.deepEqual(dead?.letter.headers['Nats-Msg-Id'], [event.id], 'original headers kept');
   t.is(dead?.headers[DeadLetterHeaders.ErrorCode], 'HANDLER_FAILED');
 
-  await sleep(300);
-  t.is(attempts.length, 3, 'terminated: not delivered again');
-  const info = await fx.jsm.consumers.info(streamNameFor('SOCIAL', prefix), 'feed-fanout');
-  t.is(info.num_ack_pending, 0);
+  // The letter is stored before the runner terminates the delivery and counts it: wait for those.
+  const info = await waitFor(async () => {
+    const i = await fx.jsm.consumers.info(streamNameFor('SOCIAL', prefix), 'feed-fanout');
+    return i.num_ack_pending === 0 ? i : undefined;
+  }, 'terminated');
   t.is(info.num_pending, 0);
-  t.is(runner.stats().deadLettered, 1);
+  t.is(attempts.length, 3, 'terminated: not delivered again');
+  await waitFor(() => runner.stats().deadLettered === 1, 'counted as dead-lettered');
   t.is(runner.stats().retried, 2);
 });
 
@@ -133,7 +135,7 @@ test('a hand-written event sent by a plain core publish with no headers is handl
   t.false(got?.hasHeaders ?? true, 'no headers at all');
   t.is(got?.deliveries, 1);
   t.is(got?.event.data.sha256, 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
-  t.is(runner.stats().acked, 1);
+  await waitFor(() => runner.stats().acked === 1, 'acked');
 });
 
 test('malformed events land in DLQ with the reason, and the consumer goes on with the next ones', async (t) => {
@@ -190,9 +192,11 @@ test('malformed events land in DLQ with the reason, and the consumer goes on wit
   t.deepEqual(letters[0]?.letter.headers.traceparent, [
     '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
   ]);
-  t.is(runner.stats().invalid, 5);
-  const info = await fx.jsm.consumers.info(streamNameFor('SOCIAL', prefix), 'notification-posts');
-  t.is(info.num_ack_pending, 0, 'nothing left hanging');
+  await waitFor(() => runner.stats().invalid === 5, 'five counted as invalid');
+  await waitFor(async () => {
+    const info = await fx.jsm.consumers.info(streamNameFor('SOCIAL', prefix), 'notification-posts');
+    return info.num_ack_pending === 0;
+  }, 'nothing left hanging');
 });
 
 test('an event never acknowledged on its last delivery (process died) is still dead-lettered', async (t) => {

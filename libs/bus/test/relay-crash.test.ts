@@ -93,7 +93,9 @@ test('a relay killed between publish and mark causes no duplicate effect downstr
   await once(child, 'exit');
 
   t.is(await storedCount(fx.jsm, prefix, 'SOCIAL'), 3, 'the killed relay did publish');
-  await waitFor(() => calls === 3, 'consumer handled the first copies');
+  // calls are counted before the handler's transaction: wait for the effects themselves
+  await waitFor(async () => (await effects(consumerShard)).size === 3, 'consumer handled the first copies');
+  t.is(calls, 3);
   t.deepEqual(await outboxStatus(shard), { unsent: 3, sent: 0 }, 'but never marked them sent');
 
   const relay = await startOutboxRelay({

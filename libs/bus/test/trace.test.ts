@@ -104,9 +104,14 @@ test.serial('one trace across the outbox: the relay continues the trace stored w
   t.teardown(() => relay.stop());
   const [handled] = await waitFor(() => (seen.length ? seen : undefined), 'handled');
   t.is(handled?.traceId, request?.trace_id, 'request, relay and handler share one trace');
-  const publish = exporter
-    .getFinishedSpans()
-    .find((s) => s.name === 'publish post.published' && s.spanContext().traceId === request?.trace_id);
+  // the relay's publish span ends on the JetStream ack, which may come after the handler has run
+  const publish = await waitFor(
+    () =>
+      exporter
+        .getFinishedSpans()
+        .find((s) => s.name === 'publish post.published' && s.spanContext().traceId === request?.trace_id),
+    'relay publish span ended',
+  );
   t.is(
     publish?.parentSpanContext?.spanId,
     request?.span_id,
