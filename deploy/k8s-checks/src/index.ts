@@ -19,7 +19,6 @@ export {
 } from './docker.ts';
 export { checkManifests, type ExternalConfig, type ManifestCheckOptions } from './manifests.ts';
 export { checkMediaCache } from './media-cache.ts';
-export { checkMediaCache } from './media-cache.ts';
 export { NATS_AUTH_FILE, natsAuthIsCurrent, writeNatsAuth } from './nats-auth.ts';
 export { documentedConfig, kubectl, parseManifests, renderOverlay } from './render.ts';
 export { checkRouting } from './routing.ts';
