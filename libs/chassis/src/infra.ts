@@ -39,6 +39,10 @@ export async function openInfra(
     keyPrefix: config.redisPrefix,
     maxRetriesPerRequest: 3,
     lazyConnect: true,
+    // While Redis is away a command fails at once instead of waiting in a queue for the reconnect, and a
+    // Redis that hangs fails it after a second: callers fall back (caches miss, limits open) without stalling.
+    enableOfflineQueue: false,
+    commandTimeout: 1000,
   });
   // Without a listener ioredis reports connection errors as unhandled; commands fail on their own and
   // /readyz reports the outage, so a log line is all the event deserves.

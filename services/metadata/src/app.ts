@@ -10,6 +10,7 @@ import { interactions } from './domain/interactions.ts';
 import { people } from './domain/people.ts';
 import { posts } from './domain/posts.ts';
 import { sessions } from './domain/sessions.ts';
+import { cacheInvalidationConsumer } from './handlers/cache-invalidation.ts';
 import { followMirrorConsumer } from './handlers/follow-mirror.ts';
 import { postsConsumer } from './handlers/media-processed.ts';
 import { tagIndexConsumer } from './handlers/tag-index.ts';
@@ -64,6 +65,7 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
   const cache = cacheStore(infra.redis, {
     ttlSeconds: config.cacheTtlSeconds,
     postAuthorBuckets: config.postAuthorBuckets,
+    logger,
   });
 
   const peopleDomain = people({ accounts: accountsStore, follows: followsStore, cache });
@@ -124,6 +126,7 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
     await startConsumer({ nc: infra.nc, definition: postsConsumer(postsDomain), prefix, logger }),
     await startConsumer({ nc: infra.nc, definition: followMirrorConsumer(followsDomain), prefix, logger }),
     await startConsumer({ nc: infra.nc, definition: tagIndexConsumer(postsDomain), prefix, logger }),
+    await startConsumer({ nc: infra.nc, definition: cacheInvalidationConsumer(cache), prefix, logger }),
   ];
 
   return {

@@ -20,7 +20,11 @@ export interface Fixture {
 export const MEDIA_BASE_URL = 'http://cdn.test/media';
 
 /** A metadata service on its own namespace (two physical databases: shards 0-7 and 8-15). */
-export async function openMetadata(env: Record<string, string> = {}): Promise<Fixture> {
+export async function openMetadata(
+  env: Record<string, string> = {},
+  /** Variables that depend on the namespace (e.g. REDIS_URL through a test's TCP proxy). */
+  envFor?: (ns: TestNamespace) => Promise<Record<string, string>>,
+): Promise<Fixture> {
   const ns = await openNamespace({ databases: 2 });
   const keys = makeTestKeys();
   const svc = await openTestService({
@@ -31,7 +35,7 @@ export async function openMetadata(env: Record<string, string> = {}): Promise<Fi
     migrations: new URL('../src/sql/migrations/', import.meta.url),
     build: buildApp,
     // Tests sign many people up from one address; the sign-up limit's own test sets it low again.
-    env: { MEDIA_BASE_URL, SIGNUP_MAX_PER_ADDRESS: '100000', ...env },
+    env: { MEDIA_BASE_URL, SIGNUP_MAX_PER_ADDRESS: '100000', ...env, ...(await envFor?.(ns)) },
   });
   return {
     ns,

@@ -1,5 +1,5 @@
 import type { AccountRow, AccountStore } from '../store/accounts.ts';
-import type { CacheStore } from '../store/cache.ts';
+import { CACHED, type CacheStore } from '../store/cache.ts';
 import type { Counts, FollowStore } from '../store/follows.ts';
 import type { Account, Profile, UserSummary } from './views.ts';
 import { summaryOf } from './views.ts';
@@ -19,8 +19,8 @@ export function accountOf(row: AccountRow): Account {
  * apart, since counts change far more often), plus the visibility rule for private accounts.
  */
 export function people(deps: { accounts: AccountStore; follows: FollowStore; cache: CacheStore }) {
-  const accountCache = deps.cache.json<Account>('account');
-  const countsCache = deps.cache.json<Counts>('counts');
+  const accountCache = deps.cache.json<Account>(CACHED.account);
+  const countsCache = deps.cache.json<Counts>(CACHED.counts);
 
   const accounts = async (ids: readonly string[]): Promise<Map<string, Account>> => {
     const unique = [...new Set(ids)];

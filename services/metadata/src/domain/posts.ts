@@ -3,7 +3,7 @@ import type { EventData } from '@instantpost/events';
 import { forbidden, notFound } from '@instantpost/http';
 import { shardOf } from '@instantpost/ids';
 import type { MediaUrlSigner } from '@instantpost/media-urls';
-import type { CacheStore } from '../store/cache.ts';
+import { CACHED, type CacheStore } from '../store/cache.ts';
 import type { PostRow, PostStore, StoredMention } from '../store/posts.ts';
 import { foldTag, parseCaption } from './caption.ts';
 import { metadataEvent } from './events.ts';
@@ -29,7 +29,7 @@ export function posts(deps: {
   mediaUrls: MediaUrlSigner;
 }) {
   const { people } = deps;
-  const postCache = deps.cache.json<CachedPost>('post');
+  const postCache = deps.cache.json<CachedPost>(CACHED.post);
   const authors = deps.cache.postAuthors;
 
   /** Resolves @names to accounts; unknown names are ignored. */

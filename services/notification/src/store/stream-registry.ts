@@ -53,7 +53,9 @@ export function createStreamRegistry(redis: Redis, channelPrefix: string, logger
       await redis.zrem(key(userId), member(stream));
     },
     async listen(onClose) {
-      const subscriber = redis.duplicate();
+      // Its own connection (a subscribed one takes no other commands) that queues the subscription until it
+      // is connected and subscribes again after every reconnect.
+      const subscriber = redis.duplicate({ enableOfflineQueue: true });
       subscriber.on('error', (err: Error) => logger.warn({ err: err.message }, 'stream registry subscriber'));
       subscriber.on('message', (_channel: string, streamId: string) => onClose(streamId));
       await subscriber.subscribe(channel);
