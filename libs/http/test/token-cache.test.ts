@@ -77,7 +77,7 @@ test('over HTTP: a token answered from the cache still turns 401 when it expires
   for (let i = 0; i < 3; i++) {
     const ok = await get(token);
     t.is(ok.statusCode, 200);
-    t.deepEqual(ok.json(), { user: { id: '1001', username: 'alice' } });
+    t.like(ok.json(), { user: { id: '1001', username: 'alice' } });
   }
   t.is((await get(signAccessToken(otherKeys.privateKey, alice, 60))).statusCode, 401);
 
