@@ -1,10 +1,13 @@
 export {
+  CONNECTIONS_PER_CLIENT,
   findNginx,
   findNjsModule,
   type Gateway,
   type GatewayOptions,
+  type GatewayTuning,
   MEDIA_CACHE_VALID_SECONDS,
   renderNginxConfig,
+  STREAMS_PER_CLIENT,
   startGateway,
 } from './nginx.ts';
 export { freePort, waitForOk } from './ports.ts';

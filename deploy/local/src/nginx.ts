@@ -5,7 +5,17 @@ import type { ServiceName } from '@instantpost/chassis';
 import { waitForOk } from './ports.ts';
 import { REPO_ROOT } from './service-process.ts';
 
-export interface GatewayOptions {
+/** What a deployment may tune on the gateway; each has a default sized for this machine (README). */
+export interface GatewayTuning {
+  /** How long a cached rendition is served before it is revalidated with S3 (a deleted one then stops). */
+  mediaCacheValidSeconds?: number;
+  /** Open connections per client address (all paths but the stream). */
+  connectionsPerClient?: number;
+  /** Open notification streams per client address (several users behind one NAT share it). */
+  streamsPerClient?: number;
+}
+
+export interface GatewayOptions extends GatewayTuning {
   /** Where nginx keeps its config, pid, temp files and cache. */
   workDir: string;
   listen: number;
@@ -17,12 +27,16 @@ export interface GatewayOptions {
   accessLog?: boolean;
   /** MEDIA_URL_SIGNING_KEY: nginx gets it in its environment (never in the rendered file, never logged). */
   mediaUrlSigningKey: string;
-  /** How long a cached rendition is served before it is revalidated with S3 (a deleted one then stops). */
-  mediaCacheValidSeconds?: number;
 }
 
 /** Default of `mediaCacheValidSeconds`: a deleted post's renditions stop within the 60 s the API promises. */
 export const MEDIA_CACHE_VALID_SECONDS = 30;
+/**
+ * One worker of 4,096 connections holds ~2,000 proxied requests (each also opens one to a service), so a
+ * single address may hold 128 of them, and 40 streams (8 people behind one NAT at 5 streams each).
+ */
+export const CONNECTIONS_PER_CLIENT = 128;
+export const STREAMS_PER_CLIENT = 40;
 
 const TEMPLATE = join(REPO_ROOT, 'deploy/nginx/nginx.conf.template');
 const NGINX_CANDIDATES = [
@@ -71,6 +85,8 @@ export function renderNginxConfig(options: GatewayOptions): string {
     NJS_MODULE: njs,
     NGINX_DIR: `${NGINX_DIR}/`,
     MEDIA_CACHE_VALID: `${options.mediaCacheValidSeconds ?? MEDIA_CACHE_VALID_SECONDS}s`,
+    CONNECTIONS_PER_CLIENT: String(options.connectionsPerClient ?? CONNECTIONS_PER_CLIENT),
+    STREAMS_PER_CLIENT: String(options.streamsPerClient ?? STREAMS_PER_CLIENT),
     USER_DIRECTIVE: process.getuid?.() === 0 ? 'user nobody nogroup;' : '',
     WORK_DIR: options.workDir,
     ACCESS_LOG: options.accessLog ? `${options.workDir}/access.log instantpost` : 'off',

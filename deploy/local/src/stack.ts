@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SERVICE_PORTS, type ServiceName } from '@instantpost/chassis';
-import { type Gateway, startGateway } from './nginx.ts';
+import { type Gateway, type GatewayTuning, startGateway } from './nginx.ts';
 import { freePort } from './ports.ts';
 import { type LogSink, runServiceScript, ServiceProcess } from './service-process.ts';
 
@@ -21,8 +21,8 @@ export interface StackOptions {
   s3: { endpoint: string; bucket: string };
   uploadMaxBytes: number;
   logs: 'terminal' | 'files';
-  /** The gateway serves a cached rendition this long before revalidating it with S3 (default 30 s). */
-  mediaCacheValidSeconds?: number;
+  /** Gateway settings other than the defaults (tests use short cache times and small limits). */
+  gateway?: GatewayTuning;
 }
 
 export interface Stack {
@@ -107,9 +107,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     uploadMaxBytes: options.uploadMaxBytes,
     accessLog: options.logs === 'files',
     mediaUrlSigningKey,
-    ...(options.mediaCacheValidSeconds === undefined
-      ? {}
-      : { mediaCacheValidSeconds: options.mediaCacheValidSeconds }),
+    ...options.gateway,
   });
   return {
     gatewayUrl: gateway.url,

@@ -32,7 +32,7 @@ let anonymous: Client;
 
 test.before(async () => {
   ns = await openNamespace({ databases: 2 });
-  running = await openTestStack(ns, { mediaCacheValidSeconds: CACHE_VALID_SECONDS });
+  running = await openTestStack(ns, { gateway: { mediaCacheValidSeconds: CACHE_VALID_SECONDS } });
   owner = new Client(running.url);
   friend = new Client(running.url, '127.0.0.21');
   stranger = new Client(running.url, '127.0.0.22');

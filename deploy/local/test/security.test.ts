@@ -3,6 +3,7 @@
  * client binds another loopback address (127.0.0.x), so nginx and the services see different peers.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { openNamespace, stopTestInfra, type TestNamespace } from '@instantpost/testing';
 import test from 'ava';
@@ -19,6 +20,7 @@ test.before(async () => {
   running = await openTestStack(ns, {
     // info: request logs are written, so the log scan below reads what a production log would hold.
     env: { LOG_LEVEL: 'info', LOGIN_MAX_FAILURES_PER_ADDRESS: '3', LOGIN_FREE_FAILURES: '2' },
+    gateway: { streamsPerClient: 6 },
   });
 });
 test.after.always(async () => {
@@ -161,6 +163,55 @@ test.serial(
     }
   },
 );
+
+test.serial('the gateway caps open streams per client address; other addresses still connect', async (t) => {
+  const home = clientAt('127.0.0.60');
+  const sessions = [
+    remember(await home.signUp(uniqueName('nat'), PASSWORD, 'One')),
+    remember(await home.signUp(uniqueName('nat'), PASSWORD, 'Two')),
+  ];
+  const streams = [];
+  try {
+    // Two people behind one address, three streams each: the address's 6 are used up.
+    for (const session of [...sessions, ...sessions, ...sessions]) {
+      streams.push(await openStreamFrom('127.0.0.60', session.accessToken));
+    }
+    t.deepEqual(
+      streams.map((s) => s.status),
+      [200, 200, 200, 200, 200, 200],
+    );
+    const seventh = await openStreamFrom('127.0.0.60', sessions[0]?.accessToken ?? '');
+    streams.push(seventh);
+    t.is(seventh.status, 429);
+    t.regex(seventh.contentType, /problem\+json/);
+    const elsewhere = remember(await clientAt('127.0.0.61').signUp(uniqueName('away'), PASSWORD, 'Away'));
+    const other = await openStreamFrom('127.0.0.61', elsewhere.accessToken);
+    streams.push(other);
+    t.is(other.status, 200);
+  } finally {
+    for (const s of streams) s.close();
+  }
+});
+
+/** An SSE request from another loopback address; resolves with its status once the headers arrive. */
+function openStreamFrom(address: string, token: string) {
+  return new Promise<{ status: number; contentType: string; close(): void }>((resolve, reject) => {
+    const req = httpRequest(
+      `${running.url}/v1/notifications/stream`,
+      { localAddress: address, headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } },
+      (res) => {
+        res.resume();
+        resolve({
+          status: res.statusCode ?? 0,
+          contentType: String(res.headers['content-type'] ?? ''),
+          close: () => req.destroy(),
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 test.serial(
   'no access token, refresh token or password appears in any log line of the services or the gateway',

@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import type { ServiceName } from '@instantpost/chassis';
 import { makeTestKeys, testEnvironment } from '@instantpost/chassis/testing';
 import type { TestNamespace } from '@instantpost/testing';
-import { freePort, type Stack, type StackOptions, setupStack, startStack } from '../src/index.ts';
+import {
+  freePort,
+  type GatewayTuning,
+  type Stack,
+  type StackOptions,
+  setupStack,
+  startStack,
+} from '../src/index.ts';
 
 export interface TestStack {
   readonly stack: Stack;
@@ -27,8 +34,8 @@ export async function openTestStack(
     uploadMaxBytes?: number;
     /** Variables to add or override (e.g. NATS_URL of a test's own server). */
     env?: Record<string, string>;
-    /** The gateway's cache serves a rendition this long before revalidating it with S3. */
-    mediaCacheValidSeconds?: number;
+    /** Gateway settings other than the defaults (cache validity, connection limits). */
+    gateway?: GatewayTuning;
   } = {},
 ): Promise<TestStack> {
   const workDir = mkdtempSync(join(tmpdir(), 'instantpost-stack-'));
@@ -53,9 +60,7 @@ export async function openTestStack(
     s3: { endpoint: ns.s3.endpoint, bucket: ns.s3.bucket },
     uploadMaxBytes: options.uploadMaxBytes ?? 25 * 1024 * 1024,
     logs: 'files',
-    ...(options.mediaCacheValidSeconds === undefined
-      ? {}
-      : { mediaCacheValidSeconds: options.mediaCacheValidSeconds }),
+    ...(options.gateway ? { gateway: options.gateway } : {}),
   };
   try {
     await setupStack(stackOptions);
