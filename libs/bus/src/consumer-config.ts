@@ -26,6 +26,11 @@ export interface ConsumerSettings {
   deliverPolicy?: 'all' | 'new';
   /** How often the runner calls `working()` while a handler runs. Default a third of `ackWaitMs`. */
   heartbeatIntervalMs?: number;
+  /**
+   * Deadline of one handler run. Past it the runner stops heartbeating, aborts `ctx.signal` and retries the
+   * event with backoff (dead-letters it on the last delivery), freeing the slot. Default 30 000 ms.
+   */
+  handlerTimeoutMs?: number;
   /** Expiry of each pull request; the server sends idle heartbeats every half of it. Default 10 000 ms. */
   pullExpiresMs?: number;
 }
@@ -41,6 +46,7 @@ export interface ResolvedSettings {
   retryFactor: number;
   deliverPolicy: 'all' | 'new';
   heartbeatIntervalMs: number;
+  handlerTimeoutMs: number;
   pullExpiresMs: number;
 }
 
@@ -57,6 +63,7 @@ export function resolveSettings(settings: ConsumerSettings = {}): ResolvedSettin
     retryFactor: settings.retryBackoff?.factor ?? 2,
     deliverPolicy: settings.deliverPolicy ?? 'all',
     heartbeatIntervalMs: settings.heartbeatIntervalMs ?? Math.max(100, Math.floor(ackWaitMs / 3)),
+    handlerTimeoutMs: settings.handlerTimeoutMs ?? 30_000,
     pullExpiresMs: settings.pullExpiresMs ?? 10_000,
   };
   const positive = [
@@ -65,6 +72,7 @@ export function resolveSettings(settings: ConsumerSettings = {}): ResolvedSettin
     'maxAckPending',
     'concurrency',
     'heartbeatIntervalMs',
+    'handlerTimeoutMs',
   ] as const;
   for (const key of positive) {
     if (!Number.isInteger(resolved[key]) || resolved[key] < 1) {

@@ -16,7 +16,15 @@ export interface HandlerContext<S extends EventSubject = EventSubject> {
   readonly streamSequence: number;
   /** The message headers (`undefined` for a core publish such as `nats pub`). */
   readonly headers: MsgHdrs | undefined;
-  /** Resets the server's ack timer; the runner also calls it every `heartbeatIntervalMs` while the handler runs. */
+  /**
+   * Aborted when the handler runs past `handlerTimeoutMs`: the delivery is then retried (or dead-lettered)
+   * whatever the handler does next, so hand it to what can be cancelled (`fetch`, the S3 client...).
+   */
+  readonly signal: AbortSignal;
+  /**
+   * Resets the server's ack timer; the runner also calls it every `heartbeatIntervalMs` while the handler
+   * runs. Does nothing past the handler's deadline, so a hung handler cannot hold its event forever.
+   */
   heartbeat(): void;
 }
 

@@ -7,7 +7,6 @@ import {
   type JetStreamManager,
   type JsMsg,
   type NatsConnection,
-  type Subscription,
 } from 'nats';
 import {
   consumerConfig,
@@ -20,8 +19,8 @@ import {
 } from './consumer-config.ts';
 import type { ConsumerDefinition } from './consumer-definition.ts';
 import { type AnyHandler, type DeliveryScope, deliver, type Outcome } from './delivery.ts';
-import { deadLetterMaxDelivered, maxDeliveriesSubject } from './max-deliveries.ts';
-import { natsSubjectFor, type StreamName, streamNameFor, streamOf } from './names.ts';
+import { advisoryConsumerConfig, handleAdvisory } from './max-deliveries.ts';
+import { advisoryStreamNameFor, natsSubjectFor, type StreamName, streamNameFor, streamOf } from './names.ts';
 import { Slots } from './slots.ts';
 
 /** What happened to one delivery (for metrics: `onOutcome`). */
@@ -52,6 +51,8 @@ export interface ConsumerStats {
   invalid: number;
   /** Events of subjects this consumer does not handle (a wider filter on a 2.9 server). */
   skipped: number;
+  /** Handler runs stopped at their deadline (`handlerTimeoutMs`); each is also counted as retried or dead-lettered. */
+  timedOut: number;
   inFlight: number;
   /** Times the consume loop was recreated (missed heartbeats, consumer deleted, loop failure). */
   restarts: number;
@@ -60,7 +61,10 @@ export interface ConsumerStats {
 /** A running consumer. */
 export interface ConsumerRunner {
   readonly name: string;
-  /** The JetStream streams it reads (one durable of the same name in each). */
+  /**
+   * The event streams it reads (one durable of the same name in each). A durable of that name in
+   * `ADVISORIES` also reads its max-delivery advisories.
+   */
   readonly streams: readonly string[];
   /**
    * Drains: stops fetching, hands back what was fetched but not started, waits for running handlers to
@@ -70,8 +74,9 @@ export interface ConsumerRunner {
   stats(): ConsumerStats;
 }
 
-/** One durable in one stream, and what to do with each of its messages. */
+/** One durable in one stream: the consumer's events, or its max-delivery advisories. */
 interface Binding {
+  readonly kind: 'events' | 'advisories';
   readonly stream: string;
   readonly config: DurableConfig;
   messages: ConsumerMessages | undefined;
@@ -101,7 +106,6 @@ export class Runner implements ConsumerRunner {
   private readonly bindings: Binding[] = [];
   private readonly loops: Promise<void>[] = [];
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly subscriptions: Subscription[] = [];
   private readonly slots: Slots;
   private readonly pauses = new Set<() => void>();
   private stopping = false;
@@ -112,6 +116,7 @@ export class Runner implements ConsumerRunner {
     deadLettered: 0,
     invalid: 0,
     skipped: 0,
+    timedOut: 0,
     restarts: 0,
   };
 
@@ -144,40 +149,34 @@ export class Runner implements ConsumerRunner {
       const name = streamNameFor(stream, prefix);
       const description = def.description ?? `${def.name}: ${def.subjects.join(', ')}`;
       const config = consumerConfig(def.name, description, this.settings, filterFor(subjects, multiFilter));
-      this.bindings.push({ stream: name, config, messages: undefined, needsEnsure: true });
+      this.bindings.push({ kind: 'events', stream: name, config, messages: undefined, needsEnsure: true });
       this.streams.push(name);
     }
+    this.bindings.push({
+      kind: 'advisories',
+      stream: advisoryStreamNameFor(prefix),
+      config: advisoryConsumerConfig(def.name, this.streams, multiFilter),
+      messages: undefined,
+      needsEnsure: true,
+    });
   }
 
   async start(): Promise<void> {
     const jsm = await this.nc.jetstreamManager();
     this.jsm = jsm;
     for (const binding of this.bindings) {
-      const { action } = await ensureConsumer(jsm, binding.stream, binding.config);
-      binding.needsEnsure = false;
-      this.logger.debug({ consumer: this.name, stream: binding.stream, action }, 'consumer ready');
-      // The server gives up on an event delivered max_deliver times without an ack (the process died on its
-      // last try) and only says so in an advisory: dead-letter it from here so it is not lost silently.
-      this.subscriptions.push(
-        this.nc.subscribe(maxDeliveriesSubject(binding.stream, this.name), {
-          callback: (err, msg) => {
-            if (err) return;
-            this.track(
-              deadLetterMaxDelivered(this.scope, jsm, binding.stream, msg.data).then(
-                () => {
-                  this.counters.deadLettered++;
-                },
-                (error: unknown) => {
-                  this.logger.error(
-                    { err: error, consumer: this.name },
-                    'cannot dead-letter an event past max_deliver',
-                  );
-                },
-              ),
-            );
-          },
-        }),
-      );
+      try {
+        const { action } = await ensureConsumer(jsm, binding.stream, binding.config);
+        binding.needsEnsure = false;
+        this.logger.debug({ consumer: this.name, stream: binding.stream, action }, 'consumer ready');
+      } catch (err) {
+        if (binding.kind === 'events') throw err;
+        // Events still flow without it; its loop keeps trying (and logging) until ensureStreams has run.
+        this.logger.error(
+          { err, consumer: this.name, stream: binding.stream },
+          'cannot read max-delivery advisories: events given up by the server would not reach DLQ',
+        );
+      }
     }
     for (const binding of this.bindings) this.loops.push(this.consumeLoop(binding));
   }
@@ -193,7 +192,6 @@ export class Runner implements ConsumerRunner {
       for (const wake of this.pauses) wake();
       await Promise.all(this.loops);
       while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
-      for (const sub of this.subscriptions) sub.unsubscribe();
       if (!this.nc.isClosed()) await this.nc.flush().catch(() => {});
     })();
     return this.stopped;
@@ -230,9 +228,14 @@ export class Runner implements ConsumerRunner {
         // those are handled too. Handing them back with nak() would redeliver them straight into this
         // instance's still-open pull request, where nobody reads them until ack_wait expires.
         for await (const msg of messages) {
-          await this.slots.acquire(() => msg.working(), this.settings.heartbeatIntervalMs);
+          const alone = binding.kind === 'events' && msg.info.deliveryCount > 1;
+          const release = await this.slots.acquire(
+            () => msg.working(),
+            this.settings.heartbeatIntervalMs,
+            alone,
+          );
           failures = 0;
-          this.track(this.handle(binding, msg).finally(() => this.slots.release()));
+          this.track(this.handle(binding, msg, alone).finally(release));
         }
       } catch (err) {
         this.logger.warn(
@@ -277,10 +280,24 @@ export class Runner implements ConsumerRunner {
     }
   }
 
-  private async handle(binding: Binding, msg: JsMsg): Promise<void> {
+  /**
+   * `alone`: an event delivered again may be the one that killed the previous process. It runs with no
+   * other handler, after the acks of those before it reached the server, and its own answer reaches the
+   * server before anything else starts: if it kills this process too, it takes only itself down.
+   */
+  private async handle(binding: Binding, msg: JsMsg, alone = false): Promise<void> {
+    if (binding.kind === 'advisories') {
+      if (!this.jsm) throw new Error('runner not started');
+      const done = await handleAdvisory(this.scope, this.jsm, this.streams, msg);
+      if (done === 'dead-lettered') this.counters.deadLettered++;
+      return;
+    }
+    if (alone) await this.nc.flush().catch(() => {});
     const started = performance.now();
-    const { subject, outcome } = await deliver(this.scope, binding.stream, msg);
+    const { subject, outcome, timedOut } = await deliver(this.scope, binding.stream, msg);
+    if (alone) await this.nc.flush().catch(() => {});
     this.counters[COUNTER_OF[outcome]]++;
+    if (timedOut) this.counters.timedOut++;
     this.onOutcome?.({
       consumer: this.name,
       subject,

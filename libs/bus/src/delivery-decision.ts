@@ -11,7 +11,9 @@ export type DeliveryResult =
   | { readonly kind: 'invalid'; readonly error: EventError }
   | { readonly kind: 'handled' }
   /** The handler threw (or rejected) with `error`. */
-  | { readonly kind: 'failed'; readonly error: unknown };
+  | { readonly kind: 'failed'; readonly error: unknown }
+  /** The handler was still running at its deadline (`handlerTimeoutMs`). */
+  | { readonly kind: 'timed-out'; readonly afterMs: number };
 
 /** The retry and give-up settings the decision depends on. */
 export type RetryPolicy = Pick<
@@ -32,9 +34,12 @@ export type DeliveryDecision =
 /** A number in [0, 1): `Math.random` in the runner, fixed in tests. */
 export type Random = () => number;
 
+/** Dead-letter code of a handler that ran past its deadline on the last delivery. */
+export const HANDLER_TIMEOUT = 'HANDLER_TIMEOUT';
+
 /**
  * Decides one delivery, without touching NATS: ack what was handled or is not ours, dead-letter an invalid
- * event at once, retry a failure with backoff until the last delivery (`maxDeliver`) or a
+ * event at once, retry a failure or a timeout with backoff until the last delivery (`maxDeliver`) or a
  * `NonRetryableError`, then dead-letter it with its error.
  */
 export function decideDelivery(
@@ -56,6 +61,17 @@ export function decideDelivery(
         return {
           action: 'dead-letter',
           reason: handlerErrorReason(result.error, permanent),
+          outcome: 'dead-lettered',
+        };
+      }
+      return { action: 'retry', delayMs: retryDelay(deliveries, policy, random), outcome: 'retried' };
+    }
+    case 'timed-out': {
+      if (deliveries >= policy.maxDeliver) {
+        const message = `handler did not finish within ${result.afterMs} ms (handlerTimeoutMs)`;
+        return {
+          action: 'dead-letter',
+          reason: { code: HANDLER_TIMEOUT, message },
           outcome: 'dead-lettered',
         };
       }

@@ -43,36 +43,29 @@ export async function deliver(
   scope: DeliveryScope,
   stream: string,
   msg: JsMsg,
-): Promise<{ subject: string; outcome: Outcome }> {
+): Promise<{ subject: string; outcome: Outcome; timedOut: boolean }> {
   const deliveries = msg.info.deliveryCount;
   const subject = eventSubjectOf(msg.subject, scope.prefix);
   const handler = subject === undefined ? undefined : scope.handlers.get(subject);
   if (subject === undefined || handler === undefined || !isEventSubject(subject)) {
     const decision = decideDelivery({ kind: 'not-handled' }, deliveries, scope.settings);
     msg.ack();
-    return { subject: subject ?? msg.subject, outcome: decision.outcome };
+    return { subject: subject ?? msg.subject, outcome: decision.outcome, timedOut: false };
   }
   const parsed = parseEvent(msg.data, { expectedType: subject });
   const parent = traceParent(msg.headers, parsed.ok ? parsed.event.traceparent : undefined);
+  let timedOut = false;
   const outcome = await withSpan(
     `${scope.consumer} ${subject}`,
     async (span): Promise<Outcome> => {
-      let result: DeliveryResult;
-      if (parsed.ok) {
-        const ctx: HandlerContext = {
-          subject,
-          consumer: scope.consumer,
-          deliveries,
-          stream,
-          streamSequence: msg.info.streamSequence,
-          headers: msg.headers,
-          heartbeat: () => msg.working(),
-        };
-        result = await runHandler(handler, parsed.event, ctx, msg, scope.settings);
-      } else {
-        result = { kind: 'invalid', error: parsed.error };
-      }
+      const result: DeliveryResult = parsed.ok
+        ? await runHandler(scope, handler, parsed.event, stream, msg)
+        : { kind: 'invalid', error: parsed.error };
       if (result.kind === 'failed') recordFailure(span, result.error);
+      if (result.kind === 'timed-out') {
+        timedOut = true;
+        recordFailure(span, new Error(`timed out after ${result.afterMs} ms`));
+      }
       if (result.kind === 'invalid')
         span.setStatus({ code: SpanStatusCode.ERROR, message: result.error.message });
       const decision = decideDelivery(result, deliveries, scope.settings);
@@ -91,25 +84,59 @@ export async function deliver(
       },
     },
   );
-  return { subject, outcome };
+  return { subject, outcome, timedOut };
 }
 
-/** Runs the handler, calling `working()` every `heartbeatIntervalMs` while it runs. */
+/**
+ * Runs the handler until it settles or its deadline passes, whichever comes first, calling `working()`
+ * every `heartbeatIntervalMs` meanwhile. Past the deadline the heartbeats stop, `ctx.signal` aborts and the
+ * result is `timed-out`: the caller answers the server and frees the slot while the handler, which cannot be
+ * killed, may still finish in the background (its writes are idempotent, like any redelivery's).
+ */
 async function runHandler(
+  scope: DeliveryScope,
   handler: AnyHandler,
   event: AnyCloudEvent,
-  ctx: HandlerContext,
+  stream: string,
   msg: JsMsg,
-  settings: ResolvedSettings,
 ): Promise<DeliveryResult> {
-  const heartbeat = setInterval(() => msg.working(), settings.heartbeatIntervalMs);
+  const { handlerTimeoutMs, heartbeatIntervalMs } = scope.settings;
+  const deadline = new AbortController();
+  const heartbeat = () => {
+    if (!deadline.signal.aborted) msg.working();
+  };
+  const ctx: HandlerContext = {
+    subject: event.type,
+    consumer: scope.consumer,
+    deliveries: msg.info.deliveryCount,
+    stream,
+    streamSequence: msg.info.streamSequence,
+    headers: msg.headers,
+    signal: deadline.signal,
+    heartbeat,
+  };
+  const heartbeats = setInterval(heartbeat, heartbeatIntervalMs);
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<DeliveryResult>((resolve) => {
+    timer = setTimeout(() => resolve({ kind: 'timed-out', afterMs: handlerTimeoutMs }), handlerTimeoutMs);
+  });
+  const settled = (async () => handler(event, ctx))().then(
+    (): DeliveryResult => ({ kind: 'handled' }),
+    (error: unknown): DeliveryResult => ({ kind: 'failed', error }),
+  );
   try {
-    await handler(event, ctx);
-    return { kind: 'handled' };
-  } catch (error) {
-    return { kind: 'failed', error };
+    const result = await Promise.race([settled, timedOut]);
+    if (result.kind === 'timed-out') {
+      deadline.abort(new Error(`handler deadline of ${handlerTimeoutMs} ms passed`));
+      scope.logger.warn(
+        { consumer: scope.consumer, subject: event.type, eventId: event.id, deliveries: ctx.deliveries },
+        'handler timed out: slot freed, event retried later',
+      );
+    }
+    return result;
   } finally {
-    clearInterval(heartbeat);
+    clearInterval(heartbeats);
+    clearTimeout(timer);
   }
 }
 
@@ -132,6 +159,7 @@ async function answer(
       scope.logger.info(
         {
           err: result.kind === 'failed' ? result.error : undefined,
+          timedOutAfterMs: result.kind === 'timed-out' ? result.afterMs : undefined,
           consumer: scope.consumer,
           subject,
           eventId: (event as { id?: unknown } | undefined)?.id,

@@ -58,6 +58,25 @@ export function eventSubjectOf(natsSubject: string, prefix?: string): string | u
   return natsSubject.startsWith(`${prefix}.`) ? natsSubject.slice(prefix.length + 1) : undefined;
 }
 
+/**
+ * The stream that stores the server's max-delivery advisories of the event streams, so that an event the
+ * server gave up on reaches `DLQ` even when no replica was listening at that moment.
+ */
+export const ADVISORY_STREAM = 'ADVISORIES';
+
+/** `ADVISORIES`, or `T1A2B3C4_ADVISORIES` with a prefix. */
+export function advisoryStreamNameFor(prefix?: string): string {
+  return prefix ? `${prefix.toUpperCase()}_${ADVISORY_STREAM}` : ADVISORY_STREAM;
+}
+
+/**
+ * What the server publishes when it stops delivering a message of `stream` to `consumer` after
+ * `max_deliver` deliveries (`*` for any consumer). Not prefixed: the prefix is in the stream name.
+ */
+export function maxDeliveriesSubject(stream: string, consumer: string): string {
+  return `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${consumer}`;
+}
+
 /** The dead-letter subject of an event subject: `dlq.post.published` (prefixed in tests). */
 export function dlqSubjectFor(subject: string, prefix?: string): string {
   return natsSubjectFor(`dlq.${subject}`, prefix);

@@ -10,7 +10,9 @@ import {
 } from 'nats';
 import { BusConfigError, BusErrorCodes } from './errors.ts';
 import {
+  advisoryStreamNameFor,
   assertPrefix,
+  maxDeliveriesSubject,
   natsSubjectFor,
   STREAM_NAMES,
   STREAM_SUBJECTS,
@@ -63,7 +65,10 @@ type ManagedConfig = Pick<
   | 'max_bytes'
 >;
 
-/** The configuration each stream should have, in the order they are created. */
+/**
+ * The configuration each stream should have, in the order they are created: the four of `STREAM_NAMES`,
+ * then `ADVISORIES`, which captures the max-delivery advisories of MEDIA, SOCIAL and NOTIFICATION.
+ */
 export function desiredStreams(options: StreamOptions = {}): ManagedConfig[] {
   assertPrefix(options.prefix);
   const maxAge = options.maxAgeMs ?? DEFAULT_STREAM_MAX_AGE_MS;
@@ -72,21 +77,37 @@ export function desiredStreams(options: StreamOptions = {}): ManagedConfig[] {
   if (window > Math.min(maxAge, dlqMaxAge)) {
     throw new BusConfigError(BusErrorCodes.Config, 'duplicateWindowMs must not exceed the streams max age');
   }
-  return STREAM_NAMES.map((stream: StreamName) => ({
+  const common = {
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    duplicate_window: nanos(window),
+    num_replicas: options.replicas ?? 1,
+    max_bytes: options.maxBytes ?? -1,
+  };
+  const streams: ManagedConfig[] = STREAM_NAMES.map((stream: StreamName) => ({
+    ...common,
     name: streamNameFor(stream, options.prefix),
     description:
       stream === 'DLQ'
         ? 'InstantPost dead letters (dlq.<subject>)'
         : `InstantPost ${stream.toLowerCase()} events`,
     subjects: STREAM_SUBJECTS[stream].map((s) => natsSubjectFor(s, options.prefix)),
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    discard: DiscardPolicy.Old,
     max_age: nanos(stream === 'DLQ' ? dlqMaxAge : maxAge),
-    duplicate_window: nanos(window),
-    num_replicas: options.replicas ?? 1,
-    max_bytes: options.maxBytes ?? -1,
   }));
+  // Only the event streams' advisories, each by its own stream name, so that test prefixes never overlap
+  // (a stream of `$JS.EVENT.ADVISORY.>` would capture every other prefix's too). Kept as long as the events
+  // they name: past that there is nothing left to dead-letter.
+  const eventStreams = STREAM_NAMES.filter((s) => s !== 'DLQ');
+  streams.push({
+    ...common,
+    name: advisoryStreamNameFor(options.prefix),
+    description:
+      'InstantPost max-delivery advisories of the event streams (each consumer dead-letters its own)',
+    subjects: eventStreams.map((s) => maxDeliveriesSubject(streamNameFor(s, options.prefix), '*')),
+    max_age: nanos(maxAge),
+  });
+  return streams;
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   startConsumer,
   streamNameFor,
 } from '../src/index.ts';
+import { advisoryStreamNameFor } from '../src/names.ts';
 import {
   effects,
   type Fixture,
@@ -131,11 +132,21 @@ test('a durable is created with the declared settings; a second start changes no
   t.is(created.config.inactive_threshold ?? 0, 0, 'no inactive_threshold on a long-lived durable');
   t.is(created.config.filter_subject, `${prefix}.follow.>`, 'narrowest filter a 2.9 server accepts');
 
+  const advisories = await fx.jsm.consumers.info(advisoryStreamNameFor(prefix), 'feed-follows');
+  t.is(
+    advisories.config.filter_subject,
+    `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.feed-follows`,
+    'a durable of the same name reads its own max-delivery advisories',
+  );
+  t.is(advisories.config.max_deliver, -1, 'an advisory is never given up');
+
   const r2 = await startConsumer({ nc: fx.nc, definition: make(4), prefix, logger: silent });
   await r2.stop();
   const again = await fx.jsm.consumers.info(stream, 'feed-follows');
   t.is(again.created, created.created);
   t.deepEqual(again.config, created.config);
+  const advisoriesAgain = await fx.jsm.consumers.info(advisoryStreamNameFor(prefix), 'feed-follows');
+  t.deepEqual(advisoriesAgain.config, advisories.config);
 
   const r3 = await startConsumer({ nc: fx.nc, definition: make(6), prefix, logger: silent });
   await r3.stop();

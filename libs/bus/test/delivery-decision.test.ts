@@ -5,10 +5,11 @@ import {
   type DeliveryResult,
   deadLetterFailed,
   decideDelivery,
+  HANDLER_TIMEOUT,
   type RetryPolicy,
   retryDelay,
 } from '../src/delivery-decision.ts';
-import { BusErrorCodes, NonRetryableError, resolveSettings } from '../src/index.ts';
+import { BusConfigError, BusErrorCodes, NonRetryableError, resolveSettings } from '../src/index.ts';
 
 const policy: RetryPolicy = { maxDeliver: 5, retryInitialMs: 1000, retryMaxMs: 60_000, retryFactor: 2 };
 const middle = () => 0.5; // no jitter: 0.8 + 0.5 × 0.4 = 1
@@ -105,6 +106,25 @@ test('NonRetryableError (or an error with its code) is dead-lettered on the firs
   t.like(decideDelivery(failed(other), 1, policy), { action: 'retry' });
 });
 
+test('a handler past its deadline is retried with backoff, and dead-lettered as HANDLER_TIMEOUT on the last delivery', (t) => {
+  const timedOut: DeliveryResult = { kind: 'timed-out', afterMs: 30_000 };
+  t.deepEqual(decideDelivery(timedOut, 1, policy, middle), {
+    action: 'retry',
+    delayMs: 1000,
+    outcome: 'retried',
+  });
+  t.deepEqual(decideDelivery(timedOut, 4, policy, middle), {
+    action: 'retry',
+    delayMs: 8000,
+    outcome: 'retried',
+  });
+  t.deepEqual(decideDelivery(timedOut, 5, policy), {
+    action: 'dead-letter',
+    outcome: 'dead-lettered',
+    reason: { code: HANDLER_TIMEOUT, message: 'handler did not finish within 30000 ms (handlerTimeoutMs)' },
+  });
+});
+
 test('the backoff grows by the factor, stops at the cap, and its jitter stays within ±20 %', (t) => {
   const p: RetryPolicy = { maxDeliver: 20, retryInitialMs: 200, retryMaxMs: 5000, retryFactor: 3 };
   t.deepEqual(
@@ -144,6 +164,8 @@ test('the defaults: 1 s doubling to 60 s over 5 deliveries', (t) => {
   );
   t.like(decideDelivery(failed(new Error('x')), 4, defaults), { action: 'retry' });
   t.like(decideDelivery(failed(new Error('x')), 5, defaults), { action: 'dead-letter' });
+  t.is(defaults.handlerTimeoutMs, 30_000, 'a handler deadline by default');
+  t.throws(() => resolveSettings({ handlerTimeoutMs: 0 }), { instanceOf: BusConfigError });
 });
 
 test('a dead letter that cannot be published keeps the event: retry after the backoff', (t) => {

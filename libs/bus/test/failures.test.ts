@@ -11,6 +11,7 @@ import {
   startConsumer,
   streamNameFor,
 } from '../src/index.ts';
+import { advisoryStreamNameFor } from '../src/names.ts';
 import {
   exampleText,
   type Fixture,
@@ -199,7 +200,7 @@ test('malformed events land in DLQ with the reason, and the consumer goes on wit
   }, 'nothing left hanging');
 });
 
-test('an event never acknowledged on its last delivery (process died) is still dead-lettered', async (t) => {
+test('an event the server gave up on while no replica was running still reaches DLQ (stored advisory)', async (t) => {
   const prefix = await fx.isolate();
   const definition = defineConsumer({
     name: 'feed-likes',
@@ -214,14 +215,29 @@ test('an event never acknowledged on its last delivery (process died) is still d
   const doomed = await fx.nc.jetstream().consumers.get(streamNameFor('SOCIAL', prefix), 'feed-likes');
   const taken = await doomed.next({ expires: 2000 });
   t.truthy(taken, 'delivered once, never acked');
+  // Another bare pull, past ack_wait: the server gives the event up and says so in an advisory, while no
+  // runner (and so no subscriber) exists. Only a stream keeps it.
+  const advisories = advisoryStreamNameFor(prefix);
+  await waitFor(async () => {
+    await doomed.next({ expires: 1000 });
+    return (await fx.jsm.streams.info(advisories)).state.messages === 1;
+  }, 'max-deliveries advisory stored');
 
   const survivor = await startConsumer({ nc: fx.nc, definition, prefix, logger: silent });
   t.teardown(() => survivor.stop());
-  const [dead] = await waitFor(async () => {
+  const [dead, ...more] = await waitFor(async () => {
     const l = await readDeadLetters(fx.jsm, prefix);
     return l.length ? l : undefined;
-  }, 'dead letter from the max-deliveries advisory');
+  }, 'dead letter from the stored advisory');
   t.is(dead?.letter.error.code, 'MAX_DELIVERIES');
-  t.deepEqual(dead?.letter.event, event);
+  t.regex(dead?.letter.error.message ?? '', /^max deliveries exceeded/);
+  t.deepEqual(dead?.letter.event, event, 'the original event, fetched by its stream sequence');
   t.is(dead?.letter.deliveries, 1);
+  t.deepEqual(dead?.letter.headers['Nats-Msg-Id'], [event.id]);
+  t.is(more.length, 0);
+  await waitFor(() => survivor.stats().deadLettered === 1, 'counted');
+  await waitFor(async () => {
+    const info = await fx.jsm.consumers.info(advisories, 'feed-likes');
+    return info.num_ack_pending === 0 && info.num_pending === 0;
+  }, 'the advisory is acknowledged: a restart does not dead-letter it again');
 });

@@ -2,6 +2,7 @@ import { stopTestInfra } from '@instantpost/testing';
 import test from 'ava';
 import { nanos, RetentionPolicy, StorageType } from 'nats';
 import { BusConfigError, BusErrorCodes, desiredStreams, ensureStreams, streamNameFor } from '../src/index.ts';
+import { advisoryStreamNameFor } from '../src/names.ts';
 import { type Fixture, openFixture } from './helpers.ts';
 
 let fx: Fixture;
@@ -13,12 +14,15 @@ test.after.always(async () => {
   await stopTestInfra();
 });
 
-test.serial('ensureStreams creates the four streams as declared', async (t) => {
+test.serial('ensureStreams creates the four event streams and the advisory stream as declared', async (t) => {
   const prefix = `${fx.ns.nats.prefix}_a`;
   const reports = await ensureStreams(fx.jsm, { prefix, maxAgeMs: 3_600_000, duplicateWindowMs: 120_000 });
   t.deepEqual(
     reports.map((r) => [r.name, r.action]),
-    ['MEDIA', 'SOCIAL', 'NOTIFICATION', 'DLQ'].map((s) => [`${prefix.toUpperCase()}_${s}`, 'created']),
+    ['MEDIA', 'SOCIAL', 'NOTIFICATION', 'DLQ', 'ADVISORIES'].map((s) => [
+      `${prefix.toUpperCase()}_${s}`,
+      'created',
+    ]),
   );
   const social = await fx.jsm.streams.info(streamNameFor('SOCIAL', prefix));
   t.deepEqual(
@@ -33,6 +37,16 @@ test.serial('ensureStreams creates the four streams as declared', async (t) => {
   const dlq = await fx.jsm.streams.info(streamNameFor('DLQ', prefix));
   t.deepEqual(dlq.config.subjects, [`${prefix}.dlq.>`]);
   t.is(dlq.config.max_age, nanos(30 * 24 * 3_600_000), 'dead letters are kept longer by default');
+  const advisories = await fx.jsm.streams.info(advisoryStreamNameFor(prefix));
+  t.deepEqual(
+    [...advisories.config.subjects].sort(),
+    ['MEDIA', 'NOTIFICATION', 'SOCIAL'].map(
+      (s) => `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${prefix.toUpperCase()}_${s}.*`,
+    ),
+    "only this prefix's event streams: other prefixes' advisories are not captured",
+  );
+  t.is(advisories.config.storage, StorageType.File, 'survives a server restart');
+  t.is(advisories.config.max_age, nanos(3_600_000), 'kept as long as the events they name');
 });
 
 test.serial('a second start with the same configuration changes nothing', async (t) => {
@@ -44,7 +58,7 @@ test.serial('a second start with the same configuration changes nothing', async 
   const second = await ensureStreams(fx.jsm, options);
   t.deepEqual(
     second.map((r) => r.action),
-    ['unchanged', 'unchanged', 'unchanged', 'unchanged'],
+    ['unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged'],
   );
   const after = await fx.jsm.streams.info(streamNameFor('SOCIAL', prefix));
   t.is(after.created, before.created, 'not recreated');
@@ -61,7 +75,7 @@ test.serial('a changed max age updates the streams in place and keeps their even
   const reports = await ensureStreams(fx.jsm, { prefix, maxAgeMs: 7_200_000 });
   t.deepEqual(
     reports.map((r) => r.action),
-    ['updated', 'updated', 'updated', 'unchanged'],
+    ['updated', 'updated', 'updated', 'unchanged', 'updated'],
   );
   const media = await fx.jsm.streams.info(streamNameFor('MEDIA', prefix));
   t.is(media.config.max_age, nanos(7_200_000));
@@ -88,8 +102,13 @@ test('declared settings are validated', (t) => {
   const prod = desiredStreams({ replicas: 3 });
   t.deepEqual(
     prod.map((s) => s.name),
-    ['MEDIA', 'SOCIAL', 'NOTIFICATION', 'DLQ'],
+    ['MEDIA', 'SOCIAL', 'NOTIFICATION', 'DLQ', 'ADVISORIES'],
   );
   t.true(prod.every((s) => s.num_replicas === 3));
   t.deepEqual(prod[0]?.subjects, ['media.>'], 'no prefix in production');
+  t.deepEqual(prod[4]?.subjects, [
+    '$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.MEDIA.*',
+    '$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.SOCIAL.*',
+    '$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.NOTIFICATION.*',
+  ]);
 });
