@@ -117,7 +117,7 @@ test.serial('the setup user declares the streams; a service only reads them', as
   const reports = await ensureStreams(await setup.nc.jetstreamManager());
   t.deepEqual(
     reports.map((r) => r.action),
-    ['unchanged', 'unchanged', 'unchanged', 'unchanged'],
+    ['unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged'],
   );
   const feed = await connectAs('feed');
   const jsm = await feed.nc.jetstreamManager();

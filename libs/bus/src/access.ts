@@ -1,5 +1,6 @@
 import type { EventSubject } from '@instantpost/events';
 import {
+  advisoryStreamNameFor,
   dlqSubjectFor,
   natsSubjectFor,
   STREAM_NAMES,
@@ -131,6 +132,20 @@ function streamsOf(subjects: readonly EventSubject[]): StreamName[] {
   return [...new Set(subjects.map((s) => streamOf(s) as StreamName))];
 }
 
+/** Creating, reading, pulling and acking one durable `<stream>.<name>`. */
+function durableSubjects(at: string): string[] {
+  return [
+    // nats.js names the filter in the subject (CREATE.<stream>.<name>.<filter>) when there is one
+    // filter, and uses DURABLE.CREATE for several (filter_subjects, 2.10+).
+    `${API}.CONSUMER.CREATE.${at}`,
+    `${API}.CONSUMER.CREATE.${at}.>`,
+    `${API}.CONSUMER.DURABLE.CREATE.${at}`,
+    `${API}.CONSUMER.INFO.${at}`,
+    `${API}.CONSUMER.MSG.NEXT.${at}`,
+    `$JS.ACK.${at}.>`,
+  ];
+}
+
 /**
  * The permissions of a service's user. Its own subjects; reading stream and consumer state (start-up
  * checks, /readyz, /metrics); creating, reading and pulling only its own durables, acking their
@@ -142,23 +157,19 @@ export function servicePermissions(access: BusAccess, prefix?: string): NatsPerm
   const subscribe = new Set<string>(['_INBOX.>']);
   publish.add(`${API}.INFO`);
   for (const s of STREAM_NAMES) publish.add(`${API}.STREAM.INFO.${stream(s)}`);
+  publish.add(`${API}.STREAM.INFO.${advisoryStreamNameFor(prefix)}`);
   for (const s of STREAM_NAMES) if (s !== 'DLQ') publish.add(`${API}.CONSUMER.LIST.${stream(s)}`);
   for (const [name, subjects] of Object.entries(access.consumers)) {
     for (const s of streamsOf(subjects)) {
-      const at = `${stream(s)}.${name}`;
-      // nats.js names the filter in the subject (CREATE.<stream>.<name>.<filter>) when there is one
-      // filter, and uses DURABLE.CREATE for several (filter_subjects, 2.10+).
-      publish.add(`${API}.CONSUMER.CREATE.${at}`);
-      publish.add(`${API}.CONSUMER.CREATE.${at}.>`);
-      publish.add(`${API}.CONSUMER.DURABLE.CREATE.${at}`);
-      publish.add(`${API}.CONSUMER.INFO.${at}`);
-      publish.add(`${API}.CONSUMER.MSG.NEXT.${at}`);
-      publish.add(`$JS.ACK.${at}.>`);
+      for (const subject of durableSubjects(`${stream(s)}.${name}`)) publish.add(subject);
       // After max deliveries the runner reads the message the advisory names and dead-letters it.
       publish.add(`${API}.STREAM.MSG.GET.${stream(s)}`);
-      subscribe.add(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${at}`);
     }
+    // Its max-delivery advisories: a durable of the same name in ADVISORIES (max-deliveries.ts).
+    for (const subject of durableSubjects(`${advisoryStreamNameFor(prefix)}.${name}`)) publish.add(subject);
     for (const subject of subjects) publish.add(dlqSubjectFor(subject, prefix));
+    // the dead letter of an advisory whose event had already aged out of its stream
+    publish.add(dlqSubjectFor('unknown', prefix));
   }
   for (const subject of access.tails) {
     const s = stream(streamOf(subject) as StreamName);
@@ -177,8 +188,7 @@ export function servicePermissions(access: BusAccess, prefix?: string): NatsPerm
 /** The setup Jobs' user: declares and updates the streams (`ensureStreams`), nothing else. */
 export function setupPermissions(prefix?: string): NatsPermissions {
   const publish = [`${API}.INFO`];
-  for (const s of STREAM_NAMES) {
-    const name = streamNameFor(s, prefix);
+  for (const name of [...STREAM_NAMES.map((s) => streamNameFor(s, prefix)), advisoryStreamNameFor(prefix)]) {
     publish.push(
       `${API}.STREAM.INFO.${name}`,
       `${API}.STREAM.CREATE.${name}`,
