@@ -16,6 +16,7 @@ export {
   type ShardMapErrorCode,
   ShardMapErrorCodes,
 } from './errors.ts';
+export { groupByShard, type ShardGroup, type ShardGrouping } from './groups.ts';
 export { type AppliedStep, type MigrateOptions, migrate, migrationLockKey } from './migrate.ts';
 export { loadMigrations, type MigrationFile, type MigrationSource } from './migration-files.ts';
 export { schemaName } from './naming.ts';
@@ -45,4 +46,5 @@ export {
   migrationStatus,
   type SchemaStatus,
 } from './status.ts';
+export { inTransaction, type ShardConn, type ShardTx } from './transaction.ts';
 export { redactUrl } from './urls.ts';
