@@ -9,10 +9,11 @@ import {
   startPrivateNats,
   stopTestInfra,
   type TestNamespace,
+  waitFor,
 } from '@instantpost/testing';
 import test from 'ava';
 import sharp from 'sharp';
-import { Client, eventually } from './client.ts';
+import { Client } from './client.ts';
 import { openTestStack, type TestStack } from './stack-fixture.ts';
 
 let ns: TestNamespace;
@@ -72,7 +73,7 @@ test.serial(
     }
 
     for (const id of uploaded) {
-      await eventually(
+      await waitFor(
         `media ${id} published`,
         async () => {
           const res = await api.call<{ status: string }>('GET', `/v1/media/${id}/status`, {
@@ -80,11 +81,11 @@ test.serial(
           });
           return res.body.status === 'published' ? true : undefined;
         },
-        90_000,
+        { timeoutMs: 90_000 },
       );
     }
     const newestFirst = [...uploaded].sort((a, b) => (BigInt(b) > BigInt(a) ? 1 : -1));
-    const grid = await eventually('the profile grid holds every photo once', async () => {
+    const grid = await waitFor('the profile grid holds every photo once', async () => {
       const res = await api.call<{ items: { id: string }[] }>('GET', `/v1/users/${author.user.id}/posts`, {
         token: reader.accessToken,
       });
@@ -95,7 +96,7 @@ test.serial(
       ['reader', reader],
       ['author', author],
     ] as const) {
-      const feed = await eventually(
+      const feed = await waitFor(
         `${name}'s feed holds every photo once`,
         async () => {
           const res = await api.call<{ items: { id: string }[] }>('GET', '/v1/feed', {
@@ -104,7 +105,7 @@ test.serial(
           const ids = res.body.items.map((p) => p.id);
           return ids.length >= uploaded.length ? ids : undefined;
         },
-        60_000,
+        { timeoutMs: 60_000 },
       );
       t.deepEqual(feed, newestFirst, `${name}'s feed: each photo exactly once, newest first`);
     }

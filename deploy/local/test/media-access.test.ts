@@ -4,10 +4,10 @@
  * files stop being served (S3 and the gateway's cache). Clients are told apart by their loopback address.
  */
 import { signedMediaUrl, verifyMediaUrl } from '@instantpost/media-urls';
-import { openNamespace, stopTestInfra, type TestNamespace } from '@instantpost/testing';
+import { openNamespace, stopTestInfra, type TestNamespace, waitFor } from '@instantpost/testing';
 import test from 'ava';
 import sharp from 'sharp';
-import { Client, eventually, type Session } from './client.ts';
+import { Client, type Session } from './client.ts';
 import { openTestStack, type TestStack } from './stack-fixture.ts';
 
 interface Rendition {
@@ -53,7 +53,7 @@ function photo(hue: number): Promise<Buffer> {
 /** Uploads and waits for the upload to end: the media id, and whether it was published or rejected. */
 async function post(who: Session, bytes: Buffer): Promise<{ id: string; status: string }> {
   const id = await owner.upload(who.accessToken, bytes, { caption: 'mine only' });
-  const status = await eventually(
+  const status = await waitFor(
     `media ${id} processed`,
     async () => {
       const res = await owner.call<{ status: string }>('GET', `/v1/media/${id}/status`, {
@@ -61,7 +61,7 @@ async function post(who: Session, bytes: Buffer): Promise<{ id: string; status: 
       });
       return res.body.status === 'processing' ? undefined : res.body.status;
     },
-    60_000,
+    { timeoutMs: 60_000 },
   );
   return { id, status };
 }
@@ -90,7 +90,7 @@ async function privateAccountWithFollower(prefix: string) {
   if (patched.status !== 200) throw new Error(`PATCH /v1/me: ${patched.status}`);
   const bob = await friend.signUp(`${prefix}_friend`, 'correct horse battery', 'Friend');
   await friend.call('POST', `/v1/users/${alice.user.id}/follow`, { token: bob.accessToken });
-  await eventually('the follow request arrives', async () => {
+  await waitFor('the follow request arrives', async () => {
     const res = await owner.call('POST', `/v1/follow-requests/${bob.user.id}/approve`, {
       token: alice.accessToken,
     });
@@ -124,7 +124,7 @@ test.serial(
     }
 
     // The owner's feed carries the same signed URLs (same key, same time bucket, so cacheable pages).
-    const feedItem = await eventually('the post is in the owner’s feed', async () => {
+    const feedItem = await waitFor('the post is in the owner’s feed', async () => {
       const res = await owner.call<{ items: Post[] }>('GET', '/v1/feed', { token: alice.accessToken });
       return res.body.items?.find((p) => p.id === id);
     });
@@ -244,13 +244,13 @@ test.serial(
 
     t.is((await owner.call('DELETE', `/v1/posts/${id}`, { token: alice.accessToken })).status, 204);
     const deletedAt = Date.now();
-    await eventually(
+    await waitFor(
       'every URL of the deleted post stops serving bytes',
       async () => {
         const statuses = await Promise.all(urls.map(async (url) => (await fetchMedia(owner, url)).status));
         return statuses.every((s) => s === 404) ? true : undefined;
       },
-      60_000,
+      { timeoutMs: 60_000 },
     );
     t.log(`served nothing ${((Date.now() - deletedAt) / 1000).toFixed(1)} s after the delete`);
     const gone = await fetchMedia(owner, urls[0] as string);

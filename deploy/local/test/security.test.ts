@@ -5,9 +5,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { openNamespace, stopTestInfra, type TestNamespace } from '@instantpost/testing';
+import { openNamespace, stopTestInfra, type TestNamespace, waitFor } from '@instantpost/testing';
 import test from 'ava';
-import { Client, eventually, openEventStream, type Session } from './client.ts';
+import { Client, openEventStream, type Session } from './client.ts';
 import { openTestStack, type TestStack } from './stack-fixture.ts';
 
 let ns: TestNamespace;
@@ -114,7 +114,7 @@ test.serial(
     t.is(stream.status, 200);
     try {
       t.is((await phone.call('DELETE', '/v1/sessions/current', { token: session.accessToken })).status, 204);
-      await eventually(
+      await waitFor(
         'every service refuses the token',
         async () => {
           const statuses = await Promise.all(
@@ -122,9 +122,11 @@ test.serial(
           );
           return statuses.every((status) => status === 401) ? statuses : undefined;
         },
-        5000,
+        { timeoutMs: 5000 },
       );
-      await eventually('the stream is closed', async () => (stream.ended() ? true : undefined), 5000);
+      await waitFor('the stream is closed', async () => (stream.ended() ? true : undefined), {
+        timeoutMs: 5000,
+      });
       t.false(laptopStream.ended(), 'the other session keeps its stream');
       t.is((await phone.call('GET', '/v1/me', { token: laptop.accessToken })).status, 200, 'and its token');
       const refresh = await phone.call('POST', '/v1/sessions/refresh', {

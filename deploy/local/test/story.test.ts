@@ -2,10 +2,10 @@
  * The whole story through the gateway, as a mobile client lives it: the real processes (five services,
  * nginx, the S3 emulator of the namespace), driven only over HTTP.
  */
-import { openNamespace, stopTestInfra, type TestNamespace } from '@instantpost/testing';
+import { openNamespace, stopTestInfra, type TestNamespace, waitFor } from '@instantpost/testing';
 import test from 'ava';
 import sharp from 'sharp';
-import { Client, eventually, openEventStream, type Session } from './client.ts';
+import { Client, openEventStream, type Session } from './client.ts';
 import { openTestStack, type TestStack } from './stack-fixture.ts';
 
 interface Rendition {
@@ -82,7 +82,7 @@ test.serial(
     t.is((await follow(bob, alice)).body.state, 'following');
     t.is((await follow(alice, carol)).body.state, 'requested');
     t.is((await follow(bob, carol)).body.state, 'requested');
-    const requests = await eventually('carol sees two follow requests', async () => {
+    const requests = await waitFor('carol sees two follow requests', async () => {
       const res = await api.call<Page<{ username: string }>>('GET', '/v1/follow-requests', {
         token: carol.accessToken,
       });
@@ -108,7 +108,7 @@ test.serial(
         caption,
         altText: caption,
       });
-      await eventually(
+      await waitFor(
         `media ${id} published`,
         async () => {
           const res = await api.call<{ status: string; reason?: string }>('GET', `/v1/media/${id}/status`, {
@@ -117,7 +117,7 @@ test.serial(
           if (res.body.status === 'rejected') throw new Error(`rejected: ${res.body.reason}`);
           return res.body.status === 'published' ? true : undefined;
         },
-        60_000,
+        { timeoutMs: 60_000 },
       );
       return id;
     };
@@ -141,7 +141,7 @@ test.serial(
       ['bob', bob],
       ['carol', carol],
     ] as const) {
-      const feed = await eventually(`${name}'s feed`, async () => {
+      const feed = await waitFor(`${name}'s feed`, async () => {
         const ids = await feedOf(who);
         return JSON.stringify(ids) === JSON.stringify(expected[name]) ? ids : undefined;
       });
@@ -183,7 +183,7 @@ test.serial(
       json: { text: 'what a view' },
     });
     t.is(comment.status, 201);
-    const bobNotifications = await eventually('bob is notified of the likes and the comment', async () => {
+    const bobNotifications = await waitFor('bob is notified of the likes and the comment', async () => {
       const res = await api.call<Page<Notification> & { unreadCount: number }>('GET', '/v1/notifications', {
         token: bob.accessToken,
       });
@@ -199,20 +199,20 @@ test.serial(
       'bob never notifies himself',
     );
     t.is(bobNotifications.unreadCount, 3, 'the follow, the like group and the comment are unread');
-    const aliceMentions = await eventually('alice is notified of the mention', async () => {
+    const aliceMentions = await waitFor('alice is notified of the mention', async () => {
       const res = await api.call<Page<Notification>>('GET', '/v1/notifications', {
         token: alice.accessToken,
       });
       return res.body.items.find((n) => n.type === 'mention');
     });
     t.is(aliceMentions.actors[0]?.username, 'bob');
-    await eventually('the stream delivered bob his notifications', async () =>
+    await waitFor('the stream delivered bob his notifications', async () =>
       bobStream.events.length >= 2 ? true : undefined,
     );
     bobStream.close();
 
     // Liked state and counts in the feed.
-    const seenByAlice = await eventually('the feed shows the like and the comment', async () => {
+    const seenByAlice = await waitFor('the feed shows the like and the comment', async () => {
       const feed = await api.call<Page<Post>>('GET', '/v1/feed', { token: alice.accessToken });
       const item = feed.body.items.find((p) => p.id === bobPost);
       return item?.likeCount === 3 && item.commentCount === 1 ? item : undefined; // alice, carol and bob
@@ -224,7 +224,7 @@ test.serial(
     t.is((await api.call('DELETE', `/v1/posts/${bobPost}`, { token: bob.accessToken })).status, 204);
     t.is((await api.call('GET', `/v1/posts/${bobPost}`, { token: alice.accessToken })).status, 404);
     for (const who of [alice, bob]) {
-      await eventually('the deleted post leaves the feed', async () =>
+      await waitFor('the deleted post leaves the feed', async () =>
         (await feedOf(who)).includes(bobPost) ? undefined : true,
       );
     }

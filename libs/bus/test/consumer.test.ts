@@ -55,7 +55,7 @@ test('publish → consume → ack: the handler gets the typed event, its subject
   t.is(receipt.stream, streamNameFor('SOCIAL', prefix));
   t.false(receipt.duplicate);
 
-  await waitFor(() => seen.length === 1, 'handled');
+  await waitFor('handled', () => seen.length === 1);
   const [first] = seen;
   t.deepEqual(first?.event, event);
   t.is(first?.event.data.postAuthorId, (event as CloudEvent<'like.created'>).data.postAuthorId);
@@ -63,12 +63,12 @@ test('publish → consume → ack: the handler gets the typed event, its subject
   t.is(first?.ctx.deliveries, 1);
   t.is(first?.ctx.consumer, 'notification-likes');
   t.is(first?.ctx.headers?.get('Nats-Msg-Id'), event.id, 'Nats-Msg-Id carries the event id');
-  const info = await waitFor(async () => {
+  const info = await waitFor('acked', async () => {
     const i = await fx.jsm.consumers.info(streamNameFor('SOCIAL', prefix), 'notification-likes');
     return i.num_ack_pending === 0 && i.delivered.stream_seq === 1 ? i : undefined;
-  }, 'acked');
+  });
   t.is(info.num_redelivered, 0);
-  await waitFor(() => runner.stats().acked === 1, 'counted as acked');
+  await waitFor('counted as acked', () => runner.stats().acked === 1);
 });
 
 test('the same event published twice is handled once (duplicate window, then inbox)', async (t) => {
@@ -105,7 +105,7 @@ test('the same event published twice is handled once (duplicate window, then inb
   await fx.nc.flush();
 
   // the handler counts a call before its transaction: wait for both outcomes, which are what is asserted
-  await waitFor(() => outcomes.length === 2, 'both stored copies handled');
+  await waitFor('both stored copies handled', () => outcomes.length === 2);
   t.is(calls, 2);
   t.is(await storedCount(fx.jsm, prefix, 'SOCIAL'), 2);
   t.deepEqual(outcomes, [true, false], 'the second copy finds the inbox row and changes nothing');
@@ -180,7 +180,7 @@ test('one consumer over two streams (like upload: media.rejected and post.publis
   const publisher = createPublisher({ nc: fx.nc, prefix });
   await publisher.publish(sampleEvent('media.rejected', { reason: 'not an image' }));
   await publisher.publish(sampleEvent('post.published', { mediaId: '42' }));
-  await waitFor(() => got.length === 2, 'both handled');
+  await waitFor('both handled', () => got.length === 2);
   t.deepEqual(got.sort(), ['published:42', 'rejected:not an image']);
 });
 
@@ -206,9 +206,9 @@ test('events of subjects the consumer does not handle are acknowledged and skipp
   // on a 2.9 server the filter is the whole SOCIAL stream: post.deleted reaches this consumer
   await publisher.publish(sampleEvent('post.deleted'));
   await publisher.publish(sampleEvent('comment.created'));
-  await waitFor(() => got.length === 1, 'comment handled');
+  await waitFor('comment handled', () => got.length === 1);
   const multiFilter = (fx.nc.info?.version ?? '').startsWith('2.9') === false;
-  await waitFor(() => multiFilter || runner.stats().skipped === 1, 'post.deleted skipped');
+  await waitFor('post.deleted skipped', () => multiFilter || runner.stats().skipped === 1);
   t.deepEqual(got, ['comment.created']);
   t.is(runner.stats().deadLettered + runner.stats().invalid, 0);
 });

@@ -44,17 +44,17 @@ test('a consumer killed mid-handler: the event is redelivered to another instanc
   child.stdout?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
   });
-  await waitFor(() => output.includes('ready'), 'child consumer ready', 15_000);
+  await waitFor('child consumer ready', () => output.includes('ready'), { timeoutMs: 15_000 });
 
   const publisher = createPublisher({ nc: fx.nc, prefix });
   const committed = sampleEvent('like.created', { userId: '1' }); // effect committed, never acked
   const open = sampleEvent('like.created', { userId: '2' }); // killed inside its transaction
   await publisher.publish(committed);
   await publisher.publish(open);
-  await waitFor(async () => {
+  await waitFor('both handlers started in the child', async () => {
     const rows = await fx.sql.unsafe(`SELECT 1 FROM "${shard.schema}".started`);
     return rows.length === 2;
-  }, 'both handlers started in the child');
+  });
 
   child.kill('SIGKILL');
   await once(child, 'exit');
@@ -75,7 +75,9 @@ test('a consumer killed mid-handler: the event is redelivered to another instanc
     }),
   });
   t.teardown(() => survivor.stop());
-  await waitFor(() => survivorRuns.length === 2, 'both events redelivered to the survivor', 10_000);
+  await waitFor('both events redelivered to the survivor', () => survivorRuns.length === 2, {
+    timeoutMs: 10_000,
+  });
 
   const byId = new Map(survivorRuns.map((r) => [r.id, r]));
   t.is(byId.get(committed.id)?.deliveries, 2, 'redelivered after ack_wait');
@@ -90,9 +92,9 @@ test('a consumer killed mid-handler: the event is redelivered to another instanc
     ].sort(),
     'each event took effect exactly once',
   );
-  const info = await waitFor(async () => {
+  const info = await waitFor('all acked', async () => {
     const i = await fx.jsm.consumers.info(streamNameFor('SOCIAL', prefix), CRASH_CONSUMER);
     return i.num_ack_pending === 0 ? i : undefined;
-  }, 'all acked');
+  });
   t.is(info.num_pending, 0);
 });

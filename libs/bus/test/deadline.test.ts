@@ -47,10 +47,10 @@ test('a handler that never resolves times out: retried with backoff, dead-letter
   await publisher.publish(stuck);
   for (const event of others) await publisher.publish(event);
 
-  const [dead, ...more] = await waitFor(async () => {
+  const [dead, ...more] = await waitFor('the hung event dead-lettered', async () => {
     const l = await readDeadLetters(fx.jsm, prefix);
     return l.length ? l : undefined;
-  }, 'the hung event dead-lettered');
+  });
   t.is(more.length, 0);
   t.is(dead?.letter.error.code, 'HANDLER_TIMEOUT');
   t.regex(dead?.letter.error.message ?? '', /did not finish within 300 ms/);
@@ -66,15 +66,15 @@ test('a handler that never resolves times out: retried with backoff, dead-letter
     'each run was told its deadline passed',
   );
 
-  await waitFor(() => handled.length === 2, 'the other events handled in the freed slot');
+  await waitFor('the other events handled in the freed slot', () => handled.length === 2);
   t.deepEqual([...handled].sort(), others.map((e) => e.id).sort());
-  await waitFor(() => runner.stats().deadLettered === 1 && runner.stats().acked === 2, 'counted');
+  await waitFor('counted', () => runner.stats().deadLettered === 1 && runner.stats().acked === 2);
   t.like(runner.stats(), { timedOut: 3, retried: 2, deadLettered: 1, acked: 2 });
-  await waitFor(() => runner.stats().inFlight === 0, 'no slot held by the hung handlers');
-  await waitFor(async () => {
+  await waitFor('no slot held by the hung handlers', () => runner.stats().inFlight === 0);
+  await waitFor('nothing held on the server either', async () => {
     const info = await fx.jsm.consumers.info(streamNameFor('SOCIAL', prefix), 'media-hung');
     return info.num_ack_pending === 0 && info.num_pending === 0;
-  }, 'nothing held on the server either');
+  });
 
   // stop() waits for running handlers, not for the three that will never return
   await runner.stop();

@@ -51,10 +51,10 @@ test('a failing handler is retried with growing delays, then dead-lettered with 
   const event = sampleEvent('post.published');
   await createPublisher({ nc: fx.nc, prefix }).publish(event);
 
-  const [dead] = await waitFor(async () => {
+  const [dead] = await waitFor('dead letter', async () => {
     const letters = await readDeadLetters(fx.jsm, prefix);
     return letters.length > 0 ? letters : undefined;
-  }, 'dead letter');
+  });
   t.deepEqual(
     attempts.map((a) => a.deliveries),
     [1, 2, 3],
@@ -78,13 +78,13 @@ test('a failing handler is retried with growing delays, then dead-lettered with 
   t.is(dead?.headers[DeadLetterHeaders.ErrorCode], 'HANDLER_FAILED');
 
   // The letter is stored before the runner terminates the delivery and counts it: wait for those.
-  const info = await waitFor(async () => {
+  const info = await waitFor('terminated', async () => {
     const i = await fx.jsm.consumers.info(streamNameFor('SOCIAL', prefix), 'feed-fanout');
     return i.num_ack_pending === 0 ? i : undefined;
-  }, 'terminated');
+  });
   t.is(info.num_pending, 0);
   t.is(attempts.length, 3, 'terminated: not delivered again');
-  await waitFor(() => runner.stats().deadLettered === 1, 'counted as dead-lettered');
+  await waitFor('counted as dead-lettered', () => runner.stats().deadLettered === 1);
   t.is(runner.stats().retried, 2);
 });
 
@@ -105,10 +105,10 @@ test('NonRetryableError dead-letters at once', async (t) => {
   const runner = await startConsumer({ nc: fx.nc, definition, prefix, logger: silent });
   t.teardown(() => runner.stop());
   await createPublisher({ nc: fx.nc, prefix }).publish(sampleEvent('media.processed'));
-  const [dead] = await waitFor(async () => {
+  const [dead] = await waitFor('dead letter', async () => {
     const l = await readDeadLetters(fx.jsm, prefix);
     return l.length ? l : undefined;
-  }, 'dead letter');
+  });
   t.is(calls, 1);
   t.is(dead?.letter.error.code, BusErrorCodes.NonRetryable);
   t.is(dead?.letter.deliveries, 1);
@@ -131,12 +131,12 @@ test('a hand-written event sent by a plain core publish with no headers is handl
   t.teardown(() => runner.stop());
   // exactly what `nats pub media.uploaded "$(cat deploy/nats/examples/media.uploaded.json)"` sends
   fx.nc.publish(`${prefix}.media.uploaded`, exampleText('media.uploaded'));
-  await waitFor(() => seen.length === 1, 'handled');
+  await waitFor('handled', () => seen.length === 1);
   const [got] = seen;
   t.false(got?.hasHeaders ?? true, 'no headers at all');
   t.is(got?.deliveries, 1);
   t.is(got?.event.data.sha256, 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
-  await waitFor(() => runner.stats().acked === 1, 'acked');
+  await waitFor('acked', () => runner.stats().acked === 1);
 });
 
 test('malformed events land in DLQ with the reason, and the consumer goes on with the next ones', async (t) => {
@@ -169,12 +169,12 @@ test('malformed events land in DLQ with the reason, and the consumer goes on wit
   fx.nc.publish(subject, 'hello'); // not even JSON
   await createPublisher({ nc: fx.nc, prefix }).publish(valid);
 
-  await waitFor(() => handled.length === 1, 'the valid event after them is handled');
+  await waitFor('the valid event after them is handled', () => handled.length === 1);
   t.deepEqual(handled, [valid.id]);
-  const letters = await waitFor(async () => {
+  const letters = await waitFor('five dead letters', async () => {
     const l = await readDeadLetters(fx.jsm, prefix);
     return l.length === 5 ? l : undefined;
-  }, 'five dead letters');
+  });
   const byCode = letters.map((l) => [l.letter.error.code, l.letter.error.path ?? '']);
   t.deepEqual(byCode, [
     ['BAD_JSON', ''],
@@ -193,11 +193,11 @@ test('malformed events land in DLQ with the reason, and the consumer goes on wit
   t.deepEqual(letters[0]?.letter.headers.traceparent, [
     '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
   ]);
-  await waitFor(() => runner.stats().invalid === 5, 'five counted as invalid');
-  await waitFor(async () => {
+  await waitFor('five counted as invalid', () => runner.stats().invalid === 5);
+  await waitFor('nothing left hanging', async () => {
     const info = await fx.jsm.consumers.info(streamNameFor('SOCIAL', prefix), 'notification-posts');
     return info.num_ack_pending === 0;
-  }, 'nothing left hanging');
+  });
 });
 
 test('an event the server gave up on while no replica was running still reaches DLQ (stored advisory)', async (t) => {
@@ -218,26 +218,26 @@ test('an event the server gave up on while no replica was running still reaches 
   // Another bare pull, past ack_wait: the server gives the event up and says so in an advisory, while no
   // runner (and so no subscriber) exists. Only a stream keeps it.
   const advisories = advisoryStreamNameFor(prefix);
-  await waitFor(async () => {
+  await waitFor('max-deliveries advisory stored', async () => {
     await doomed.next({ expires: 1000 });
     return (await fx.jsm.streams.info(advisories)).state.messages === 1;
-  }, 'max-deliveries advisory stored');
+  });
 
   const survivor = await startConsumer({ nc: fx.nc, definition, prefix, logger: silent });
   t.teardown(() => survivor.stop());
-  const [dead, ...more] = await waitFor(async () => {
+  const [dead, ...more] = await waitFor('dead letter from the stored advisory', async () => {
     const l = await readDeadLetters(fx.jsm, prefix);
     return l.length ? l : undefined;
-  }, 'dead letter from the stored advisory');
+  });
   t.is(dead?.letter.error.code, 'MAX_DELIVERIES');
   t.regex(dead?.letter.error.message ?? '', /^max deliveries exceeded/);
   t.deepEqual(dead?.letter.event, event, 'the original event, fetched by its stream sequence');
   t.is(dead?.letter.deliveries, 1);
   t.deepEqual(dead?.letter.headers['Nats-Msg-Id'], [event.id]);
   t.is(more.length, 0);
-  await waitFor(() => survivor.stats().deadLettered === 1, 'counted');
-  await waitFor(async () => {
+  await waitFor('counted', () => survivor.stats().deadLettered === 1);
+  await waitFor('the advisory is acknowledged: a restart does not dead-letter it again', async () => {
     const info = await fx.jsm.consumers.info(advisories, 'feed-likes');
     return info.num_ack_pending === 0 && info.num_pending === 0;
-  }, 'the advisory is acknowledged: a restart does not dead-letter it again');
+  });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type AnyCloudEvent, createEvent, type EventData, type EventSubject } from '@instantpost/events';
 import { createLogger } from '@instantpost/telemetry';
-import { openNamespace, type TestNamespace } from '@instantpost/testing';
+import { openNamespace, sleep, type TestNamespace, waitFor } from '@instantpost/testing';
 import { type ConnectionOptions, connect, type JetStreamManager, type NatsConnection } from 'nats';
 import postgres from 'postgres';
 import {
@@ -16,6 +16,8 @@ import {
   parseDeadLetter,
   streamNameFor,
 } from '../src/index.ts';
+
+export { sleep, waitFor };
 
 /** Tests log nothing. */
 export const silent = createLogger({ service: 'bus-test', level: 'silent' });
@@ -103,25 +105,6 @@ export async function openFixture(): Promise<Fixture> {
       await ns.close();
     },
   };
-}
-
-/** Polls `probe` until it returns something truthy; fails with `message` after `timeoutMs`. */
-export async function waitFor<T>(
-  probe: () => T | Promise<T>,
-  message: string,
-  timeoutMs = 10_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out: ${message}`);
-    await sleep(25);
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 const EXAMPLES_DIR = fileURLToPath(new URL('../../../deploy/nats/examples', import.meta.url));

@@ -40,15 +40,18 @@ test('stop() drains: fetched events are finished and acked, nothing is left pend
   const runner = await startConsumer({ nc: fx.nc, definition, prefix, logger: silent });
   const publisher = createPublisher({ nc: fx.nc, prefix });
   for (let i = 0; i < 8; i++) await publisher.publish(sampleEvent('like.created'));
-  await waitFor(() => started.length === 2, 'two handlers running');
+  await waitFor('two handlers running', () => started.length === 2);
   await runner.stop();
   t.deepEqual([...finished].sort(), [...started].sort(), 'stop waited for every handler it started');
   t.true(started.length < 8, 'stopped fetching');
   // The server applies acks asynchronously; with no consumer running, one never sent would stay pending.
-  const info = await waitFor(async () => {
-    const i = await fx.jsm.consumers.info(streamNameFor('SOCIAL', prefix), 'feed-drain');
-    return i.num_ack_pending === 0 ? i : undefined;
-  }, 'every fetched event acked and flushed: nothing waits for ack_wait');
+  const info = await waitFor(
+    'every fetched event acked and flushed: nothing waits for ack_wait',
+    async () => {
+      const i = await fx.jsm.consumers.info(streamNameFor('SOCIAL', prefix), 'feed-drain');
+      return i.num_ack_pending === 0 ? i : undefined;
+    },
+  );
   t.is(info.num_pending, 8 - started.length);
   const count = started.length;
   await sleep(300);
@@ -70,7 +73,7 @@ test('stop() drains: fetched events are finished and acked, nothing is left pend
     logger: silent,
   });
   t.teardown(() => next.stop());
-  await waitFor(() => rest.length === 8 - count, 'the remaining events handled');
+  await waitFor('the remaining events handled', () => rest.length === 8 - count);
   t.is(new Set([...started, ...rest]).size, 8);
 });
 
@@ -96,7 +99,7 @@ test('a handler longer than ack_wait is not redelivered: the runner keeps callin
   const other = await startConsumer({ nc: fx.nc, definition, prefix, logger: silent });
   t.teardown(() => other.stop());
   await createPublisher({ nc: fx.nc, prefix }).publish(sampleEvent('media.uploaded'));
-  await waitFor(() => done, 'slow handler done', 8000);
+  await waitFor('slow handler done', () => done, { timeoutMs: 8000 });
   await sleep(300);
   t.is(calls, 1);
   const info = await fx.jsm.consumers.info(streamNameFor('MEDIA', prefix), 'media-slow');
@@ -126,7 +129,7 @@ test('concurrency bounds the handlers running at once', async (t) => {
   t.teardown(() => runner.stop());
   const publisher = createPublisher({ nc: fx.nc, prefix });
   await Promise.all(Array.from({ length: 30 }, () => publisher.publish(sampleEvent('like.created'))));
-  await waitFor(() => handled === 30, 'all handled');
+  await waitFor('all handled', () => handled === 30);
   t.is(peak, 3);
 });
 
@@ -153,7 +156,7 @@ test('a backlog is shared by the replicas and no event waits out its ack_wait in
   t.teardown(() => b.stop());
   const publisher = createPublisher({ nc: fx.nc, prefix });
   for (let i = 0; i < 12; i++) await publisher.publish(sampleEvent('media.uploaded'));
-  await waitFor(() => handledBy.a + handledBy.b >= 12, 'backlog handled', 10_000);
+  await waitFor('backlog handled', () => handledBy.a + handledBy.b >= 12, { timeoutMs: 10_000 });
   await sleep(300);
   t.is(handledBy.a + handledBy.b, 12, 'each event handled once');
   t.true(handledBy.a >= 2 && handledBy.b >= 2, `both replicas worked: ${JSON.stringify(handledBy)}`);
@@ -183,14 +186,16 @@ test('after missed heartbeats (stalled connection) the pull is recreated and con
   const publisher = createPublisher({ nc: fx.nc, prefix });
   const before = sampleEvent('like.created');
   await publisher.publish(before);
-  await waitFor(() => handled.length === 1, 'first event');
+  await waitFor('first event', () => handled.length === 1);
 
   proxy.stall();
   await sleep(2500);
   proxy.resume();
-  await waitFor(() => runner.stats().restarts > 0, 'pull recreated after missed heartbeats', 5000);
+  await waitFor('pull recreated after missed heartbeats', () => runner.stats().restarts > 0, {
+    timeoutMs: 5000,
+  });
   const after = sampleEvent('like.created');
   await publisher.publish(after);
-  await waitFor(() => handled.includes(after.id), 'consuming goes on', 5000);
+  await waitFor('consuming goes on', () => handled.includes(after.id), { timeoutMs: 5000 });
   t.is(new Set(handled).size, 2);
 });

@@ -64,23 +64,23 @@ test('a handler that crashes its process on one event: after maxDeliver deliveri
   const shard = await fx.shard();
   const worker = superviseWorker(prefix, shard);
   t.teardown(() => worker.stop());
-  await waitFor(() => worker.ready() === 1, 'worker ready', 30_000);
+  await waitFor('worker ready', () => worker.ready() === 1, { timeoutMs: 30_000 });
 
   const publisher = createPublisher({ nc: fx.nc, prefix });
   const poison = sampleEvent('like.created', { userId: POISON_USER });
   const good = Array.from({ length: 6 }, (_, i) => sampleEvent('like.created', { userId: String(100 + i) }));
   for (const event of good.slice(0, 3)) await publisher.publish(event);
   await publisher.publish(poison);
-  await waitFor(() => worker.crashes() === 1, 'the poison kills the worker', 30_000);
+  await waitFor('the poison kills the worker', () => worker.crashes() === 1, { timeoutMs: 30_000 });
   for (const event of good.slice(3)) await publisher.publish(event); // published while it crash-loops
 
   const letters = await waitFor(
+    'the poison dead-lettered',
     async () => {
       const l = await readDeadLetters(fx.jsm, prefix);
       return l.length > 0 ? l : undefined;
     },
-    'the poison dead-lettered',
-    90_000,
+    { timeoutMs: 90_000 },
   );
   t.is(letters.length, 1);
   const letter = letters[0]?.letter;
@@ -93,22 +93,22 @@ test('a handler that crashes its process on one event: after maxDeliver deliveri
   t.is(worker.crashes(), crashLoopSettings.maxDeliver, 'one crash per delivery, none after the last');
 
   const handled = await waitFor(
+    'every other event handled',
     async () => {
       const e = await effects(shard);
       return good.every((event) => e.has(event.id)) ? e : undefined;
     },
-    'every other event handled',
-    60_000,
+    { timeoutMs: 60_000 },
   );
   t.deepEqual([...handled.keys()].sort(), good.map((e) => e.id).sort(), 'the poison had no effect');
   t.true(
     [...handled.values()].every((n) => n === 1),
     'each exactly once despite the crashes',
   );
-  await waitFor(async () => {
+  await waitFor('nothing left pending', async () => {
     const info = await fx.jsm.consumers.info(streamNameFor('SOCIAL', prefix), CRASH_LOOP_CONSUMER);
     return info.num_ack_pending === 0 && info.num_pending === 0;
-  }, 'nothing left pending');
+  });
   t.is(worker.crashes(), crashLoopSettings.maxDeliver);
   t.is((await readDeadLetters(fx.jsm, prefix)).length, 1, 'dead-lettered once');
 });

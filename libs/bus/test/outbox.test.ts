@@ -43,7 +43,7 @@ test('events written in a transaction are published after commit, byte for byte,
     await tx`INSERT INTO ${tx(`${shard.schema}.effects`)} (event_id, consumer) VALUES (${event.id}, 'state')`;
     await enqueue(tx, shard.schema, event);
   });
-  await waitFor(async () => (await sentAt(shard, event.id)) instanceof Date, 'marked sent');
+  await waitFor('marked sent', async () => (await sentAt(shard, event.id)) instanceof Date);
   const stored = await fx.jsm.streams.getMessage(streamNameFor('SOCIAL', prefix), { seq: 1 });
   t.is(stored.subject, `${prefix}.post.published`);
   t.deepEqual(JSON.parse(new TextDecoder().decode(stored.data)), event);
@@ -98,12 +98,14 @@ test('LISTEN/NOTIFY wakes the relay at once; rows left from before start are rel
     pollIntervalMs: 60_000, // only a notification can wake it within the test
   });
   t.teardown(() => relay.stop());
-  await waitFor(async () => (await sentAt(shard, backlog.id)) instanceof Date, 'backlog relayed at start');
+  await waitFor('backlog relayed at start', async () => (await sentAt(shard, backlog.id)) instanceof Date);
   await sleep(100);
   const event = sampleEvent('follow.approved');
   await shard.sql.begin((tx) => enqueue(tx, shard.schema, event));
   // polling would take 60 s: relayed well within that, only the notification can have woken the relay
-  await waitFor(async () => (await sentAt(shard, event.id)) instanceof Date, 'relayed on notify', 15_000);
+  await waitFor('relayed on notify', async () => (await sentAt(shard, event.id)) instanceof Date, {
+    timeoutMs: 15_000,
+  });
   t.pass();
 });
 
@@ -121,7 +123,9 @@ test('the polling fallback relays without LISTEN', async (t) => {
   await sleep(50);
   const event = sampleEvent('account.created');
   await shard.sql.begin((tx) => enqueue(tx, shard.schema, event));
-  await waitFor(async () => (await sentAt(shard, event.id)) instanceof Date, 'relayed by polling', 3000);
+  await waitFor('relayed by polling', async () => (await sentAt(shard, event.id)) instanceof Date, {
+    timeoutMs: 3000,
+  });
   t.pass();
 });
 
@@ -156,7 +160,7 @@ test('with NATS unreachable, state changes commit and their events go out once N
       await enqueue(tx, shard.schema, event);
     });
   }
-  await waitFor(() => relay.stats().failed > 0, 'publishes fail while NATS is away', 5000);
+  await waitFor('publishes fail while NATS is away', () => relay.stats().failed > 0, { timeoutMs: 5000 });
   t.deepEqual(await outboxStatus(shard), { unsent: 3, sent: 0 }, 'events wait in the outbox');
   t.is(await storedCount(fx.jsm, prefix, 'SOCIAL'), 0);
 
@@ -237,9 +241,9 @@ test.serial('one relay serves shards on several databases, one loop and one list
   for (const shard of shards)
     await shard.sql.begin((tx) => enqueue(tx, shard.schema, sampleEvent('media.uploaded')));
   await waitFor(
-    async () => (await Promise.all(shards.map(outboxStatus))).every((s) => s.sent === 1),
     'every shard relayed',
-    3000,
+    async () => (await Promise.all(shards.map(outboxStatus))).every((s) => s.sent === 1),
+    { timeoutMs: 3000 },
   );
   t.is(await storedCount(fx.jsm, prefix, 'MEDIA'), 4);
 });
@@ -259,10 +263,10 @@ test('sent rows are pruned after the retention', async (t) => {
   await shard.sql.begin((tx) =>
     enqueue(tx, shard.schema, [sampleEvent('post.deleted'), sampleEvent('post.deleted')]),
   );
-  await waitFor(async () => {
+  await waitFor('pruned', async () => {
     const s = await outboxStatus(shard);
     return s.sent === 0 && s.unsent === 0 && relay.stats().pruned === 2;
-  }, 'pruned');
+  });
   t.pass();
 });
 
@@ -282,7 +286,7 @@ test('stop() finishes the batch it claimed: published rows are marked sent', asy
   await shard.sql.begin((tx) =>
     enqueue(tx, shard.schema, [sampleEvent('like.deleted'), sampleEvent('like.deleted')]),
   );
-  await waitFor(() => claimed, 'batch claimed and published');
+  await waitFor('batch claimed and published', () => claimed);
   await relay.stop();
   t.deepEqual(await outboxStatus(shard), { unsent: 0, sent: 2 });
   t.is(await storedCount(fx.jsm, prefix, 'SOCIAL'), 2);
@@ -300,7 +304,7 @@ test('stop() does not wait out a failure backoff', async (t) => {
     retry: { initialMs: 10_000, maxMs: 10_000 },
   });
   await shard.sql.begin((tx) => enqueue(tx, shard.schema, sampleEvent('like.created')));
-  await waitFor(() => relay.stats().failed > 0, 'publish failed');
+  await waitFor('publish failed', () => relay.stats().failed > 0);
   await shard.sql.begin((tx) => enqueue(tx, shard.schema, sampleEvent('like.created'))); // a notification meanwhile
   await sleep(100);
   const started = Date.now();

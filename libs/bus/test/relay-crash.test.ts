@@ -88,13 +88,13 @@ test('a relay killed between publish and mark causes no duplicate effect downstr
   child.stdout?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
   });
-  await waitFor(() => output.includes('published '), 'child relay published a batch', 15_000);
+  await waitFor('child relay published a batch', () => output.includes('published '), { timeoutMs: 15_000 });
   child.kill('SIGKILL');
   await once(child, 'exit');
 
   t.is(await storedCount(fx.jsm, prefix, 'SOCIAL'), 3, 'the killed relay did publish');
   // calls are counted before the handler's transaction: wait for the effects themselves
-  await waitFor(async () => (await effects(consumerShard)).size === 3, 'consumer handled the first copies');
+  await waitFor('consumer handled the first copies', async () => (await effects(consumerShard)).size === 3);
   t.is(calls, 3);
   t.deepEqual(await outboxStatus(shard), { unsent: 3, sent: 0 }, 'but never marked them sent');
 

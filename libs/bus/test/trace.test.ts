@@ -58,19 +58,17 @@ test.serial('one trace from publish to handler: request → publish → consume 
     await publisher.publish(event);
     return activeTraceIds();
   });
-  const [handled] = await waitFor(() => (seen.length ? seen : undefined), 'handled');
+  const [handled] = await waitFor('handled', () => (seen.length ? seen : undefined));
   t.is(handled?.traceId, request?.trace_id, 'the handler continues the request trace');
 
   const spans = exporter.getFinishedSpans();
   const publish = spans.find(
     (s) => s.name === 'publish post.published' && s.spanContext().traceId === request?.trace_id,
   );
-  const consume = await waitFor(
-    () =>
-      exporter
-        .getFinishedSpans()
-        .find((s) => s.name === 'feed-trace post.published' && s.spanContext().traceId === request?.trace_id),
-    'consumer span ended',
+  const consume = await waitFor('consumer span ended', () =>
+    exporter
+      .getFinishedSpans()
+      .find((s) => s.name === 'feed-trace post.published' && s.spanContext().traceId === request?.trace_id),
   );
   t.is(publish?.parentSpanContext?.spanId, request?.span_id, 'publish is a child of the request');
   t.is(consume.parentSpanContext?.spanId, publish?.spanContext().spanId, 'consume is a child of publish');
@@ -102,15 +100,13 @@ test.serial('one trace across the outbox: the relay continues the trace stored w
     logger: silent,
   });
   t.teardown(() => relay.stop());
-  const [handled] = await waitFor(() => (seen.length ? seen : undefined), 'handled');
+  const [handled] = await waitFor('handled', () => (seen.length ? seen : undefined));
   t.is(handled?.traceId, request?.trace_id, 'request, relay and handler share one trace');
   // the relay's publish span ends on the JetStream ack, which may come after the handler has run
-  const publish = await waitFor(
-    () =>
-      exporter
-        .getFinishedSpans()
-        .find((s) => s.name === 'publish post.published' && s.spanContext().traceId === request?.trace_id),
-    'relay publish span ended',
+  const publish = await waitFor('relay publish span ended', () =>
+    exporter
+      .getFinishedSpans()
+      .find((s) => s.name === 'publish post.published' && s.spanContext().traceId === request?.trace_id),
   );
   t.is(
     publish?.parentSpanContext?.spanId,
@@ -135,7 +131,7 @@ test.serial(
       fx.nc.publish(`${prefix}.post.published`, JSON.stringify(carried));
       await fx.nc.flush();
     });
-    await waitFor(() => seen.length === 2, 'both handled');
+    await waitFor('both handled', () => seen.length === 2);
     const byId = new Map(seen.map((s) => [s.eventId, s]));
     t.regex(byId.get(bare.id)?.traceId ?? '', /^[0-9a-f]{32}$/, 'a valid new trace');
     t.not(byId.get(bare.id)?.traceId, byId.get(carried.id)?.traceId);
@@ -155,9 +151,9 @@ test.serial('a dead letter stays in the trace of the event', async (t) => {
     await createPublisher({ nc: fx.nc, prefix }).publish(sampleEvent('post.published'));
     return activeTraceIds();
   });
-  const [dead] = await waitFor(async () => {
+  const [dead] = await waitFor('dead letter', async () => {
     const l = await readDeadLetters(fx.jsm, prefix);
     return l.length ? l : undefined;
-  }, 'dead letter');
+  });
   t.regex(dead?.headers.traceparent ?? '', new RegExp(`^00-${request?.trace_id}-`));
 });

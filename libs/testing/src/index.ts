@@ -3,3 +3,4 @@ export { type NamespaceOptions, openNamespace, s3ClientFor, type TestNamespace }
 export { freePort } from './ports.ts';
 export { type PrivateNats, type PrivateNatsOptions, startPrivateNats } from './private-nats.ts';
 export { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
+export { sleep, type WaitOptions, waitFor } from './wait.ts';

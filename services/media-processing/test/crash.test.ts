@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import sharp from 'sharp';
-import { eventually, type Fixture, openFixture, sleep } from './helpers.ts';
+import { type Fixture, openFixture, sleep, waitFor } from './helpers.ts';
 
 let fx: Fixture;
 const children = new Set<ChildProcess>();
@@ -26,7 +26,7 @@ async function startWorker(port: number): Promise<ChildProcess> {
   });
   children.add(child);
   child.on('exit', () => children.delete(child));
-  await eventually(async () => {
+  await waitFor('the restarted worker to be ready', async () => {
     const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
     return res?.ok ? true : undefined;
   });
@@ -47,7 +47,7 @@ test('a worker SIGKILLed mid-image: after a restart the upload is processed exac
   const first = await startWorker(port);
   await fx.publishUploaded(uploaded);
   // The handler has started (attempt recorded) and is downloading or decoding: kill it there.
-  await eventually(async () =>
+  await waitFor('the processing attempt to be recorded', async () =>
     (await fx.manifest.find(uploaded.data.mediaId))?.attempts ? true : undefined,
   );
   first.kill('SIGKILL');

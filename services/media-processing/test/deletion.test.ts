@@ -1,7 +1,7 @@
 import { createEvent } from '@instantpost/events';
 import { createIdGenerator, formatId } from '@instantpost/ids';
 import test from 'ava';
-import { eventually, type Fixture, openFixture, plainImage } from './helpers.ts';
+import { type Fixture, openFixture, plainImage, waitFor } from './helpers.ts';
 
 let fx: Fixture;
 
@@ -31,8 +31,12 @@ test('post.deleted removes every rendition of the post from S3; a duplicate even
   // The same deletion twice under different event ids (metadata's relay retried, an operator replayed it).
   await fx.publisher.publish(postDeleted(mediaId, ownerId));
   await fx.publisher.publish(postDeleted(mediaId, ownerId));
-  await eventually(async () => ((await fx.renditionKeys(mediaId)).length === 0 ? true : undefined));
-  await eventually(async () => ((await fx.manifest.find(mediaId))?.deletedAt ? true : undefined));
+  await waitFor('the renditions to be gone from S3', async () =>
+    (await fx.renditionKeys(mediaId)).length === 0 ? true : undefined,
+  );
+  await waitFor('the media to be marked deleted', async () =>
+    (await fx.manifest.find(mediaId))?.deletedAt ? true : undefined,
+  );
 
   t.is((await fx.renditionKeys(other.data.mediaId)).length, 8, "another post's renditions stay");
   t.deepEqual(
@@ -46,11 +50,15 @@ test('a deleted media is never rendered again: a redelivered media.uploaded writ
   const uploaded = await processedMedia();
   const { mediaId, ownerId } = uploaded.data;
   await fx.publisher.publish(postDeleted(mediaId, ownerId));
-  await eventually(async () => ((await fx.manifest.find(mediaId))?.deletedAt ? true : undefined));
-  await eventually(async () => ((await fx.renditionKeys(mediaId)).length === 0 ? true : undefined));
+  await waitFor('the media to be marked deleted', async () =>
+    (await fx.manifest.find(mediaId))?.deletedAt ? true : undefined,
+  );
+  await waitFor('the renditions to be gone from S3', async () =>
+    (await fx.renditionKeys(mediaId)).length === 0 ? true : undefined,
+  );
 
   await fx.publishUploaded(uploaded); // a new event id: not dropped as a duplicate
-  const record = await eventually(async () => {
+  const record = await waitFor('the processing attempt to be recorded', async () => {
     const r = await fx.manifest.find(mediaId);
     return r && r.attempts >= 2 ? r : undefined;
   });
@@ -65,7 +73,7 @@ test('post.deleted for media this service never saw is acknowledged without a de
   // Handled when a later deletion of a known media has been (one consumer, in stream order per replica).
   const known = await processedMedia();
   await fx.publisher.publish(postDeleted(known.data.mediaId, known.data.ownerId));
-  await eventually(async () =>
+  await waitFor('the renditions to be gone from S3', async () =>
     (await fx.renditionKeys(known.data.mediaId)).length === 0 ? true : undefined,
   );
   t.is(await fx.manifest.find(mediaId), undefined);

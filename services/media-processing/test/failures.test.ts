@@ -5,7 +5,7 @@ import { startTcpProxy, type TcpProxy } from '@instantpost/testing';
 import test from 'ava';
 import { processDeps } from '../src/app.ts';
 import { reprocessMedia } from '../src/domain/reprocess.ts';
-import { eventually, type Fixture, openFixture, plainImage } from './helpers.ts';
+import { type Fixture, openFixture, plainImage, waitFor } from './helpers.ts';
 
 let fx: Fixture;
 let proxy: TcpProxy;
@@ -33,7 +33,7 @@ test.serial('S3 unreachable: the event is retried with backoff and processed onc
   await proxy.cut();
   try {
     await fx.publishUploaded(uploaded);
-    const failing = await eventually(async () => {
+    const failing = await waitFor('the processing attempts to be recorded', async () => {
       const record = await fx.manifest.find(uploaded.data.mediaId);
       return record && record.attempts >= 3 && record.lastError ? record : undefined;
     });

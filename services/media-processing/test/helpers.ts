@@ -15,11 +15,20 @@ import { loadConfig } from '@instantpost/config';
 import { type AnyCloudEvent, type CloudEvent, createEvent, type EventSubject } from '@instantpost/events';
 import { createIdGenerator, formatId } from '@instantpost/ids';
 import { createLogger } from '@instantpost/telemetry';
-import { openNamespace, s3ClientFor, stopTestInfra, type TestNamespace } from '@instantpost/testing';
+import {
+  openNamespace,
+  s3ClientFor,
+  sleep,
+  stopTestInfra,
+  type TestNamespace,
+  waitFor,
+} from '@instantpost/testing';
 import sharp from 'sharp';
 import { buildApp, type Context } from '../src/app.ts';
 import { configSpec } from '../src/config.ts';
 import { createManifest, type Manifest } from '../src/store/manifest.ts';
+
+export { sleep, waitFor };
 
 /** One test file's media-processing, built in-process on its own namespace, and the tools to drive it. */
 export interface Fixture {
@@ -176,19 +185,6 @@ export async function openFixture(
     },
   };
   return fixture;
-}
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` until it returns a value (not undefined) or the time is up. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(100);
-  }
 }
 
 /**

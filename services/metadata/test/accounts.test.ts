@@ -5,12 +5,12 @@ import test from 'ava';
 import {
   call,
   countEverywhere,
-  eventually,
   type Fixture,
   newUser,
   openMetadata,
   recordEvents,
   uniqueName,
+  waitFor,
 } from './helpers.ts';
 
 let fx: Fixture;
@@ -53,7 +53,7 @@ test('sign-up creates the account on a shard of its id, publishes account.create
   t.like(me.body, { id: created.body.id, username, displayName: 'Alice Ä', bio: '', isPrivate: false });
   t.deepEqual(me.body.counts, { posts: 0, followers: 0, following: 0 });
 
-  const event = await eventually(async () =>
+  const event = await waitFor('the account.created of the new account', async () =>
     seen.events.find((e) => (e.data as { userId: string }).userId === created.body.id),
   );
   seen.stop();
@@ -282,7 +282,7 @@ test('PATCH /v1/me changes the profile, publishes only the changed fields, and G
     viewer: { following: false, requested: false },
   });
 
-  const events = await eventually(async () =>
+  const events = await waitFor('the account.updated events of the user', async () =>
     seen.events.filter((e) => (e.data as { userId: string }).userId === user.id).length >= 2
       ? seen.events
       : undefined,

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { bucketOf } from '../src/store/cache.ts';
-import { call, eventually, type Fixture, newPost, newUser, openMetadata } from './helpers.ts';
+import { call, type Fixture, newPost, newUser, openMetadata, waitFor } from './helpers.ts';
 
 let fx: Fixture;
 test.before(async () => {
@@ -55,7 +55,8 @@ test('profiles and counts are cached and refreshed by profile edits, follows and
 
   await call(fx.svc, 'POST', `/v1/users/${star.id}/follow`, { token: fan.token });
   t.is((await call(fx.svc, 'GET', `/v1/users/${fan.username}`)).body.counts.following, 1);
-  await eventually(
+  await waitFor(
+    'the star to show one follower',
     async () => (await call(fx.svc, 'GET', `/v1/users/${star.username}`)).body.counts.followers === 1,
   );
   await newPost(fx, star, 'counted');
@@ -70,7 +71,8 @@ test('the post → author map lives in hash buckets stored as listpacks', async 
   for (let i = 0; i < 3; i++) ids.push(await newPost(fx, author, `post ${i}`));
   for (const id of ids) {
     // Filled by the media.processed handler right after the post commits (a read may come in between).
-    const mapped = await eventually(
+    const mapped = await waitFor(
+      'the post author in its bucket',
       async () => (await redis.hget(`pa:${bucketOf(id, 16)}`, id)) ?? undefined,
     );
     t.is(mapped, author.id, 'filled when the post is created');

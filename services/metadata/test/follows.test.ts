@@ -4,13 +4,13 @@ import test from 'ava';
 import {
   call,
   consumerIdle,
-  eventually,
   type Fixture,
   newUser,
   openMetadata,
   publish,
   recordEvents,
   type User,
+  waitFor,
 } from './helpers.ts';
 
 let fx: Fixture;
@@ -40,7 +40,7 @@ test('a follow across two physical databases shows on both sides with right coun
     t.deepEqual(res.body, { state: 'following' });
   }
   t.deepEqual(await countsOf(alice), { posts: 0, followers: 0, following: 1 });
-  await eventually(async () => (await countsOf(bob)).followers === 1);
+  await waitFor('bob to have one follower', async () => (await countsOf(bob)).followers === 1);
   t.deepEqual(await countsOf(bob), { posts: 0, followers: 1, following: 0 });
   t.deepEqual(await followerIds(bob, alice), [alice.id]);
   const following = await call(fx.svc, 'GET', `/v1/users/${alice.id}/following`);
@@ -55,11 +55,13 @@ test('a follow across two physical databases shows on both sides with right coun
     t.is((await call(fx.svc, 'DELETE', `/v1/users/${bob.id}/follow`, { token: alice.token })).status, 204);
   }
   t.deepEqual(await countsOf(alice), { posts: 0, followers: 0, following: 0 });
-  await eventually(async () => (await countsOf(bob)).followers === 0);
+  await waitFor('bob to have no follower', async () => (await countsOf(bob)).followers === 0);
   t.deepEqual(await followerIds(bob, alice), []);
 
   const mine = () => seen.events.filter((e) => JSON.stringify(e.data).includes(alice.id));
-  await eventually(async () => mine().some((e) => e.type === 'follow.deleted'));
+  await waitFor("mine().some((e) => e.type === 'follow.deleted')", async () =>
+    mine().some((e) => e.type === 'follow.deleted'),
+  );
   await new Promise((r) => setTimeout(r, 300));
   seen.stop();
   t.deepEqual(
@@ -80,7 +82,7 @@ test('duplicate and reordered follow events leave both sides and the counts righ
   await call(fx.svc, 'POST', `/v1/users/${dana.id}/follow`, { token: carl.token });
   await call(fx.svc, 'POST', `/v1/users/${erin.id}/follow`, { token: carl.token });
   await call(fx.svc, 'DELETE', `/v1/users/${erin.id}/follow`, { token: carl.token });
-  await eventually(async () => (await countsOf(dana)).followers === 1);
+  await waitFor('dana to have one follower', async () => (await countsOf(dana)).followers === 1);
 
   const source = '/instantpost/metadata';
   const created = (followeeId: string) =>
@@ -124,7 +126,7 @@ test('a private account gets follow requests; approve and deny; its lists are hi
     following: false,
     requested: true,
   });
-  const requests = await eventually(async () => {
+  const requests = await waitFor('the follow request to be listed', async () => {
     const res = await call(fx.svc, 'GET', '/v1/follow-requests', { token: priv.token });
     return res.body.items.length === 2 ? res.body.items : undefined;
   });
@@ -155,10 +157,14 @@ test('a private account gets follow requests; approve and deny; its lists are hi
     'userId',
   );
 
-  await eventually(async () => (await countsOf(priv)).followers === 1);
+  await waitFor(
+    'the private account to have one follower',
+    async () => (await countsOf(priv)).followers === 1,
+  );
   t.deepEqual(await followerIds(priv, fan), [fan.id], 'an approved follower sees the list');
   // The deny reaches the followee's side through the mirror too.
-  await eventually(
+  await waitFor(
+    'the follow requests to be listed',
     async () =>
       (await call(fx.svc, 'GET', '/v1/follow-requests', { token: priv.token })).body.items.length === 0,
   );
@@ -168,7 +174,7 @@ test('a private account gets follow requests; approve and deny; its lists are hi
   });
 
   const mine = () => seen.events.filter((e) => (e.data as { followeeId: string }).followeeId === priv.id);
-  await eventually(async () => mine().length >= 4);
+  await waitFor('four events of this test', async () => mine().length >= 4);
   seen.stop();
   t.deepEqual(
     mine()
@@ -201,7 +207,7 @@ test('follower lists page with a cursor', async (t) => {
   const fans = [];
   for (let i = 0; i < 3; i++) fans.push(await newUser(fx.svc));
   for (const fan of fans) await call(fx.svc, 'POST', `/v1/users/${star.id}/follow`, { token: fan.token });
-  await eventually(async () => (await countsOf(star)).followers === 3);
+  await waitFor('the star to have three followers', async () => (await countsOf(star)).followers === 3);
   const first = await call(fx.svc, 'GET', `/v1/users/${star.id}/followers?limit=2`);
   t.is(first.body.items.length, 2);
   t.truthy(first.body.nextCursor);
@@ -227,7 +233,8 @@ test('a private account that turns public approves its pending requests', async 
       state: 'requested',
     });
   }
-  await eventually(
+  await waitFor(
+    'the follow requests to be listed',
     async () =>
       (await call(fx.svc, 'GET', '/v1/follow-requests', { token: owner.token })).body.items.length === 2,
   );
@@ -245,13 +252,14 @@ test('a private account that turns public approves its pending requests', async 
       },
     );
   }
-  await eventually(async () => (await countsOf(owner)).followers === 2);
-  await eventually(
+  await waitFor('two followers', async () => (await countsOf(owner)).followers === 2);
+  await waitFor(
+    'the follow requests to be listed',
     async () =>
       (await call(fx.svc, 'GET', '/v1/follow-requests', { token: owner.token })).body.items.length === 0,
   );
   const mine = () => seen.events.filter((e) => (e.data as { followeeId: string }).followeeId === owner.id);
-  await eventually(async () => mine().length === 2);
+  await waitFor('two events of this test', async () => mine().length === 2);
   seen.stop();
   t.deepEqual(
     mine()

@@ -3,10 +3,12 @@ import { makeTestKeys, openTestService, type TestKeys, type TestService } from '
 import type { ConfigOf } from '@instantpost/config';
 import { type AnyCloudEvent, createEvent, type EventData } from '@instantpost/events';
 import { shardOf } from '@instantpost/ids';
-import { openNamespace, stopTestInfra, type TestNamespace } from '@instantpost/testing';
+import { openNamespace, stopTestInfra, type TestNamespace, waitFor } from '@instantpost/testing';
 import type { Msg, Subscription } from 'nats';
 import { buildApp } from '../src/app.ts';
 import { configSpec } from '../src/config.ts';
+
+export { waitFor };
 
 export type Metadata = TestService<ConfigOf<typeof configSpec>>;
 
@@ -139,25 +141,6 @@ export async function newUser(
   throw new Error('no user landed on the wanted database');
 }
 
-/** Polls `check` until it returns a truthy value (events take a moment to flow). */
-export async function eventually<T>(
-  check: () => Promise<T | undefined | false>,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const started = Date.now();
-  let last: unknown;
-  while (Date.now() - started < timeoutMs) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
-}
-
 /** Publishes an event on the namespace's streams, as another service (or an operator) would. */
 export async function publish(fx: Fixture, event: AnyCloudEvent): Promise<void> {
   await createPublisher({ nc: fx.svc.infra.nc, prefix: fx.ns.nats.prefix }).publish(event);
@@ -207,7 +190,8 @@ export async function newPost(fx: Fixture, owner: User, caption?: string): Promi
     fx,
     mediaProcessed({ mediaId, ownerId: owner.id, ...(caption === undefined ? {} : { caption }) }),
   );
-  await eventually(
+  await waitFor(
+    'the post to be readable',
     async () => (await call(fx.svc, 'GET', `/v1/posts/${mediaId}`, { token: owner.token })).status === 200,
   );
   return mediaId;
@@ -237,7 +221,7 @@ export async function countEverywhere(fx: Fixture, table: string, where = 'true'
 
 /** Waits until a durable consumer of the service has nothing pending and nothing unacknowledged. */
 export async function consumerIdle(fx: Fixture, stream: StreamName, consumer: string): Promise<void> {
-  await eventually(async () => {
+  await waitFor(`${consumer} to be idle`, async () => {
     const info = await fx.svc.infra.jsm.consumers.info(streamNameFor(stream, fx.ns.nats.prefix), consumer);
     return info.num_pending === 0 && info.num_ack_pending === 0;
   });

@@ -4,7 +4,6 @@ import { verifyMediaUrl } from '@instantpost/media-urls';
 import test from 'ava';
 import {
   call,
-  eventually,
   type Fixture,
   MEDIA_BASE_URL,
   mediaIdFor,
@@ -16,6 +15,7 @@ import {
   publishRaw,
   recordEvents,
   type User,
+  waitFor,
 } from './helpers.ts';
 
 let fx: Fixture;
@@ -49,7 +49,7 @@ test('media.processed becomes a post with one tag and one resolved mention; dele
   // The same media delivered again (a republish with a new event id) does not make a second post.
   await publish(fx, createEvent('media.processed', processed.data as never, { source: '/test' }));
 
-  const post = await eventually(async () => {
+  const post = await waitFor('the post as the stranger sees it', async () => {
     const res = await call(fx.svc, 'GET', `/v1/posts/${mediaId}`, { token: stranger.token });
     return res.status === 200 ? res.body : undefined;
   });
@@ -106,7 +106,7 @@ test('media.processed becomes a post with one tag and one resolved mention; dele
   t.like(post.media, { width: 1080, height: 720, blurhash: 'LEHV6nWB2yk8pyo0adR*.7kCMdnj' });
 
   t.deepEqual(
-    await eventually(async () => {
+    await waitFor('the tag page to list posts', async () => {
       const ids = await tagIds(tag);
       return ids.length > 0 ? ids : undefined;
     }),
@@ -125,12 +125,12 @@ test('media.processed becomes a post with one tag and one resolved mention; dele
   t.is((await call(fx.svc, 'DELETE', `/v1/posts/${mediaId}`, { token: author.token })).status, 204);
   t.is((await call(fx.svc, 'GET', `/v1/posts/${mediaId}`, { token: author.token })).status, 404);
   t.is((await call(fx.svc, 'DELETE', `/v1/posts/${mediaId}`, { token: author.token })).status, 404);
-  await eventually(async () => (await tagIds(tag)).length === 0);
+  await waitFor('the tag page to be empty', async () => (await tagIds(tag)).length === 0);
   t.deepEqual((await call(fx.svc, 'GET', `/v1/users/${author.id}/posts`)).body.items, []);
   t.is((await call(fx.svc, 'GET', `/v1/users/${author.username}`)).body.counts.posts, 0);
 
   const mine = () => seen.events.filter((e) => (e.data as { postId: string }).postId === mediaId);
-  await eventually(async () => mine().length >= 2);
+  await waitFor('two events of this test', async () => mine().length >= 2);
   await new Promise((r) => setTimeout(r, 300));
   seen.stop();
   t.deepEqual(
@@ -161,7 +161,7 @@ test('a malformed media.processed and one for an unknown owner go to the DLQ; th
   // An owner id on the author's shard (so only the missing account is wrong) that has no account.
   const ghost = encode({ time: Date.now() - 60_000, shard: shardOf(author.id), sequence: 7 }).toString();
   await publish(fx, mediaProcessed({ mediaId: await mediaIdFor(fx, author.id), ownerId: ghost }));
-  await eventually(async () => letters.events.length >= 2);
+  await waitFor('two dead letters', async () => letters.events.length >= 2);
   letters.stop();
   const errors = letters.events.map(
     (l) => (l as unknown as { error: { code: string; message: string } }).error,
@@ -255,7 +255,10 @@ test('likes are idempotent, comments are validated; their events carry postAutho
 
   const onPost = <E extends { data: unknown }>(events: E[]) =>
     events.filter((e) => (e.data as { postId: string }).postId === id);
-  await eventually(async () => onPost(seen.events).length >= 2 && onPost(comments.events).length >= 3);
+  await waitFor(
+    'the like and comment events of the post',
+    async () => onPost(seen.events).length >= 2 && onPost(comments.events).length >= 3,
+  );
   await new Promise((r) => setTimeout(r, 300));
   seen.stop();
   comments.stop();
@@ -285,7 +288,8 @@ test("a private account's posts are 404 to strangers and visible to approved fol
   const tag = `secret${Date.now() % 100000}`;
   const id = await newPost(fx, priv, `#${tag}`);
   await call(fx.svc, 'POST', `/v1/users/${priv.id}/follow`, { token: follower.token });
-  await eventually(
+  await waitFor(
+    'the follow requests to be listed',
     async () =>
       (await call(fx.svc, 'GET', '/v1/follow-requests', { token: priv.token })).body.items.length === 1,
   );
@@ -317,7 +321,7 @@ test("a private account's posts are 404 to strangers and visible to approved fol
     1,
   );
   t.is((await call(fx.svc, 'POST', `/v1/posts/${id}/likes`, { token: follower.token })).status, 204);
-  await eventually(async () => (await tagIds(tag, follower)).length === 1);
+  await waitFor('the tag page to list the post', async () => (await tagIds(tag, follower)).length === 1);
   t.deepEqual(await tagIds(tag, stranger), [], 'the tag listing hides it from strangers');
 });
 

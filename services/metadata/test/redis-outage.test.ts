@@ -1,6 +1,6 @@
 import { startTcpProxy, type TcpProxy } from '@instantpost/testing';
 import test from 'ava';
-import { call, eventually, type Fixture, newPost, newUser, openMetadata } from './helpers.ts';
+import { call, type Fixture, newPost, newUser, openMetadata, waitFor } from './helpers.ts';
 
 // Redis holds only caches, the post → author map and limiter counters: with it unreachable (a TCP proxy
 // cut in between) every write is still accepted and reads come from Postgres; once it is back, no write
@@ -66,12 +66,18 @@ test('with Redis cut off, sign-up, login, follows, likes, comments and edits wor
 
   await proxy.restore();
   // Writes made while Redis was away are not hidden behind the copies cached before it.
-  await eventually(async () => {
-    const [p, profile] = await Promise.all([
-      call(fx.svc, 'GET', `/v1/posts/${post}`, { token: bob.token }),
-      call(fx.svc, 'GET', `/v1/users/${alice.username}`),
-    ]);
-    return p.body.likeCount === 1 && p.body.commentCount === 1 && profile.body.displayName === 'Alice Outage';
-  }, 5000);
+  await waitFor(
+    'the writes made during the outage to show',
+    async () => {
+      const [p, profile] = await Promise.all([
+        call(fx.svc, 'GET', `/v1/posts/${post}`, { token: bob.token }),
+        call(fx.svc, 'GET', `/v1/users/${alice.username}`),
+      ]);
+      return (
+        p.body.likeCount === 1 && p.body.commentCount === 1 && profile.body.displayName === 'Alice Outage'
+      );
+    },
+    { timeoutMs: 5000 },
+  );
   t.pass();
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import test from 'ava';
-import { call, eventually, type Fixture, newUser, openMetadata, recordEvents } from './helpers.ts';
+import { call, type Fixture, newUser, openMetadata, recordEvents, waitFor } from './helpers.ts';
 
 let fx: Fixture;
 test.before(async () => {
@@ -54,7 +54,7 @@ test('a rotated token replayed after the grace window revokes the session, and e
   t.is((await refresh(rotated.body.refreshToken)).status, 401, 'the session is revoked, the new token too');
   const revocationOfUser = (e: (typeof seen.events)[number]) =>
     e.type === 'session.revoked' && (e.data as { userId: string }).userId === user.id;
-  await eventually(async () => seen.events.some(revocationOfUser));
+  await waitFor('the session.revoked event of the user', async () => seen.events.some(revocationOfUser));
   seen.stop();
   const event = seen.events.find(revocationOfUser);
   t.like(event?.data, {
@@ -63,9 +63,10 @@ test('a rotated token replayed after the grace window revokes the session, and e
     reason: 'refresh_reuse',
   });
   // The revocation reaches access tokens too (this service's own copy of the list, filled from the event).
-  await eventually(
+  await waitFor(
+    'the rotated access token to be refused',
     async () => (await call(fx.svc, 'GET', '/v1/me', { token: rotated.body.accessToken })).status === 401,
-    5000,
+    { timeoutMs: 5000 },
   );
   t.pass();
 });
@@ -77,9 +78,10 @@ test('logout ends the access tokens of that session only, within seconds', async
   });
   t.is((await call(fx.svc, 'DELETE', '/v1/sessions/current', { token: user.token })).status, 204);
   // The contract: refused within 5 s.
-  await eventually(
+  await waitFor(
+    'the logged-out access token to be refused',
     async () => (await call(fx.svc, 'GET', '/v1/me', { token: user.token })).status === 401,
-    5000,
+    { timeoutMs: 5000 },
   );
   const after = await call(fx.svc, 'GET', '/v1/me', { token: user.token });
   t.is(after.status, 401);

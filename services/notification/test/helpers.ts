@@ -11,10 +11,12 @@ import {
   parseEvent,
 } from '@instantpost/events';
 import { encode, formatId } from '@instantpost/ids';
-import { openNamespace, stopTestInfra, type TestNamespace } from '@instantpost/testing';
+import { openNamespace, stopTestInfra, type TestNamespace, waitFor } from '@instantpost/testing';
 import { connect, type NatsConnection } from 'nats';
 import { buildApp } from '../src/app.ts';
 import { configSpec } from '../src/config.ts';
+
+export { waitFor };
 
 export type NotificationService = TestService<ConfigOf<typeof configSpec>>;
 
@@ -91,13 +93,13 @@ export async function openWorld(): Promise<World> {
     },
     async settled() {
       const jsm = await nc.jetstreamManager();
-      await waitFor(async () => {
+      await waitFor('the consumer to settle', async () => {
         const info = await jsm.consumers.info(
           streamNameFor('SOCIAL', ns.nats.prefix),
           'notification-activity',
         );
         return info.num_pending === 0 && info.num_ack_pending === 0;
-      }, 'the consumer to settle');
+      });
     },
     async close() {
       for (const svc of services.reverse()) await svc.close();
@@ -132,20 +134,6 @@ export async function createUser(world: World, username: string, shard: number):
     isPrivate: false,
   });
   return { id, username, token: world.keys.tokenFor({ id, username }) };
-}
-
-export async function waitFor<T>(
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 export interface Item {
@@ -249,11 +237,12 @@ export function openSse(url: string, headers: Record<string, string> = {}): Prom
           events,
           comments,
           waitForEvents: (count, timeoutMs = 10_000) =>
-            waitFor(() => events.length >= count && events, `${count} SSE events`, timeoutMs),
+            waitFor(`${count} SSE events`, () => events.length >= count && events, { timeoutMs: timeoutMs }),
           get ended() {
             return ended;
           },
-          waitForEnd: (timeoutMs = 10_000) => waitFor(() => ended, 'the server to end the stream', timeoutMs),
+          waitForEnd: (timeoutMs = 10_000) =>
+            waitFor('the server to end the stream', () => ended, { timeoutMs: timeoutMs }),
           close: () => req.destroy(),
         };
         if (res.statusCode === 200) resolve(client);

@@ -96,10 +96,10 @@ test('each event notifies the right recipient with the right actor and post', as
   t.deepEqual((await list(svc, carol)).items, [], 'the actor of everything is told nothing');
 
   // Each item was announced to push gateways through the outbox.
-  const announced = await waitFor(async () => {
+  const announced = await waitFor("alice's notification.created events", async () => {
     const events = (await world.createdEvents()).filter((e) => e.data.recipientId === alice.id);
     return events.length === 3 && events;
-  }, "alice's notification.created events");
+  });
   t.deepEqual(
     announced.map((e) => [e.data.type, e.data.actorIds, e.data.actorCount, e.data.postId ?? null]).sort(),
     [
@@ -122,9 +122,8 @@ test('each event notifies the right recipient with the right actor and post', as
     accepted.items.map((i) => [i.type, i.approved, i.actors[0]?.username]),
     [['follow_request', true, dave.username]],
   );
-  const acceptance = await waitFor(
-    async () => (await world.createdEvents()).find((e) => e.data.recipientId === carol.id),
-    "carol's notification.created",
+  const acceptance = await waitFor("carol's notification.created", async () =>
+    (await world.createdEvents()).find((e) => e.data.recipientId === carol.id),
   );
   t.like(acceptance.data, { type: 'follow_request', approved: true, actorIds: [dave.id] });
 });

@@ -42,7 +42,7 @@ test('with Redis cut off, counts come from Postgres; once it is back, no stale c
   // The stale key is deleted as soon as Redis answers, so other replicas recount too.
   const direct = new Redis(world.ns.redis.url);
   const key = `${svc.config.redisPrefix}unread:${me.id}`;
-  await waitFor(async () => (await direct.get(key)) !== '1', 'the stale count to be dropped');
+  await waitFor('the stale count to be dropped', async () => (await direct.get(key)) !== '1');
   await direct.quit();
   t.is((await list(svc, me)).unreadCount, 2);
 });

@@ -63,7 +63,7 @@ test('a client on instance 1 gets, over SSE, a notification made by instance 2; 
     t.is(grown.id, item.id);
     t.is(grown.actorCount, 2);
 
-    await waitFor(() => stream.comments.includes('heartbeat'), 'a heartbeat comment line');
+    await waitFor('a heartbeat comment line', () => stream.comments.includes('heartbeat'));
     t.pass();
   } finally {
     stream.close();
@@ -90,8 +90,8 @@ test('a reconnect with Last-Event-ID replays what was missed, oldest first', asy
     mentions: [],
   });
   await waitFor(
-    async () => (await list(two, me)).items.length === 3,
     'the missed notifications to be stored',
+    async () => (await list(two, me)).items.length === 3,
   );
 
   // Reconnect to the other instance, as a browser's EventSource would after a dropped connection.

@@ -3,10 +3,12 @@ import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/
 import { makeTestKeys, openTestService, type TestKeys, type TestService } from '@instantpost/chassis/testing';
 import type { ConfigOf } from '@instantpost/config';
 import { encode, formatId } from '@instantpost/ids';
-import { openNamespace, s3ClientFor, type TestNamespace } from '@instantpost/testing';
+import { openNamespace, s3ClientFor, sleep, type TestNamespace, waitFor } from '@instantpost/testing';
 import sharp from 'sharp';
 import { buildApp } from '../src/app.ts';
 import { configSpec } from '../src/config.ts';
+
+export { sleep, waitFor };
 
 export type UploadService = TestService<ConfigOf<typeof configSpec>>;
 
@@ -155,21 +157,4 @@ export async function countRows(svc: UploadService): Promise<number> {
     return Number(row?.n ?? 0);
   });
   return counts.reduce((a, b) => a + b, 0);
-}
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `probe` until it returns something truthy; throws after `timeoutMs`. */
-export async function waitFor<T>(
-  probe: () => T | Promise<T>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }

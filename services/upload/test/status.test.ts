@@ -44,20 +44,20 @@ async function statusOf(id: string, as: User) {
 
 /** Waits until the upload shows `status` (the consumer works asynchronously). */
 function until(id: string, owner: User, status: string) {
-  return waitFor(async () => {
+  return waitFor(`${id} to become ${status}`, async () => {
     const s = await statusOf(id, owner);
     return s.body.status === status ? s.body : undefined;
-  }, `${id} to become ${status}`);
+  });
 }
 
 /** Whether the status consumer has handled (and committed) the event with this id, on the media's shard. */
 function handled(eventId: string, mediaId: string) {
   const shard = fx.svc.infra.shards.forId(mediaId);
-  return waitFor(async () => {
+  return waitFor(`event ${eventId} to be handled`, async () => {
     const rows = await shard.sql`
       SELECT 1 FROM ${shard.table('inbox')} WHERE consumer = 'upload-media-status' AND event_id = ${eventId}`;
     return rows.length === 1;
-  }, `event ${eventId} to be handled`);
+  });
 }
 
 const rejected = (data: EventData<'media.rejected'>, id: string = randomUUID()) =>
@@ -135,10 +135,10 @@ test('a duplicate event (same id) is applied once: its replay with other data ch
   const ack = await fx.svc.infra.js.publish(`${fx.ns.nats.prefix}.media.rejected`, JSON.stringify(replay));
   t.false(ack.duplicate, 'the stream stored the replay: only the inbox stands between it and the row');
   // every event up to the replay acknowledged by the consumer
-  await waitFor(async () => {
+  await waitFor('the replay to be acknowledged', async () => {
     const info = await fx.svc.infra.jsm.consumers.info(ack.stream, 'upload-media-status');
     return info.ack_floor.stream_seq >= ack.seq;
-  }, 'the replay to be acknowledged');
+  });
   t.deepEqual((await statusOf(id, owner)).body, { id, status: 'rejected', reason: 'first' });
 });
 
@@ -155,7 +155,7 @@ test('malformed events are dead-lettered with the reason, and the next event is 
       const text = JSON.stringify(l.event ?? '');
       return text.includes(marker) || text.includes(invalid.id);
     });
-  const letters = await waitFor(() => (mine().length >= 2 ? mine() : undefined), 'two dead letters');
+  const letters = await waitFor('two dead letters', () => (mine().length >= 2 ? mine() : undefined));
   t.deepEqual(letters.map((l) => l.error.code).sort(), ['BAD_JSON', 'SCHEMA_VIOLATION']);
   t.true(letters.every((l) => l.consumer === 'upload-media-status' && l.subject === 'media.rejected'));
   t.is(dlqSubjectFor('media.rejected', fx.ns.nats.prefix), `${fx.ns.nats.prefix}.dlq.media.rejected`);
@@ -242,9 +242,8 @@ test('an event whose media id belongs to a shard outside the map is dead-lettere
   const outside = formatId(encode({ time: Date.now(), shard: 100, sequence: 1 }));
   const event = rejected({ mediaId: outside, ownerId: userOn(1).id, reason: 'elsewhere' });
   await publisher.publish(event);
-  const letter = await waitFor(
-    () => deadLetters.find((l) => JSON.stringify(l.event ?? '').includes(event.id)),
-    'the dead letter',
+  const letter = await waitFor('the dead letter', () =>
+    deadLetters.find((l) => JSON.stringify(l.event ?? '').includes(event.id)),
   );
   t.is(letter.error.code, 'BUS_NON_RETRYABLE');
   t.is(letter.deliveries, 1);

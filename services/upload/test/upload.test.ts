@@ -72,7 +72,7 @@ for (const [format, shard] of [
     t.is(stored.contentType, CONTENT_TYPES[format]);
 
     const sha256 = createHash('sha256').update(image).digest('hex');
-    const event = await waitFor(() => events.get(body.id), `media.uploaded of ${body.id}`);
+    const event = await waitFor(`media.uploaded of ${body.id}`, () => events.get(body.id));
     t.true(event.ok);
     if (!event.ok) return;
     t.like(event.event.data, {
@@ -130,7 +130,7 @@ test('the same owner uploading the same bytes again gets the same media; another
     [`originals/${aliceId}`, `originals/${bobId}`].sort(),
   );
   // and one event per media
-  await waitFor(() => events.get(aliceId) && events.get(bobId), 'both media.uploaded events');
+  await waitFor('both media.uploaded events', () => events.get(aliceId) && events.get(bobId));
   t.is(
     [...events.values()].filter(
       (e) => e.ok && e.event.data.sha256 === createHash('sha256').update(image).digest('hex'),
