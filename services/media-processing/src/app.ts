@@ -7,8 +7,8 @@ import type { configSpec } from './config.ts';
 import type { ProcessDeps } from './domain/process.ts';
 import { mediaUploadedConsumer } from './handlers/media-uploaded.ts';
 import { postDeletedConsumer } from './handlers/post-deleted.ts';
-import { createManifest } from './store/manifest.ts';
-import { createMediaObjects } from './store/objects.ts';
+import { manifestStore } from './store/manifest.ts';
+import { mediaObjects } from './store/objects.ts';
 
 export type Context = ServiceContext<ConfigOf<typeof configSpec>>;
 
@@ -28,8 +28,8 @@ export function processDeps(ctx: Context): ProcessDeps & { close(): void } {
   const s3 = createS3Client(config);
   const publisher = createPublisher({ nc: infra.nc, prefix: config.natsPrefix });
   return {
-    objects: createMediaObjects(s3, config.s3Bucket),
-    manifest: createManifest(infra.shards),
+    objects: mediaObjects(s3, config.s3Bucket),
+    manifest: manifestStore(infra.shards),
     publish: (event) => publisher.publish(event),
     limits: { maxPixels: config.mediaMaxPixels, maxBytes: config.mediaMaxBytes },
     logger,

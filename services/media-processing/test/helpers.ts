@@ -26,7 +26,7 @@ import {
 import sharp from 'sharp';
 import { buildApp, type Context } from '../src/app.ts';
 import { configSpec } from '../src/config.ts';
-import { createManifest, type Manifest } from '../src/store/manifest.ts';
+import { type ManifestStore, manifestStore } from '../src/store/manifest.ts';
 
 export { sleep, waitFor };
 
@@ -38,7 +38,7 @@ export interface Fixture {
   /** A client straight to the emulator (not through any proxy the service may be pointed at). */
   readonly s3: S3Client;
   readonly publisher: Publisher;
-  readonly manifest: Manifest;
+  readonly manifest: ManifestStore;
   /** The variables the service runs with (for the operator command in a child process). */
   readonly env: Record<string, string>;
   /** Stores `bytes` as `originals/<new media id>` and returns the matching media.uploaded event (not published). */
@@ -122,7 +122,7 @@ export async function openFixture(
     ctx,
     s3,
     publisher,
-    manifest: createManifest(service.infra.shards),
+    manifest: manifestStore(service.infra.shards),
     env: fullEnv,
     async upload(bytes, extra = {}) {
       const mediaId = formatId(ids.next());

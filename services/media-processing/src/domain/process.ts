@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AnyCloudEvent } from '@instantpost/events';
 import type { Logger } from '@instantpost/telemetry';
-import type { Manifest, MediaSource, ProcessedData } from '../store/manifest.ts';
+import type { ManifestStore, MediaSource, ProcessedData } from '../store/manifest.ts';
 import type { MediaObjects } from '../store/objects.ts';
 import { OriginalMissingError, UnsafeImageError } from './errors.ts';
 import { renderImage } from './image.ts';
@@ -11,7 +11,7 @@ import { PIPELINE_VERSION, renditionKey } from './renditions.ts';
 /** What processing needs, built once by the app (or the operator command). */
 export interface ProcessDeps {
   readonly objects: MediaObjects;
-  readonly manifest: Manifest;
+  readonly manifest: ManifestStore;
   /** Publishes an event and resolves on the JetStream ack (the bus publisher). */
   readonly publish: (event: AnyCloudEvent) => Promise<unknown>;
   readonly limits: { readonly maxPixels: number; readonly maxBytes: number };

@@ -1,7 +1,7 @@
 import { type ConsumerDefinition, defineConsumer, NonRetryableError } from '@instantpost/bus';
 import { ShardError } from '@instantpost/shards';
 import type { Logger } from '@instantpost/telemetry';
-import type { Manifest } from '../store/manifest.ts';
+import type { ManifestStore } from '../store/manifest.ts';
 import type { MediaObjects } from '../store/objects.ts';
 
 /** The durable's name; every replica binds to it. */
@@ -9,7 +9,7 @@ export const DELETIONS_CONSUMER = 'media-processing-deletions';
 
 export interface DeletionDeps {
   readonly objects: Pick<MediaObjects, 'deleteRenditions'>;
-  readonly manifest: Pick<Manifest, 'recordDeleted'>;
+  readonly manifest: Pick<ManifestStore, 'recordDeleted'>;
   readonly logger: Logger;
 }
 

@@ -19,19 +19,6 @@ export interface MediaRecord {
   readonly deletedAt: Date | null;
 }
 
-/** The processing manifest in Postgres, on the shard of each media id. */
-export interface Manifest {
-  /** Records one more attempt (creating the record on the first) and returns the record as it now is. */
-  recordAttempt(source: MediaSource): Promise<MediaRecord>;
-  recordProcessed(mediaId: string, pipelineVersion: number, result: ProcessedData): Promise<void>;
-  recordRejected(mediaId: string, pipelineVersion: number, reason: string): Promise<void>;
-  /** Keeps the last transient error for operators; the status stays `processing`. */
-  recordFailure(mediaId: string, error: string): Promise<void>;
-  /** Marks the media deleted (idempotent: the first time is kept); false when there is no record of it. */
-  recordDeleted(mediaId: string): Promise<boolean>;
-  find(mediaId: string): Promise<MediaRecord | undefined>;
-}
-
 interface Row {
   media_id: string;
   source: MediaSource;
@@ -56,9 +43,11 @@ const toRecord = (row: Row): MediaRecord => ({
   deletedAt: row.deleted_at,
 });
 
-export function createManifest(shards: Shards): Manifest {
+/** The processing manifest in Postgres, on the shard of each media id. */
+export function manifestStore(shards: Shards) {
   return {
-    async recordAttempt(source) {
+    /** Records one more attempt (creating the record on the first) and returns the record as it now is. */
+    async recordAttempt(source: MediaSource): Promise<MediaRecord> {
       const s = shards.forId(source.mediaId);
       // A different original under the same id (sha256 changed) starts over; the same one keeps its outcome.
       const [row] = await s.sql<Row[]>`
@@ -77,7 +66,7 @@ export function createManifest(shards: Shards): Manifest {
       return toRecord(row as Row);
     },
 
-    async recordProcessed(mediaId, pipelineVersion, result) {
+    async recordProcessed(mediaId: string, pipelineVersion: number, result: ProcessedData): Promise<void> {
       const s = shards.forId(mediaId);
       await s.sql`
         UPDATE ${s.table('media')}
@@ -86,7 +75,7 @@ export function createManifest(shards: Shards): Manifest {
         WHERE media_id = ${mediaId}`;
     },
 
-    async recordRejected(mediaId, pipelineVersion, reason) {
+    async recordRejected(mediaId: string, pipelineVersion: number, reason: string): Promise<void> {
       const s = shards.forId(mediaId);
       await s.sql`
         UPDATE ${s.table('media')}
@@ -95,14 +84,16 @@ export function createManifest(shards: Shards): Manifest {
         WHERE media_id = ${mediaId}`;
     },
 
-    async recordFailure(mediaId, error) {
+    /** Keeps the last transient error for operators; the status stays `processing`. */
+    async recordFailure(mediaId: string, error: string): Promise<void> {
       const s = shards.forId(mediaId);
       await s.sql`
         UPDATE ${s.table('media')} SET last_error = ${error.slice(0, 1000)}, updated_at = now()
         WHERE media_id = ${mediaId}`;
     },
 
-    async recordDeleted(mediaId) {
+    /** Marks the media deleted (idempotent: the first time is kept); false when there is no record of it. */
+    async recordDeleted(mediaId: string): Promise<boolean> {
       const s = shards.forId(mediaId);
       const rows = await s.sql`
         UPDATE ${s.table('media')} SET deleted_at = coalesce(deleted_at, now()), updated_at = now()
@@ -111,7 +102,7 @@ export function createManifest(shards: Shards): Manifest {
       return rows.length === 1;
     },
 
-    async find(mediaId) {
+    async find(mediaId: string): Promise<MediaRecord | undefined> {
       const s = shards.forId(mediaId);
       const [row] = await s.sql<Row[]>`
         SELECT media_id, source, status, pipeline_version, result, reason, attempts, last_error, deleted_at
@@ -120,3 +111,5 @@ export function createManifest(shards: Shards): Manifest {
     },
   };
 }
+
+export type ManifestStore = ReturnType<typeof manifestStore>;

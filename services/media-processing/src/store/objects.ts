@@ -11,23 +11,13 @@ import { OriginalMissingError, UnsafeImageError } from '../domain/errors.ts';
 import { CACHE_CONTROL, contentTypeOf, type RenditionFormat, renditionPrefix } from '../domain/renditions.ts';
 
 /** The S3 objects media-processing reads (originals, private) and writes (renditions, public through the gateway). */
-export interface MediaObjects {
-  /**
-   * The original's bytes. Throws `OriginalMissingError` when it does not exist, `UnsafeImageError` when it
-   * is larger than `maxBytes` (nothing downloaded), and the SDK's error for anything else (retried).
-   */
-  readOriginal(bucket: string, key: string, maxBytes: number): Promise<Buffer>;
-  /** Writes one rendition with its Content-Type and an immutable Cache-Control; overwriting is harmless. */
-  writeRendition(key: string, format: RenditionFormat, body: Buffer): Promise<void>;
-  /** Keys of the renditions stored for a media (tests and operators). */
-  listRenditions(mediaId: string): Promise<string[]>;
-  /** Deletes every rendition of a media (operator clean-up before re-processing). */
-  deleteRenditions(mediaId: string): Promise<number>;
-}
-
-export function createMediaObjects(s3: S3Client, bucket: string): MediaObjects {
-  return {
-    async readOriginal(sourceBucket, key, maxBytes) {
+export function mediaObjects(s3: S3Client, bucket: string) {
+  const objects = {
+    /**
+     * The original's bytes. Throws `OriginalMissingError` when it does not exist, `UnsafeImageError` when it
+     * is larger than `maxBytes` (nothing downloaded), and the SDK's error for anything else (retried).
+     */
+    async readOriginal(sourceBucket: string, key: string, maxBytes: number): Promise<Buffer> {
       let response: GetObjectCommandOutput;
       try {
         response = await s3.send(new GetObjectCommand({ Bucket: sourceBucket, Key: key }));
@@ -49,7 +39,8 @@ export function createMediaObjects(s3: S3Client, bucket: string): MediaObjects {
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     },
 
-    async writeRendition(key, format, body) {
+    /** Writes one rendition with its Content-Type and an immutable Cache-Control; overwriting is harmless. */
+    async writeRendition(key: string, format: RenditionFormat, body: Buffer): Promise<void> {
       await s3.send(
         new PutObjectCommand({
           Bucket: bucket,
@@ -62,7 +53,8 @@ export function createMediaObjects(s3: S3Client, bucket: string): MediaObjects {
       );
     },
 
-    async listRenditions(mediaId) {
+    /** Keys of the renditions stored for a media (tests and operators). */
+    async listRenditions(mediaId: string): Promise<string[]> {
       const keys: string[] = [];
       let token: string | undefined;
       do {
@@ -79,8 +71,9 @@ export function createMediaObjects(s3: S3Client, bucket: string): MediaObjects {
       return keys.sort();
     },
 
-    async deleteRenditions(mediaId) {
-      const keys = await this.listRenditions(mediaId);
+    /** Deletes every rendition of a media (operator clean-up before re-processing). */
+    async deleteRenditions(mediaId: string): Promise<number> {
+      const keys = await objects.listRenditions(mediaId);
       if (keys.length === 0) return 0;
       await s3.send(
         new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.map((Key) => ({ Key })) } }),
@@ -88,7 +81,10 @@ export function createMediaObjects(s3: S3Client, bucket: string): MediaObjects {
       return keys.length;
     },
   };
+  return objects;
 }
+
+export type MediaObjects = ReturnType<typeof mediaObjects>;
 
 function isNotFound(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
