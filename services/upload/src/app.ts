@@ -6,7 +6,8 @@ import { createS3Client } from '@instantpost/storage';
 import type { configSpec } from './config.ts';
 import { mediaStatusConsumer } from './handlers/media-status.ts';
 import { registerMediaRoutes } from './routes/media.ts';
-import { createOriginalStore } from './store/originals.ts';
+import { originalStore } from './store/originals.ts';
+import { uploadStore } from './store/uploads.ts';
 
 export type Context = ServiceContext<ConfigOf<typeof configSpec>>;
 
@@ -30,9 +31,10 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
     },
   });
   const s3 = createS3Client(config);
-  const originals = createOriginalStore(s3, config.s3Bucket);
+  const originals = originalStore(s3, config.s3Bucket);
+  const uploads = uploadStore(infra.shards);
   registerMediaRoutes(app, {
-    shards: infra.shards,
+    uploads,
     originals,
     bucket: config.s3Bucket,
     maxBytes: config.uploadMaxBytes,
@@ -49,7 +51,7 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
   const consumer = await startConsumer({
     nc: infra.nc,
     definition: mediaStatusConsumer({
-      shards: infra.shards,
+      uploads,
       originals,
       logger,
       // every handler holds a connection for its transaction: no more in flight than the pool has

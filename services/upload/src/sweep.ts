@@ -14,8 +14,8 @@ import { createShards } from '@instantpost/shards';
 import { createS3Client } from '@instantpost/storage';
 import { configSpec } from './config.ts';
 import { sweepOrphanOriginals } from './domain/sweep.ts';
-import { createOriginalStore, listOriginalKeys } from './store/originals.ts';
-import { existingUploadIds } from './store/uploads.ts';
+import { originalStore } from './store/originals.ts';
+import { uploadStore } from './store/uploads.ts';
 
 const { values } = parseArgs({
   options: {
@@ -33,10 +33,11 @@ const config = loadConfig({ ...chassisSpec('upload'), ...configSpec });
 const shards = createShards({ service: 'upload', map: config.shardMap, poolMax: 2 });
 const s3 = createS3Client(config);
 try {
-  const originals = createOriginalStore(s3, config.s3Bucket);
+  const originals = originalStore(s3, config.s3Bucket);
+  const uploads = uploadStore(shards);
   const report = await sweepOrphanOriginals({
-    pages: listOriginalKeys(s3, config.s3Bucket),
-    existing: (ids) => existingUploadIds(shards, ids),
+    pages: originals.keyPages(),
+    existing: (ids) => uploads.existingUploadIds(ids),
     remove: (key) => originals.delete(key),
     olderThanMs: minutes * 60_000,
     dryRun: values['dry-run'],

@@ -1,8 +1,7 @@
 import { createEvent } from '@instantpost/events';
-import type { ShardSql } from '@instantpost/shards';
 import type { Logger } from '@instantpost/telemetry';
 import { originalKey } from '../store/originals.ts';
-import { nextMediaId, recordUpload } from '../store/uploads.ts';
+import type { UploadStore } from '../store/uploads.ts';
 import { UploadError } from './errors.ts';
 import { checkTextField, isTextField, type UploadFields } from './fields.ts';
 import { type OriginalStore, type ReceivedOriginal, receiveOriginal } from './receive.ts';
@@ -14,8 +13,8 @@ export type FormPart =
   | { readonly kind: 'file'; readonly name: string; readonly stream: AsyncIterable<Buffer> };
 
 export interface AcceptDeps {
-  /** The owner's shard: the upload's row and id live there. */
-  readonly shard: ShardSql;
+  /** Uploads: the row and its id live on the owner's shard. */
+  readonly uploads: Pick<UploadStore, 'nextMediaId' | 'recordUpload'>;
   readonly originals: OriginalStore;
   readonly bucket: string;
   readonly maxBytes: number;
@@ -66,7 +65,7 @@ export async function acceptUpload(
           part.name,
         );
       }
-      const id = await nextMediaId(deps.shard);
+      const id = await deps.uploads.nextMediaId(ownerId);
       const key = originalKey(id);
       const original = await receiveOriginal(part.stream, {
         key,
@@ -94,8 +93,7 @@ export async function acceptUpload(
       },
       { source: SOURCE, subject: id },
     );
-    const result = await recordUpload(
-      deps.shard,
+    const result = await deps.uploads.recordUpload(
       {
         id,
         ownerId,

@@ -5,29 +5,35 @@ import {
   NonRetryableError,
 } from '@instantpost/bus';
 import type { CloudEvent } from '@instantpost/events';
-import { ShardError, type ShardSql, type Shards } from '@instantpost/shards';
+import { ShardError, ShardErrorCodes } from '@instantpost/shards';
 import type { Logger } from '@instantpost/telemetry';
 import type { OriginalStore } from '../domain/receive.ts';
 import { originalKey } from '../store/originals.ts';
-import { applyStatus, type StatusChange } from '../store/uploads.ts';
+import type { StatusChange, StatusUpdate, UploadStore } from '../store/uploads.ts';
 
 /** The durable consumer that keeps `GET /v1/media/:id/status` current. */
 export const MEDIA_STATUS_CONSUMER = 'upload-media-status';
 
 export interface MediaStatusDeps {
-  readonly shards: Shards;
+  readonly uploads: Pick<UploadStore, 'applyStatus'>;
   /** A deleted post's original is removed too: nothing of a deleted photo stays behind. */
   readonly originals: Pick<OriginalStore, 'delete'>;
   readonly logger: Logger;
   readonly settings?: ConsumerSettings;
 }
 
-/** The upload's shard; a media id whose shard is not in the map can never be handled, so it is dead-lettered. */
-function shardOfMedia(shards: Shards, mediaId: string): ShardSql {
+/** Applies the change; a media id whose shard is not in the map can never be handled, so it is dead-lettered. */
+async function applyStatus(
+  deps: MediaStatusDeps,
+  consumer: string,
+  eventId: string,
+  change: StatusUpdate,
+): Promise<StatusChange> {
   try {
-    return shards.forId(mediaId);
+    return await deps.uploads.applyStatus(consumer, eventId, change);
   } catch (err) {
-    if (err instanceof ShardError) throw new NonRetryableError(err.message, { cause: err });
+    if (err instanceof ShardError && err.code === ShardErrorCodes.UnknownShard)
+      throw new NonRetryableError(err.message, { cause: err });
     throw err;
   }
 }
@@ -55,7 +61,7 @@ export function mediaStatusConsumer(deps: MediaStatusDeps) {
     handlers: {
       'media.rejected': async (event, ctx: HandlerContext<'media.rejected'>) => {
         const { mediaId, ownerId, reason } = event.data;
-        const change = await applyStatus(shardOfMedia(deps.shards, mediaId), ctx.consumer, event.id, {
+        const change = await applyStatus(deps, ctx.consumer, event.id, {
           mediaId,
           ownerId,
           to: 'rejected',
@@ -65,7 +71,7 @@ export function mediaStatusConsumer(deps: MediaStatusDeps) {
       },
       'post.published': async (event, ctx: HandlerContext<'post.published'>) => {
         const { mediaId, authorId, postId } = event.data;
-        const change = await applyStatus(shardOfMedia(deps.shards, mediaId), ctx.consumer, event.id, {
+        const change = await applyStatus(deps, ctx.consumer, event.id, {
           mediaId,
           ownerId: authorId,
           to: 'published',
@@ -75,7 +81,7 @@ export function mediaStatusConsumer(deps: MediaStatusDeps) {
       },
       'post.deleted': async (event, ctx: HandlerContext<'post.deleted'>) => {
         const { postId: mediaId, authorId } = event.data;
-        const change = await applyStatus(shardOfMedia(deps.shards, mediaId), ctx.consumer, event.id, {
+        const change = await applyStatus(deps, ctx.consumer, event.id, {
           mediaId,
           ownerId: authorId,
           to: 'deleted',

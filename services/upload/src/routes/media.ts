@@ -1,16 +1,16 @@
 import { badRequest, HttpError, notFound } from '@instantpost/http';
 import { isId } from '@instantpost/ids';
-import { ShardError, type Shards } from '@instantpost/shards';
+import { ShardError } from '@instantpost/shards';
 import type { Logger } from '@instantpost/telemetry';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { acceptUpload } from '../domain/accept-upload.ts';
 import { UploadError } from '../domain/errors.ts';
 import type { OriginalStore } from '../domain/receive.ts';
-import { statusForOwner } from '../store/uploads.ts';
+import type { UploadStore } from '../store/uploads.ts';
 import { openForm } from './form.ts';
 
 export interface MediaRoutesDeps {
-  readonly shards: Shards;
+  readonly uploads: UploadStore;
   readonly originals: OriginalStore;
   readonly bucket: string;
   readonly maxBytes: number;
@@ -75,7 +75,7 @@ export function registerMediaRoutes(app: FastifyInstance, deps: MediaRoutesDeps)
       }
       const form = openForm(request);
       const accepted = await acceptUpload(owner.id, form.parts, {
-        shard: deps.shards.forId(owner.id),
+        uploads: deps.uploads,
         originals: deps.originals,
         bucket: deps.bucket,
         maxBytes: deps.maxBytes,
@@ -108,9 +108,9 @@ export function registerMediaRoutes(app: FastifyInstance, deps: MediaRoutesDeps)
       const owner = userOf(request);
       const id = request.params.id;
       if (!isId(id)) throw badRequest('id must be a media id (a decimal string)', 'id');
-      let row: Awaited<ReturnType<typeof statusForOwner>>;
+      let row: Awaited<ReturnType<UploadStore['statusForOwner']>>;
       try {
-        row = await statusForOwner(deps.shards.forId(id), id, owner.id);
+        row = await deps.uploads.statusForOwner(id, owner.id);
       } catch (err) {
         // an id whose shard is not in the map was never issued here
         if (err instanceof ShardError) throw notFound('no such media');
