@@ -10,8 +10,10 @@ import { ACTIVITY_CONSUMER, activityConsumer } from './handlers/activity.ts';
 import { registerNotificationRoutes } from './routes/notifications.ts';
 import { registerStreamRoute } from './routes/stream.ts';
 import { subscribeCreated } from './store/live.ts';
-import { createStreamRegistry } from './store/stream-registry.ts';
-import { createUnreadCache } from './store/unread.ts';
+import { notificationStore } from './store/notifications.ts';
+import { streamRegistry } from './store/stream-registry.ts';
+import { unreadCache } from './store/unread.ts';
+import { userStore } from './store/users.ts';
 
 export type Context = ServiceContext<ConfigOf<typeof configSpec>>;
 
@@ -22,15 +24,17 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
   const prefix = config.natsPrefix || undefined;
   const app = await createServiceApp('notification', ctx);
 
+  const notifications = notificationStore(shards);
+  const users = userStore(shards);
   const unread = createUnreadCounts({
-    shards,
-    cache: createUnreadCache(redis, config.unreadTtlSeconds),
+    notifications,
+    cache: unreadCache(redis, config.unreadTtlSeconds),
     logger,
   });
-  const reader = createReader({ shards, unread });
+  const reader = createReader({ notifications, users, unread });
   const hub = createStreamHub({ reader, logger });
   registerNotificationRoutes(app, reader);
-  const registry = createStreamRegistry(redis, config.redisPrefix, logger);
+  const registry = streamRegistry(redis, config.redisPrefix, logger);
   registerStreamRoute(app, { hub, registry, maxStreamsPerUser: config.maxStreamsPerUser });
   const closeRequests = await registry.listen(hub.closeStream);
   const stopHearingRevocations = infra.revocations.onRevoked((r) => hub.sessionEnded(r.userId, r.sessionId));
@@ -50,7 +54,7 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
     logger,
   });
   const notifier = createNotifier({
-    shards,
+    notifications,
     unread,
     consumer: ACTIVITY_CONSUMER,
     likeGroupWindowMs: config.likeGroupWindowMs,
@@ -58,7 +62,7 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
   const runner = config.consumeEvents
     ? await startConsumer({
         nc,
-        definition: activityConsumer({ notifier, shards, concurrency: config.consumerConcurrency }),
+        definition: activityConsumer({ notifier, users, concurrency: config.consumerConcurrency }),
         ...(prefix ? { prefix } : {}),
         logger,
       })

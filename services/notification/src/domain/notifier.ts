@@ -1,19 +1,5 @@
-import { enqueue, withInbox } from '@instantpost/bus';
 import { createEvent, type EventData } from '@instantpost/events';
-import type { Shards } from '@instantpost/shards';
-import type postgres from 'postgres';
-import {
-  convertFollowRequests,
-  deleteFollowRequests,
-  deletePostNotifications,
-  insertNotification,
-  joinGroup,
-  leaveUnreadLikeGroups,
-  lockLikeGroups,
-  openLikeGroup,
-  rememberUnlike,
-  undoneByUnlike,
-} from '../store/notifications.ts';
+import type { NotificationStore, NotificationTx } from '../store/notifications.ts';
 import { createdData } from './present.ts';
 import { followApprovedIntents } from './rules.ts';
 import type { Intent, StoredNotification } from './types.ts';
@@ -21,10 +7,8 @@ import type { UnreadCounts } from './unread.ts';
 
 const SOURCE = '/instantpost/notification';
 
-type Tx = postgres.TransactionSql;
-
 export interface NotifierDeps {
-  shards: Shards;
+  notifications: NotificationStore;
   unread: UnreadCounts;
   /** The durable consumer's name: the inbox key. */
   consumer: string;
@@ -37,7 +21,7 @@ export interface NotifierDeps {
  * transaction (outbox) and the cached unread count adjusted after the commit.
  */
 export function createNotifier(deps: NotifierDeps) {
-  const { shards, unread, consumer } = deps;
+  const { notifications, unread, consumer } = deps;
 
   /**
    * Runs `work` once per (event, recipient) on the recipient's shard, then applies the unread change it
@@ -47,17 +31,13 @@ export function createNotifier(deps: NotifierDeps) {
   async function once<P>(
     eventId: string,
     recipientId: string,
-    prepare: (tx: Tx, schema: string) => Promise<P>,
-    work: (tx: Tx, schema: string, prepared: P) => Promise<number>,
+    prepare: (tx: NotificationTx) => Promise<P>,
+    work: (tx: NotificationTx, prepared: P) => Promise<number>,
   ): Promise<void> {
-    const shard = shards.forId(recipientId);
     let delta = 0;
-    await shard.sql.begin(async (tx) => {
-      const [fresh, prepared] = await Promise.all([
-        withInbox(tx, shard.schema, consumer, `${eventId}:${recipientId}`),
-        prepare(tx, shard.schema),
-      ]);
-      if (fresh) delta = await work(tx, shard.schema, prepared);
+    await notifications.inTransaction(recipientId, consumer, async (tx) => {
+      const [fresh, prepared] = await Promise.all([tx.claim(`${eventId}:${recipientId}`), prepare(tx)]);
+      if (fresh) delta = await work(tx, prepared);
     });
     await unread.adjust(recipientId, delta);
   }
@@ -66,32 +46,32 @@ export function createNotifier(deps: NotifierDeps) {
 
   async function deliver(eventId: string, intent: Intent): Promise<void> {
     const postId = intent.kind === 'like' ? intent.postId : undefined;
-    const prepare = async (tx: Tx, schema: string) =>
-      postId === undefined ? undefined : likeGroupFor(tx, schema, intent.recipientId, postId, intent.at);
-    await once(eventId, intent.recipientId, prepare, async (tx, schema, group) => {
-      if (postId !== undefined && (await undoneByUnlike(tx, schema, { ...intent, postId }))) return 0;
+    const prepare = async (tx: NotificationTx) =>
+      postId === undefined ? undefined : likeGroupFor(tx, intent.recipientId, postId, intent.at);
+    await once(eventId, intent.recipientId, prepare, async (tx, group) => {
+      if (postId !== undefined && (await tx.undoneByUnlike({ ...intent, postId }))) return 0;
       let item: StoredNotification | undefined;
       let delta = 0;
       if (group !== undefined) {
         // Undefined when the actor already is in the group: nothing new to announce.
-        item = await joinGroup(tx, schema, intent.recipientId, group, intent.actorId, intent.at);
+        item = await tx.joinGroup(intent.recipientId, group, intent.actorId, intent.at);
       } else {
-        item = await insertNotification(tx, schema, intent);
+        item = await tx.insertNotification(intent);
         delta = 1;
       }
       if (item !== undefined) {
-        await enqueue(tx, schema, createEvent('notification.created', createdData(item), { source: SOURCE }));
+        await tx.enqueue(createEvent('notification.created', createdData(item), { source: SOURCE }));
       }
       return delta;
     });
   }
 
   /** The open like group a like at `at` joins (locked for this transaction), if any. */
-  async function likeGroupFor(tx: Tx, schema: string, recipientId: string, postId: string, at: Date) {
+  async function likeGroupFor(tx: NotificationTx, recipientId: string, postId: string, at: Date) {
     // Pipelined too: the lookup runs after the lock is granted, so it sees the group a concurrent like opened.
     const [, group] = await Promise.all([
-      lockLikeGroups(tx, schema, recipientId, postId),
-      openLikeGroup(tx, schema, recipientId, postId, new Date(at.getTime() - deps.likeGroupWindowMs)),
+      tx.lockLikeGroups(recipientId, postId),
+      tx.openLikeGroup(recipientId, postId, new Date(at.getTime() - deps.likeGroupWindowMs)),
     ]);
     return group;
   }
@@ -108,19 +88,19 @@ export function createNotifier(deps: NotifierDeps) {
      */
     async unlike(eventId: string, data: EventData<'like.deleted'>, at: Date): Promise<void> {
       if (data.userId === data.postAuthorId) return;
-      const lock = (tx: Tx, schema: string) => lockLikeGroups(tx, schema, data.postAuthorId, data.postId);
-      await once(eventId, data.postAuthorId, lock, async (tx, schema) => {
+      const lock = (tx: NotificationTx) => tx.lockLikeGroups(data.postAuthorId, data.postId);
+      await once(eventId, data.postAuthorId, lock, async (tx) => {
         const unlike = { recipientId: data.postAuthorId, postId: data.postId, actorId: data.userId, at };
-        await rememberUnlike(tx, schema, unlike);
-        return -(await leaveUnreadLikeGroups(tx, schema, data.postAuthorId, data.postId, data.userId));
+        await tx.rememberUnlike(unlike);
+        return -(await tx.leaveUnreadLikeGroups(data.postAuthorId, data.postId, data.userId));
       });
     },
 
     /** The approver's request item becomes a follow; the requester is told it was accepted. */
     async followApproved(eventId: string, data: EventData<'follow.approved'>, at: Date): Promise<void> {
       if (data.followerId === data.followeeId) return;
-      await once(eventId, data.followeeId, nothing, async (tx, schema) => {
-        await convertFollowRequests(tx, schema, data.followeeId, data.followerId);
+      await once(eventId, data.followeeId, nothing, async (tx) => {
+        await tx.convertFollowRequests(data.followeeId, data.followerId);
         return 0;
       });
       for (const intent of followApprovedIntents(data, at)) await deliver(eventId, intent);
@@ -131,12 +111,10 @@ export function createNotifier(deps: NotifierDeps) {
      * people on any shard, so every shard is asked (once per event and shard, through the inbox).
      */
     async postDeleted(eventId: string, data: EventData<'post.deleted'>): Promise<void> {
-      const removed = await shards.fanOut((shard) =>
-        shard.sql.begin(async (tx) => {
-          if (!(await withInbox(tx, shard.schema, consumer, `${eventId}:${shard.schema}`))) return [];
-          return deletePostNotifications(tx, shard.schema, data.postId);
-        }),
-      );
+      const removed = await notifications.inEveryShard(consumer, async (tx) => {
+        if (!(await tx.claimOnShard(eventId))) return [];
+        return tx.deletePostNotifications(data.postId);
+      });
       for (const { recipientId, unread: count } of removed.flat()) await unread.adjust(recipientId, -count);
     },
 
@@ -147,7 +125,7 @@ export function createNotifier(deps: NotifierDeps) {
         eventId,
         data.followeeId,
         nothing,
-        async (tx, schema) => -(await deleteFollowRequests(tx, schema, data.followeeId, data.followerId)),
+        async (tx) => -(await tx.deleteFollowRequests(data.followeeId, data.followerId)),
       );
     },
   };

@@ -1,7 +1,5 @@
-import type { Shards } from '@instantpost/shards';
-import { listNotifications, markRead, notificationById, notificationsSince } from '../store/notifications.ts';
-
-import { usersByIds } from '../store/users.ts';
+import type { NotificationStore } from '../store/notifications.ts';
+import type { UserStore } from '../store/users.ts';
 import { toItem } from './present.ts';
 import type { NotificationItem, StoredNotification } from './types.ts';
 import type { UnreadCounts } from './unread.ts';
@@ -20,14 +18,15 @@ export interface Page {
 }
 
 /** The read side: lists, unread counts (Redis, recounted from Postgres when missing), read marks. */
-export function createReader(deps: { shards: Shards; unread: UnreadCounts }) {
-  const { shards, unread } = deps;
+export function createReader(deps: {
+  notifications: NotificationStore;
+  users: Pick<UserStore, 'usersByIds'>;
+  unread: UnreadCounts;
+}) {
+  const { notifications, users: userNames, unread } = deps;
 
   async function entries(rows: readonly StoredNotification[]): Promise<StreamEntry[]> {
-    const users = await usersByIds(
-      shards,
-      rows.flatMap((r) => r.actorIds),
-    );
+    const users = await userNames.usersByIds(rows.flatMap((r) => r.actorIds));
     return rows.map((r) => ({ version: r.version, item: toItem(r, users) }));
   }
 
@@ -37,9 +36,8 @@ export function createReader(deps: { shards: Shards; unread: UnreadCounts }) {
     unreadCount,
 
     async list(userId: string, beforeVersion: string | undefined, limit: number): Promise<Page> {
-      const shard = shards.forId(userId);
       const [rows, count] = await Promise.all([
-        listNotifications(shard.sql, shard.schema, userId, beforeVersion, limit + 1),
+        notifications.listNotifications(userId, beforeVersion, limit + 1),
         unreadCount(userId),
       ]);
       const page = rows.slice(0, limit);
@@ -56,29 +54,26 @@ export function createReader(deps: { shards: Shards; unread: UnreadCounts }) {
      * when `upTo` is not one of the user's items.
      */
     async markRead(userId: string, upTo: string | undefined): Promise<boolean> {
-      const shard = shards.forId(userId);
       let upToVersion: string | undefined;
       if (upTo !== undefined) {
-        const item = await notificationById(shard.sql, shard.schema, userId, upTo);
+        const item = await notifications.notificationById(userId, upTo);
         if (!item) return false;
         upToVersion = item.version;
       }
-      await markRead(shard.sql, shard.schema, userId, upToVersion);
+      await notifications.markRead(userId, upToVersion);
       await unread.forget(userId);
       return true;
     },
 
     /** One item as the stream sends it; undefined when it is gone (an unliked group emptied). */
     async entry(recipientId: string, notificationId: string): Promise<StreamEntry | undefined> {
-      const shard = shards.forId(recipientId);
-      const row = await notificationById(shard.sql, shard.schema, recipientId, notificationId);
+      const row = await notifications.notificationById(recipientId, notificationId);
       return row ? (await entries([row]))[0] : undefined;
     },
 
     /** What a stream that last saw `afterVersion` missed, oldest first. */
     async missed(recipientId: string, afterVersion: string, limit: number): Promise<StreamEntry[]> {
-      const shard = shards.forId(recipientId);
-      return entries(await notificationsSince(shard.sql, shard.schema, recipientId, afterVersion, limit));
+      return entries(await notifications.notificationsSince(recipientId, afterVersion, limit));
     },
   };
 }

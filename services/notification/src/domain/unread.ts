@@ -1,6 +1,5 @@
-import type { Shards } from '@instantpost/shards';
 import type { Logger } from '@instantpost/telemetry';
-import { countUnread } from '../store/notifications.ts';
+import type { NotificationStore } from '../store/notifications.ts';
 import type { UnreadCache } from '../store/unread.ts';
 
 const REPAIR_EVERY_MS = 1000;
@@ -10,8 +9,12 @@ const REPAIR_EVERY_MS = 1000;
  * reads count in Postgres, and a count this replica could not adjust or drop is marked stale — not read
  * from Redis by this replica, and deleted there as soon as Redis answers again (checked every second).
  */
-export function createUnreadCounts(deps: { shards: Shards; cache: UnreadCache; logger: Logger }) {
-  const { shards, cache, logger } = deps;
+export function createUnreadCounts(deps: {
+  notifications: Pick<NotificationStore, 'countUnread'>;
+  cache: UnreadCache;
+  logger: Logger;
+}) {
+  const { notifications, cache, logger } = deps;
   const stale = new Set<string>();
 
   const markStale = (userId: string) => (err: unknown) => {
@@ -39,8 +42,7 @@ export function createUnreadCounts(deps: { shards: Shards; cache: UnreadCache; l
         const cached = await cache.get(userId).catch(() => undefined);
         if (cached !== undefined) return cached;
       }
-      const shard = shards.forId(userId);
-      const count = await countUnread(shard.sql, shard.schema, userId);
+      const count = await notifications.countUnread(userId);
       if (!stale.has(userId)) await cache.fill(userId, count).catch(() => {});
       return count;
     },

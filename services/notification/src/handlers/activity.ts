@@ -1,8 +1,7 @@
 import { defineConsumer } from '@instantpost/bus';
-import type { Shards } from '@instantpost/shards';
 import type { Notifier } from '../domain/notifier.ts';
 import { commentIntents, followIntents, likeIntents, postMentionIntents } from '../domain/rules.ts';
-import { saveAccount } from '../store/users.ts';
+import type { UserStore } from '../store/users.ts';
 
 export const ACTIVITY_CONSUMER = 'notification-activity';
 
@@ -11,8 +10,12 @@ export const ACTIVITY_CONSUMER = 'notification-activity';
  * account events that give actors their names. Malformed events are dead-lettered by the runner;
  * duplicates are absorbed by the inbox (per event and recipient) and by upserts for accounts.
  */
-export function activityConsumer(deps: { notifier: Notifier; shards: Shards; concurrency: number }) {
-  const { notifier, shards } = deps;
+export function activityConsumer(deps: {
+  notifier: Notifier;
+  users: Pick<UserStore, 'saveAccount'>;
+  concurrency: number;
+}) {
+  const { notifier, users } = deps;
   return defineConsumer({
     name: ACTIVITY_CONSUMER,
     description: 'notifications from follows, likes, comments and mentions; actor names from accounts',
@@ -32,7 +35,7 @@ export function activityConsumer(deps: { notifier: Notifier; shards: Shards; con
     handlers: {
       'account.created': async (event) => {
         const d = event.data;
-        await saveAccount(shards, {
+        await users.saveAccount({
           userId: d.userId,
           username: d.username,
           displayName: d.displayName,
@@ -41,7 +44,7 @@ export function activityConsumer(deps: { notifier: Notifier; shards: Shards; con
       },
       'account.updated': async (event) => {
         const d = event.data;
-        await saveAccount(shards, { userId: d.userId, displayName: d.displayName, at: new Date(event.time) });
+        await users.saveAccount({ userId: d.userId, displayName: d.displayName, at: new Date(event.time) });
       },
       'follow.created': (event) => notifier.notify(event.id, followIntents(event.data, new Date(event.time))),
       'follow.approved': (event) => notifier.followApproved(event.id, event.data, new Date(event.time)),

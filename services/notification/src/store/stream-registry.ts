@@ -7,28 +7,21 @@ import type { Redis } from 'ioredis';
  * which a replica asks the one holding a stream to close it. A stream whose replica died stays in the
  * set only until its token expires.
  */
-export interface StreamRegistry {
-  /**
-   * Adds a stream; returns the ids of the user's oldest live streams beyond `max` (removed from the set
-   * and already announced on the close channel).
-   */
-  register(
-    userId: string,
-    stream: { id: string; openedAt: number; expiresAt: number },
-    max: number,
-  ): Promise<string[]>;
-  unregister(userId: string, stream: { id: string; openedAt: number }): Promise<void>;
-  /** Calls `onClose(streamId)` for every close asked by any replica (this one included). */
-  listen(onClose: (streamId: string) => void): Promise<{ stop(): Promise<void> }>;
-}
-
-export function createStreamRegistry(redis: Redis, channelPrefix: string, logger: Logger): StreamRegistry {
+export function streamRegistry(redis: Redis, channelPrefix: string, logger: Logger) {
   const key = (userId: string) => `streams:${userId}`;
   // ioredis prefixes keys but not pub/sub channels: the channel carries the service's prefix itself.
   const channel = `${channelPrefix}streams:close`;
   const member = (stream: { id: string; openedAt: number }) => `${stream.openedAt}:${stream.id}`;
   return {
-    async register(userId, stream, max) {
+    /**
+     * Adds a stream; returns the ids of the user's oldest live streams beyond `max` (removed from the set
+     * and already announced on the close channel).
+     */
+    async register(
+      userId: string,
+      stream: { id: string; openedAt: number; expiresAt: number },
+      max: number,
+    ): Promise<string[]> {
       const now = Date.now();
       const k = key(userId);
       const results = await redis
@@ -49,10 +42,11 @@ export function createStreamRegistry(redis: Redis, channelPrefix: string, logger
       await batch.exec();
       return extra.map((e) => e.id);
     },
-    async unregister(userId, stream) {
+    async unregister(userId: string, stream: { id: string; openedAt: number }): Promise<void> {
       await redis.zrem(key(userId), member(stream));
     },
-    async listen(onClose) {
+    /** Calls `onClose(streamId)` for every close asked by any replica (this one included). */
+    async listen(onClose: (streamId: string) => void): Promise<{ stop(): Promise<void> }> {
       // Its own connection (a subscribed one takes no other commands) that queues the subscription until it
       // is connected and subscribes again after every reconnect.
       const subscriber = redis.duplicate({ enableOfflineQueue: true });
@@ -67,3 +61,5 @@ export function createStreamRegistry(redis: Redis, channelPrefix: string, logger
     },
   };
 }
+
+export type StreamRegistry = ReturnType<typeof streamRegistry>;

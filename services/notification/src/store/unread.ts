@@ -11,32 +11,27 @@ local n = redis.call('INCRBY', KEYS[1], ARGV[1])
 if n < 0 then redis.call('SET', KEYS[1], 0, 'KEEPTTL') return 0 end
 return n`;
 
-export interface UnreadCache {
-  /** The cached count, or undefined when it must be recounted. */
-  get(userId: string): Promise<number | undefined>;
-  /** Caches a count just taken from Postgres unless a newer one is already there. */
-  fill(userId: string, count: number): Promise<void>;
-  /** Applies a change to a cached count (no-op when none is cached). */
-  adjust(userId: string, delta: number): Promise<void>;
-  /** Drops the cached count (after marking read: the next read recounts). */
-  forget(userId: string): Promise<void>;
-}
-
-export function createUnreadCache(redis: Redis, ttlSeconds: number): UnreadCache {
+export function unreadCache(redis: Redis, ttlSeconds: number) {
   const key = (userId: string) => `unread:${userId}`;
   return {
-    async get(userId) {
+    /** The cached count, or undefined when it must be recounted. */
+    async get(userId: string): Promise<number | undefined> {
       const value = await redis.get(key(userId));
       return value === null ? undefined : Number(value);
     },
-    async fill(userId, count) {
+    /** Caches a count just taken from Postgres unless a newer one is already there. */
+    async fill(userId: string, count: number): Promise<void> {
       await redis.set(key(userId), count, 'EX', ttlSeconds, 'NX');
     },
-    async adjust(userId, delta) {
+    /** Applies a change to a cached count (no-op when none is cached). */
+    async adjust(userId: string, delta: number): Promise<void> {
       if (delta !== 0) await redis.eval(ADJUST_IF_CACHED, 1, key(userId), delta);
     },
-    async forget(userId) {
+    /** Drops the cached count (after marking read: the next read recounts). */
+    async forget(userId: string): Promise<void> {
       await redis.del(key(userId));
     },
   };
 }
+
+export type UnreadCache = ReturnType<typeof unreadCache>;
