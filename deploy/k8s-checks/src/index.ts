@@ -17,10 +17,26 @@ export {
   parseDockerfile,
   readDockerfile,
 } from './docker.ts';
+export { checkGatewayApi, httpRouteEntries, httpRouteRoute, ingressEntries } from './gateway-api.ts';
 export { checkManifests, type ExternalConfig, type ManifestCheckOptions } from './manifests.ts';
 export { checkMediaCache } from './media-cache.ts';
 export { NATS_AUTH_FILE, natsAuthIsCurrent, writeNatsAuth } from './nats-auth.ts';
-export { documentedConfig, kubectl, parseManifests, renderOverlay } from './render.ts';
+export {
+  documentedConfig,
+  kubectl,
+  parseManifests,
+  renderEdited,
+  renderOverlay,
+  renderWithComponent,
+} from './render.ts';
+export {
+  checkRollout,
+  configReferences,
+  findByStem,
+  hashedStem,
+  kustomizeHash,
+  ROLLOUT_ANNOTATION,
+} from './rollout.ts';
 export { checkRouting } from './routing.ts';
 export { validateSchemas } from './schema.ts';
 export { checkTiltfile, parseTiltfile, readTiltfile } from './tilt.ts';

@@ -1,8 +1,10 @@
 /**
  * Checks rendered manifests against the code: images, ports, probe paths, environment variables,
- * Secret and ConfigMap keys, Services and Ingress backends, autoscalers, labels and pod security.
+ * Secret and ConfigMap keys, Services and Ingress backends, autoscalers (which alone set the count of
+ * what they scale), labels, pod security, and pods that roll when their configuration changes.
  */
 import { type CodeFacts, requiredVars } from './code.ts';
+import { checkRollout, hashedStem } from './rollout.ts';
 import { objectName } from './schema.ts';
 import type { Finding, K8sObject } from './types.ts';
 
@@ -492,6 +494,14 @@ function checkScaling(objects: readonly K8sObject[], facts: CodeFacts): Finding[
     }
   }
   for (const [deployment, scalers] of scaledBy) {
+    const replicas = deployments.find((d) => d.metadata?.name === deployment)?.spec?.replicas;
+    if (replicas !== undefined) {
+      findings.push({
+        check: 'scaling',
+        object: `Deployment/${deployment}`,
+        message: `sets replicas: ${replicas} while ${scalers.join(', ')} owns the count: every apply would reset it`,
+      });
+    }
     if (scalers.length > 1) {
       findings.push({
         check: 'scaling',
@@ -517,8 +527,17 @@ function checkScaling(objects: readonly K8sObject[], facts: CodeFacts): Finding[
  * `instantpost-nats-<service>`, its setup Job as `instantpost-nats-setup`, both variables from that
  * Secret (k8s/nats/auth.conf gives each user only its own subjects).
  */
-function checkNatsCredentials(containers: readonly Container[], facts: CodeFacts): Finding[] {
+function checkNatsCredentials(
+  objects: readonly K8sObject[],
+  containers: readonly Container[],
+  facts: CodeFacts,
+): Finding[] {
   const findings: Finding[] = [];
+  // A generated Secret is named by its content hash too: compare the name it was generated under.
+  const generatedName = (name: string | undefined) => {
+    const secret = objects.find((o) => o.kind === 'Secret' && o.metadata?.name === name);
+    return (secret && hashedStem(secret)) ?? name;
+  };
   for (const { workload, container, imageService, ownerService } of containers) {
     if (imageService === undefined || imageService !== ownerService) continue;
     if (!facts.envVars[imageService]?.has('NATS_USER')) continue;
@@ -534,7 +553,7 @@ function checkNatsCredentials(containers: readonly Container[], facts: CodeFacts
           object: where,
           message: `no ${name}: it would reach NATS without its user`,
         });
-      } else if (ref?.name !== secret || ref?.key !== name) {
+      } else if (generatedName(ref?.name) !== secret || ref?.key !== name) {
         findings.push({
           check: 'nats',
           object: where,
@@ -590,10 +609,11 @@ export function checkManifests(
     ...checkImages(containers, facts, options),
     ...checkPortsAndProbes(containers, facts),
     ...checkEnv(objects, containers, facts, options),
-    ...checkNatsCredentials(containers, facts),
+    ...checkNatsCredentials(objects, containers, facts),
     ...checkSecurity(containers, options),
     ...checkServicesAndIngress(objects, facts),
     ...checkScaling(objects, facts),
     ...checkNetworkPolicies(objects),
+    ...checkRollout(objects),
   ];
 }

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './code.ts';
+import { findByStem } from './rollout.ts';
 import type { Finding, K8sObject } from './types.ts';
 
 const KEY_VAR = 'MEDIA_URL_SIGNING_KEY';
@@ -33,7 +34,7 @@ export function checkMediaCache(objects: readonly K8sObject[], repo = REPO_ROOT)
   const findings: Finding[] = [];
   const add = (check: Finding['check'], object: string, message: string) =>
     findings.push({ check, object, message });
-  const config = objects.find((o) => o.kind === 'ConfigMap' && o.metadata?.name === 'media-cache');
+  const config = findByStem(objects, 'ConfigMap', 'media-cache');
   const data = config?.data ?? {};
   const script = readFileSync(join(repo, 'deploy/nginx', SCRIPT), 'utf8');
   if (data[SCRIPT] !== script)

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from './code.ts';
@@ -48,6 +49,40 @@ export function renderOverlay(dir: string, repo = REPO_ROOT): K8sObject[] {
     maxBuffer: 64 * 1024 * 1024,
   });
   return parseManifests(out);
+}
+
+/**
+ * `overlay` rendered from a copy of k8s/ that `edit` changed first (it gets the copy's k8s/ directory):
+ * what kustomize would render after an operator's edit, the repository untouched.
+ */
+export function renderEdited(overlay: string, edit: (k8sDir: string) => void, repo = REPO_ROOT): K8sObject[] {
+  const copy = mkdtempSync(join(tmpdir(), 'k8s-checks-'));
+  try {
+    cpSync(join(repo, 'k8s'), join(copy, 'k8s'), { recursive: true });
+    edit(join(copy, 'k8s'));
+    return renderOverlay(overlay, copy);
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
+}
+
+/** `overlay` with a component of k8s/components added, as k8s/README.md tells an operator to add it. */
+export function renderWithComponent(overlay: string, component: string, repo = REPO_ROOT): K8sObject[] {
+  return renderEdited(
+    overlay,
+    (k8s) => {
+      const kustomization = join(k8s, '..', overlay, 'kustomization.yaml');
+      if (/^components:/m.test(readFileSync(kustomization, 'utf8')))
+        throw new Error(`${overlay} already lists components: add ${component} there by hand`);
+      appendFileSync(
+        kustomization,
+        `components:
+  - ../../components/${component}
+`,
+      );
+    },
+    repo,
+  );
 }
 
 /**

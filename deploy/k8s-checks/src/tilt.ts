@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './code.ts';
+import { hashedStem } from './rollout.ts';
 import type { Finding, K8sObject } from './types.ts';
 
 export interface Tiltfile {
@@ -53,11 +54,14 @@ function literals(tilt: Tiltfile, text: string): string[] {
   return out;
 }
 
-/** The resource names a call's keyword argument lists, e.g. `resource_deps=[…]`. */
-function listArgument(tilt: Tiltfile, text: string, keyword: string): string[] {
-  const names: string[] = [];
-  for (const m of text.matchAll(new RegExp(`${keyword}\\s*=\\s*\\[([^\\]]*)\\]`, 'g'))) {
-    names.push(...literals(tilt, m[1] as string));
+/**
+ * The resource names a call's keyword argument lists, e.g. `resource_deps=[…]`; `generated` marks the
+ * names of a `generated([…])` list, which the Tiltfile resolves to kustomize's hashed names.
+ */
+function listArgument(tilt: Tiltfile, text: string, keyword: string): { name: string; generated: boolean }[] {
+  const names: { name: string; generated: boolean }[] = [];
+  for (const m of text.matchAll(new RegExp(`${keyword}\\s*=\\s*(generated\\(\\s*)?\\[([^\\]]*)\\]`, 'g'))) {
+    for (const name of literals(tilt, m[2] as string)) names.push({ name, generated: m[1] !== undefined });
   }
   return names;
 }
@@ -106,6 +110,11 @@ export function checkTiltfile(
 
   // Resources: workloads and objects it configures must be in the dev render.
   const rendered = new Set(devObjects.map((o) => `${o.metadata?.name}:${o.kind.toLowerCase()}`));
+  // Tilt matches names exactly: a generated object is found by its name without the hash only
+  // through the Tiltfile's generated([…]).
+  const byStem = new Set(
+    devObjects.map((o) => `${hashedStem(o) ?? o.metadata?.name}:${o.kind.toLowerCase()}`),
+  );
   const workloads = new Set(
     devObjects
       .filter((o) => ['Deployment', 'StatefulSet', 'DaemonSet', 'Job'].includes(o.kind))
@@ -125,10 +134,13 @@ export function checkTiltfile(
   }
   for (const m of text.matchAll(/(?:new_name\s*=|local_resource\()\s*'([^'%]*)'/g))
     defined.add(m[1] as string);
-  for (const object of listArgument(tilt, text, 'objects')) {
-    if (!rendered.has(object)) at(`objects: ${object} is not in k8s/overlays/dev`);
+  for (const { name: object, generated } of listArgument(tilt, text, 'objects')) {
+    if (generated ? !byStem.has(object) : !rendered.has(object)) {
+      const hint = !generated && byStem.has(object) ? ' under that name: list it in generated([…])' : '';
+      at(`objects: ${object} is not in k8s/overlays/dev${hint}`);
+    }
   }
-  for (const dep of listArgument(tilt, text, 'resource_deps')) {
+  for (const { name: dep } of listArgument(tilt, text, 'resource_deps')) {
     if (!defined.has(dep) && !workloads.has(dep)) at(`resource_deps: ${dep} is not a resource`);
   }
 

@@ -29,7 +29,9 @@ export interface Finding {
     | 'labels'
     | 'tilt'
     | 'docker'
-    | 'nats';
+    | 'nats'
+    | 'rollout'
+    | 'gateway';
   object: string;
   message: string;
 }

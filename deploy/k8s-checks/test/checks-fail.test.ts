@@ -2,6 +2,8 @@
  * The checks can fail: each test breaks one thing in a copy of the rendered prod overlay (or of the
  * Tiltfile) and asserts that the checker names it.
  */
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import test from 'ava';
 import {
   checkTiltfile,
@@ -10,9 +12,18 @@ import {
   type K8sObject,
   parseTiltfile,
   readTiltfile,
+  renderEdited,
   validateSchemas,
 } from '../src/index.ts';
-import { codeFacts, find, manifestFindings, render, routingFindings } from './helpers.ts';
+import {
+  codeFacts,
+  find,
+  gatewayApiFindings,
+  manifestFindings,
+  render,
+  renderProdWithGatewayApi,
+  routingFindings,
+} from './helpers.ts';
 
 const PROD = 'k8s/overlays/prod';
 
@@ -66,7 +77,7 @@ test('a ConfigMap key no service reads', (t) => {
   reports(
     t,
     manifestFindings(PROD, objects),
-    /\[env\] ConfigMap\/instantpost-config: REDIS_HOST is not read/,
+    /\[env\] ConfigMap\/instantpost-config-\w+: REDIS_HOST is not read/,
   );
 });
 
@@ -226,4 +237,86 @@ test("a Deployment without its NATS credentials, or with another service's", (t)
     /\[nats\] Deployment\/upload .*NATS_USER must come from Secret instantpost-nats-upload key NATS_USER, not instantpost-nats-metadata/,
   );
   reports(t, findings, /\[nats\] Job\/metadata-setup container setup: no NATS_USER/);
+});
+
+test('generated ConfigMaps and Secrets without the hash of their content, or a changed one not renamed', (t) => {
+  const unhashed = renderEdited(PROD, (k8s) => {
+    appendFileSync(
+      join(k8s, 'base/kustomization.yaml'),
+      'generatorOptions:\n  disableNameSuffixHash: true\n',
+    );
+  });
+  reports(
+    t,
+    manifestFindings(PROD, unhashed),
+    /\[rollout\] Deployment\/feed: ConfigMap instantpost-config has no hash of its content in its name/,
+  );
+  const objects = render(PROD);
+  const cache = find(objects, 'ConfigMap', 'media-cache');
+  cache.data = { ...cache.data, 'nginx.conf': `${cache.data?.['nginx.conf']}# edited\n` };
+  reports(
+    t,
+    manifestFindings(PROD, objects),
+    /\[rollout\] Deployment\/media-cache: ConfigMap media-cache-\w+ has no hash/,
+  );
+});
+
+test('an autoscaled Deployment that sets replicas, in the manifests or by the overlay', (t) => {
+  const objects = render(PROD);
+  find(objects, 'Deployment', 'metadata').spec.replicas = 3;
+  reports(
+    t,
+    manifestFindings(PROD, objects),
+    /\[scaling\] Deployment\/metadata: sets replicas: 3 while HorizontalPodAutoscaler\/metadata owns the count/,
+  );
+  const edited = renderEdited(PROD, (k8s) => {
+    const file = join(k8s, 'overlays/prod/kustomization.yaml');
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace(/^replicas:\n/m, 'replicas:\n  - name: feed\n    count: 3\n'),
+    );
+  });
+  reports(
+    t,
+    manifestFindings(PROD, edited),
+    /\[scaling\] Deployment\/feed: sets replicas: 3 while ScaledObject\/feed/,
+  );
+});
+
+test('an HTTPRoute path that differs from the Ingress and the gateway, a missing one, a schema typo', (t) => {
+  const objects = renderProdWithGatewayApi();
+  const api = find(objects, 'HTTPRoute', 'instantpost-api');
+  const metadata = api.spec.rules.find(
+    (r: { backendRefs: { name: string }[] }) => r.backendRefs[0]?.name === 'metadata',
+  );
+  metadata.matches = metadata.matches.filter((m: { path: { value: string } }) => m.path.value !== '/v1/me');
+  find(objects, 'HTTPRoute', 'instantpost-stream').spec.rules[0].matches[0].path.type = 'PathPrefix';
+  find(objects, 'HTTPRoute', 'instantpost-upload').spec.parentRefs[0].name = 'public';
+  const findings = gatewayApiFindings(objects);
+  reports(t, findings, /\[gateway\] HTTPRoute: no match for Prefix \/v1\/me → metadata:3003/);
+  reports(t, findings, /\/v1\/me goes to nothing, the gateway sends it to metadata/);
+  reports(
+    t,
+    findings,
+    /PathPrefix|Prefix \/v1\/notifications\/stream → notification:3005 is not a path of the Ingresses/,
+  );
+  reports(t, findings, /HTTPRoute\/instantpost-upload: its parent Gateway public is not rendered/);
+  find(objects, 'HTTPRoute', 'instantpost-media').spec.rules[0].matches[0].path.type = 'Prefix';
+  find(objects, 'Gateway', 'instantpost').spec.listeners[0].protocl = 'HTTP';
+  const schema = validateSchemas(objects);
+  reports(t, schema, /\[schema\] HTTPRoute\/instantpost-media: .*type/);
+  reports(t, schema, /\[schema\] Gateway\/instantpost: unknown field \/spec\/listeners\/0\/protocl/);
+});
+
+test('a Tiltfile naming a generated object without generated()', (t) => {
+  const tilt = readTiltfile();
+  const broken = parseTiltfile(
+    tilt.text.replace("objects=generated(['media-cache:configmap'])", "objects=['media-cache:configmap']"),
+  );
+  t.not(broken.text, tilt.text);
+  reports(
+    t,
+    checkTiltfile(broken, codeFacts().servicePorts, render('k8s/overlays/dev')),
+    /objects: media-cache:configmap is not in k8s\/overlays\/dev under that name: list it in generated/,
+  );
 });

@@ -2,16 +2,20 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type CodeFacts,
+  checkGatewayApi,
   checkManifests,
   checkRouting,
   documentedConfig,
   type Finding,
+  findByStem,
   type K8sObject,
   REPO_ROOT,
   readCodeFacts,
   readTiltfile,
   renderOverlay,
+  renderWithComponent,
 } from '../src/index.ts';
+import type { RoutingOptions } from '../src/routing.ts';
 
 export const OVERLAYS = ['k8s/overlays/dev', 'k8s/overlays/prod'] as const;
 export type Overlay = (typeof OVERLAYS)[number];
@@ -39,18 +43,37 @@ export function manifestFindings(overlay: Overlay, objects = render(overlay)): F
   });
 }
 
-export function routingFindings(objects: K8sObject[]): Finding[] {
-  const cache = objects.find((o) => o.kind === 'ConfigMap' && o.metadata?.name === 'media-cache');
-  return checkRouting(objects, {
+function routingOptions(objects: K8sObject[]): RoutingOptions {
+  const cache = findByStem(objects, 'ConfigMap', 'media-cache');
+  return {
     gateway: readFileSync(join(REPO_ROOT, 'deploy/nginx/nginx.conf.template'), 'utf8'),
     services: Object.keys(codeFacts().servicePorts),
     proxies: { 'media-cache': cache?.data?.['media.conf.template'] ?? '' },
-  });
+  };
 }
 
-/** The first object of a kind and name (throws when missing, so a test cannot pass on nothing). */
+export function routingFindings(objects: K8sObject[]): Finding[] {
+  return checkRouting(objects, routingOptions(objects));
+}
+
+/** The HTTPRoutes against the Ingresses and the local gateway. */
+export function gatewayApiFindings(objects: K8sObject[]): Finding[] {
+  return checkGatewayApi(objects, routingOptions(objects));
+}
+
+let withGatewayApi: K8sObject[] | undefined;
+/** prod with k8s/components/gateway-api, rendered once per test file; tests get a copy. */
+export function renderProdWithGatewayApi(): K8sObject[] {
+  withGatewayApi ??= renderWithComponent('k8s/overlays/prod', 'gateway-api');
+  return structuredClone(withGatewayApi);
+}
+
+/**
+ * The object of a kind and name, generated ConfigMaps and Secrets by their name without kustomize's hash
+ * (throws when missing, so a test cannot pass on nothing).
+ */
 export function find(objects: K8sObject[], kind: string, name: string): K8sObject {
-  const object = objects.find((o) => o.kind === kind && o.metadata?.name === name);
+  const object = findByStem(objects, kind, name);
   if (!object) throw new Error(`no ${kind}/${name}`);
   return object;
 }

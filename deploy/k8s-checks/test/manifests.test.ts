@@ -1,6 +1,8 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import test from 'ava';
-import { formatFindings, validateSchemas } from '../src/index.ts';
-import { manifestFindings, OVERLAYS, render, routingFindings } from './helpers.ts';
+import { formatFindings, type K8sObject, renderEdited, validateSchemas } from '../src/index.ts';
+import { codeFacts, find, manifestFindings, OVERLAYS, render, routingFindings } from './helpers.ts';
 
 /**
  * Variables the manifests set that no service reads yet: the local stack (deploy/local/src/main.ts)
@@ -48,16 +50,45 @@ for (const overlay of OVERLAYS) {
 
 test('prod runs NATS streams with three replicas and dev with one', (t) => {
   const replicas = (overlay: (typeof OVERLAYS)[number]) =>
-    render(overlay).find((o) => o.kind === 'ConfigMap' && o.metadata?.name === 'instantpost-config')?.data
-      ?.NATS_STREAM_REPLICAS;
+    find(render(overlay), 'ConfigMap', 'instantpost-config').data?.NATS_STREAM_REPLICAS;
   t.is(replicas('k8s/overlays/prod'), '3');
   t.is(replicas('k8s/overlays/dev'), '1');
 });
 
 test('dev shards over two Postgres databases', (t) => {
-  const secret = render('k8s/overlays/dev').find(
-    (o) => o.kind === 'Secret' && o.metadata?.name === 'instantpost-secrets',
-  );
+  const secret = find(render('k8s/overlays/dev'), 'Secret', 'instantpost-secrets');
   const shardMap = Buffer.from(secret?.data?.SHARD_MAP ?? '', 'base64').toString();
   t.regex(shardMap, /^0-7=postgres:\/\/[^;]+\/instantpost_0;8-15=postgres:\/\/[^;]+\/instantpost_1$/);
 });
+
+test('a changed setting rolls exactly the pods that read it', (t) => {
+  const templates = (objects: K8sObject[]) =>
+    new Map(
+      objects
+        .filter((o) => o.kind === 'Deployment')
+        .map((o) => [o.metadata?.name ?? '', JSON.stringify(o.spec.template)]),
+    );
+  const before = templates(render('k8s/overlays/prod'));
+  const after = templates(
+    renderEdited('k8s/overlays/prod', (k8s) => {
+      const env = join(k8s, 'base/config.env');
+      writeFileSync(env, readFileSync(env, 'utf8').replace(/^LOG_LEVEL=.*$/m, 'LOG_LEVEL=warn'));
+    }),
+  );
+  const services = Object.keys(codeFacts().servicePorts);
+  for (const [name, template] of before) {
+    if (services.includes(name)) t.not(after.get(name), template, `${name} would not roll`);
+    else t.is(after.get(name), template, `${name} does not read instantpost-config but would roll`);
+  }
+});
+
+for (const overlay of OVERLAYS) {
+  test(`${overlay}: autoscalers alone set the count of what they scale`, (t) => {
+    const objects = render(overlay);
+    const scaled = objects
+      .filter((o) => o.kind === 'HorizontalPodAutoscaler' || o.kind === 'ScaledObject')
+      .map((o) => o.spec.scaleTargetRef.name);
+    t.true(scaled.length >= (overlay === 'k8s/overlays/prod' ? 5 : 3));
+    for (const name of scaled) t.is(find(objects, 'Deployment', name).spec.replicas, undefined, name);
+  });
+}
