@@ -1,9 +1,9 @@
 import { createMediaUrlSigner } from '@instantpost/media-urls';
 import type { Shards } from '@instantpost/shards';
 import type { Redis } from 'ioredis';
-import { HydrationCache } from '../store/cache.ts';
-import { ProjectionStore } from '../store/projections.ts';
-import { TimelineStore } from '../store/timelines.ts';
+import { hydrationCache } from '../store/cache.ts';
+import { projectionStore } from '../store/projections.ts';
+import { timelineStore } from '../store/timelines.ts';
 import { FeedReader } from './feed.ts';
 import { FeedProjector } from './projector.ts';
 import { TimelineBuilder } from './timelines.ts';
@@ -31,14 +31,13 @@ export function createFeedDomain(deps: {
 }): FeedDomain {
   const { settings } = deps;
   const stores: FeedStores = {
-    projections: new ProjectionStore(deps.shards),
-    timelines: new TimelineStore(
-      deps.redis,
-      deps.redisPrefix,
-      settings.timelineCap,
-      settings.inactiveAfterSeconds,
-    ),
-    cache: new HydrationCache(deps.redis),
+    projections: projectionStore(deps.shards),
+    timelines: timelineStore(deps.redis, {
+      prefix: deps.redisPrefix,
+      cap: settings.timelineCap,
+      ttlSeconds: settings.inactiveAfterSeconds,
+    }),
+    cache: hydrationCache(deps.redis),
   };
   const builder = new TimelineBuilder(stores, settings);
   return {

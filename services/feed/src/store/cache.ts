@@ -45,61 +45,63 @@ const LIKED_TTL_SECONDS = 7 * 24 * 3600;
  * Redis caches that hydrate feed pages: post summaries with counts, account names, viewers' likes. They are
  * read by the page script in store/timelines.ts (same key layout), written here.
  */
-export class HydrationCache {
-  constructor(private readonly redis: Redis) {}
+export function hydrationCache(redis: Redis) {
+  return {
+    async storePosts(posts: readonly CachedPost[]): Promise<void> {
+      if (posts.length === 0) return;
+      const pipeline = redis.pipeline();
+      for (const p of posts) {
+        const key = keys.post(p.summary.id);
+        pipeline.hset(key, 'j', JSON.stringify(p.summary), 'l', p.likeCount, 'c', p.commentCount);
+        pipeline.expire(key, POST_TTL_SECONDS);
+      }
+      await pipeline.exec();
+    },
 
-  async storePosts(posts: readonly CachedPost[]): Promise<void> {
-    if (posts.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const p of posts) {
-      const key = keys.post(p.summary.id);
-      pipeline.hset(key, 'j', JSON.stringify(p.summary), 'l', p.likeCount, 'c', p.commentCount);
-      pipeline.expire(key, POST_TTL_SECONDS);
-    }
-    await pipeline.exec();
-  }
+    /** Moves a cached count; on a missing hash this leaves a partial one that reads treat as a miss. */
+    async bumpCount(postId: string, field: 'likes' | 'comments', delta: number): Promise<void> {
+      const key = keys.post(postId);
+      // EXPIRE NX: a partial hash (no `j`) created here must not outlive the cache either.
+      await redis
+        .multi()
+        .hincrby(key, field === 'likes' ? 'l' : 'c', delta)
+        .expire(key, POST_TTL_SECONDS, 'NX')
+        .exec();
+    },
 
-  /** Moves a cached count; on a missing hash this leaves a partial one that reads treat as a miss. */
-  async bumpCount(postId: string, field: 'likes' | 'comments', delta: number): Promise<void> {
-    const key = keys.post(postId);
-    // EXPIRE NX: a partial hash (no `j`) created here must not outlive the cache either.
-    await this.redis
-      .multi()
-      .hincrby(key, field === 'likes' ? 'l' : 'c', delta)
-      .expire(key, POST_TTL_SECONDS, 'NX')
-      .exec();
-  }
+    async forgetPost(postId: string): Promise<void> {
+      await redis.del(keys.post(postId));
+    },
 
-  async forgetPost(postId: string): Promise<void> {
-    await this.redis.del(keys.post(postId));
-  }
+    async storeAccounts(accounts: ReadonlyMap<string, AccountName>): Promise<void> {
+      if (accounts.size === 0) return;
+      const pipeline = redis.pipeline();
+      for (const [id, a] of accounts) {
+        pipeline.hset(keys.account(id), 'u', a.username, 'n', a.displayName);
+        pipeline.expire(keys.account(id), ACCOUNT_TTL_SECONDS);
+      }
+      await pipeline.exec();
+    },
 
-  async storeAccounts(accounts: ReadonlyMap<string, AccountName>): Promise<void> {
-    if (accounts.size === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const [id, a] of accounts) {
-      pipeline.hset(keys.account(id), 'u', a.username, 'n', a.displayName);
-      pipeline.expire(keys.account(id), ACCOUNT_TTL_SECONDS);
-    }
-    await pipeline.exec();
-  }
+    async forgetAccount(userId: string): Promise<void> {
+      await redis.del(keys.account(userId));
+    },
 
-  async forgetAccount(userId: string): Promise<void> {
-    await this.redis.del(keys.account(userId));
-  }
+    /** Replaces the viewer's liked set with what Postgres holds, marked complete. */
+    async storeLiked(viewerId: string, postIds: readonly string[]): Promise<void> {
+      const key = keys.liked(viewerId);
+      const multi = redis.multi().del(key).sadd(key, SENTINEL);
+      if (postIds.length > 0) multi.sadd(key, ...postIds);
+      multi.expire(key, LIKED_TTL_SECONDS);
+      await multi.exec();
+    },
 
-  /** Replaces the viewer's liked set with what Postgres holds, marked complete. */
-  async storeLiked(viewerId: string, postIds: readonly string[]): Promise<void> {
-    const key = keys.liked(viewerId);
-    const multi = this.redis.multi().del(key).sadd(key, SENTINEL);
-    if (postIds.length > 0) multi.sadd(key, ...postIds);
-    multi.expire(key, LIKED_TTL_SECONDS);
-    await multi.exec();
-  }
-
-  async setLiked(viewerId: string, postId: string, liked: boolean): Promise<void> {
-    const key = keys.liked(viewerId);
-    if (liked) await this.redis.multi().sadd(key, postId).expire(key, LIKED_TTL_SECONDS, 'NX').exec();
-    else await this.redis.srem(key, postId);
-  }
+    async setLiked(viewerId: string, postId: string, liked: boolean): Promise<void> {
+      const key = keys.liked(viewerId);
+      if (liked) await redis.multi().sadd(key, postId).expire(key, LIKED_TTL_SECONDS, 'NX').exec();
+      else await redis.srem(key, postId);
+    },
+  };
 }
+
+export type HydrationCache = ReturnType<typeof hydrationCache>;

@@ -1,5 +1,4 @@
-import type { ShardSql, Shards } from '@instantpost/shards';
-import type postgres from 'postgres';
+import { groupByShard, inTransaction, type Shards, type ShardTx } from '@instantpost/shards';
 import type { AccountName, CachedPost, PostSummary } from './cache.ts';
 import type { TimelineEntry } from './keys.ts';
 
@@ -34,36 +33,19 @@ interface PostRow {
   comment_count: number | null;
 }
 
-/** Groups items by the shard of `shardKey(item)`, keeping `value(item)` (ids by default). */
-function groupByShard<T = string>(
-  shards: Shards,
-  items: readonly T[],
-  shardKey: (item: T) => string = String,
-  value: (item: T) => string = String,
-): Map<ShardSql, string[]> {
-  const byShard = new Map<number, { shard: ShardSql; ids: string[] }>();
-  for (const item of items) {
-    const shard = shards.forId(shardKey(item));
-    const group = byShard.get(shard.shard) ?? { shard, ids: [] };
-    group.ids.push(value(item));
-    byShard.set(shard.shard, group);
-  }
-  return new Map([...byShard.values()].map((g) => [g.shard, g.ids]));
-}
-
 /**
  * Last-writer-wins on one edge row of `table` (`followers` or `following`): the row is created as
  * 'none' at -infinity, locked, and changed only when `at` (the event's time) is newer than the row's.
  */
 async function writeEdge(
-  tx: postgres.TransactionSql,
-  s: ShardSql,
+  s: ShardTx,
   table: 'followers' | 'following',
   key: { a: string; b: string },
   state: FollowState,
   v: EventVersion,
 ): Promise<EdgeChange> {
-  const t = tx(`${s.schema}.${table}`);
+  const tx = s.sql;
+  const t = s.table(table);
   const [colA, colB] =
     table === 'followers' ? ['followee_id', 'follower_id'] : ['follower_id', 'followee_id'];
   await tx`INSERT INTO ${t} (${tx(colA)}, ${tx(colB)}, state, at) VALUES (${key.a}, ${key.b}, 'none', '-infinity')
@@ -77,148 +59,160 @@ async function writeEdge(
   return { applied: true, before: row.state, after: state };
 }
 
+/** Moves a post's like or comment count (on the author's shard, in the transaction that changed it). */
+async function bumpCount(
+  s: ShardTx,
+  postId: string,
+  column: 'like_count' | 'comment_count',
+  delta: number,
+): Promise<void> {
+  const tx = s.sql;
+  const t = s.table('post_counts');
+  await tx`INSERT INTO ${t} (post_id, ${tx(column)}) VALUES (${postId}, ${delta})
+           ON CONFLICT (post_id) DO UPDATE SET ${tx(column)} = ${t}.${tx(column)} + ${delta}`;
+}
+
 /** feed's Postgres projections. Every write is idempotent and order-independent (see the migration). */
-export class ProjectionStore {
-  constructor(private readonly shards: Shards) {}
+export function projectionStore(shards: Shards) {
+  return {
+    // --- accounts ---
 
-  // --- accounts ---
-
-  async putAccount(
-    userId: string,
-    fields: { username?: string; displayName?: string },
-    v: EventVersion,
-  ): Promise<void> {
-    const s = this.shards.forId(userId);
-    const t = s.table('accounts');
-    await s.sql`INSERT INTO ${t} (user_id) VALUES (${userId}) ON CONFLICT DO NOTHING`;
-    if (fields.username !== undefined) {
-      await s.sql`UPDATE ${t} SET username = ${fields.username}, username_at = ${v.at}, username_seq = ${v.seq}
+    async putAccount(
+      userId: string,
+      fields: { username?: string; displayName?: string },
+      v: EventVersion,
+    ): Promise<void> {
+      const s = shards.forId(userId);
+      const t = s.table('accounts');
+      await s.sql`INSERT INTO ${t} (user_id) VALUES (${userId}) ON CONFLICT DO NOTHING`;
+      if (fields.username !== undefined) {
+        await s.sql`UPDATE ${t} SET username = ${fields.username}, username_at = ${v.at}, username_seq = ${v.seq}
                   WHERE user_id = ${userId}
                     AND (username_at, username_seq) < (${v.at}::timestamptz, ${v.seq}::bigint)`;
-    }
-    if (fields.displayName !== undefined) {
-      await s.sql`UPDATE ${t} SET display_name = ${fields.displayName}, display_at = ${v.at}, display_seq = ${v.seq}
+      }
+      if (fields.displayName !== undefined) {
+        await s.sql`UPDATE ${t} SET display_name = ${fields.displayName}, display_at = ${v.at}, display_seq = ${v.seq}
                   WHERE user_id = ${userId}
                     AND (display_at, display_seq) < (${v.at}::timestamptz, ${v.seq}::bigint)`;
-    }
-  }
+      }
+    },
 
-  async accounts(userIds: readonly string[]): Promise<Map<string, AccountName>> {
-    const out = new Map<string, AccountName>();
-    for (const [s, ids] of groupByShard(this.shards, userIds)) {
-      const rows = await s.sql<{ user_id: string; username: string; display_name: string | null }[]>`
+    async accounts(userIds: readonly string[]): Promise<Map<string, AccountName>> {
+      const out = new Map<string, AccountName>();
+      for (const { shard: s, items: ids } of groupByShard(shards, userIds).groups) {
+        const rows = await s.sql<{ user_id: string; username: string; display_name: string | null }[]>`
         SELECT user_id, username, display_name FROM ${s.table('accounts')}
         WHERE user_id = ANY(${ids}::bigint[]) AND username IS NOT NULL`;
-      for (const r of rows) out.set(r.user_id, { username: r.username, displayName: r.display_name ?? '' });
-    }
-    return out;
-  }
+        for (const r of rows) out.set(r.user_id, { username: r.username, displayName: r.display_name ?? '' });
+      }
+      return out;
+    },
 
-  // --- follows ---
+    // --- follows ---
 
-  /** Writes the edge on the followee's shard and moves the approved-follower count with it. */
-  async writeFollower(
-    followeeId: string,
-    followerId: string,
-    state: FollowState,
-    v: EventVersion,
-  ): Promise<EdgeChange & { followers: number }> {
-    const s = this.shards.forId(followeeId);
-    return s.sql.begin(async (tx) => {
-      const change = await writeEdge(tx, s, 'followers', { a: followeeId, b: followerId }, state, v);
-      const delta = Number(change.after === 'following') - Number(change.before === 'following');
-      const counts = tx(`${s.schema}.follower_counts`);
-      const [row] = await tx<{ followers: number }[]>`
+    /** Writes the edge on the followee's shard and moves the approved-follower count with it. */
+    async writeFollower(
+      followeeId: string,
+      followerId: string,
+      state: FollowState,
+      v: EventVersion,
+    ): Promise<EdgeChange & { followers: number }> {
+      const s = shards.forId(followeeId);
+      return inTransaction(s, async (tx) => {
+        const change = await writeEdge(tx, 'followers', { a: followeeId, b: followerId }, state, v);
+        const delta = Number(change.after === 'following') - Number(change.before === 'following');
+        const counts = tx.table('follower_counts');
+        const [row] = await tx.sql<{ followers: number }[]>`
         INSERT INTO ${counts} (user_id, followers) VALUES (${followeeId}, ${delta})
         ON CONFLICT (user_id) DO UPDATE SET followers = ${counts}.followers + ${delta}
         RETURNING followers`;
-      return { ...change, followers: row?.followers ?? 0 };
-    });
-  }
+        return { ...change, followers: row?.followers ?? 0 };
+      });
+    },
 
-  /** Writes the edge on the follower's shard. */
-  async writeFollowing(
-    followerId: string,
-    followeeId: string,
-    state: FollowState,
-    v: EventVersion,
-  ): Promise<EdgeChange> {
-    const s = this.shards.forId(followerId);
-    return s.sql.begin((tx) => writeEdge(tx, s, 'following', { a: followerId, b: followeeId }, state, v));
-  }
+    /** Writes the edge on the follower's shard. */
+    async writeFollowing(
+      followerId: string,
+      followeeId: string,
+      state: FollowState,
+      v: EventVersion,
+    ): Promise<EdgeChange> {
+      const s = shards.forId(followerId);
+      return inTransaction(s, (tx) => writeEdge(tx, 'following', { a: followerId, b: followeeId }, state, v));
+    },
 
-  async followState(followerId: string, followeeId: string): Promise<FollowState> {
-    const s = this.shards.forId(followerId);
-    const [row] = await s.sql<{ state: FollowState }[]>`
+    async followState(followerId: string, followeeId: string): Promise<FollowState> {
+      const s = shards.forId(followerId);
+      const [row] = await s.sql<{ state: FollowState }[]>`
       SELECT state FROM ${s.table('following')} WHERE follower_id = ${followerId} AND followee_id = ${followeeId}`;
-    return row?.state ?? 'none';
-  }
+      return row?.state ?? 'none';
+    },
 
-  /** Approved followers of `userId` with ids above `afterId`, ascending (keyset pages for fan-out). */
-  async approvedFollowers(userId: string, afterId: string, limit: number): Promise<string[]> {
-    const s = this.shards.forId(userId);
-    const rows = await s.sql<{ follower_id: string }[]>`
+    /** Approved followers of `userId` with ids above `afterId`, ascending (keyset pages for fan-out). */
+    async approvedFollowers(userId: string, afterId: string, limit: number): Promise<string[]> {
+      const s = shards.forId(userId);
+      const rows = await s.sql<{ follower_id: string }[]>`
       SELECT follower_id FROM ${s.table('followers')}
       WHERE followee_id = ${userId} AND state = 'following' AND follower_id > ${afterId}
       ORDER BY follower_id LIMIT ${limit}`;
-    return rows.map((r) => r.follower_id);
-  }
+      return rows.map((r) => r.follower_id);
+    },
 
-  /** Which of `followerIds` no longer follow `userId` (approved), e.g. unfollowed during a fan-out. */
-  async noLongerFollowing(userId: string, followerIds: readonly string[]): Promise<string[]> {
-    const s = this.shards.forId(userId);
-    const rows = await s.sql<{ follower_id: string }[]>`
+    /** Which of `followerIds` no longer follow `userId` (approved), e.g. unfollowed during a fan-out. */
+    async noLongerFollowing(userId: string, followerIds: readonly string[]): Promise<string[]> {
+      const s = shards.forId(userId);
+      const rows = await s.sql<{ follower_id: string }[]>`
       SELECT follower_id FROM ${s.table('followers')}
       WHERE followee_id = ${userId} AND follower_id = ANY(${followerIds}::bigint[]) AND state <> 'following'`;
-    return rows.map((r) => r.follower_id);
-  }
+      return rows.map((r) => r.follower_id);
+    },
 
-  async followerCount(userId: string): Promise<number> {
-    const s = this.shards.forId(userId);
-    const [row] = await s.sql<{ followers: number }[]>`
+    async followerCount(userId: string): Promise<number> {
+      const s = shards.forId(userId);
+      const [row] = await s.sql<{ followers: number }[]>`
       SELECT followers FROM ${s.table('follower_counts')} WHERE user_id = ${userId}`;
-    return row?.followers ?? 0;
-  }
+      return row?.followers ?? 0;
+    },
 
-  /** Accounts `userId` follows (approved). */
-  async followees(userId: string): Promise<string[]> {
-    const s = this.shards.forId(userId);
-    const rows = await s.sql<{ followee_id: string }[]>`
+    /** Accounts `userId` follows (approved). */
+    async followees(userId: string): Promise<string[]> {
+      const s = shards.forId(userId);
+      const rows = await s.sql<{ followee_id: string }[]>`
       SELECT followee_id FROM ${s.table('following')} WHERE follower_id = ${userId} AND state = 'following'`;
-    return rows.map((r) => r.followee_id);
-  }
+      return rows.map((r) => r.followee_id);
+    },
 
-  /** Every account with more than `threshold` approved followers, across all shards. */
-  async bigAccounts(threshold: number): Promise<string[]> {
-    const lists = await this.shards.fanOut(async (s) => {
-      const rows = await s.sql<{ user_id: string }[]>`
+    /** Every account with more than `threshold` approved followers, across all shards. */
+    async bigAccounts(threshold: number): Promise<string[]> {
+      const lists = await shards.fanOut(async (s) => {
+        const rows = await s.sql<{ user_id: string }[]>`
         SELECT user_id FROM ${s.table('follower_counts')} WHERE followers > ${threshold}`;
-      return rows.map((r) => r.user_id);
-    });
-    return lists.flat();
-  }
+        return rows.map((r) => r.user_id);
+      });
+      return lists.flat();
+    },
 
-  /** Every user known to feed (accounts or follow edges), for a rebuild of all timelines. */
-  async allUsers(afterId: string, limit: number): Promise<string[]> {
-    const lists = await this.shards.fanOut(async (s) => {
-      const rows = await s.sql<{ user_id: string }[]>`
+    /** Every user known to feed (accounts or follow edges), for a rebuild of all timelines. */
+    async allUsers(afterId: string, limit: number): Promise<string[]> {
+      const lists = await shards.fanOut(async (s) => {
+        const rows = await s.sql<{ user_id: string }[]>`
         SELECT user_id FROM ${s.table('accounts')} WHERE user_id > ${afterId}
         UNION SELECT DISTINCT follower_id FROM ${s.table('following')} WHERE follower_id > ${afterId}
         ORDER BY 1 LIMIT ${limit}`;
-      return rows.map((r) => r.user_id);
-    });
-    return lists
-      .flat()
-      .sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1))
-      .slice(0, limit);
-  }
+        return rows.map((r) => r.user_id);
+      });
+      return lists
+        .flat()
+        .sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1))
+        .slice(0, limit);
+    },
 
-  // --- posts ---
+    // --- posts ---
 
-  /** Stores a published post; returns false when it was deleted first (the tombstone wins). */
-  async publishPost(p: PostSummary): Promise<boolean> {
-    const s = this.shards.forId(p.authorId);
-    const [row] = await s.sql<{ deleted: boolean }[]>`
+    /** Stores a published post; returns false when it was deleted first (the tombstone wins). */
+    async publishPost(p: PostSummary): Promise<boolean> {
+      const s = shards.forId(p.authorId);
+      const [row] = await s.sql<{ deleted: boolean }[]>`
       INSERT INTO ${s.table('posts')}
         (post_id, author_id, created_at, caption, hashtags, mentions, alt_text, media, published)
       VALUES (${p.id}, ${p.authorId}, ${p.createdAt}, ${p.caption}, ${s.sql.json(p.hashtags)},
@@ -228,136 +222,129 @@ export class ProjectionStore {
         hashtags = excluded.hashtags, mentions = excluded.mentions, alt_text = excluded.alt_text,
         media = excluded.media, published = true
       RETURNING deleted`;
-    return row?.deleted === false;
-  }
+      return row?.deleted === false;
+    },
 
-  async deletePost(postId: string, authorId: string): Promise<void> {
-    const s = this.shards.forId(authorId);
-    await s.sql`
+    async deletePost(postId: string, authorId: string): Promise<void> {
+      const s = shards.forId(authorId);
+      await s.sql`
       INSERT INTO ${s.table('posts')} (post_id, author_id, deleted) VALUES (${postId}, ${authorId}, true)
       ON CONFLICT (post_id) DO UPDATE SET deleted = true`;
-  }
+    },
 
-  /** The newest `limit` visible posts of each author. */
-  async recentPosts(authorIds: readonly string[], limit: number): Promise<TimelineEntry[]> {
-    const out: TimelineEntry[] = [];
-    for (const [s, ids] of groupByShard(this.shards, authorIds)) {
-      const rows = await s.sql<{ post_id: string; author_id: string }[]>`
+    /** The newest `limit` visible posts of each author. */
+    async recentPosts(authorIds: readonly string[], limit: number): Promise<TimelineEntry[]> {
+      const out: TimelineEntry[] = [];
+      for (const { shard: s, items: ids } of groupByShard(shards, authorIds).groups) {
+        const rows = await s.sql<{ post_id: string; author_id: string }[]>`
         SELECT p.post_id, p.author_id FROM unnest(${ids}::bigint[]) AS a(id)
         CROSS JOIN LATERAL (
           SELECT post_id, author_id FROM ${s.table('posts')}
           WHERE author_id = a.id AND published AND NOT deleted
           ORDER BY post_id DESC LIMIT ${limit}) p`;
-      for (const r of rows) out.push({ postId: r.post_id, authorId: r.author_id });
-    }
-    return out;
-  }
+        for (const r of rows) out.push({ postId: r.post_id, authorId: r.author_id });
+      }
+      return out;
+    },
 
-  /** Visible posts with their counts (deleted and unknown ones are left out). */
-  async posts(entries: readonly TimelineEntry[]): Promise<Map<string, CachedPost>> {
-    const out = new Map<string, CachedPost>();
-    for (const [s, ids] of groupByShard(
-      this.shards,
-      entries,
-      (e) => e.authorId,
-      (e) => e.postId,
-    )) {
-      const rows = await s.sql<PostRow[]>`
+    /** Visible posts with their counts (deleted and unknown ones are left out). */
+    async posts(entries: readonly TimelineEntry[]): Promise<Map<string, CachedPost>> {
+      const out = new Map<string, CachedPost>();
+      for (const { shard: s, items } of groupByShard(shards, entries, (e) => e.authorId).groups) {
+        const ids = items.map((e) => e.postId);
+        const rows = await s.sql<PostRow[]>`
         SELECT p.post_id, p.author_id, p.created_at, p.caption, p.hashtags, p.mentions, p.alt_text, p.media,
                c.like_count, c.comment_count
         FROM ${s.table('posts')} p LEFT JOIN ${s.table('post_counts')} c USING (post_id)
         WHERE p.post_id = ANY(${ids}::bigint[]) AND p.published AND NOT p.deleted`;
-      for (const r of rows) {
-        out.set(r.post_id, {
-          summary: {
-            id: r.post_id,
-            authorId: r.author_id,
-            caption: r.caption,
-            hashtags: r.hashtags,
-            mentions: r.mentions,
-            altText: r.alt_text,
-            createdAt: r.created_at.toISOString(),
-            media: r.media,
-          },
-          likeCount: r.like_count ?? 0,
-          commentCount: r.comment_count ?? 0,
-        });
+        for (const r of rows) {
+          out.set(r.post_id, {
+            summary: {
+              id: r.post_id,
+              authorId: r.author_id,
+              caption: r.caption,
+              hashtags: r.hashtags,
+              mentions: r.mentions,
+              altText: r.alt_text,
+              createdAt: r.created_at.toISOString(),
+              media: r.media,
+            },
+            likeCount: r.like_count ?? 0,
+            commentCount: r.comment_count ?? 0,
+          });
+        }
       }
-    }
-    return out;
-  }
+      return out;
+    },
 
-  // --- likes and comments ---
+    // --- likes and comments ---
 
-  /** Records (post, user) liked or not on the author's shard; returns the change of the like count. */
-  async writePostLike(post: TimelineEntry, userId: string, liked: boolean, v: EventVersion): Promise<number> {
-    const postId = post.postId;
-    const s = this.shards.forId(post.authorId);
-    return s.sql.begin(async (tx) => {
-      const t = tx(`${s.schema}.post_likes`);
-      await tx`INSERT INTO ${t} (post_id, user_id, liked, at) VALUES (${postId}, ${userId}, false, '-infinity')
+    /** Records (post, user) liked or not on the author's shard; returns the change of the like count. */
+    async writePostLike(
+      post: TimelineEntry,
+      userId: string,
+      liked: boolean,
+      v: EventVersion,
+    ): Promise<number> {
+      const postId = post.postId;
+      const s = shards.forId(post.authorId);
+      return inTransaction(s, async (shardTx) => {
+        const tx = shardTx.sql;
+        const t = shardTx.table('post_likes');
+        await tx`INSERT INTO ${t} (post_id, user_id, liked, at) VALUES (${postId}, ${userId}, false, '-infinity')
                ON CONFLICT DO NOTHING`;
-      const [row] = await tx<{ liked: boolean; newer: boolean }[]>`
+        const [row] = await tx<{ liked: boolean; newer: boolean }[]>`
         SELECT liked, (at, seq) < (${v.at}::timestamptz, ${v.seq}::bigint) AS newer FROM ${t}
         WHERE post_id = ${postId} AND user_id = ${userId} FOR UPDATE`;
-      if (!row?.newer) return 0;
-      await tx`UPDATE ${t} SET liked = ${liked}, at = ${v.at}, seq = ${v.seq} WHERE post_id = ${postId} AND user_id = ${userId}`;
-      const delta = Number(liked) - Number(row.liked);
-      if (delta !== 0) await this.bumpCount(tx, s, postId, 'like_count', delta);
-      return delta;
-    });
-  }
+        if (!row?.newer) return 0;
+        await tx`UPDATE ${t} SET liked = ${liked}, at = ${v.at}, seq = ${v.seq} WHERE post_id = ${postId} AND user_id = ${userId}`;
+        const delta = Number(liked) - Number(row.liked);
+        if (delta !== 0) await bumpCount(shardTx, postId, 'like_count', delta);
+        return delta;
+      });
+    },
 
-  /** Records the like on the viewer's shard; returns the viewer's current state for that post. */
-  async writeViewerLike(userId: string, postId: string, liked: boolean, v: EventVersion): Promise<boolean> {
-    const s = this.shards.forId(userId);
-    const t = s.table('viewer_likes');
-    const [row] = await s.sql<{ liked: boolean }[]>`
+    /** Records the like on the viewer's shard; returns the viewer's current state for that post. */
+    async writeViewerLike(userId: string, postId: string, liked: boolean, v: EventVersion): Promise<boolean> {
+      const s = shards.forId(userId);
+      const t = s.table('viewer_likes');
+      const [row] = await s.sql<{ liked: boolean }[]>`
       INSERT INTO ${t} (user_id, post_id, liked, at, seq) VALUES (${userId}, ${postId}, ${liked}, ${v.at}, ${v.seq})
       ON CONFLICT (user_id, post_id) DO UPDATE SET liked = excluded.liked, at = excluded.at, seq = excluded.seq
         WHERE (${t}.at, ${t}.seq) < (excluded.at, excluded.seq)
       RETURNING liked`;
-    if (row) return row.liked;
-    const [current] = await s.sql<{ liked: boolean }[]>`
+      if (row) return row.liked;
+      const [current] = await s.sql<{ liked: boolean }[]>`
       SELECT liked FROM ${t} WHERE user_id = ${userId} AND post_id = ${postId}`;
-    return current?.liked ?? false;
-  }
+      return current?.liked ?? false;
+    },
 
-  /** The viewer's most recent liked posts (what the liked cache holds). */
-  async likedPosts(userId: string, limit: number): Promise<string[]> {
-    const s = this.shards.forId(userId);
-    const rows = await s.sql<{ post_id: string }[]>`
+    /** The viewer's most recent liked posts (what the liked cache holds). */
+    async likedPosts(userId: string, limit: number): Promise<string[]> {
+      const s = shards.forId(userId);
+      const rows = await s.sql<{ post_id: string }[]>`
       SELECT post_id FROM ${s.table('viewer_likes')} WHERE user_id = ${userId} AND liked
       ORDER BY post_id DESC LIMIT ${limit}`;
-    return rows.map((r) => r.post_id);
-  }
+      return rows.map((r) => r.post_id);
+    },
 
-  /** Counts a comment once; returns whether it was new. */
-  async addComment(commentId: string, post: TimelineEntry): Promise<boolean> {
-    const postId = post.postId;
-    const s = this.shards.forId(post.authorId);
-    return s.sql.begin(async (tx) => {
-      const inserted = await tx`
-        INSERT INTO ${tx(`${s.schema}.post_comments`)} (comment_id, post_id) VALUES (${commentId}, ${postId})
+    /** Counts a comment once; returns whether it was new. */
+    async addComment(commentId: string, post: TimelineEntry): Promise<boolean> {
+      const postId = post.postId;
+      const s = shards.forId(post.authorId);
+      return inTransaction(s, async (tx) => {
+        const inserted = await tx.sql`
+        INSERT INTO ${tx.table('post_comments')} (comment_id, post_id) VALUES (${commentId}, ${postId})
         ON CONFLICT DO NOTHING RETURNING 1`;
-      if (inserted.length === 0) return false;
-      await this.bumpCount(tx, s, postId, 'comment_count', 1);
-      return true;
-    });
-  }
-
-  private async bumpCount(
-    tx: postgres.TransactionSql,
-    s: ShardSql,
-    postId: string,
-    column: 'like_count' | 'comment_count',
-    delta: number,
-  ): Promise<void> {
-    const t = tx(`${s.schema}.post_counts`);
-    await tx`INSERT INTO ${t} (post_id, ${tx(column)}) VALUES (${postId}, ${delta})
-             ON CONFLICT (post_id) DO UPDATE SET ${tx(column)} = ${t}.${tx(column)} + ${delta}`;
-  }
+        if (inserted.length === 0) return false;
+        await bumpCount(tx, postId, 'comment_count', 1);
+        return true;
+      });
+    },
+  };
 }
+
+export type ProjectionStore = ReturnType<typeof projectionStore>;
 
 /** Every projection table, emptied by a full replay (the bus's inbox too, so replayed events apply again). */
 export const PROJECTION_TABLES = [

@@ -108,162 +108,158 @@ export interface PageRead {
 }
 
 /** Redis timelines: home timelines, authors' recent posts, big-account sets. */
-export class TimelineStore {
-  private readonly redis: RedisWithScripts;
-  private readonly summaries = new SummaryMemo();
+export function timelineStore(client: Redis, options: { prefix: string; cap: number; ttlSeconds: number }) {
+  const redis = scripted(client);
+  const summaries = new SummaryMemo();
+  return {
+    /** Adds entries to the home timelines of `userIds` that exist; returns how many timelines were written. */
+    async addToTimelines(userIds: readonly string[], entries: readonly TimelineEntry[]): Promise<number> {
+      if (userIds.length === 0 || entries.length === 0) return 0;
+      return redis.feedAddIfPresent(
+        userIds.length,
+        ...userIds.map(keys.timeline),
+        options.cap,
+        ...entries.map(encodeMember),
+      );
+    },
 
-  constructor(
-    redis: Redis,
-    private readonly prefix: string,
-    private readonly cap: number,
-    private readonly ttlSeconds: number,
-  ) {
-    this.redis = scripted(redis);
-  }
+    /** Adds entries to an author's recent-post list when it exists. */
+    async addToAuthorPosts(authorId: string, entries: readonly TimelineEntry[]): Promise<void> {
+      if (entries.length === 0) return;
+      await redis.feedAddIfPresent(1, keys.authorPosts(authorId), options.cap, ...entries.map(encodeMember));
+    },
 
-  /** Adds entries to the home timelines of `userIds` that exist; returns how many timelines were written. */
-  async addToTimelines(userIds: readonly string[], entries: readonly TimelineEntry[]): Promise<number> {
-    if (userIds.length === 0 || entries.length === 0) return 0;
-    return this.redis.feedAddIfPresent(
-      userIds.length,
-      ...userIds.map(keys.timeline),
-      this.cap,
-      ...entries.map(encodeMember),
-    );
-  }
+    /** Removes entries from the timelines of `userIds` (and nothing else). */
+    async removeFromTimelines(userIds: readonly string[], entries: readonly TimelineEntry[]): Promise<void> {
+      if (userIds.length === 0 || entries.length === 0) return;
+      const members = entries.map(encodeMember);
+      const pipeline = redis.pipeline();
+      for (const id of userIds) pipeline.zrem(keys.timeline(id), ...members);
+      await pipeline.exec();
+    },
 
-  /** Adds entries to an author's recent-post list when it exists. */
-  async addToAuthorPosts(authorId: string, entries: readonly TimelineEntry[]): Promise<void> {
-    if (entries.length === 0) return;
-    await this.redis.feedAddIfPresent(1, keys.authorPosts(authorId), this.cap, ...entries.map(encodeMember));
-  }
+    async removeFromAuthorPosts(authorId: string, entries: readonly TimelineEntry[]): Promise<void> {
+      if (entries.length === 0) return;
+      await redis.zrem(keys.authorPosts(authorId), ...entries.map(encodeMember));
+    },
 
-  /** Removes entries from the timelines of `userIds` (and nothing else). */
-  async removeFromTimelines(userIds: readonly string[], entries: readonly TimelineEntry[]): Promise<void> {
-    if (userIds.length === 0 || entries.length === 0) return;
-    const members = entries.map(encodeMember);
-    const pipeline = this.redis.pipeline();
-    for (const id of userIds) pipeline.zrem(keys.timeline(id), ...members);
-    await pipeline.exec();
-  }
+    /**
+     * Marks a timeline as being rebuilt: from here on fan-out writes land in it, so a post published
+     * while Postgres is read is not lost (its summary was committed before its fan-out looked here).
+     */
+    async openTimeline(userId: string): Promise<void> {
+      await redis.zadd(keys.timeline(userId), 0, SENTINEL);
+      await redis.expire(keys.timeline(userId), options.ttlSeconds);
+    },
 
-  async removeFromAuthorPosts(authorId: string, entries: readonly TimelineEntry[]): Promise<void> {
-    if (entries.length === 0) return;
-    await this.redis.zrem(keys.authorPosts(authorId), ...entries.map(encodeMember));
-  }
+    /** Adds rebuilt entries to an opened timeline and trims it. */
+    async fillTimeline(userId: string, entries: readonly TimelineEntry[]): Promise<void> {
+      const key = keys.timeline(userId);
+      const pipeline = redis.pipeline();
+      for (let i = 0; i < entries.length; i += 1000) {
+        const chunk = entries.slice(i, i + 1000).flatMap((e) => [0, encodeMember(e)]);
+        pipeline.zadd(key, ...chunk);
+      }
+      pipeline.zadd(key, 0, SENTINEL);
+      pipeline.zremrangebyrank(key, 1, -(options.cap + 1));
+      pipeline.expire(key, options.ttlSeconds);
+      await pipeline.exec();
+    },
 
-  /**
-   * Marks a timeline as being rebuilt: from here on fan-out writes land in it, so a post published
-   * while Postgres is read is not lost (its summary was committed before its fan-out looked here).
-   */
-  async openTimeline(userId: string): Promise<void> {
-    await this.redis.zadd(keys.timeline(userId), 0, SENTINEL);
-    await this.redis.expire(keys.timeline(userId), this.ttlSeconds);
-  }
+    /** Like `openTimeline`, for an author's recent-post list (kept while followers read it). */
+    async openAuthorPosts(authorId: string): Promise<void> {
+      await redis
+        .multi()
+        .zadd(keys.authorPosts(authorId), 0, SENTINEL)
+        .expire(keys.authorPosts(authorId), options.ttlSeconds)
+        .exec();
+    },
 
-  /** Adds rebuilt entries to an opened timeline and trims it. */
-  async fillTimeline(userId: string, entries: readonly TimelineEntry[]): Promise<void> {
-    const key = keys.timeline(userId);
-    const pipeline = this.redis.pipeline();
-    for (let i = 0; i < entries.length; i += 1000) {
-      const chunk = entries.slice(i, i + 1000).flatMap((e) => [0, encodeMember(e)]);
-      pipeline.zadd(key, ...chunk);
-    }
-    pipeline.zadd(key, 0, SENTINEL);
-    pipeline.zremrangebyrank(key, 1, -(this.cap + 1));
-    pipeline.expire(key, this.ttlSeconds);
-    await pipeline.exec();
-  }
+    async fillAuthorPosts(authorId: string, entries: readonly TimelineEntry[]): Promise<void> {
+      const key = keys.authorPosts(authorId);
+      const pipeline = redis.pipeline();
+      if (entries.length > 0) pipeline.zadd(key, ...entries.flatMap((e) => [0, encodeMember(e)]));
+      pipeline.zadd(key, 0, SENTINEL);
+      pipeline.zremrangebyrank(key, 1, -(options.cap + 1));
+      pipeline.expire(key, options.ttlSeconds);
+      await pipeline.exec();
+    },
 
-  /** Like `openTimeline`, for an author's recent-post list (kept while followers read it). */
-  async openAuthorPosts(authorId: string): Promise<void> {
-    await this.redis
-      .multi()
-      .zadd(keys.authorPosts(authorId), 0, SENTINEL)
-      .expire(keys.authorPosts(authorId), this.ttlSeconds)
-      .exec();
-  }
+    async dropTimeline(userId: string): Promise<void> {
+      await redis.del(keys.timeline(userId));
+    },
 
-  async fillAuthorPosts(authorId: string, entries: readonly TimelineEntry[]): Promise<void> {
-    const key = keys.authorPosts(authorId);
-    const pipeline = this.redis.pipeline();
-    if (entries.length > 0) pipeline.zadd(key, ...entries.flatMap((e) => [0, encodeMember(e)]));
-    pipeline.zadd(key, 0, SENTINEL);
-    pipeline.zremrangebyrank(key, 1, -(this.cap + 1));
-    pipeline.expire(key, this.ttlSeconds);
-    await pipeline.exec();
-  }
+    /** One page: home timeline merged with big followees' recent posts, older than `maxBound`, with cache contents. */
+    async readPage(userId: string, maxBound: string, limit: number): Promise<PageRead> {
+      const [tl, bf, missing, members, details, likedKnown] = await redis.feedReadPage(
+        3,
+        keys.timeline(userId),
+        keys.bigFollowees(userId),
+        keys.liked(userId),
+        maxBound,
+        limit,
+        options.ttlSeconds,
+        options.prefix,
+      );
+      const entries = members.map(decodeMember);
+      return {
+        timelineMissing: tl === 1,
+        bigFolloweesMissing: bf === 1,
+        missingAuthors: missing,
+        entries,
+        cached: parseDetails(entries, details, likedKnown === 1, summaries),
+      };
+    },
 
-  async dropTimeline(userId: string): Promise<void> {
-    await this.redis.del(keys.timeline(userId));
-  }
+    // --- big accounts ---
 
-  /** One page: home timeline merged with big followees' recent posts, older than `maxBound`, with cache contents. */
-  async readPage(userId: string, maxBound: string, limit: number): Promise<PageRead> {
-    const [tl, bf, missing, members, details, likedKnown] = await this.redis.feedReadPage(
-      3,
-      keys.timeline(userId),
-      keys.bigFollowees(userId),
-      keys.liked(userId),
-      maxBound,
-      limit,
-      this.ttlSeconds,
-      this.prefix,
-    );
-    const entries = members.map(decodeMember);
-    return {
-      timelineMissing: tl === 1,
-      bigFolloweesMissing: bf === 1,
-      missingAuthors: missing,
-      entries,
-      cached: parseDetails(entries, details, likedKnown === 1, this.summaries),
-    };
-  }
+    async bigAccountsKnown(): Promise<boolean> {
+      return (await redis.sismember(keys.bigAccounts(), SENTINEL)) === 1;
+    },
 
-  // --- big accounts ---
+    async replaceBigAccounts(userIds: readonly string[]): Promise<void> {
+      const multi = redis.multi().del(keys.bigAccounts()).sadd(keys.bigAccounts(), SENTINEL);
+      if (userIds.length > 0) multi.sadd(keys.bigAccounts(), ...userIds);
+      await multi.exec();
+    },
 
-  async bigAccountsKnown(): Promise<boolean> {
-    return (await this.redis.sismember(keys.bigAccounts(), SENTINEL)) === 1;
-  }
+    async markBig(userId: string, big: boolean): Promise<void> {
+      if (big) await redis.sadd(keys.bigAccounts(), userId);
+      else await redis.srem(keys.bigAccounts(), userId);
+    },
 
-  async replaceBigAccounts(userIds: readonly string[]): Promise<void> {
-    const multi = this.redis.multi().del(keys.bigAccounts()).sadd(keys.bigAccounts(), SENTINEL);
-    if (userIds.length > 0) multi.sadd(keys.bigAccounts(), ...userIds);
-    await multi.exec();
-  }
+    /** Which of `userIds` are big accounts. */
+    async whichAreBig(userIds: readonly string[]): Promise<string[]> {
+      if (userIds.length === 0) return [];
+      const flags = await redis.smismember(keys.bigAccounts(), ...userIds);
+      return userIds.filter((_, i) => flags[i] === 1);
+    },
 
-  async markBig(userId: string, big: boolean): Promise<void> {
-    if (big) await this.redis.sadd(keys.bigAccounts(), userId);
-    else await this.redis.srem(keys.bigAccounts(), userId);
-  }
+    async replaceBigFollowees(userId: string, authorIds: readonly string[]): Promise<void> {
+      const key = keys.bigFollowees(userId);
+      const multi = redis.multi().del(key).sadd(key, SENTINEL);
+      if (authorIds.length > 0) multi.sadd(key, ...authorIds);
+      multi.expire(key, options.ttlSeconds);
+      await multi.exec();
+    },
 
-  /** Which of `userIds` are big accounts. */
-  async whichAreBig(userIds: readonly string[]): Promise<string[]> {
-    if (userIds.length === 0) return [];
-    const flags = await this.redis.smismember(keys.bigAccounts(), ...userIds);
-    return userIds.filter((_, i) => flags[i] === 1);
-  }
-
-  async replaceBigFollowees(userId: string, authorIds: readonly string[]): Promise<void> {
-    const key = keys.bigFollowees(userId);
-    const multi = this.redis.multi().del(key).sadd(key, SENTINEL);
-    if (authorIds.length > 0) multi.sadd(key, ...authorIds);
-    multi.expire(key, this.ttlSeconds);
-    await multi.exec();
-  }
-
-  /** Adds or removes a big followee for many users (a write to a missing set leaves it incomplete: rebuilt on read). */
-  async setBigFollowee(userIds: readonly string[], authorId: string, present: boolean): Promise<void> {
-    if (userIds.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const id of userIds) {
-      if (present)
-        pipeline.sadd(keys.bigFollowees(id), authorId).expire(keys.bigFollowees(id), this.ttlSeconds, 'NX');
-      else pipeline.srem(keys.bigFollowees(id), authorId);
-    }
-    await pipeline.exec();
-  }
+    /** Adds or removes a big followee for many users (a write to a missing set leaves it incomplete: rebuilt on read). */
+    async setBigFollowee(userIds: readonly string[], authorId: string, present: boolean): Promise<void> {
+      if (userIds.length === 0) return;
+      const pipeline = redis.pipeline();
+      for (const id of userIds) {
+        if (present)
+          pipeline
+            .sadd(keys.bigFollowees(id), authorId)
+            .expire(keys.bigFollowees(id), options.ttlSeconds, 'NX');
+        else pipeline.srem(keys.bigFollowees(id), authorId);
+      }
+      await pipeline.exec();
+    },
+  };
 }
+
+export type TimelineStore = ReturnType<typeof timelineStore>;
 
 /** Deletes every key under the service's prefix (operator reset; the next reads rebuild from Postgres). */
 export async function wipeRedis(redis: Redis, prefix: string): Promise<number> {
