@@ -89,6 +89,18 @@ export function chassisSpec(service: ServiceName) {
       max: 3600,
       doc: 'seconds before an idle pooled connection is closed (0: never)',
     }),
+    pgStatementTimeoutMs: int('PG_STATEMENT_TIMEOUT_MS', {
+      default: 15_000,
+      min: 0,
+      max: 3_600_000,
+      doc: 'statement_timeout of every service connection: a longer statement is cancelled (0: none)',
+    }),
+    pgIdleInTransactionTimeoutMs: int('PG_IDLE_IN_TRANSACTION_TIMEOUT_MS', {
+      default: 30_000,
+      min: 0,
+      max: 3_600_000,
+      doc: 'idle_in_transaction_session_timeout: a transaction idle this long is ended, its locks freed (0: none)',
+    }),
     pgPrepare: bool('PG_PREPARE', {
       default: true,
       doc: 'named prepared statements; `false` behind PgBouncer in transaction pooling mode',
@@ -158,12 +170,25 @@ export function natsConnectOptions(
 }
 
 /** The pool settings of a service's shards. */
-export function shardPoolOptions(config: Pick<ChassisConfig, 'pgPoolMax' | 'pgIdleTimeout' | 'pgPrepare'>): {
+export function shardPoolOptions(
+  config: Pick<
+    ChassisConfig,
+    'pgPoolMax' | 'pgIdleTimeout' | 'pgPrepare' | 'pgStatementTimeoutMs' | 'pgIdleInTransactionTimeoutMs'
+  >,
+): {
   poolMax: number;
   idleTimeout: number;
   prepare: boolean;
+  statementTimeoutMs: number;
+  idleInTransactionTimeoutMs: number;
 } {
-  return { poolMax: config.pgPoolMax, idleTimeout: config.pgIdleTimeout, prepare: config.pgPrepare };
+  return {
+    poolMax: config.pgPoolMax,
+    idleTimeout: config.pgIdleTimeout,
+    prepare: config.pgPrepare,
+    statementTimeoutMs: config.pgStatementTimeoutMs,
+    idleInTransactionTimeoutMs: config.pgIdleInTransactionTimeoutMs,
+  };
 }
 
 export { loadConfig };

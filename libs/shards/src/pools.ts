@@ -69,6 +69,13 @@ export interface CreateShardsOptions {
   prepare?: boolean;
   /** Seconds to wait for a connection. Default 10. */
   connectTimeout?: number;
+  /**
+   * Server-side deadlines set on every connection (0: none, Postgres' default): a statement running
+   * longer is cancelled, a transaction idle longer is ended and its locks released — so a hung client or
+   * a runaway query frees its connection instead of holding it forever.
+   */
+  statementTimeoutMs?: number;
+  idleInTransactionTimeoutMs?: number;
 }
 
 /**
@@ -90,7 +97,11 @@ export function createShards(opts: CreateShardsOptions): Shards {
       idle_timeout: opts.idleTimeout ?? 30,
       connect_timeout: opts.connectTimeout ?? 10,
       prepare: opts.prepare ?? true,
-      connection: { application_name: opts.service },
+      connection: {
+        application_name: opts.service,
+        statement_timeout: opts.statementTimeoutMs ?? 0,
+        idle_in_transaction_session_timeout: opts.idleInTransactionTimeoutMs ?? 0,
+      },
       onnotice: () => {},
     }),
   }));

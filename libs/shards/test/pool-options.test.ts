@@ -2,7 +2,7 @@
  * The pool settings reach postgres.js and Postgres sees them: at most `poolMax` connections per database,
  * idle ones closed after `idleTimeout`, and no named prepared statements with `prepare: false` (PgBouncer).
  */
-import { openNamespace, stopTestInfra, type TestNamespace } from '@instantpost/testing';
+import { openNamespace, stopTestInfra, type TestNamespace, waitFor } from '@instantpost/testing';
 import test from 'ava';
 import { createShards, parseShardMap } from '../src/index.ts';
 import { twoDatabaseMap, withDirect } from './helpers.ts';
@@ -28,14 +28,6 @@ function backends(url: string, application: string): Promise<number> {
       select count(*)::int as n from pg_stat_activity where datname = ${dbName} and application_name = ${application}`;
     return row?.n ?? 0;
   });
-}
-
-async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`never: ${what}`);
 }
 
 test('the options are what postgres.js is given', (t) => {
@@ -72,7 +64,7 @@ test('a pool never opens more than poolMax connections to a database, and idle o
     );
     t.true(new Set(pids.map(([row]) => row?.pid)).size <= 2);
     t.true((await backends(map.urls[0], 'upload')) <= 2);
-    await eventually(async () => (await backends(map.urls[0], 'upload')) === 0, 'idle connections closed');
+    await waitFor('idle connections closed', async () => (await backends(map.urls[0], 'upload')) === 0);
     t.is(await backends(map.urls[0], 'upload'), 0);
   } finally {
     await shards.close();
@@ -98,4 +90,28 @@ test('prepare: false leaves no named prepared statement on the server connection
   };
   t.true((await preparedOn(true)) > 0, 'postgres.js prepares by default');
   t.is(await preparedOn(false), 0);
+});
+
+test('deadlines on every connection: a long statement is cancelled, an idle transaction is ended', async (t) => {
+  const shards = createShards({
+    service: 'deadlines',
+    map: parseShardMap(map.text),
+    poolMax: 2,
+    statementTimeoutMs: 200,
+    idleInTransactionTimeoutMs: 300,
+  });
+  t.teardown(() => shards.close());
+  const shard = shards.forShard(0);
+  const slow = await t.throwsAsync(shard.sql`select pg_sleep(5)`);
+  t.regex(slow?.message ?? '', /statement timeout/);
+  const abandoned = await t.throwsAsync(
+    shard.sql.begin(async (tx) => {
+      await tx`select 1`;
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // a client that hangs mid-transaction
+      await tx`select 1`;
+    }),
+  );
+  t.truthy(abandoned, 'the server ended the idle transaction');
+  const [row] = await shard.sql<{ ok: number }[]>`select 1 as ok`;
+  t.is(row?.ok, 1, 'the pool goes on with fresh connections');
 });

@@ -1,5 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import { bool, type ConfigOf, optional, str, url } from '@instantpost/config';
+import { bool, type ConfigOf, int, optional, str, url } from '@instantpost/config';
 
 /** The S3 variables of a service that stores objects (upload, media-processing). */
 export function s3Spec() {
@@ -16,6 +16,18 @@ export function s3Spec() {
       default: 'instantpost-media',
       pattern: /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
       doc: 'bucket of originals/ and media/',
+    }),
+    s3ConnectTimeoutMs: int('S3_CONNECT_TIMEOUT_MS', {
+      default: 3000,
+      min: 100,
+      max: 60_000,
+      doc: 'time to open a connection to S3 before the request fails (and is retried)',
+    }),
+    s3RequestTimeoutMs: int('S3_REQUEST_TIMEOUT_MS', {
+      default: 30_000,
+      min: 100,
+      max: 600_000,
+      doc: 'a request whose socket is silent this long fails (a hung S3 frees its caller)',
     }),
     s3ForcePathStyle: bool('S3_FORCE_PATH_STYLE', {
       default: true,
@@ -37,6 +49,13 @@ export function createS3Client(config: S3Config): S3Client {
     forcePathStyle: config.s3ForcePathStyle,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // Deadlines: without them a hung S3 holds its caller (and a consumer's slot) forever.
+    requestHandler: {
+      connectionTimeout: config.s3ConnectTimeoutMs,
+      requestTimeout: config.s3RequestTimeoutMs,
+      // Newer handlers only warn when the request timeout passes unless told to fail the request.
+      throwOnRequestTimeout: true,
+    },
     ...(config.s3Endpoint ? { endpoint: config.s3Endpoint } : {}),
     ...(config.s3AccessKeyId && config.s3SecretAccessKey
       ? { credentials: { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey } }

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { ConfigError, loadConfig } from '@instantpost/config';
-import { openNamespace, stopTestInfra, type TestNamespace } from '@instantpost/testing';
+import { openNamespace, startTcpProxy, stopTestInfra, type TestNamespace } from '@instantpost/testing';
 import test from 'ava';
 import { createS3Client, s3Spec } from '../src/index.ts';
 
@@ -68,4 +68,25 @@ test('a bad bucket name or endpoint is named at start-up', (t) => {
     error?.problems.map((p) => p.variable),
     ['S3_ENDPOINT', 'S3_BUCKET'],
   );
+});
+
+test('a hung S3 fails the request after S3_REQUEST_TIMEOUT_MS instead of holding the caller', async (t) => {
+  const endpoint = new URL(ns.s3.endpoint);
+  const proxy = await startTcpProxy(endpoint.hostname, Number(endpoint.port));
+  t.teardown(() => proxy.close());
+  const config = loadConfig(s3Spec(), {
+    S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`,
+    S3_ACCESS_KEY_ID: ns.s3.accessKeyId,
+    S3_SECRET_ACCESS_KEY: ns.s3.secretAccessKey,
+    S3_BUCKET: ns.s3.bucket,
+    S3_REQUEST_TIMEOUT_MS: '300',
+  });
+  const s3 = createS3Client(config);
+  await s3.send(new PutObjectCommand({ Bucket: config.s3Bucket, Key: 'hang/1', Body: Buffer.from('x') }));
+  proxy.stall();
+  const err = await t.throwsAsync(s3.send(new GetObjectCommand({ Bucket: config.s3Bucket, Key: 'hang/1' })));
+  t.regex(`${err?.name} ${err?.message}`, /timeout|timed out/i);
+  await proxy.restore();
+  const got = await s3.send(new GetObjectCommand({ Bucket: config.s3Bucket, Key: 'hang/1' }));
+  t.is(await got.Body?.transformToString(), 'x', 'the next request, on a new connection, works');
 });

@@ -6,7 +6,12 @@ export interface TcpProxy {
   readonly port: number;
   /** Drops every open connection and refuses new ones. */
   cut(): Promise<void>;
-  /** Accepts connections again, on the same port. */
+  /**
+   * A hung dependency: connections stay open (new ones are accepted) but nothing passes in either
+   * direction until `restore()`. Clients without deadlines wait forever.
+   */
+  stall(): void;
+  /** Accepts connections again, on the same port, and ends a stall. */
   restore(): Promise<void>;
   close(): Promise<void>;
 }
@@ -15,6 +20,11 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   let port = 0;
+  let stalled = false;
+  const forward = (from: Socket, to: Socket) =>
+    from.on('data', (chunk: Buffer) => {
+      if (!stalled) to.write(chunk);
+    });
 
   const listen = async () => {
     const s = createServer((client) => {
@@ -28,7 +38,8 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       };
       client.on('error', drop).on('close', drop);
       upstream.on('error', drop).on('close', drop);
-      client.pipe(upstream).pipe(client);
+      forward(client, upstream);
+      forward(upstream, client);
     });
     await new Promise<void>((resolve, reject) => {
       s.once('error', reject);
@@ -51,7 +62,11 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       return port;
     },
     cut: stop,
+    stall: () => {
+      stalled = true;
+    },
     restore: async () => {
+      stalled = false;
       if (!server) await listen();
     },
     close: stop,

@@ -57,6 +57,7 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
       maxDeliver: config.mediaMaxDeliver,
       retryInitialMs: config.mediaRetryInitialMs,
       ackWaitMs: config.mediaAckWaitMs,
+      handlerTimeoutMs: config.mediaHandlerTimeoutMs,
     }),
     prefix: config.natsPrefix,
     logger,

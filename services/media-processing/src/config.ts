@@ -35,6 +35,12 @@ export const configSpec = {
     max: 600_000,
     doc: 'ack_wait of the consumer: a replica that dies mid-image hands the event on after this; heartbeats every third of it',
   }),
+  mediaHandlerTimeoutMs: int('MEDIA_HANDLER_TIMEOUT_MS', {
+    default: 120_000,
+    min: 1000,
+    max: 3_600_000,
+    doc: 'one image may take this long (download, renditions, uploads); then the delivery times out and is retried',
+  }),
   uvThreadpoolSize: int('UV_THREADPOOL_SIZE', {
     default: 4,
     min: 1,

@@ -9,6 +9,8 @@ export interface MediaConsumerSettings {
   readonly retryInitialMs: number;
   /** Redelivery after a replica died mid-image; a running handler heartbeats every third of it. */
   readonly ackWaitMs: number;
+  /** The deadline of one image: a hung S3 or decode frees the slot, and the event is retried. */
+  readonly handlerTimeoutMs: number;
 }
 
 /** The durable's name: every replica binds to it, so the replicas share the work (each event goes to one). */
@@ -31,6 +33,7 @@ export function mediaUploadedConsumer(
     settings: {
       concurrency: settings.concurrency,
       ackWaitMs: settings.ackWaitMs,
+      handlerTimeoutMs: settings.handlerTimeoutMs,
       maxDeliver: settings.maxDeliver,
       // The pull batch is `concurrency`, so a replica never holds more events than it can start soon;
       // max_ack_pending stays at the bus default (1000, across every replica) so adding replicas scales.
