@@ -1,7 +1,6 @@
 import { enqueue } from '@instantpost/bus';
 import type { AnyCloudEvent } from '@instantpost/events';
-import type { Shards } from '@instantpost/shards';
-import { groupByShard, tableIn } from './sql.ts';
+import { groupByShard, inTransaction, type Shards } from '@instantpost/shards';
 
 /** An account as stored. */
 export interface AccountRow {
@@ -79,12 +78,12 @@ export function accountStore(shards: Shards) {
       event: AnyCloudEvent,
     ): Promise<AccountRow> {
       const shard = shards.forId(account.id);
-      return shard.sql.begin(async (tx) => {
-        const [row] = await tx<AccountRow[]>`
-          INSERT INTO ${tableIn(tx, shard, 'accounts')} (id, username, display_name, password_hash)
+      return inTransaction(shard, async (tx) => {
+        const [row] = await tx.sql<AccountRow[]>`
+          INSERT INTO ${tx.table('accounts')} (id, username, display_name, password_hash)
           VALUES (${account.id}, ${account.username}, ${account.displayName}, ${account.passwordHash})
           RETURNING id, username, display_name, bio, is_private, created_at`;
-        await enqueue(tx, shard.schema, event);
+        await enqueue(tx.sql, tx.schema, event);
         if (!row) throw new Error('account insert returned nothing');
         return row;
       });
@@ -120,7 +119,7 @@ export function accountStore(shards: Shards) {
     /** Accounts by id, one query per shard; missing ids are absent from the map. */
     async accountsByIds(ids: readonly string[]): Promise<Map<string, AccountRow>> {
       const out = new Map<string, AccountRow>();
-      for (const [shard, group] of groupByShard(shards, [...new Set(ids)])) {
+      for (const { shard, items: group } of groupByShard(shards, [...new Set(ids)]).groups) {
         const rows = await shard.sql<AccountRow[]>`
           SELECT id, username, display_name, bio, is_private, created_at
           FROM ${shard.table('accounts')} WHERE id = ANY(${group}::bigint[])`;
@@ -139,9 +138,9 @@ export function accountStore(shards: Shards) {
       eventFor: (changed: { displayName?: string; bio?: string; isPrivate?: boolean }) => AnyCloudEvent,
     ): Promise<AccountRow | undefined> {
       const shard = shards.forId(id);
-      return shard.sql.begin(async (tx) => {
-        const table = tableIn(tx, shard, 'accounts');
-        const [before] = await tx<AccountRow[]>`
+      return inTransaction(shard, async (tx) => {
+        const table = tx.table('accounts');
+        const [before] = await tx.sql<AccountRow[]>`
           SELECT id, username, display_name, bio, is_private, created_at FROM ${table} WHERE id = ${id} FOR UPDATE`;
         if (!before) return undefined;
         const changed: { displayName?: string; bio?: string; isPrivate?: boolean } = {};
@@ -151,7 +150,7 @@ export function accountStore(shards: Shards) {
         if (changes.isPrivate !== undefined && changes.isPrivate !== before.is_private)
           changed.isPrivate = changes.isPrivate;
         if (Object.keys(changed).length === 0) return before;
-        const [after] = await tx<AccountRow[]>`
+        const [after] = await tx.sql<AccountRow[]>`
           UPDATE ${table} SET
             display_name = ${changed.displayName ?? before.display_name},
             bio = ${changed.bio ?? before.bio},
@@ -159,7 +158,7 @@ export function accountStore(shards: Shards) {
             updated_at = now()
           WHERE id = ${id}
           RETURNING id, username, display_name, bio, is_private, created_at`;
-        await enqueue(tx, shard.schema, eventFor(changed));
+        await enqueue(tx.sql, tx.schema, eventFor(changed));
         return after;
       });
     },

@@ -1,7 +1,7 @@
 import { enqueue } from '@instantpost/bus';
 import type { AnyCloudEvent } from '@instantpost/events';
-import type { Shards } from '@instantpost/shards';
-import { onKnownShard, tableIn } from './sql.ts';
+import { inTransaction, type Shards } from '@instantpost/shards';
+import { onKnownShard } from './sql.ts';
 
 export type EdgeState = 'following' | 'requested' | 'none';
 
@@ -41,21 +41,21 @@ export function followStore(shards: Shards) {
         return { state: 'none', changed: false };
       }
       const shard = shards.forId(followerId);
-      return shard.sql.begin(async (tx) => {
-        const table = tableIn(tx, shard, 'following');
+      return inTransaction(shard, async (tx) => {
+        const table = tx.table('following');
         // Make sure a row exists to lock, so two racing follows serialize on it.
-        await tx`
+        await tx.sql`
           INSERT INTO ${table} (follower_id, followee_id, state, version)
           VALUES (${followerId}, ${followeeId}, 'none', 0) ON CONFLICT DO NOTHING`;
-        const [row] = await tx<{ state: EdgeState }[]>`
+        const [row] = await tx.sql<{ state: EdgeState }[]>`
           SELECT state FROM ${table} WHERE follower_id = ${followerId} AND followee_id = ${followeeId} FOR UPDATE`;
         const current = row?.state ?? 'none';
         const decision = decide(current);
         if (!decision || decision.state === current) return { state: current, changed: false };
-        await tx`
+        await tx.sql`
           UPDATE ${table} SET state = ${decision.state}, version = version + 1, updated_at = now()
           WHERE follower_id = ${followerId} AND followee_id = ${followeeId}`;
-        await enqueue(tx, shard.schema, decision.event);
+        await enqueue(tx.sql, tx.schema, decision.event);
         return { state: decision.state, changed: true };
       });
     },

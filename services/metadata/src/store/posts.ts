@@ -1,7 +1,7 @@
 import { enqueue } from '@instantpost/bus';
 import type { AnyCloudEvent, EventData } from '@instantpost/events';
-import type { Shards } from '@instantpost/shards';
-import { groupByShard, onKnownShard, tableIn } from './sql.ts';
+import { groupByShard, inTransaction, type Shards } from '@instantpost/shards';
+import { onKnownShard } from './sql.ts';
 
 export type StoredRendition = EventData<'media.processed'>['renditions'][number];
 export type StoredMention = { userId: string; username: string };
@@ -74,17 +74,17 @@ export function postStore(shards: Shards) {
      */
     async insertPost(post: NewPost, eventFor: (row: PostRow) => AnyCloudEvent): Promise<boolean> {
       const shard = shards.forId(post.id);
-      return shard.sql.begin(async (tx) => {
-        const [row] = await tx<PostRow[]>`
-          INSERT INTO ${tableIn(tx, shard, 'posts')}
+      return inTransaction(shard, async (tx) => {
+        const [row] = await tx.sql<PostRow[]>`
+          INSERT INTO ${tx.table('posts')}
             (id, author_id, caption, hashtags, mentions, alt_text, width, height, blurhash, renditions)
           VALUES (${post.id}, ${post.authorId}, ${post.caption}, ${post.hashtags}::text[],
-            ${tx.json(post.mentions)}, ${post.altText ?? null}, ${post.width}, ${post.height},
-            ${post.blurhash}, ${tx.json(post.renditions)})
+            ${tx.sql.json(post.mentions)}, ${post.altText ?? null}, ${post.width}, ${post.height},
+            ${post.blurhash}, ${tx.sql.json(post.renditions)})
           ON CONFLICT (id) DO NOTHING
-          RETURNING ${tx(POST_COLUMNS)}`;
+          RETURNING ${tx.sql(POST_COLUMNS)}`;
         if (!row) return false;
-        await enqueue(tx, shard.schema, eventFor(row));
+        await enqueue(tx.sql, tx.schema, eventFor(row));
         return true;
       });
     },
@@ -101,7 +101,7 @@ export function postStore(shards: Shards) {
     /** Live posts by id, one query per shard. */
     async livePostsByIds(ids: readonly string[]): Promise<Map<string, PostRow>> {
       const out = new Map<string, PostRow>();
-      for (const [shard, group] of groupByShard(shards, [...new Set(ids)])) {
+      for (const { shard, items: group } of groupByShard(shards, [...new Set(ids)]).groups) {
         const rows = await shard.sql<PostRow[]>`
           SELECT ${shard.sql(POST_COLUMNS)} FROM ${shard.table('posts')}
           WHERE id = ANY(${group}::bigint[]) AND deleted_at IS NULL`;
@@ -123,12 +123,12 @@ export function postStore(shards: Shards) {
     /** Marks the post deleted with its event; false when it was already gone. */
     async deletePost(id: string, event: AnyCloudEvent): Promise<boolean> {
       const shard = shards.forId(id);
-      return shard.sql.begin(async (tx) => {
-        const rows = await tx`
-          UPDATE ${tableIn(tx, shard, 'posts')} SET deleted_at = now()
+      return inTransaction(shard, async (tx) => {
+        const rows = await tx.sql`
+          UPDATE ${tx.table('posts')} SET deleted_at = now()
           WHERE id = ${id} AND deleted_at IS NULL RETURNING 1`;
         if (rows.length === 0) return false;
-        await enqueue(tx, shard.schema, event);
+        await enqueue(tx.sql, tx.schema, event);
         return true;
       });
     },
@@ -144,18 +144,18 @@ export function postStore(shards: Shards) {
       eventFor: (authorId: string) => AnyCloudEvent,
     ): Promise<'changed' | 'unchanged' | 'missing'> {
       const shard = shards.forId(postId);
-      return shard.sql.begin(async (tx) => {
-        const posts = tableIn(tx, shard, 'posts');
-        const likes = tableIn(tx, shard, 'likes');
-        const [post] = await tx<{ author_id: string }[]>`
+      return inTransaction(shard, async (tx) => {
+        const posts = tx.table('posts');
+        const likes = tx.table('likes');
+        const [post] = await tx.sql<{ author_id: string }[]>`
           SELECT author_id FROM ${posts} WHERE id = ${postId} AND deleted_at IS NULL FOR NO KEY UPDATE`;
         if (!post) return 'missing';
         const rows = liked
-          ? await tx`INSERT INTO ${likes} (post_id, user_id) VALUES (${postId}, ${userId}) ON CONFLICT DO NOTHING RETURNING 1`
-          : await tx`DELETE FROM ${likes} WHERE post_id = ${postId} AND user_id = ${userId} RETURNING 1`;
+          ? await tx.sql`INSERT INTO ${likes} (post_id, user_id) VALUES (${postId}, ${userId}) ON CONFLICT DO NOTHING RETURNING 1`
+          : await tx.sql`DELETE FROM ${likes} WHERE post_id = ${postId} AND user_id = ${userId} RETURNING 1`;
         if (rows.length === 0) return 'unchanged';
-        await tx`UPDATE ${posts} SET like_count = like_count + ${liked ? 1 : -1} WHERE id = ${postId}`;
-        await enqueue(tx, shard.schema, eventFor(post.author_id));
+        await tx.sql`UPDATE ${posts} SET like_count = like_count + ${liked ? 1 : -1} WHERE id = ${postId}`;
+        await enqueue(tx.sql, tx.schema, eventFor(post.author_id));
         return 'changed';
       });
     },
@@ -163,7 +163,7 @@ export function postStore(shards: Shards) {
     /** Which of `postIds` `userId` has liked. */
     async likedBy(userId: string, postIds: readonly string[]): Promise<Set<string>> {
       const out = new Set<string>();
-      for (const [shard, group] of groupByShard(shards, [...new Set(postIds)])) {
+      for (const { shard, items: group } of groupByShard(shards, [...new Set(postIds)]).groups) {
         const rows = await shard.sql<{ post_id: string }[]>`
           SELECT post_id FROM ${shard.table('likes')} WHERE user_id = ${userId} AND post_id = ANY(${group}::bigint[])`;
         for (const row of rows) out.add(row.post_id);
@@ -180,18 +180,18 @@ export function postStore(shards: Shards) {
       eventFor: (comment: CommentRow, postAuthorId: string) => AnyCloudEvent,
     ): Promise<CommentRow | undefined> {
       const shard = shards.forId(postId);
-      return shard.sql.begin(async (tx) => {
-        const posts = tableIn(tx, shard, 'posts');
-        const [post] = await tx<{ author_id: string }[]>`
+      return inTransaction(shard, async (tx) => {
+        const posts = tx.table('posts');
+        const [post] = await tx.sql<{ author_id: string }[]>`
           UPDATE ${posts} SET comment_count = comment_count + 1
           WHERE id = ${postId} AND deleted_at IS NULL RETURNING author_id`;
         if (!post) return undefined;
-        const [comment] = await tx<CommentRow[]>`
-          INSERT INTO ${tableIn(tx, shard, 'comments')} (post_id, author_id, text, mentions)
-          VALUES (${postId}, ${authorId}, ${text}, ${tx.json(mentions)})
+        const [comment] = await tx.sql<CommentRow[]>`
+          INSERT INTO ${tx.table('comments')} (post_id, author_id, text, mentions)
+          VALUES (${postId}, ${authorId}, ${text}, ${tx.sql.json(mentions)})
           RETURNING id, post_id, author_id, text, mentions, created_at`;
         if (!comment) throw new Error('comment insert returned nothing');
-        await enqueue(tx, shard.schema, eventFor(comment, post.author_id));
+        await enqueue(tx.sql, tx.schema, eventFor(comment, post.author_id));
         return comment;
       });
     },

@@ -1,8 +1,8 @@
 import { enqueue } from '@instantpost/bus';
 import type { AnyCloudEvent } from '@instantpost/events';
 import { shardOf } from '@instantpost/ids';
-import type { Shards } from '@instantpost/shards';
-import { onKnownShard, tableIn } from './sql.ts';
+import { inTransaction, type Shards } from '@instantpost/shards';
+import { onKnownShard } from './sql.ts';
 
 /** What presenting a refresh secret did. */
 export type RefreshOutcome =
@@ -49,23 +49,23 @@ export function sessionStore(shards: Shards) {
     ): Promise<RefreshOutcome> {
       if (!onKnownShard(shards, sessionId)) return { kind: 'invalid' };
       const shard = shards.forId(sessionId);
-      return shard.sql.begin(async (tx): Promise<RefreshOutcome> => {
-        const sessions = tableIn(tx, shard, 'sessions');
-        const rotatedSecrets = tableIn(tx, shard, 'rotated_secrets');
-        const [session] = await tx<{ user_id: string; secret_hash: Buffer }[]>`
+      return inTransaction(shard, async (tx): Promise<RefreshOutcome> => {
+        const sessions = tx.table('sessions');
+        const rotatedSecrets = tx.table('rotated_secrets');
+        const [session] = await tx.sql<{ user_id: string; secret_hash: Buffer }[]>`
           SELECT user_id, secret_hash FROM ${sessions}
           WHERE id = ${sessionId} AND revoked_at IS NULL AND expires_at > now() FOR UPDATE`;
         if (!session) return { kind: 'invalid' };
         const userId = session.user_id;
         if (session.secret_hash.equals(presented)) {
-          await tx`INSERT INTO ${rotatedSecrets} (secret_hash, session_id) VALUES (${presented}, ${sessionId})
+          await tx.sql`INSERT INTO ${rotatedSecrets} (secret_hash, session_id) VALUES (${presented}, ${sessionId})
             ON CONFLICT (secret_hash) DO NOTHING`;
-          await tx`UPDATE ${sessions} SET secret_hash = ${next}, rotated_at = now(),
+          await tx.sql`UPDATE ${sessions} SET secret_hash = ${next}, rotated_at = now(),
               expires_at = now() + ${settings.ttlDays} * interval '1 day'
             WHERE id = ${sessionId}`;
           return { kind: 'rotated', userId };
         }
-        const [old] = await tx<{ recent: boolean }[]>`
+        const [old] = await tx.sql<{ recent: boolean }[]>`
           SELECT rotated_at > now() - ${settings.graceSeconds} * interval '1 second' AS recent
           FROM ${rotatedSecrets} WHERE secret_hash = ${presented} AND session_id = ${sessionId}`;
         if (!old) return { kind: 'invalid' };
@@ -73,8 +73,8 @@ export function sessionStore(shards: Shards) {
           // Within the grace window a replay never revokes; it gets the pair only while that is current.
           return session.secret_hash.equals(next) ? { kind: 'repeated', userId } : { kind: 'invalid' };
         }
-        await tx`UPDATE ${sessions} SET revoked_at = now() WHERE id = ${sessionId}`;
-        await enqueue(tx, shard.schema, revoked(userId));
+        await tx.sql`UPDATE ${sessions} SET revoked_at = now() WHERE id = ${sessionId}`;
+        await enqueue(tx.sql, tx.schema, revoked(userId));
         return { kind: 'reused', userId };
       });
     },
@@ -91,14 +91,14 @@ export function sessionStore(shards: Shards) {
     ): Promise<boolean> {
       const shard = shards.forId(userId);
       if (shard.shard !== shardOf(sessionId)) return false;
-      return shard.sql.begin(async (tx) => {
-        const rows = await tx`
-          UPDATE ${tableIn(tx, shard, 'sessions')} SET revoked_at = now()
+      return inTransaction(shard, async (tx) => {
+        const rows = await tx.sql`
+          UPDATE ${tx.table('sessions')} SET revoked_at = now()
           WHERE id = ${sessionId} AND user_id = ${userId} AND revoked_at IS NULL
-            ${secretHash === undefined ? tx`` : tx`AND secret_hash = ${secretHash}`}
+            ${secretHash === undefined ? tx.sql`` : tx.sql`AND secret_hash = ${secretHash}`}
           RETURNING 1`;
         if (rows.length === 0) return false;
-        await enqueue(tx, shard.schema, revoked(userId));
+        await enqueue(tx.sql, tx.schema, revoked(userId));
         return true;
       });
     },
@@ -106,11 +106,11 @@ export function sessionStore(shards: Shards) {
     /** Revokes every session of the user; returns how many were live. */
     async revokeAll(userId: string, revoked: RevocationEvent): Promise<number> {
       const shard = shards.forId(userId);
-      return shard.sql.begin(async (tx) => {
-        const rows = await tx`
-          UPDATE ${tableIn(tx, shard, 'sessions')} SET revoked_at = now()
+      return inTransaction(shard, async (tx) => {
+        const rows = await tx.sql`
+          UPDATE ${tx.table('sessions')} SET revoked_at = now()
           WHERE user_id = ${userId} AND revoked_at IS NULL RETURNING 1`;
-        await enqueue(tx, shard.schema, revoked(userId));
+        await enqueue(tx.sql, tx.schema, revoked(userId));
         return rows.length;
       });
     },
