@@ -1,13 +1,13 @@
 import type { KeyObject } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
-import swagger from '@fastify/swagger';
 import type { Logger } from '@instantpost/telemetry';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { registerAuth } from './auth.ts';
 import { type ReadinessCheck, registerHealth } from './health.ts';
 import { registerMetrics } from './metrics.ts';
+import { registerSchemas } from './openapi.ts';
 import { registerProblemHandler } from './problem.ts';
 import type { SessionRevocations } from './revocations.ts';
 
@@ -43,9 +43,9 @@ const SAFE_REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /**
  * The Fastify instance every service builds its routes on: pino logger, request ids (taken from the
- * gateway's X-Request-Id or made here, echoed back), problem+json errors, bearer-token auth,
- * Redis-backed rate limits (per route, opt in with `config.rateLimit`), OpenAPI at /docs/json,
- * /healthz, /readyz and /metrics. Closing the app (SIGTERM) stops taking requests and runs onClose hooks.
+ * gateway's X-Request-Id or made here, echoed back), problem+json errors, bearer-token auth, schema
+ * validation (JSON bodies as sent, query and path coerced), Redis-backed rate limits (per route, opt in
+ * with `config.rateLimit`), OpenAPI at /docs/json, /healthz, /readyz and /metrics. Closing the app (SIGTERM) stops taking requests and runs onClose hooks.
  */
 export async function createHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -61,7 +61,6 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
       options.trustedProxies && options.trustedProxies.length > 0 ? [...options.trustedProxies] : false,
     return503OnClosing: true,
     forceCloseConnections: true,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
   // Callback-style hooks (here and in metrics.ts): an async hook costs a promise on every request.
   app.addHook('onRequest', (request, reply, done) => {
@@ -73,12 +72,7 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
     tokenCacheSize: options.tokenCacheSize,
     revocations: options.revocations,
   });
-  await app.register(swagger, {
-    openapi: {
-      info: { title: `InstantPost ${options.service}`, version: '1.0.0' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-    },
-  });
+  await registerSchemas(app, options.service);
   await app.register(rateLimit, {
     global: false,
     // A Redis outage must not fail the request: the limit is skipped (and Redis errors are logged).

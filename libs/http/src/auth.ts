@@ -80,3 +80,13 @@ export function registerAuth(
   app.decorate('requireUser', async (request: FastifyRequest) => authenticate(request, true));
   app.decorate('optionalUser', async (request: FastifyRequest) => authenticate(request, false));
 }
+
+/**
+ * The caller of a route that has `onRequest: app.requireUser`. Throws (a 500: a programming error) when the
+ * route forgot the hook, so a handler never runs as nobody.
+ */
+export function userOf(request: FastifyRequest): AuthUser {
+  if (!request.user)
+    throw new Error(`${request.routeOptions.url ?? 'this route'} needs onRequest: app.requireUser`);
+  return request.user;
+}

@@ -1,44 +1,76 @@
-/** Error codes that reach HTTP, each with its status. */
-export const HttpErrorCodes = {
-  badRequest: { code: 'BAD_REQUEST', status: 400, title: 'Bad Request' },
-  unauthorized: { code: 'UNAUTHORIZED', status: 401, title: 'Unauthorized' },
-  forbidden: { code: 'FORBIDDEN', status: 403, title: 'Forbidden' },
-  notFound: { code: 'NOT_FOUND', status: 404, title: 'Not Found' },
-  conflict: { code: 'CONFLICT', status: 409, title: 'Conflict' },
-  payloadTooLarge: { code: 'PAYLOAD_TOO_LARGE', status: 413, title: 'Payload Too Large' },
-  unsupportedMediaType: { code: 'UNSUPPORTED_MEDIA_TYPE', status: 415, title: 'Unsupported Media Type' },
-  tooManyRequests: { code: 'TOO_MANY_REQUESTS', status: 429, title: 'Too Many Requests' },
-  unavailable: { code: 'SERVICE_UNAVAILABLE', status: 503, title: 'Service Unavailable' },
-} as const;
+/**
+ * What kind of failure an error is, in words a domain knows. The HTTP edge (problem.ts) turns each kind into
+ * its status; domain code never names a status. Imported by domain code through `@instantpost/http/errors`,
+ * which loads no Fastify.
+ */
+export const ErrorKinds = [
+  /** The input breaks a rule (a 400 naming `field`). */
+  'invalid',
+  /** No or bad credentials. */
+  'unauthorized',
+  /** Known caller, not allowed. */
+  'forbidden',
+  /** Does not exist, or the caller may not see it. */
+  'not_found',
+  /** Clashes with the current state (a taken name...). */
+  'conflict',
+  /** More bytes than accepted. */
+  'too_large',
+  /** A kind of content that is not accepted. */
+  'unsupported_type',
+  /** Too many tries: wait `retryAfterSeconds`. */
+  'rate_limited',
+] as const;
 
-export type HttpErrorKind = keyof typeof HttpErrorCodes;
+export type ErrorKind = (typeof ErrorKinds)[number];
+
+export interface DomainErrorOptions {
+  /** The input field at fault (`invalid` errors). */
+  field?: string | undefined;
+  /** How long the caller should wait before trying again (`rate_limited`). */
+  retryAfterSeconds?: number | undefined;
+  cause?: unknown;
+}
 
 /**
- * An error meant for the client: it becomes `application/problem+json` with its status.
- * `field` names the offending input for 400s; `headers` are added to the reply (e.g. Retry-After).
+ * The one base of every error meant for the caller, thrown by domain code in every service. `code` is a
+ * stable value from the thrower's `as const` code map (`{ UsernameTaken: 'METADATA_USERNAME_TAKEN' }`),
+ * `message` is written for a person and becomes the problem's `detail`.
  */
-export class HttpError extends Error {
-  override readonly name = 'HttpError';
-  readonly code: string;
-  readonly status: number;
-  readonly title: string;
-  constructor(
-    kind: HttpErrorKind,
-    readonly detail: string,
-    readonly extra: { field?: string; headers?: Record<string, string>; cause?: unknown } = {},
-  ) {
-    super(detail, extra.cause === undefined ? undefined : { cause: extra.cause });
-    const spec = HttpErrorCodes[kind];
-    this.code = spec.code;
-    this.status = spec.status;
-    this.title = spec.title;
+export class DomainError<C extends string = string> extends Error {
+  override readonly name: string = 'DomainError';
+  readonly kind: ErrorKind;
+  readonly code: C;
+  readonly field: string | undefined;
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(kind: ErrorKind, code: C, message: string, options: DomainErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.kind = kind;
+    this.code = code;
+    this.field = options.field;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 
-export const badRequest = (detail: string, field?: string) =>
-  new HttpError('badRequest', detail, field === undefined ? {} : { field });
+/** Codes of the failures the HTTP edge itself reports (auth, validation, unknown routes). */
+export const HttpErrorCodes = {
+  /** No token, a malformed, expired, foreign or revoked one. */
+  Unauthorized: 'UNAUTHORIZED',
+  /** The request breaks its route's schema. */
+  ValidationFailed: 'VALIDATION_FAILED',
+  /** The body is not JSON, or not UTF-8. */
+  MalformedBody: 'MALFORMED_BODY',
+  /** No route for the method and path. */
+  NotFound: 'NOT_FOUND',
+  /** A route's rate limit (`config.rateLimit`). */
+  RateLimited: 'TOO_MANY_REQUESTS',
+  /** Anything unexpected: a 500 whose message is hidden. */
+  Internal: 'INTERNAL',
+} as const;
+
+export type HttpErrorCode = (typeof HttpErrorCodes)[keyof typeof HttpErrorCodes];
+
+/** The 401 of the auth hooks. */
 export const unauthorized = (detail = 'missing or invalid access token') =>
-  new HttpError('unauthorized', detail);
-export const forbidden = (detail = 'not allowed') => new HttpError('forbidden', detail);
-export const notFound = (detail = 'not found') => new HttpError('notFound', detail);
-export const conflict = (detail: string) => new HttpError('conflict', detail);
+  new DomainError('unauthorized', HttpErrorCodes.Unauthorized, detail);

@@ -1,19 +1,26 @@
 export { createHttpApp, type HttpAppOptions } from './app.ts';
-export type { AuthUser } from './auth.ts';
+export { type AuthUser, userOf } from './auth.ts';
 export {
-  badRequest,
-  conflict,
-  forbidden,
-  HttpError,
+  MentionSchema,
+  type PostJson,
+  PostSchema,
+  RenditionSchema,
+  type UserSummaryJson,
+  UserSummarySchema,
+} from './contract.ts';
+export {
+  DomainError,
+  type DomainErrorOptions,
+  type ErrorKind,
+  ErrorKinds,
+  type HttpErrorCode,
   HttpErrorCodes,
-  type HttpErrorKind,
-  notFound,
-  unauthorized,
 } from './errors.ts';
 export type { ReadinessCheck } from './health.ts';
 export {
   type AccessClaims,
   JwtError,
+  type JwtErrorCode,
   JwtErrorCodes,
   loadPrivateKey,
   loadPublicKey,
@@ -21,7 +28,23 @@ export {
   TOKEN_ISSUER,
   verifyAccessToken,
 } from './jwt.ts';
-export type { Problem } from './problem.ts';
+export { describeRoutes, type OpenApiDocument, schemaOnly } from './openapi.ts';
 export { type Revocation, SessionRevocations } from './revocations.ts';
+export {
+  BEARER,
+  type ContentReply,
+  Id,
+  NoContent,
+  Nullable,
+  OPTIONAL_BEARER,
+  Page,
+  PageQuery,
+  type Problem,
+  ProblemSchema,
+  type ProblemStatus,
+  replies,
+  TEXT_FORMAT,
+  Text,
+} from './schemas.ts';
 export { type ServeOptions, serve } from './serve.ts';
 export { DEFAULT_TOKEN_CACHE_SIZE, TokenVerifier } from './token-cache.ts';

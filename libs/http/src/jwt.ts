@@ -12,20 +12,23 @@ export interface AccessClaims {
   exp: number;
 }
 
+/** Why a token was refused, as stable codes. */
 export const JwtErrorCodes = {
-  malformed: 'JWT_MALFORMED',
-  badSignature: 'JWT_BAD_SIGNATURE',
-  expired: 'JWT_EXPIRED',
-  wrongIssuer: 'JWT_WRONG_ISSUER',
+  Malformed: 'JWT_MALFORMED',
+  BadSignature: 'JWT_BAD_SIGNATURE',
+  Expired: 'JWT_EXPIRED',
+  WrongIssuer: 'JWT_WRONG_ISSUER',
 } as const;
 
+export type JwtErrorCode = (typeof JwtErrorCodes)[keyof typeof JwtErrorCodes];
+
+/** A token that is not one of ours, or no longer valid; the auth hooks answer 401 with its message. */
 export class JwtError extends Error {
   override readonly name = 'JwtError';
-  constructor(
-    readonly code: (typeof JwtErrorCodes)[keyof typeof JwtErrorCodes],
-    message: string,
-  ) {
+  readonly code: JwtErrorCode;
+  constructor(code: JwtErrorCode, message: string) {
     super(message);
+    this.code = code;
   }
 }
 
@@ -39,7 +42,7 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
 function decodePart(part: string, what: string): Buffer {
   const bytes = BASE64URL.test(part) ? Buffer.from(part, 'base64url') : undefined;
   if (!bytes || bytes.toString('base64url') !== part) {
-    throw new JwtError(JwtErrorCodes.malformed, `token ${what} is not canonical base64url`);
+    throw new JwtError(JwtErrorCodes.Malformed, `token ${what} is not canonical base64url`);
   }
   return bytes;
 }
@@ -81,17 +84,17 @@ export function signAccessToken(
 /** Verifies signature, issuer and expiry with the public key alone; no call to the issuer. */
 export function verifyAccessToken(publicKey: KeyObject, token: string, now = Date.now()): AccessClaims {
   const parts = token.split('.');
-  if (parts.length !== 3) throw new JwtError(JwtErrorCodes.malformed, 'token is not a JWT');
+  if (parts.length !== 3) throw new JwtError(JwtErrorCodes.Malformed, 'token is not a JWT');
   const [header, payload, signature] = parts as [string, string, string];
-  if (header !== HEADER) throw new JwtError(JwtErrorCodes.malformed, 'unsupported token header');
+  if (header !== HEADER) throw new JwtError(JwtErrorCodes.Malformed, 'unsupported token header');
   const payloadBytes = decodePart(payload, 'payload');
   const ok = verify(null, Buffer.from(`${header}.${payload}`), publicKey, decodePart(signature, 'signature'));
-  if (!ok) throw new JwtError(JwtErrorCodes.badSignature, 'token signature is invalid');
+  if (!ok) throw new JwtError(JwtErrorCodes.BadSignature, 'token signature is invalid');
   let claims: Partial<AccessClaims>;
   try {
     claims = JSON.parse(payloadBytes.toString('utf8')) as Partial<AccessClaims>;
   } catch {
-    throw new JwtError(JwtErrorCodes.malformed, 'token payload is not JSON');
+    throw new JwtError(JwtErrorCodes.Malformed, 'token payload is not JSON');
   }
   if (
     typeof claims.sub !== 'string' ||
@@ -100,10 +103,10 @@ export function verifyAccessToken(publicKey: KeyObject, token: string, now = Dat
     typeof claims.iat !== 'number' ||
     (claims.sid !== undefined && typeof claims.sid !== 'string')
   ) {
-    throw new JwtError(JwtErrorCodes.malformed, 'token claims are incomplete');
+    throw new JwtError(JwtErrorCodes.Malformed, 'token claims are incomplete');
   }
   if (claims.iss !== TOKEN_ISSUER)
-    throw new JwtError(JwtErrorCodes.wrongIssuer, 'token issuer is not accepted');
-  if (claims.exp * 1000 <= now) throw new JwtError(JwtErrorCodes.expired, 'token has expired');
+    throw new JwtError(JwtErrorCodes.WrongIssuer, 'token issuer is not accepted');
+  if (claims.exp * 1000 <= now) throw new JwtError(JwtErrorCodes.Expired, 'token has expired');
   return claims as AccessClaims;
 }

@@ -1,16 +1,19 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { HttpError } from './errors.ts';
+import { DomainError, type ErrorKind, HttpErrorCodes } from './errors.ts';
+import type { Problem } from './schemas.ts';
+import { validationField, validationMessage } from './validation.ts';
 
-/** The body of every error reply (RFC 9457). */
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: string;
-  field?: string;
-  requestId?: string;
-}
+/** The one place a kind of failure becomes an HTTP status. */
+const STATUS_OF: Record<ErrorKind, number> = {
+  invalid: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+  unsupported_type: 415,
+  rate_limited: 429,
+};
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -31,48 +34,49 @@ function problemType(status: number): string {
   return `https://instantpost.dev/problems/${status}`;
 }
 
-/** Names the field of a Fastify/Ajv validation error: `body.username` → `username`. */
-function validationField(error: FastifyError): string | undefined {
-  const first = error.validation?.[0];
-  if (!first) return undefined;
-  const missing = (first.params as { missingProperty?: string } | undefined)?.missingProperty;
-  const path = first.instancePath.replace(/^\//, '').replaceAll('/', '.');
-  return [path, missing].filter(Boolean).join('.') || undefined;
+function problemOf(status: number, detail: string, code: string, field?: string): Problem {
+  return {
+    type: problemType(status),
+    title: TITLES[status] ?? 'Error',
+    status,
+    detail,
+    code,
+    ...(field === undefined ? {} : { field }),
+  };
 }
 
-/** One error handler for the whole app: everything leaves as application/problem+json; 5xx details are hidden. */
+/**
+ * One error handler for the whole app: everything leaves as application/problem+json; a `DomainError`
+ * by its kind, a schema violation as a 400 naming the field, anything else by its status with 5xx
+ * details hidden. Routes need no try/catch of their own.
+ */
 export function registerProblemHandler(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError | HttpError, request, reply) => {
+  app.setErrorHandler((error: FastifyError | DomainError, request, reply) => {
     let problem: Problem;
-    if (error instanceof HttpError) {
-      problem = {
-        type: problemType(error.status),
-        title: error.title,
-        status: error.status,
-        detail: error.detail,
-        code: error.code,
-        ...(error.extra.field ? { field: error.extra.field } : {}),
-      };
-      for (const [k, v] of Object.entries(error.extra.headers ?? {})) reply.header(k, v);
+    if (error instanceof DomainError) {
+      problem = problemOf(STATUS_OF[error.kind], error.message, error.code, error.field);
+      if (error.retryAfterSeconds !== undefined) {
+        reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterSeconds))));
+      }
     } else if (error.validation) {
       const field = validationField(error);
-      problem = {
-        type: problemType(400),
-        title: 'Bad Request',
-        status: 400,
-        detail: field ? `${field}: ${error.validation[0]?.message ?? 'invalid'}` : error.message,
-        code: 'VALIDATION_FAILED',
-        ...(field ? { field } : {}),
-      };
+      const message = validationMessage(error);
+      problem = problemOf(
+        400,
+        field ? `${field}: ${message}` : message,
+        HttpErrorCodes.ValidationFailed,
+        field,
+      );
     } else {
       const status = typeof error.statusCode === 'number' && error.statusCode >= 400 ? error.statusCode : 500;
-      problem = {
-        type: problemType(status),
-        title: TITLES[status] ?? 'Error',
-        status,
-        detail: status >= 500 ? 'internal error' : error.message,
-        code: status >= 500 ? 'INTERNAL' : (error.code ?? 'ERROR'),
-      };
+      problem =
+        status >= 500
+          ? problemOf(status, 'internal error', HttpErrorCodes.Internal)
+          : problemOf(
+              status,
+              error.message,
+              status === 429 ? HttpErrorCodes.RateLimited : (error.code ?? 'ERROR'),
+            );
     }
     if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
     problem.requestId = request.id;
@@ -80,16 +84,14 @@ export function registerProblemHandler(app: FastifyInstance): void {
   });
 
   app.setNotFoundHandler((request, reply) => {
+    const problem = problemOf(
+      404,
+      `no route for ${request.method} ${request.url.split('?')[0]}`,
+      HttpErrorCodes.NotFound,
+    );
     void reply
       .status(404)
       .type('application/problem+json')
-      .send({
-        type: problemType(404),
-        title: 'Not Found',
-        status: 404,
-        detail: `no route for ${request.method} ${request.url.split('?')[0]}`,
-        code: 'NOT_FOUND',
-        requestId: request.id,
-      } satisfies Problem);
+      .send({ ...problem, requestId: request.id });
   });
 }

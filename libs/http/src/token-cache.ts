@@ -17,11 +17,14 @@ export const DEFAULT_TOKEN_CACHE_SIZE = 10_000;
 export class TokenVerifier {
   private readonly verified = new Map<string, AccessClaims>();
 
-  constructor(
-    private readonly publicKey: KeyObject,
-    /** Largest number of remembered tokens; 0 verifies every time. */
-    readonly maxEntries = DEFAULT_TOKEN_CACHE_SIZE,
-  ) {}
+  private readonly publicKey: KeyObject;
+  /** Largest number of remembered tokens; 0 verifies every time. */
+  readonly maxEntries: number;
+
+  constructor(publicKey: KeyObject, maxEntries = DEFAULT_TOKEN_CACHE_SIZE) {
+    this.publicKey = publicKey;
+    this.maxEntries = maxEntries;
+  }
 
   /** Same contract as `verifyAccessToken`: the claims, or a `JwtError`. */
   verify(token: string, now = Date.now()): AccessClaims {
@@ -29,7 +32,7 @@ export class TokenVerifier {
     if (hit !== undefined) {
       if (hit.exp * 1000 > now) return hit;
       this.verified.delete(token);
-      throw new JwtError(JwtErrorCodes.expired, 'token has expired');
+      throw new JwtError(JwtErrorCodes.Expired, 'token has expired');
     }
     const claims = Object.freeze(verifyAccessToken(this.publicKey, token, now));
     if (this.maxEntries > 0) {

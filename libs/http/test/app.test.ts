@@ -4,7 +4,7 @@ import { openNamespace, stopTestInfra, type TestNamespace } from '@instantpost/t
 import test from 'ava';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { badRequest, createHttpApp, type HttpAppOptions, signAccessToken } from '../src/index.ts';
+import { createHttpApp, DomainError, type HttpAppOptions, signAccessToken } from '../src/index.ts';
 
 const keys = generateKeyPairSync('ed25519');
 const otherKeys = generateKeyPairSync('ed25519');
@@ -49,7 +49,7 @@ async function buildApp(extra: Partial<HttpAppOptions> = {}): Promise<FastifyIns
     throw new Error('secret database detail');
   });
   app.get('/v1/bad', async () => {
-    throw badRequest('caption is too long', 'caption');
+    throw new DomainError('invalid', 'PROBE_CAPTION_TOO_LONG', 'caption is too long', { field: 'caption' });
   });
   app.get('/v1/limited', { config: { rateLimit: { max: 3, timeWindow: 60_000 } } }, async () => ({
     ok: true,

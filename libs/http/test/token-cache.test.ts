@@ -22,31 +22,31 @@ test('a cached token is refused once its exp has passed, and the refusal is not 
   t.is(verifier.verify(token, T0 + 59_000).username, 'alice'); // a hit
   t.is(verifier.size, 1);
   const err = refusal(t)(() => verifier.verify(token, T0 + 60_000));
-  t.is(err.code, JwtErrorCodes.expired);
+  t.is(err.code, JwtErrorCodes.Expired);
   t.is(verifier.size, 0);
-  t.is(refusal(t)(() => verifier.verify(token, T0 + 61_000)).code, JwtErrorCodes.expired);
+  t.is(refusal(t)(() => verifier.verify(token, T0 + 61_000)).code, JwtErrorCodes.Expired);
   t.is(verifier.size, 0);
 });
 
 test('a token signed by another key never passes, before or after a good token was cached', (t) => {
   const verifier = new TokenVerifier(keys.publicKey);
   const foreign = signAccessToken(otherKeys.privateKey, alice, 60, T0);
-  t.is(refusal(t)(() => verifier.verify(foreign, T0)).code, JwtErrorCodes.badSignature);
+  t.is(refusal(t)(() => verifier.verify(foreign, T0)).code, JwtErrorCodes.BadSignature);
 
   const good = signAccessToken(keys.privateKey, alice, 60, T0);
   verifier.verify(good, T0);
   // Same claims, other key: a different string, verified in full.
-  t.is(refusal(t)(() => verifier.verify(foreign, T0)).code, JwtErrorCodes.badSignature);
+  t.is(refusal(t)(() => verifier.verify(foreign, T0)).code, JwtErrorCodes.BadSignature);
   // The cached token's header and payload with the other key's signature.
   const [header, payload] = good.split('.');
   const spliced = `${header}.${payload}.${foreign.split('.')[2]}`;
-  t.is(refusal(t)(() => verifier.verify(spliced, T0)).code, JwtErrorCodes.badSignature);
+  t.is(refusal(t)(() => verifier.verify(spliced, T0)).code, JwtErrorCodes.BadSignature);
   // The cached token's signature on another user's payload.
   const mallory = signAccessToken(otherKeys.privateKey, { sub: '666', username: 'mallory' }, 60, T0);
   const forged = `${header}.${mallory.split('.')[1]}.${good.split('.')[2]}`;
-  t.is(refusal(t)(() => verifier.verify(forged, T0)).code, JwtErrorCodes.badSignature);
+  t.is(refusal(t)(() => verifier.verify(forged, T0)).code, JwtErrorCodes.BadSignature);
   // Still refused the second time: failures are not remembered, and nothing but the good token was.
-  t.is(refusal(t)(() => verifier.verify(foreign, T0)).code, JwtErrorCodes.badSignature);
+  t.is(refusal(t)(() => verifier.verify(foreign, T0)).code, JwtErrorCodes.BadSignature);
   t.is(verifier.size, 1);
 });
 

@@ -1,7 +1,7 @@
 import { type ConsumerRunner, createPublisher, startConsumer, startOutboxRelay } from '@instantpost/bus';
 import { type BuiltService, createServiceApp, type ServiceContext } from '@instantpost/chassis';
 import type { ConfigOf } from '@instantpost/config';
-import { badRequest } from '@instantpost/http';
+import { DomainError, HttpErrorCodes } from '@instantpost/http';
 import { createMediaUrlSigner } from '@instantpost/media-urls';
 import type { FastifyInstance } from 'fastify';
 import type { configSpec } from './config.ts';
@@ -14,9 +14,7 @@ import { cacheInvalidationConsumer } from './handlers/cache-invalidation.ts';
 import { followMirrorConsumer } from './handlers/follow-mirror.ts';
 import { postsConsumer } from './handlers/media-processed.ts';
 import { tagIndexConsumer } from './handlers/tag-index.ts';
-import { accountRoutes } from './routes/accounts.ts';
-import { followRoutes } from './routes/follows.ts';
-import { postRoutes } from './routes/posts.ts';
+import { registerRoutes } from './routes/index.ts';
 import { accountStore } from './store/accounts.ts';
 import { cacheStore } from './store/cache.ts';
 import { followStore } from './store/follows.ts';
@@ -26,6 +24,8 @@ import { sessionStore } from './store/sessions.ts';
 export type Context = ServiceContext<ConfigOf<typeof configSpec>>;
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const malformed = (message: string) =>
+  new DomainError('invalid', HttpErrorCodes.MalformedBody, message, { field: 'body' });
 
 /**
  * JSON bodies must be valid UTF-8: a body with broken bytes is refused instead of stored with U+FFFD.
@@ -39,7 +39,7 @@ function strictJson(app: FastifyInstance): void {
     try {
       text = strictUtf8.decode(body as Buffer);
     } catch {
-      done(badRequest('the body is not valid UTF-8', 'body'));
+      done(malformed('the body is not valid UTF-8'));
       return;
     }
     if (text.trim() === '') {
@@ -47,7 +47,7 @@ function strictJson(app: FastifyInstance): void {
       return;
     }
     void parseJson(request, text, (err, parsed) => {
-      if (err) done(badRequest('the body is not valid JSON', 'body'));
+      if (err) done(malformed('the body is not valid JSON'));
       else done(null, parsed);
     });
   });
@@ -104,17 +104,17 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
   });
   const interactionsDomain = interactions({ posts: postsStore, postsDomain, people: peopleDomain });
 
-  accountRoutes(app, {
+  registerRoutes(app, {
     sessions: sessionsDomain,
     people: peopleDomain,
     follows: followsDomain,
+    posts: postsDomain,
+    interactions: interactionsDomain,
     limits: {
       signUp: { max: config.signupMaxPerAddress, timeWindow: config.signupWindowSeconds * 1000 },
       refresh: { max: config.refreshMaxPerAddress, timeWindow: 60_000 },
     },
   });
-  followRoutes(app, { follows: followsDomain });
-  postRoutes(app, { posts: postsDomain, interactions: interactionsDomain });
 
   const prefix = config.natsPrefix;
   const relay = await startOutboxRelay({

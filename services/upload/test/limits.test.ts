@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { stopTestInfra } from '@instantpost/testing';
 import test from 'ava';
+import { UploadErrorCodes } from '../src/domain/errors.ts';
 import {
   countRows,
   type Fixture,
@@ -36,7 +37,7 @@ function jpegLike(size: number): Buffer {
 test.serial('a photo one byte over the limit is 413 and leaves no object or row behind', async (t) => {
   const res = await upload(fx.svc, fx.keys, userOn(3), [photo(jpegLike(LIMIT + 1))]);
   t.is(res.statusCode, 413);
-  t.like(res.json(), { status: 413, code: 'PAYLOAD_TOO_LARGE' });
+  t.like(res.json(), { status: 413, code: UploadErrorCodes.TooLarge });
   t.deepEqual(await listKeys(fx.s3, fx.ns.s3.bucket), []);
   t.is(await countRows(fx.svc), 0);
 });

@@ -1,3 +1,5 @@
+import { DomainError } from '@instantpost/http/errors';
+
 /** Failures of processing one original, as stable codes. */
 export const MediaErrorCodes = {
   /** The file is not an image we accept, cannot be decoded, or is unsafe to decode: reject, never retry. */
@@ -8,39 +10,45 @@ export const MediaErrorCodes = {
   NotFound: 'MEDIA_NOT_FOUND',
 } as const;
 
+export type MediaErrorCode = (typeof MediaErrorCodes)[keyof typeof MediaErrorCodes];
+
 /**
  * The original is not a safe image: wrong type, damaged, or too many pixels. `reason` is shown to the
  * owner (`media.rejected`), so it is written for a person.
  */
-export class UnsafeImageError extends Error {
-  override readonly name = 'UnsafeImageError';
-  readonly code = MediaErrorCodes.Unsafe;
-  constructor(
-    readonly reason: string,
-    options?: ErrorOptions,
-  ) {
-    super(reason, options);
+export class UnsafeImageError extends DomainError<typeof MediaErrorCodes.Unsafe> {
+  override readonly name: string = 'UnsafeImageError';
+  readonly reason: string;
+  constructor(reason: string, options?: ErrorOptions) {
+    super('invalid', MediaErrorCodes.Unsafe, reason, { cause: options?.cause });
+    this.reason = reason;
   }
 }
 
 /** `originals/<mediaId>` does not exist. Retried (it may be a replica lagging), rejected on the last try. */
-export class OriginalMissingError extends Error {
-  override readonly name = 'OriginalMissingError';
-  readonly code = MediaErrorCodes.OriginalMissing;
-  constructor(
-    readonly bucket: string,
-    readonly key: string,
-    options?: ErrorOptions,
-  ) {
-    super(`original s3://${bucket}/${key} not found`, options);
+export class OriginalMissingError extends DomainError<typeof MediaErrorCodes.OriginalMissing> {
+  override readonly name: string = 'OriginalMissingError';
+  readonly bucket: string;
+  readonly key: string;
+  constructor(bucket: string, key: string, options?: ErrorOptions) {
+    super('not_found', MediaErrorCodes.OriginalMissing, `original s3://${bucket}/${key} not found`, {
+      cause: options?.cause,
+    });
+    this.bucket = bucket;
+    this.key = key;
   }
 }
 
 /** The operator asked for a media this service has no record of. */
-export class MediaNotFoundError extends Error {
-  override readonly name = 'MediaNotFoundError';
-  readonly code = MediaErrorCodes.NotFound;
-  constructor(readonly mediaId: string) {
-    super(`no record of media ${mediaId}: it was never delivered to media-processing`);
+export class MediaNotFoundError extends DomainError<typeof MediaErrorCodes.NotFound> {
+  override readonly name: string = 'MediaNotFoundError';
+  readonly mediaId: string;
+  constructor(mediaId: string) {
+    super(
+      'not_found',
+      MediaErrorCodes.NotFound,
+      `no record of media ${mediaId}: it was never delivered to media-processing`,
+    );
+    this.mediaId = mediaId;
   }
 }

@@ -1,10 +1,14 @@
-import { badRequest, HttpError, notFound } from '@instantpost/http';
+import { DomainError } from '@instantpost/http/errors';
 import type { EdgeState, FollowStore } from '../store/follows.ts';
+import { MetadataError, MetadataErrorCodes, userNotFound } from './errors.ts';
 import { metadataEvent } from './events.ts';
 import type { Page, Paged } from './input.ts';
 import { paged } from './input.ts';
 import type { People } from './people.ts';
 import type { UserSummary } from './views.ts';
+
+const selfFollow = (message: string) =>
+  new MetadataError('invalid', MetadataErrorCodes.SelfFollow, message, { field: 'id' });
 
 /** Following, unfollowing, follow requests and the lists of followers and following. */
 export function follows(deps: { follows: FollowStore; people: People }) {
@@ -12,7 +16,7 @@ export function follows(deps: { follows: FollowStore; people: People }) {
 
   const existing = async (id: string) => {
     const account = await people.account(id);
-    if (!account) throw notFound('user not found');
+    if (!account) throw userNotFound();
     return account;
   };
 
@@ -32,7 +36,7 @@ export function follows(deps: { follows: FollowStore; people: People }) {
 
   const visibleOwner = async (viewerId: string | undefined, ownerId: string) => {
     const owner = await existing(ownerId);
-    if (!(await people.canSee(viewerId, owner))) throw notFound('user not found');
+    if (!(await people.canSee(viewerId, owner))) throw userNotFound();
     return owner;
   };
 
@@ -48,7 +52,11 @@ export function follows(deps: { follows: FollowStore; people: People }) {
         : { state: 'none', event: metadataEvent('follow.deleted', { followerId, followeeId }, followeeId) };
     });
     if (!result.changed && result.state !== (approve ? 'following' : 'none')) {
-      throw notFound('no pending follow request from this user');
+      throw new MetadataError(
+        'not_found',
+        MetadataErrorCodes.FollowRequestNotFound,
+        'no pending follow request from this user',
+      );
     }
     if (result.changed) await people.countsChanged(followerId);
   };
@@ -56,7 +64,7 @@ export function follows(deps: { follows: FollowStore; people: People }) {
   return {
     /** `following` at once for a public account, `requested` for a private one; idempotent. */
     async follow(followerId: string, followeeId: string): Promise<{ state: 'following' | 'requested' }> {
-      if (followerId === followeeId) throw badRequest('you cannot follow yourself', 'id');
+      if (followerId === followeeId) throw selfFollow('you cannot follow yourself');
       const followee = await existing(followeeId);
       const result = await deps.follows.transition(followerId, followeeId, (current) => {
         if (current !== 'none') return undefined;
@@ -72,7 +80,7 @@ export function follows(deps: { follows: FollowStore; people: People }) {
 
     /** Unfollows or withdraws a request; idempotent. */
     async unfollow(followerId: string, followeeId: string): Promise<void> {
-      if (followerId === followeeId) throw badRequest('you cannot unfollow yourself', 'id');
+      if (followerId === followeeId) throw selfFollow('you cannot unfollow yourself');
       const result = await deps.follows.transition(followerId, followeeId, (current) =>
         current === 'none'
           ? undefined
@@ -136,7 +144,7 @@ export function follows(deps: { follows: FollowStore; people: People }) {
         const ids = await deps.follows.followersOf(ownerId, 'requested', after, 100);
         for (const followerId of ids) {
           await answer(ownerId, followerId, true).catch((err: unknown) => {
-            if (!(err instanceof HttpError)) throw err; // withdrawn meanwhile: nothing to approve
+            if (!(err instanceof DomainError)) throw err; // withdrawn meanwhile: nothing to approve
           });
           approved += 1;
         }

@@ -1,6 +1,6 @@
-import { notFound } from '@instantpost/http';
 import type { CommentRow, PostStore } from '../store/posts.ts';
 import { parseCaption } from './caption.ts';
+import { accountNotFound, postNotFound } from './errors.ts';
 import { metadataEvent } from './events.ts';
 import type { Page, Paged } from './input.ts';
 import { paged } from './input.ts';
@@ -24,7 +24,7 @@ export function interactions(deps: { posts: PostStore; postsDomain: Posts; peopl
   const visibleAuthor = async (viewerId: string, postId: string): Promise<string> => {
     const authorId = await postsDomain.authorOf(postId);
     const author = authorId === undefined ? undefined : await people.account(authorId);
-    if (!author || !(await people.canSee(viewerId, author))) throw notFound('post not found');
+    if (!author || !(await people.canSee(viewerId, author))) throw postNotFound();
     return author.id;
   };
 
@@ -53,7 +53,7 @@ export function interactions(deps: { posts: PostStore; postsDomain: Posts; peopl
       const result = await deps.posts.setLike(postId, userId, liked, (postAuthorId) =>
         metadataEvent(liked ? 'like.created' : 'like.deleted', { postId, postAuthorId, userId }, postId),
       );
-      if (result === 'missing') throw notFound('post not found');
+      if (result === 'missing') throw postNotFound();
       if (result === 'changed') await postsDomain.dropCached(postId);
     },
 
@@ -67,17 +67,17 @@ export function interactions(deps: { posts: PostStore; postsDomain: Posts; peopl
           postId,
         ),
       );
-      if (!row) throw notFound('post not found');
+      if (!row) throw postNotFound();
       await postsDomain.dropCached(postId);
       const [view] = await commentViews([row]);
-      if (!view) throw notFound('account not found');
+      if (!view) throw accountNotFound();
       return view;
     },
 
     async comments(viewerId: string | undefined, postId: string, page: Page): Promise<Paged<CommentView>> {
       const post = await postsDomain.livePost(postId);
       const author = post ? await people.account(post.author_id) : undefined;
-      if (!author || !(await people.canSee(viewerId, author))) throw notFound('post not found');
+      if (!author || !(await people.canSee(viewerId, author))) throw postNotFound();
       const rows = await deps.posts.commentsOf(postId, page.after?.toString(), page.limit + 1);
       const views = await commentViews(rows.slice(0, page.limit));
       return {

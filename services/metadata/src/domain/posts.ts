@@ -1,11 +1,11 @@
 import { NonRetryableError } from '@instantpost/bus';
 import type { EventData } from '@instantpost/events';
-import { forbidden, notFound } from '@instantpost/http';
 import { shardOf } from '@instantpost/ids';
 import type { MediaUrlSigner } from '@instantpost/media-urls';
 import { CACHED, type CacheStore } from '../store/cache.ts';
 import type { PostRow, PostStore, StoredMention } from '../store/posts.ts';
 import { foldTag, parseCaption } from './caption.ts';
+import { MetadataError, MetadataErrorCodes, postNotFound, userNotFound } from './errors.ts';
 import { metadataEvent } from './events.ts';
 import type { Page, Paged } from './input.ts';
 import { encodeCursor } from './input.ts';
@@ -150,18 +150,22 @@ export function posts(deps: {
     async view(viewerId: string | undefined, id: string): Promise<PostView> {
       const post = await livePost(id);
       const [view] = post ? await render(viewerId, [post]) : [];
-      if (!view) throw notFound('post not found');
+      if (!view) throw postNotFound();
       return view;
     },
 
     /** Author only (403 for anyone else who can see it, 404 for who cannot). */
     async delete(userId: string, id: string): Promise<void> {
       const post = await livePost(id);
-      if (!post) throw notFound('post not found');
+      if (!post) throw postNotFound();
       if (post.author_id !== userId) {
         const author = await people.account(post.author_id);
-        if (!author || !(await people.canSee(userId, author))) throw notFound('post not found');
-        throw forbidden('only the author can delete a post');
+        if (!author || !(await people.canSee(userId, author))) throw postNotFound();
+        throw new MetadataError(
+          'forbidden',
+          MetadataErrorCodes.NotAuthor,
+          'only the author can delete a post',
+        );
       }
       await deps.posts.deletePost(id, metadataEvent('post.deleted', { postId: id, authorId: userId }, id));
       await postCache.invalidate(id);
@@ -171,7 +175,7 @@ export function posts(deps: {
 
     async grid(viewerId: string | undefined, authorId: string, page: Page): Promise<Paged<PostView>> {
       const author = await people.account(authorId);
-      if (!author || !(await people.canSee(viewerId, author))) throw notFound('user not found');
+      if (!author || !(await people.canSee(viewerId, author))) throw userNotFound();
       const rows = await deps.posts.gridOf(authorId, page.after?.toString(), page.limit + 1);
       return pageOfRows(viewerId, rows, page.limit);
     },

@@ -1,8 +1,9 @@
 import type { KeyObject } from 'node:crypto';
-import { conflict, HttpError, notFound, signAccessToken, unauthorized } from '@instantpost/http';
+import { signAccessToken } from '@instantpost/http/tokens';
 import type { AccountRow, AccountStore } from '../store/accounts.ts';
 import type { CacheStore } from '../store/cache.ts';
 import type { SessionStore } from '../store/sessions.ts';
+import { accountNotFound, invalidRefreshToken, MetadataError, MetadataErrorCodes } from './errors.ts';
 import { metadataEvent } from './events.ts';
 import { burnPasswordCheck, hashPassword, verifyPassword } from './password.ts';
 import { accountOf, type People } from './people.ts';
@@ -66,9 +67,12 @@ export function sessions(deps: {
         userId,
       );
   const tooManyTries = (retryAfterSeconds: number) =>
-    new HttpError('tooManyRequests', 'too many failed logins from this client; try again later', {
-      headers: { 'retry-after': String(retryAfterSeconds) },
-    });
+    new MetadataError(
+      'rate_limited',
+      MetadataErrorCodes.TooManyLogins,
+      'too many failed logins from this client; try again later',
+      { retryAfterSeconds },
+    );
 
   const issue = async (user: UserSummary, sessionId: string, secret: string): Promise<TokenPair> => ({
     accessToken: signAccessToken(
@@ -84,7 +88,7 @@ export function sessions(deps: {
   /** The caller's own profile. */
   const me = async (userId: string): Promise<Profile> => {
     const profile = await deps.people.profile(userId);
-    if (!profile) throw notFound('account not found');
+    if (!profile) throw accountNotFound();
     return profile;
   };
 
@@ -93,7 +97,12 @@ export function sessions(deps: {
     async signUp(input: { username: string; password: string; displayName: string }): Promise<UserSummary> {
       const id = await accounts.mintUserId();
       if ((await accounts.claimUsername(input.username, id)) === 'taken') {
-        throw conflict(`username "${input.username}" is taken`);
+        throw new MetadataError(
+          'conflict',
+          MetadataErrorCodes.UsernameTaken,
+          `username "${input.username}" is taken`,
+          { field: 'username' },
+        );
       }
       let row: AccountRow;
       try {
@@ -135,7 +144,7 @@ export function sessions(deps: {
       else await burnPasswordCheck(input.password);
       if (!row || !ok) {
         await deps.cache.recordLoginFailure(input.username, input.client, settings.login);
-        throw unauthorized(BAD_CREDENTIALS);
+        throw new MetadataError('unauthorized', MetadataErrorCodes.BadCredentials, BAD_CREDENTIALS);
       }
       await deps.cache.clearLoginFailures(input.username, input.client);
       const secret = newSecret();
@@ -154,7 +163,7 @@ export function sessions(deps: {
      */
     async refresh(refreshToken: string): Promise<TokenPair> {
       const parsed = parseRefreshToken(refreshToken);
-      if (!parsed) throw unauthorized('invalid refresh token');
+      if (!parsed) throw invalidRefreshToken();
       const next = successorSecret(rotationKey, parsed);
       const outcome = await sessionStore.refresh(
         parsed.sessionId,
@@ -164,11 +173,15 @@ export function sessions(deps: {
         revocation('refresh_reuse', parsed.sessionId),
       );
       if (outcome.kind === 'reused') {
-        throw unauthorized('refresh token was already used; the session is revoked');
+        throw new MetadataError(
+          'unauthorized',
+          MetadataErrorCodes.RefreshTokenReused,
+          'refresh token was already used; the session is revoked',
+        );
       }
-      if (outcome.kind === 'invalid') throw unauthorized('invalid refresh token');
+      if (outcome.kind === 'invalid') throw invalidRefreshToken();
       const account = await deps.people.account(outcome.userId);
-      if (!account) throw unauthorized('invalid refresh token');
+      if (!account) throw invalidRefreshToken();
       return issue(summaryOf(account), parsed.sessionId, next);
     },
 
@@ -191,7 +204,7 @@ export function sessions(deps: {
           hashSecret(parsed.secret),
           revocation('logout', parsed.sessionId),
         ));
-      if (!ended) throw unauthorized('invalid refresh token');
+      if (!ended) throw invalidRefreshToken();
     },
 
     me,
@@ -205,7 +218,7 @@ export function sessions(deps: {
         madePublic = changed.isPrivate === false;
         return metadataEvent('account.updated', { userId, ...changed }, userId);
       });
-      if (!row) throw notFound('account not found');
+      if (!row) throw accountNotFound();
       await deps.people.accountChanged(row.id);
       if (madePublic) await deps.onMadePublic?.(userId);
       return me(userId);

@@ -1,19 +1,20 @@
-import { type AuthUser, notFound } from '@instantpost/http';
+import { BEARER, NoContent, OPTIONAL_BEARER, replies, UserSummarySchema, userOf } from '@instantpost/http';
 import type { FastifyInstance } from 'fastify';
+import { userNotFound } from '../domain/errors.ts';
 import type { Follows } from '../domain/follows.ts';
-import {
-  objectBody,
-  optionalBoolean,
-  optionalString,
-  parseUsername,
-  requiredString,
-} from '../domain/input.ts';
 import type { People } from '../domain/people.ts';
 import type { Sessions } from '../domain/sessions.ts';
-
-const PASSWORD = { min: 8, max: 256 };
-const DISPLAY_NAME = { max: 100 };
-const BIO = { max: 500 };
+import {
+  LogInBody,
+  LogOutBody,
+  ProfileChanges,
+  ProfileSchema,
+  RefreshBody,
+  SignUpBody,
+  TokenPairSchema,
+  UsernameParams,
+  UserProfileSchema,
+} from './schemas.ts';
 
 /** Accounts, sessions and profiles. */
 export function accountRoutes(
@@ -30,65 +31,134 @@ export function accountRoutes(
   },
 ): void {
   const { sessions } = deps;
+  const tags = ['accounts'];
 
-  app.post('/v1/accounts', { config: { rateLimit: deps.limits.signUp } }, async (request, reply) => {
-    const body = objectBody(request.body);
-    const username = parseUsername(body.username);
-    const password = requiredString(body, 'password', PASSWORD);
-    const displayName = optionalString(body, 'displayName', DISPLAY_NAME) ?? '';
-    const user = await sessions.signUp({ username, password, displayName });
-    return reply.status(201).send(user);
-  });
+  app.post<{ Body: SignUpBody }>(
+    '/v1/accounts',
+    {
+      config: { rateLimit: deps.limits.signUp },
+      schema: {
+        summary: 'Sign up',
+        tags,
+        body: SignUpBody,
+        response: replies({ 201: UserSummarySchema }, 400, 409, 429),
+      },
+    },
+    async (request, reply) => {
+      const { username, password, displayName = '' } = request.body;
+      return reply.status(201).send(await sessions.signUp({ username, password, displayName }));
+    },
+  );
 
   // Failed logins are limited per client address and per (username, address) by the domain itself.
-  app.post('/v1/sessions', async (request, reply) => {
-    const body = objectBody(request.body);
-    const username = parseUsername(body.username);
-    const password = requiredString(body, 'password', { min: 1, max: PASSWORD.max });
-    return reply.status(201).send(await sessions.logIn({ username, password, client: request.ip }));
-  });
+  app.post<{ Body: LogInBody }>(
+    '/v1/sessions',
+    {
+      schema: {
+        summary: 'Log in: an access token and a refresh token',
+        tags,
+        body: LogInBody,
+        response: replies({ 201: TokenPairSchema }, 400, 401, 429),
+      },
+    },
+    async (request, reply) => {
+      const { username, password } = request.body;
+      return reply.status(201).send(await sessions.logIn({ username, password, client: request.ip }));
+    },
+  );
 
-  app.post('/v1/sessions/refresh', { config: { rateLimit: deps.limits.refresh } }, async (request, reply) => {
-    const body = objectBody(request.body);
-    const refreshToken = requiredString(body, 'refreshToken', { min: 1, max: 200 });
-    return reply.status(201).send(await sessions.refresh(refreshToken));
-  });
+  app.post<{ Body: RefreshBody }>(
+    '/v1/sessions/refresh',
+    {
+      config: { rateLimit: deps.limits.refresh },
+      schema: {
+        summary: 'A new token pair for a refresh token (the old one stops working)',
+        tags,
+        body: RefreshBody,
+        response: replies({ 201: TokenPairSchema }, 400, 401, 429),
+      },
+    },
+    async (request, reply) => reply.status(201).send(await sessions.refresh(request.body.refreshToken)),
+  );
 
-  app.delete('/v1/sessions/current', { onRequest: app.requireUser }, async (request, reply) => {
-    const body = request.body === undefined || request.body === null ? {} : objectBody(request.body);
-    const refreshToken = optionalString(body, 'refreshToken', { min: 1, max: 200 });
-    const user = userOf(request);
-    await sessions.logOut(user.id, refreshToken, user.sessionId);
-    return reply.status(204).send();
-  });
+  app.delete<{ Body: LogOutBody }>(
+    '/v1/sessions/current',
+    {
+      onRequest: app.requireUser,
+      // The body is optional: no body ends the session of the access token.
+      preValidation: async (request) => {
+        if (request.body === undefined || request.body === null) request.body = {};
+      },
+      schema: {
+        summary: 'Log out: the refresh token stops working',
+        tags,
+        security: BEARER,
+        body: LogOutBody,
+        response: replies({ 204: NoContent }, 400, 401),
+      },
+    },
+    async (request, reply) => {
+      const user = userOf(request);
+      await sessions.logOut(user.id, request.body.refreshToken, user.sessionId);
+      return reply.status(204).send();
+    },
+  );
 
-  app.get('/v1/me', { onRequest: app.requireUser }, async (request) => sessions.me(userOf(request).id));
+  app.get(
+    '/v1/me',
+    {
+      onRequest: app.requireUser,
+      schema: {
+        summary: "The caller's profile",
+        tags,
+        security: BEARER,
+        response: replies({ 200: ProfileSchema }, 401, 404),
+      },
+    },
+    async (request) => sessions.me(userOf(request).id),
+  );
 
-  app.patch('/v1/me', { onRequest: app.requireUser }, async (request) => {
-    const body = objectBody(request.body);
-    const changes: { displayName?: string; bio?: string; isPrivate?: boolean } = {};
-    const displayName = optionalString(body, 'displayName', DISPLAY_NAME);
-    const bio = optionalString(body, 'bio', BIO);
-    const isPrivate = optionalBoolean(body, 'isPrivate');
-    if (displayName !== undefined) changes.displayName = displayName;
-    if (bio !== undefined) changes.bio = bio;
-    if (isPrivate !== undefined) changes.isPrivate = isPrivate;
-    return sessions.updateMe(userOf(request).id, changes);
-  });
+  app.patch<{ Body: ProfileChanges }>(
+    '/v1/me',
+    {
+      onRequest: app.requireUser,
+      schema: {
+        summary: "Changes the caller's display name, bio or privacy",
+        tags,
+        security: BEARER,
+        body: ProfileChanges,
+        response: replies({ 200: ProfileSchema }, 400, 401, 404),
+      },
+    },
+    async (request) => {
+      const { displayName, bio, isPrivate } = request.body;
+      return sessions.updateMe(userOf(request).id, {
+        ...(displayName === undefined ? {} : { displayName }),
+        ...(bio === undefined ? {} : { bio }),
+        ...(isPrivate === undefined ? {} : { isPrivate }),
+      });
+    },
+  );
 
-  app.get<{ Params: { id: string } }>('/v1/users/:id', { onRequest: app.optionalUser }, async (request) => {
-    const username = parseUsername(request.params.id);
-    const account = await deps.people.byUsername(username);
-    if (!account) throw notFound('user not found');
-    const profile = await deps.people.profile(account.id);
-    if (!profile) throw notFound('user not found');
-    const state = await deps.follows.viewerState(request.user?.id, account.id);
-    return { ...profile, viewer: { following: state === 'following', requested: state === 'requested' } };
-  });
-}
-
-/** The authenticated user (routes with `onRequest: app.requireUser`). */
-export function userOf(request: { user?: AuthUser | undefined }): AuthUser {
-  if (!request.user) throw new Error('route needs app.requireUser');
-  return request.user;
+  app.get<{ Params: UsernameParams }>(
+    '/v1/users/:id',
+    {
+      onRequest: app.optionalUser,
+      schema: {
+        summary: 'A profile by username, with whether the caller follows it',
+        tags: ['users'],
+        security: OPTIONAL_BEARER,
+        params: UsernameParams,
+        response: replies({ 200: UserProfileSchema }, 400, 401, 404),
+      },
+    },
+    async (request) => {
+      const account = await deps.people.byUsername(request.params.id);
+      if (!account) throw userNotFound();
+      const profile = await deps.people.profile(account.id);
+      if (!profile) throw userNotFound();
+      const state = await deps.follows.viewerState(request.user?.id, account.id);
+      return { ...profile, viewer: { following: state === 'following', requested: state === 'requested' } };
+    },
+  );
 }

@@ -1,11 +1,17 @@
-import { badRequest } from '@instantpost/http';
+import {
+  BEARER,
+  NoContent,
+  OPTIONAL_BEARER,
+  PageQuery,
+  PostSchema,
+  replies,
+  userOf,
+} from '@instantpost/http';
 import type { FastifyInstance } from 'fastify';
-import { idParam, objectBody, pageOf, requiredString } from '../domain/input.ts';
+import { idParam, pageOf } from '../domain/input.ts';
 import type { interactions } from '../domain/interactions.ts';
 import type { Posts } from '../domain/posts.ts';
-import { userOf } from './accounts.ts';
-
-type IdParams = { Params: { id: string } };
+import { CommentBody, CommentList, CommentSchema, IdParams, PostList, TagParams } from './schemas.ts';
 
 /** Posts, likes, comments and tags. */
 export function postRoutes(
@@ -13,50 +19,133 @@ export function postRoutes(
   deps: { posts: Posts; interactions: ReturnType<typeof interactions> },
 ): void {
   const { posts } = deps;
-  const postId = (params: { id: string }) => idParam(params.id).toString();
+  const postId = (params: IdParams) => idParam(params.id).toString();
+  const tags = ['posts'];
 
-  app.get<IdParams>('/v1/posts/:id', { onRequest: app.optionalUser }, async (request) =>
-    posts.view(request.user?.id, postId(request.params)),
+  app.get<{ Params: IdParams }>(
+    '/v1/posts/:id',
+    {
+      onRequest: app.optionalUser,
+      schema: {
+        summary: 'A post (404 if deleted or not visible to the caller)',
+        tags,
+        security: OPTIONAL_BEARER,
+        params: IdParams,
+        response: replies({ 200: PostSchema }, 400, 401, 404),
+      },
+    },
+    async (request) => posts.view(request.user?.id, postId(request.params)),
   );
 
-  app.delete<IdParams>('/v1/posts/:id', { onRequest: app.requireUser }, async (request, reply) => {
-    await posts.delete(userOf(request).id, postId(request.params));
-    return reply.status(204).send();
-  });
+  app.delete<{ Params: IdParams }>(
+    '/v1/posts/:id',
+    {
+      onRequest: app.requireUser,
+      schema: {
+        summary: 'Delete a post (author only); it leaves every feed',
+        tags,
+        security: BEARER,
+        params: IdParams,
+        response: replies({ 204: NoContent }, 400, 401, 403, 404),
+      },
+    },
+    async (request, reply) => {
+      await posts.delete(userOf(request).id, postId(request.params));
+      return reply.status(204).send();
+    },
+  );
 
-  app.get<IdParams>('/v1/users/:id/posts', { onRequest: app.optionalUser }, async (request) =>
-    posts.grid(request.user?.id, postId(request.params), pageOf(request.query)),
+  app.get<{ Params: IdParams; Querystring: PageQuery }>(
+    '/v1/users/:id/posts',
+    {
+      onRequest: app.optionalUser,
+      schema: {
+        summary: "A user's profile grid, newest first",
+        tags,
+        security: OPTIONAL_BEARER,
+        params: IdParams,
+        querystring: PageQuery,
+        response: replies({ 200: PostList }, 400, 401, 404),
+      },
+    },
+    async (request) => posts.grid(request.user?.id, postId(request.params), pageOf(request.query)),
   );
 
   for (const [method, liked] of [
     ['post', true],
     ['delete', false],
   ] as const) {
-    app[method]<IdParams>('/v1/posts/:id/likes', { onRequest: app.requireUser }, async (request, reply) => {
-      await deps.interactions.setLike(userOf(request).id, postId(request.params), liked);
-      return reply.status(204).send();
-    });
+    app[method]<{ Params: IdParams }>(
+      '/v1/posts/:id/likes',
+      {
+        onRequest: app.requireUser,
+        schema: {
+          summary: liked ? 'Like a post; idempotent' : 'Unlike a post; idempotent',
+          tags,
+          security: BEARER,
+          params: IdParams,
+          response: replies({ 204: NoContent }, 400, 401, 404),
+        },
+      },
+      async (request, reply) => {
+        await deps.interactions.setLike(userOf(request).id, postId(request.params), liked);
+        return reply.status(204).send();
+      },
+    );
   }
 
-  app.post<IdParams>('/v1/posts/:id/comments', { onRequest: app.requireUser }, async (request, reply) => {
-    const id = postId(request.params);
-    const text = requiredString(objectBody(request.body), 'text', { min: 1, max: 2200 });
-    return reply.status(201).send(await deps.interactions.comment(userOf(request).id, id, text));
-  });
-
-  app.get<IdParams>('/v1/posts/:id/comments', { onRequest: app.optionalUser }, async (request) =>
-    deps.interactions.comments(request.user?.id, postId(request.params), pageOf(request.query)),
+  app.post<{ Params: IdParams; Body: CommentBody }>(
+    '/v1/posts/:id/comments',
+    {
+      onRequest: app.requireUser,
+      schema: {
+        summary: 'Comment on a post',
+        tags,
+        security: BEARER,
+        params: IdParams,
+        body: CommentBody,
+        response: replies({ 201: CommentSchema }, 400, 401, 404),
+      },
+    },
+    async (request, reply) => {
+      const id = postId(request.params);
+      return reply
+        .status(201)
+        .send(await deps.interactions.comment(userOf(request).id, id, request.body.text));
+    },
   );
 
-  app.get<{ Params: { tag: string } }>(
-    '/v1/tags/:tag/posts',
-    { onRequest: app.optionalUser },
-    async (request) => {
-      const tag = request.params.tag;
-      if (tag.length === 0 || tag.length > 200 || !tag.isWellFormed() || tag.includes('\u0000')) {
-        throw badRequest('tag must be 1-100 characters', 'tag');
-      }
-      return posts.tagged(request.user?.id, tag.replace(/^#/, ''), pageOf(request.query));
+  app.get<{ Params: IdParams; Querystring: PageQuery }>(
+    '/v1/posts/:id/comments',
+    {
+      onRequest: app.optionalUser,
+      schema: {
+        summary: "A post's comments, oldest first",
+        tags,
+        security: OPTIONAL_BEARER,
+        params: IdParams,
+        querystring: PageQuery,
+        response: replies({ 200: CommentList }, 400, 401, 404),
+      },
     },
+    async (request) =>
+      deps.interactions.comments(request.user?.id, postId(request.params), pageOf(request.query)),
+  );
+
+  app.get<{ Params: TagParams; Querystring: PageQuery }>(
+    '/v1/tags/:tag/posts',
+    {
+      onRequest: app.optionalUser,
+      schema: {
+        summary: 'Posts with a hashtag, newest first',
+        tags,
+        security: OPTIONAL_BEARER,
+        params: TagParams,
+        querystring: PageQuery,
+        response: replies({ 200: PostList }, 400, 401),
+      },
+    },
+    async (request) =>
+      posts.tagged(request.user?.id, request.params.tag.replace(/^#/, ''), pageOf(request.query)),
   );
 }

@@ -1,8 +1,8 @@
-import { badRequest, notFound } from '@instantpost/http';
+import { BEARER, NoContent, replies, userOf } from '@instantpost/http';
 import type { FastifyInstance } from 'fastify';
+import { NotificationError, NotificationErrorCodes } from '../domain/errors.ts';
 import type { Reader } from '../domain/reader.ts';
-
-const ID = '^(0|[1-9][0-9]{0,18})$';
+import { ListQuery, NotificationList, ReadBody } from './schemas.ts';
 
 /** The list cursor is the version of the last item listed, kept opaque to clients. */
 function encodeCursor(version: string): string {
@@ -12,36 +12,35 @@ function encodeCursor(version: string): string {
 function decodeCursor(cursor: string): string {
   const text = Buffer.from(cursor, 'base64url').toString();
   const match = /^v1:(0|[1-9][0-9]{0,18})$/.exec(text);
-  if (!match?.[1]) throw badRequest('cursor: not a cursor this endpoint returned', 'cursor');
+  if (!match?.[1]) {
+    throw new NotificationError(
+      'invalid',
+      NotificationErrorCodes.BadCursor,
+      'cursor: not a cursor this endpoint returned',
+      { field: 'cursor' },
+    );
+  }
   return match[1];
-}
-
-function userOf(request: { user?: { id: string } }): string {
-  if (!request.user) throw new Error('requireUser did not run');
-  return request.user.id;
 }
 
 /** `GET /v1/notifications` and `POST /v1/notifications/read`. */
 export function registerNotificationRoutes(app: FastifyInstance, reader: Reader): void {
-  app.get<{ Querystring: { cursor?: string; limit: number } }>(
+  const tags = ['notifications'];
+  app.get<{ Querystring: ListQuery }>(
     '/v1/notifications',
     {
       onRequest: app.requireUser,
       schema: {
         summary: "The caller's notifications, latest activity first, with the unread count",
-        security: [{ bearer: [] }],
-        querystring: {
-          type: 'object',
-          properties: {
-            cursor: { type: 'string', maxLength: 100 },
-            limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
-          },
-        },
+        tags,
+        security: BEARER,
+        querystring: ListQuery,
+        response: replies({ 200: NotificationList }, 400, 401),
       },
     },
     async (request) => {
       const before = request.query.cursor === undefined ? undefined : decodeCursor(request.query.cursor);
-      const page = await reader.list(userOf(request), before, request.query.limit);
+      const page = await reader.list(userOf(request).id, before, request.query.limit ?? 20);
       return {
         items: page.items,
         nextCursor: page.nextVersion === null ? null : encodeCursor(page.nextVersion),
@@ -50,7 +49,7 @@ export function registerNotificationRoutes(app: FastifyInstance, reader: Reader)
     },
   );
 
-  app.post<{ Body: { upTo?: string } | undefined }>(
+  app.post<{ Body: ReadBody }>(
     '/v1/notifications/read',
     {
       onRequest: app.requireUser,
@@ -60,17 +59,24 @@ export function registerNotificationRoutes(app: FastifyInstance, reader: Reader)
       },
       schema: {
         summary: 'Marks every notification read, or the item `upTo` and everything listed after it',
-        security: [{ bearer: [] }],
-        body: {
-          type: 'object',
-          properties: { upTo: { type: 'string', pattern: ID } },
-          additionalProperties: false,
-        },
+        tags,
+        security: BEARER,
+        body: ReadBody,
+        response: replies({ 204: NoContent }, 400, 401, 404),
       },
     },
     async (request, reply) => {
-      const found = await reader.markRead(userOf(request), request.body?.upTo);
-      if (!found) throw notFound('upTo: no such notification');
+      const found = await reader.markRead(userOf(request).id, request.body.upTo);
+      if (!found) {
+        throw new NotificationError(
+          'not_found',
+          NotificationErrorCodes.NotFound,
+          'upTo: no such notification',
+          {
+            field: 'upTo',
+          },
+        );
+      }
       return reply.code(204).send();
     },
   );

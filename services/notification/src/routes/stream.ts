@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { badRequest } from '@instantpost/http';
+import { BEARER, replies, userOf } from '@instantpost/http';
 import type { FastifyInstance } from 'fastify';
+import { NotificationError, NotificationErrorCodes } from '../domain/errors.ts';
 import type { StreamEntry } from '../domain/reader.ts';
 import type { StreamClient, StreamHub } from '../domain/stream-hub.ts';
 import type { StreamRegistry } from '../store/stream-registry.ts';
+import { StreamHeaders, StreamQuery, StreamReply } from './schemas.ts';
 
 const ID = /^(0|[1-9][0-9]{0,18})$/;
 /** A client this far behind (bytes not yet taken by the socket) is cut off; it reconnects with Last-Event-ID. */
@@ -24,21 +26,22 @@ export function registerStreamRoute(
   deps: { hub: StreamHub; registry: StreamRegistry; maxStreamsPerUser: number },
 ): void {
   const { hub, registry } = deps;
-  app.get<{ Querystring: { access_token?: string; lastEventId?: string } }>(
+  app.get<{ Querystring: StreamQuery }>(
     '/v1/notifications/stream',
     {
       onRequest: app.requireUser,
       config: { acceptQueryToken: true },
       schema: {
         summary: 'Server-Sent Events: one event per new notification; comment-line heartbeats',
-        security: [{ bearer: [] }],
-        querystring: {
-          type: 'object',
-          properties: {
-            access_token: { type: 'string', description: 'the access token, for EventSource (no headers)' },
-            lastEventId: { type: 'string', description: 'replay after this event id (as Last-Event-ID)' },
-          },
-        },
+        description:
+          'At most 5 open per user (a new one closes the oldest); closed when the token expires or the ' +
+          'session ends. Reconnect with Last-Event-ID to get what was missed.',
+        tags: ['notifications'],
+        security: BEARER,
+        produces: ['text/event-stream'],
+        querystring: StreamQuery,
+        headers: StreamHeaders,
+        response: replies({ 200: StreamReply }, 400, 401),
       },
     },
     async (request, reply) => {
@@ -46,10 +49,14 @@ export function registerStreamRoute(
       const lastEventId =
         (typeof header === 'string' && header !== '' ? header : undefined) ?? request.query.lastEventId;
       if (lastEventId !== undefined && !ID.test(lastEventId)) {
-        throw badRequest('Last-Event-ID: must be an event id this stream sent', 'Last-Event-ID');
+        throw new NotificationError(
+          'invalid',
+          NotificationErrorCodes.BadEventId,
+          'Last-Event-ID: must be an event id this stream sent',
+          { field: 'Last-Event-ID' },
+        );
       }
-      const user = request.user;
-      if (!user) throw new Error('requireUser did not run');
+      const user = userOf(request);
       const userId = user.id;
       const stream = { id: randomUUID(), openedAt: Date.now(), expiresAt: user.expiresAt };
 

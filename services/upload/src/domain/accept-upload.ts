@@ -2,7 +2,7 @@ import { createEvent } from '@instantpost/events';
 import type { Logger } from '@instantpost/telemetry';
 import { originalKey } from '../store/originals.ts';
 import type { UploadStore } from '../store/uploads.ts';
-import { UploadError } from './errors.ts';
+import { UploadError, UploadErrorCodes } from './errors.ts';
 import { checkTextField, isTextField, type UploadFields } from './fields.ts';
 import { type OriginalStore, type ReceivedOriginal, receiveOriginal } from './receive.ts';
 import type { VisibleStatus } from './status.ts';
@@ -60,7 +60,7 @@ export async function acceptUpload(
       if (part.name !== 'photo' || stored) {
         await discard(part.stream);
         throw new UploadError(
-          'invalidField',
+          UploadErrorCodes.InvalidField,
           part.name === 'photo' ? 'send one photo per upload' : `unexpected file field "${part.name}"`,
           part.name,
         );
@@ -75,7 +75,11 @@ export async function acceptUpload(
       stored = { id, key, original };
     }
     if (!stored)
-      throw new UploadError('invalidField', 'photo is required (a file field named "photo")', 'photo');
+      throw new UploadError(
+        UploadErrorCodes.InvalidField,
+        'photo is required (a file field named "photo")',
+        'photo',
+      );
 
     const { id, key, original } = stored;
     const event = createEvent(

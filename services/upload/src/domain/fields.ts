@@ -1,4 +1,4 @@
-import { UploadError } from './errors.ts';
+import { UploadError, UploadErrorCodes } from './errors.ts';
 
 /** Bounds of the text fields, as the API and the `media.uploaded` contract state them (UTF-16 units). */
 export const CAPTION_MAX = 2200;
@@ -18,13 +18,14 @@ export function isTextField(name: string): name is keyof typeof LIMITS {
 /** Checks one text field; `truncated` means the multipart parser already cut it at its byte limit. */
 export function checkTextField(name: keyof typeof LIMITS, value: unknown, truncated: boolean): string {
   const max = LIMITS[name];
-  if (typeof value !== 'string') throw new UploadError('invalidField', `${name} must be text`, name);
+  if (typeof value !== 'string')
+    throw new UploadError(UploadErrorCodes.InvalidField, `${name} must be text`, name);
   if (truncated || value.length > max) {
-    throw new UploadError('invalidField', `${name} must be at most ${max} characters`, name);
+    throw new UploadError(UploadErrorCodes.InvalidField, `${name} must be at most ${max} characters`, name);
   }
   // Postgres text cannot hold NUL.
   if (value.includes('\u0000')) {
-    throw new UploadError('invalidField', `${name} must not contain NUL characters`, name);
+    throw new UploadError(UploadErrorCodes.InvalidField, `${name} must not contain NUL characters`, name);
   }
   return value;
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { UploadError } from './errors.ts';
+import { UploadError, UploadErrorCodes } from './errors.ts';
 import { type ImageType, SNIFF_BYTES, sniffImageType } from './image-type.ts';
 
 /** Where originals go (S3 in the service, see store/originals.ts). */
@@ -48,12 +48,12 @@ export async function receiveOriginal(
     headBytes += next.value.length;
   }
   const first = Buffer.concat(head);
-  if (first.length === 0) throw new UploadError('invalidField', 'photo is empty', 'photo');
+  if (first.length === 0) throw new UploadError(UploadErrorCodes.InvalidField, 'photo is empty', 'photo');
   const contentType = sniffImageType(first.subarray(0, SNIFF_BYTES));
   if (!contentType) {
     // read to the end (the parser stops at the size limit), so the reply arrives on a usable connection
     await discardRest(chunks);
-    throw new UploadError('unsupportedType', 'photo must be a JPEG, PNG, WebP or AVIF image');
+    throw new UploadError(UploadErrorCodes.UnsupportedType, 'photo must be a JPEG, PNG, WebP or AVIF image');
   }
 
   const hash = createHash('sha256');
@@ -62,7 +62,7 @@ export async function receiveOriginal(
   const counted = (chunk: Buffer): Buffer => {
     bytes += chunk.length;
     if (bytes > options.maxBytes) {
-      refusal = new UploadError('tooLarge', `photo must be at most ${options.maxBytes} bytes`);
+      refusal = new UploadError(UploadErrorCodes.TooLarge, `photo must be at most ${options.maxBytes} bytes`);
       throw refusal;
     }
     hash.update(chunk);

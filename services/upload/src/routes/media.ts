@@ -1,10 +1,11 @@
-import { badRequest, HttpError, notFound } from '@instantpost/http';
+import { BEARER, userOf as callerOf, DomainError, HttpErrorCodes, Id, replies } from '@instantpost/http';
 import { isId } from '@instantpost/ids';
 import { ShardError } from '@instantpost/shards';
 import type { Logger } from '@instantpost/telemetry';
+import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { acceptUpload } from '../domain/accept-upload.ts';
-import { UploadError } from '../domain/errors.ts';
+import { UploadError, UploadErrorCodes } from '../domain/errors.ts';
 import type { OriginalStore } from '../domain/receive.ts';
 import type { UploadStore } from '../store/uploads.ts';
 import { openForm } from './form.ts';
@@ -18,35 +19,31 @@ export interface MediaRoutesDeps {
   readonly logger: Logger;
 }
 
-const MediaStatusReply = {
-  type: 'object',
-  required: ['id', 'status'],
-  properties: {
-    id: { type: 'string' },
-    status: { type: 'string', enum: ['processing', 'published', 'rejected'] },
-    reason: { type: 'string' },
-    duplicate: { type: 'boolean' },
-  },
-} as const;
+const MediaStatusReply = Type.Object({
+  id: Id(),
+  status: Type.Unsafe<'processing' | 'published' | 'rejected'>({
+    type: 'string',
+    enum: ['processing', 'published', 'rejected'],
+  }),
+  reason: Type.Optional(Type.String({ description: 'why the photo was rejected' })),
+  duplicate: Type.Optional(
+    Type.Boolean({ description: 'the same bytes were uploaded before: this is that upload' }),
+  ),
+});
 
-function toHttpError(err: unknown): unknown {
-  if (!(err instanceof UploadError)) return err;
-  switch (err.kind) {
-    case 'tooLarge':
-      return new HttpError('payloadTooLarge', err.message, { cause: err });
-    case 'unsupportedType':
-      return new HttpError('unsupportedMediaType', err.message, { cause: err });
-    case 'invalidField':
-      return badRequest(err.message, err.field);
-  }
-}
+const MediaIdParams = Type.Object({ id: Id({ description: 'the media id POST /v1/media answered with' }) });
+type MediaIdParams = Static<typeof MediaIdParams>;
 
+/** The caller; a token whose subject is not an id was not issued by metadata. */
 function userOf(request: FastifyRequest): { id: string } {
-  const user = request.user;
-  // requireUser ran first; a token whose subject is not an id was not issued by metadata.
-  if (!user || !isId(user.id)) throw new HttpError('unauthorized', 'the token does not name a user');
+  const user = callerOf(request);
+  if (!isId(user.id)) {
+    throw new DomainError('unauthorized', HttpErrorCodes.Unauthorized, 'the token does not name a user');
+  }
   return user;
 }
+
+const noSuchMedia = () => new UploadError(UploadErrorCodes.NotFound, 'no such media');
 
 /** `POST /v1/media` and `GET /v1/media/:id/status`. */
 export function registerMediaRoutes(app: FastifyInstance, deps: MediaRoutesDeps): void {
@@ -64,14 +61,22 @@ export function registerMediaRoutes(app: FastifyInstance, deps: MediaRoutesDeps)
       },
       schema: {
         summary: 'Upload a photo (multipart: file field "photo", fields "caption", "altText")',
-        security: [{ bearer: [] }],
-        response: { 202: MediaStatusReply },
+        description:
+          'multipart/form-data: a file field `photo` (JPEG, PNG, WebP or AVIF), text fields `caption` ' +
+          '(at most 2200 characters) and `altText`. Streamed to storage; processing goes on after the 202.',
+        tags: ['media'],
+        security: BEARER,
+        consumes: ['multipart/form-data'],
+        response: replies({ 202: MediaStatusReply }, 400, 401, 413, 415, 429),
       },
     },
     async (request, reply) => {
       const owner = userOf(request);
       if (!request.isMultipart()) {
-        throw new HttpError('unsupportedMediaType', 'send multipart/form-data with a file field "photo"');
+        throw new UploadError(
+          UploadErrorCodes.UnsupportedType,
+          'send multipart/form-data with a file field "photo"',
+        );
       }
       const form = openForm(request);
       const accepted = await acceptUpload(owner.id, form.parts, {
@@ -81,8 +86,9 @@ export function registerMediaRoutes(app: FastifyInstance, deps: MediaRoutesDeps)
         maxBytes: deps.maxBytes,
         logger: request.log as unknown as Logger,
       }).catch(async (err: unknown) => {
+        // The reply must reach a client that is still sending: read the rest of the request first.
         await form.drain();
-        throw toHttpError(err);
+        throw err;
       });
       return reply.code(202).send({
         id: accepted.id,
@@ -93,30 +99,33 @@ export function registerMediaRoutes(app: FastifyInstance, deps: MediaRoutesDeps)
     },
   );
 
-  app.get<{ Params: { id: string } }>(
+  app.get<{ Params: MediaIdParams }>(
     '/v1/media/:id/status',
     {
       onRequest: app.requireUser,
       schema: {
         summary: "An upload's status (owner only)",
-        security: [{ bearer: [] }],
-        params: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
-        response: { 200: MediaStatusReply },
+        tags: ['media'],
+        security: BEARER,
+        params: MediaIdParams,
+        response: replies({ 200: MediaStatusReply }, 400, 401, 404),
       },
     },
     async (request) => {
       const owner = userOf(request);
       const id = request.params.id;
-      if (!isId(id)) throw badRequest('id must be a media id (a decimal string)', 'id');
-      let row: Awaited<ReturnType<UploadStore['statusForOwner']>>;
-      try {
-        row = await deps.uploads.statusForOwner(id, owner.id);
-      } catch (err) {
-        // an id whose shard is not in the map was never issued here
-        if (err instanceof ShardError) throw notFound('no such media');
-        throw err;
+      if (!isId(id)) {
+        throw new UploadError(
+          UploadErrorCodes.InvalidField,
+          'id must be a media id (a decimal string)',
+          'id',
+        );
       }
-      if (!row) throw notFound('no such media');
+      // an id whose shard is not in the map was never issued here
+      const row = await deps.uploads.statusForOwner(id, owner.id).catch((err: unknown) => {
+        throw err instanceof ShardError ? noSuchMedia() : err;
+      });
+      if (!row) throw noSuchMedia();
       return { id: row.id, status: row.status, ...(row.reason ? { reason: row.reason } : {}) };
     },
   );
