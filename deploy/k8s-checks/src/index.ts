@@ -21,6 +21,7 @@ export { checkGatewayApi, httpRouteEntries, httpRouteRoute, ingressEntries } fro
 export { checkManifests, type ExternalConfig, type ManifestCheckOptions } from './manifests.ts';
 export { checkMediaCache } from './media-cache.ts';
 export { NATS_AUTH_FILE, natsAuthIsCurrent, writeNatsAuth } from './nats-auth.ts';
+export { checkNatsVersions, type NatsVersionUse, natsVersionsInUse } from './nats-version.ts';
 export {
   documentedConfig,
   kubectl,

@@ -99,7 +99,7 @@ async function startContainers(): Promise<Omit<TestInfra, 's3' | 'source'>> {
   const [pg, redis, nats] = await Promise.all([
     new PostgreSqlContainer('postgres:16-alpine').start(),
     new RedisContainer('redis:7-alpine').start(),
-    new NatsContainer('nats:2.10-alpine').withJetStream().start(),
+    new NatsContainer('nats:2.9.24-alpine').withJetStream().start(),
   ]);
   closers.push(async () => {
     await Promise.all([pg.stop(), redis.stop(), nats.stop()]);

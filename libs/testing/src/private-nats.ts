@@ -96,7 +96,7 @@ async function startContainer(): Promise<PrivateNats> {
   const { NatsContainer } = await import('@testcontainers/nats');
   // A fixed host port, so clients find the server again after the restart.
   const port = await freePort();
-  const container = await new NatsContainer('nats:2.10-alpine')
+  const container = await new NatsContainer('nats:2.9.24-alpine')
     .withJetStream()
     .withExposedPorts({ container: 4222, host: port })
     .start();
