@@ -39,6 +39,12 @@ export {
   publishDeadLetter,
 } from './dead-letter.ts';
 export {
+  listDeadLetters,
+  purgeDeadLetters,
+  replayDeadLetters,
+  type StoredDeadLetter,
+} from './dlq.ts';
+export {
   BusConfigError,
   type BusErrorCode,
   BusErrorCodes,
