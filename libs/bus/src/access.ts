@@ -75,6 +75,7 @@ export const SERVICE_BUS_ACCESS = {
         'like.deleted',
         'comment.created',
       ],
+      'metadata-go-public': ['account.updated'],
     },
     tails: ['session.revoked'],
     subscribes: [],

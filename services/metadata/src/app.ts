@@ -12,6 +12,7 @@ import { posts } from './domain/posts.ts';
 import { sessions } from './domain/sessions.ts';
 import { cacheInvalidationConsumer } from './handlers/cache-invalidation.ts';
 import { followMirrorConsumer } from './handlers/follow-mirror.ts';
+import { goPublicConsumer } from './handlers/go-public.ts';
 import { postsConsumer } from './handlers/media-processed.ts';
 import { tagIndexConsumer } from './handlers/tag-index.ts';
 import { registerRoutes } from './routes/index.ts';
@@ -87,9 +88,6 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
         maxDelaySeconds: config.loginMaxDelaySeconds,
       },
     },
-    onMadePublic: async (userId) => {
-      await followsDomain.approveAllRequests(userId);
-    },
   });
   const postsDomain = posts({
     posts: postsStore,
@@ -127,6 +125,7 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
     await startConsumer({ nc: infra.nc, definition: followMirrorConsumer(followsDomain), prefix, logger }),
     await startConsumer({ nc: infra.nc, definition: tagIndexConsumer(postsDomain), prefix, logger }),
     await startConsumer({ nc: infra.nc, definition: cacheInvalidationConsumer(cache), prefix, logger }),
+    await startConsumer({ nc: infra.nc, definition: goPublicConsumer(followsDomain), prefix, logger }),
   ];
 
   return {

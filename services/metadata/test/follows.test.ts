@@ -243,18 +243,17 @@ test('a private account that turns public approves its pending requests', async 
     (await call(fx.svc, 'PATCH', '/v1/me', { token: owner.token, body: { isPrivate: false } })).status,
     200,
   );
+  // Approved by the account.updated the change published (metadata-go-public), a moment later.
   for (const fan of fans) {
-    t.deepEqual(
-      (await call(fx.svc, 'GET', `/v1/users/${owner.username}`, { token: fan.token })).body.viewer,
-      {
-        following: true,
-        requested: false,
-      },
-    );
+    const viewer = await waitFor('the request to become a follow', async () => {
+      const profile = await call(fx.svc, 'GET', `/v1/users/${owner.username}`, { token: fan.token });
+      return profile.body.viewer.following ? profile.body.viewer : undefined;
+    });
+    t.deepEqual(viewer, { following: true, requested: false });
   }
   await waitFor('two followers', async () => (await countsOf(owner)).followers === 2);
   await waitFor(
-    'the follow requests to be listed',
+    'no follow request left',
     async () =>
       (await call(fx.svc, 'GET', '/v1/follow-requests', { token: owner.token })).body.items.length === 0,
   );
@@ -267,4 +266,32 @@ test('a private account that turns public approves its pending requests', async 
       .sort(),
     fans.map((f) => f.id).sort(),
   );
+});
+
+test('a request delivered after its followee went public is approved when it arrives', async (t) => {
+  const owner = await newUser(fx.svc, { database: 1 });
+  const fan = await newUser(fx.svc, { database: 0 });
+  await call(fx.svc, 'PATCH', '/v1/me', { token: owner.token, body: { isPrivate: true } });
+  const asked = await call(fx.svc, 'POST', `/v1/users/${owner.id}/follow`, { token: fan.token });
+  t.deepEqual(asked.body, { state: 'requested' });
+  await mirrorIdle(fx);
+  // The race: the account turns public (here behind the service's back, so no account.updated approves
+  // anything) and the request's follow.created is delivered only now (a redelivery, by hand).
+  const shard = fx.svc.infra.shards.forId(owner.id);
+  await shard.sql`UPDATE ${shard.table('accounts')} SET is_private = false WHERE id = ${owner.id}`;
+  await fx.svc.infra.redis.del(`account:${owner.id}`);
+  await publish(
+    fx,
+    createEvent(
+      'follow.created',
+      { followerId: fan.id, followeeId: owner.id, state: 'requested' },
+      { source: '/instantpost/metadata' },
+    ),
+  );
+  const viewer = await waitFor('the request to become a follow', async () => {
+    const profile = await call(fx.svc, 'GET', `/v1/users/${owner.username}`, { token: fan.token });
+    return profile.body.viewer.following ? profile.body.viewer : undefined;
+  });
+  t.deepEqual(viewer, { following: true, requested: false });
+  await waitFor('one follower', async () => (await countsOf(owner)).followers === 1);
 });

@@ -133,10 +133,14 @@ export function follows(deps: { follows: FollowStore; people: People }) {
     },
 
     /**
-     * A private account turned public: its pending requests become follows, as on Instagram. Requests
-     * are read from the mirror; one still on its way there keeps `requested` until answered.
+     * A private account turned public: its pending requests become follows, as on Instagram (from its
+     * `account.updated`, so a crash half-way is resumed by the redelivery; each approval is one transition
+     * with its own `follow.approved`, so a repeat approves nothing twice). Requests are read from the
+     * mirror; one still on its way there is approved by `approveIfPublic` when it arrives.
      */
     async approveAllRequests(ownerId: string): Promise<number> {
+      const owner = await people.account(ownerId);
+      if (!owner || owner.isPrivate) return 0; // private again by now: the requests stay requests
       // One pass in id order: the mirror lags behind the approvals, so re-reading from the start would loop.
       let approved = 0;
       let after: string | undefined;
@@ -151,6 +155,16 @@ export function follows(deps: { follows: FollowStore; people: People }) {
         if (ids.length < 100) return approved;
         after = ids.at(-1);
       }
+    },
+
+    /** A request that reached the mirror after its followee went public is approved then. */
+    async approveIfPublic(followerId: string, followeeId: string): Promise<void> {
+      const followee = await people.account(followeeId);
+      if (!followee || followee.isPrivate) return;
+      if ((await deps.follows.stateOf(followerId, followeeId)) !== 'requested') return;
+      await answer(followeeId, followerId, true).catch((err: unknown) => {
+        if (!(err instanceof DomainError)) throw err; // withdrawn meanwhile
+      });
     },
 
     /** Metadata's own mirror consumer: copy the edge to the followee's shard. */

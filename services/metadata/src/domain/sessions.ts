@@ -49,8 +49,6 @@ export function sessions(deps: {
   cache: CacheStore;
   people: People;
   settings: SessionSettings;
-  /** Runs after a private account turned public (its pending follow requests get approved). */
-  onMadePublic?: (userId: string) => Promise<void>;
 }) {
   const { accounts, sessionStore, settings } = deps;
   const rotationKey = rotationKeyOf(settings.privateKey);
@@ -213,14 +211,12 @@ export function sessions(deps: {
       userId: string,
       changes: { displayName?: string; bio?: string; isPrivate?: boolean },
     ): Promise<Profile> {
-      let madePublic = false;
-      const row = await accounts.updateProfile(userId, changes, (changed) => {
-        madePublic = changed.isPrivate === false;
-        return metadataEvent('account.updated', { userId, ...changed }, userId);
-      });
+      // Turning public approves the pending requests: driven by this account.updated (metadata-go-public).
+      const row = await accounts.updateProfile(userId, changes, (changed) =>
+        metadataEvent('account.updated', { userId, ...changed }, userId),
+      );
       if (!row) throw accountNotFound();
       await deps.people.accountChanged(row.id);
-      if (madePublic) await deps.onMadePublic?.(userId);
       return me(userId);
     },
   };

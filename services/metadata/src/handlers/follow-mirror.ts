@@ -15,7 +15,13 @@ export function followMirrorConsumer(follows: Follows) {
     subjects: ['follow.created', 'follow.approved', 'follow.deleted'],
     settings: { concurrency: 2 },
     handlers: {
-      'follow.created': async (event) => mirror(event.data),
+      'follow.created': async (event) => {
+        await mirror(event.data);
+        // The followee may have turned public while this request was on its way (go-public.ts).
+        if (event.data.state === 'requested') {
+          await follows.approveIfPublic(event.data.followerId, event.data.followeeId);
+        }
+      },
       'follow.approved': async (event) => mirror(event.data),
       'follow.deleted': async (event) => mirror(event.data),
     },
