@@ -11,6 +11,15 @@ export {
   servicePorts,
 } from './code.ts';
 export {
+  checkDependencies,
+  type ImportUse,
+  importsOf,
+  packageOf,
+  readWorkspaces,
+  usesOf,
+  type Workspace,
+} from './dependencies.ts';
+export {
   checkDockerfile,
   copyBuildContext,
   type Dockerfile,

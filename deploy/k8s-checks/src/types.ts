@@ -31,7 +31,8 @@ export interface Finding {
     | 'docker'
     | 'nats'
     | 'rollout'
-    | 'gateway';
+    | 'gateway'
+    | 'dependencies';
   object: string;
   message: string;
 }

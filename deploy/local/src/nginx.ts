@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServiceName } from '@instantpost/chassis';
+import { OPENAPI_FILE } from './openapi.ts';
 import { waitForOk } from './ports.ts';
 import { REPO_ROOT } from './service-process.ts';
 
@@ -97,6 +98,7 @@ export function renderNginxConfig(options: GatewayOptions): string {
     S3_HOST: s3.host,
     S3_BUCKET: options.s3.bucket,
     READINESS_LOCATIONS: readiness,
+    OPENAPI_FILE,
   };
   return readFileSync(TEMPLATE, 'utf8').replace(/\{\{([A-Z0-9_]+)\}\}/g, (whole, key: string) => {
     const value = values[key];

@@ -9,6 +9,7 @@ import { signedMediaUrl } from '@instantpost/media-urls';
 import { openNamespace, s3ClientFor, stopTestInfra, type TestNamespace } from '@instantpost/testing';
 import test from 'ava';
 import { type Gateway, startGateway } from '../src/nginx.ts';
+import { committedOpenApi } from '../src/openapi.ts';
 import { freePort } from '../src/ports.ts';
 
 let ns: TestNamespace;
@@ -150,6 +151,26 @@ test('API paths are routed by prefix and carry a request id', async (t) => {
   const unknown = await fetch(`${gateway.url}/v1/unknown`);
   t.is(unknown.status, 404);
   await unknown.arrayBuffer();
+});
+
+test('GET /v1/openapi.json is the merged document, JSON, cacheable and revalidated by ETag', async (t) => {
+  const res = await fetch(`${gateway.url}/v1/openapi.json`);
+  t.is(res.status, 200);
+  t.regex(res.headers.get('content-type') ?? '', /^application\/json/);
+  t.regex(res.headers.get('cache-control') ?? '', /max-age=\d+/);
+  t.truthy(res.headers.get('x-request-id'));
+  const text = await res.text();
+  t.is(text, committedOpenApi());
+  t.truthy((JSON.parse(text) as { paths: Record<string, unknown> }).paths['/v1/feed']);
+  const etag = res.headers.get('etag') ?? '';
+  t.truthy(etag);
+  const again = await fetch(`${gateway.url}/v1/openapi.json`, { headers: { 'if-none-match': etag } });
+  t.is(again.status, 304);
+  t.is((await fetch(`${gateway.url}/v1/openapi.json`, { method: 'POST' })).status, 403);
+  t.false(
+    seen.some((r) => r.url.includes('openapi')),
+    'served by the gateway itself, no service asked',
+  );
 });
 
 test('a body over the upload limit is refused by the gateway with 413', async (t) => {

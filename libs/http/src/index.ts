@@ -34,6 +34,7 @@ export {
   BEARER,
   type ContentReply,
   Id,
+  multipartBody,
   NoContent,
   Nullable,
   OPTIONAL_BEARER,

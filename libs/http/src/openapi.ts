@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerAuth } from './auth.ts';
-import { ProblemSchema } from './schemas.ts';
+import { MULTIPART_BODY, ProblemSchema } from './schemas.ts';
 import { registerValidation } from './validation.ts';
 
 /** An OpenAPI 3 document as `@fastify/swagger` gives it (plain JSON). */
@@ -21,6 +21,11 @@ export async function registerSchemas(app: FastifyInstance, service: string): Pr
     openapi: {
       info: { title: `InstantPost ${service}`, version: '1.0.0' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+    // A multipart route's fields become its documented request body (never validated: they stream).
+    transform: ({ schema, url }) => {
+      const fields = (schema as Record<string, unknown> | undefined)?.[MULTIPART_BODY];
+      return { schema: fields === undefined ? schema : { ...schema, body: fields }, url };
     },
     // Shared schemas keep their $id as their component name (`#/components/schemas/Problem`).
     refResolver: {

@@ -35,6 +35,20 @@ const PROBLEMS = {
 
 export type ProblemStatus = keyof typeof PROBLEMS;
 
+const SUCCESS: Record<number, string> = { 200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content' };
+
+/**
+ * The form fields of a multipart route, for the OpenAPI document only: Fastify does not validate a
+ * streamed multipart body, the route reads its parts itself. Spread into the route's `schema`.
+ */
+export const multipartBody = (fields: TSchema) => ({
+  [MULTIPART_BODY]: fields,
+  consumes: ['multipart/form-data'],
+});
+
+/** Where `multipartBody` keeps the fields (read by the OpenAPI generator's transform). */
+export const MULTIPART_BODY = 'x-multipart-body';
+
 /** Format of `Text`: well-formed Unicode (no lone surrogates) without NUL, which Postgres cannot store. */
 export const TEXT_FORMAT = 'text';
 
@@ -83,7 +97,13 @@ export function replies(
   success: Record<number, TSchema | ContentReply>,
   ...problems: ProblemStatus[]
 ): Record<number, TSchema | ContentReply> {
-  const out: Record<number, TSchema | ContentReply> = { ...success };
+  const out: Record<number, TSchema | ContentReply> = {};
+  for (const [status, reply] of Object.entries(success)) {
+    // The OpenAPI generator takes a reply's description from its schema ("Default Response" otherwise).
+    out[Number(status)] = reply.description
+      ? reply
+      : { ...reply, description: SUCCESS[Number(status)] ?? 'OK' };
+  }
   for (const status of problems) {
     out[status] = {
       description: PROBLEMS[status],

@@ -1,4 +1,12 @@
-import { BEARER, userOf as callerOf, DomainError, HttpErrorCodes, Id, replies } from '@instantpost/http';
+import {
+  BEARER,
+  userOf as callerOf,
+  DomainError,
+  HttpErrorCodes,
+  Id,
+  multipartBody,
+  replies,
+} from '@instantpost/http';
 import { isId } from '@instantpost/ids';
 import { ShardError } from '@instantpost/shards';
 import type { Logger } from '@instantpost/telemetry';
@@ -29,6 +37,13 @@ const MediaStatusReply = Type.Object({
   duplicate: Type.Optional(
     Type.Boolean({ description: 'the same bytes were uploaded before: this is that upload' }),
   ),
+});
+
+/** The form of POST /v1/media (read part by part by the route, documented here). */
+const UploadForm = Type.Object({
+  photo: Type.String({ format: 'binary', description: 'JPEG, PNG, WebP or AVIF' }),
+  caption: Type.Optional(Type.String({ maxLength: 2200 })),
+  altText: Type.Optional(Type.String()),
 });
 
 const MediaIdParams = Type.Object({ id: Id({ description: 'the media id POST /v1/media answered with' }) });
@@ -66,7 +81,7 @@ export function registerMediaRoutes(app: FastifyInstance, deps: MediaRoutesDeps)
           '(at most 2200 characters) and `altText`. Streamed to storage; processing goes on after the 202.',
         tags: ['media'],
         security: BEARER,
-        consumes: ['multipart/form-data'],
+        ...multipartBody(UploadForm),
         response: replies({ 202: MediaStatusReply }, 400, 401, 413, 415, 429),
       },
     },
