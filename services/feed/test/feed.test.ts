@@ -324,6 +324,35 @@ test.serial(
   },
 );
 
+test.serial('follow edges are ordered by their version, not by clocks that disagree', async (t) => {
+  const a = await h.user();
+  const b = await h.user();
+  const posted = await h.post(b);
+  await h.settled();
+  // Two metadata replicas with skewed clocks: the unfollow (version 2) is stamped earlier than the follow
+  // (version 1) it undid. By time the follow would win; by version the unfollow does.
+  const early = h.nextTime();
+  const late = h.nextTime();
+  await h.publish(
+    'follow.created',
+    { followerId: a.id, followeeId: b.id, state: 'following', version: 1 },
+    late,
+  );
+  await h.settled();
+  t.deepEqual(await h.feedIds(a), [posted], "following: B's post is in A's feed");
+  await h.publish('follow.deleted', { followerId: a.id, followeeId: b.id, version: 2 }, early);
+  await h.settled();
+  t.deepEqual(await h.feedIds(a), [], 'the unfollow (version 2) wins over the later-stamped follow');
+  // A replay of the follow (version 1, any time) changes nothing.
+  await h.publish(
+    'follow.created',
+    { followerId: a.id, followeeId: b.id, state: 'following', version: 1 },
+    h.nextTime(),
+  );
+  await h.settled();
+  t.deepEqual(await h.feedIds(a), []);
+});
+
 test.serial(
   'paging through 250 posts while 50 new ones arrive yields each of the 250 exactly once',
   async (t) => {

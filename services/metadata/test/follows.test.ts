@@ -59,7 +59,7 @@ test('a follow across two physical databases shows on both sides with right coun
   t.deepEqual(await followerIds(bob, alice), []);
 
   const mine = () => seen.events.filter((e) => JSON.stringify(e.data).includes(alice.id));
-  await waitFor("mine().some((e) => e.type === 'follow.deleted')", async () =>
+  await waitFor('the follow.deleted of this test', async () =>
     mine().some((e) => e.type === 'follow.deleted'),
   );
   await new Promise((r) => setTimeout(r, 300));
@@ -67,10 +67,10 @@ test('a follow across two physical databases shows on both sides with right coun
   t.deepEqual(
     mine().map((e) => [e.type, e.data]),
     [
-      ['follow.created', { followerId: alice.id, followeeId: bob.id, state: 'following' }],
-      ['follow.deleted', { followerId: alice.id, followeeId: bob.id }],
+      ['follow.created', { followerId: alice.id, followeeId: bob.id, state: 'following', version: 1 }],
+      ['follow.deleted', { followerId: alice.id, followeeId: bob.id, version: 2 }],
     ],
-    'one event per real change, none for the repeated calls',
+    'one event per real change, none for the repeated calls, each with the edge version it made',
   );
 });
 

@@ -1,6 +1,6 @@
 import type { EventData } from '@instantpost/events';
 import type { TimelineEntry } from '../store/keys.ts';
-import type { EventVersion, FollowState } from '../store/projections.ts';
+import type { EdgeVersion, EventVersion, FollowState } from '../store/projections.ts';
 import type { FeedSettings, FeedStores } from './types.ts';
 
 /** Called between batches of long work so the message's ack timer is reset. */
@@ -12,10 +12,13 @@ export type Heartbeat = () => void;
  * event re-applies the current truth instead of an old one.
  */
 export class FeedProjector {
-  constructor(
-    private readonly stores: FeedStores,
-    private readonly settings: FeedSettings,
-  ) {}
+  private readonly stores: FeedStores;
+  private readonly settings: FeedSettings;
+
+  constructor(stores: FeedStores, settings: FeedSettings) {
+    this.stores = stores;
+    this.settings = settings;
+  }
 
   private isBig(followers: number): boolean {
     return followers > this.settings.bigAccountFollowers;
@@ -41,7 +44,7 @@ export class FeedProjector {
     followerId: string,
     followeeId: string,
     state: FollowState,
-    v: EventVersion,
+    v: EdgeVersion,
     heartbeat: Heartbeat,
   ): Promise<void> {
     const { projections } = this.stores;

@@ -3,11 +3,19 @@ import { defineConsumer, streamNameFor } from '@instantpost/bus';
 import type { Logger } from '@instantpost/telemetry';
 import type { JetStreamManager } from 'nats';
 import type { FeedProjector } from '../domain/projector.ts';
-import type { EventVersion } from '../store/projections.ts';
+import type { EdgeVersion, EventVersion } from '../store/projections.ts';
 
 /** The version a projection row records: the event's time, then its stream sequence for ties. */
 function versionOf(event: { time: string }, ctx: { streamSequence: number }): EventVersion {
   return { at: event.time, seq: ctx.streamSequence };
+}
+
+/** A follow edge's change: metadata's edge version first (clocks of its replicas may disagree). */
+function edgeVersionOf(
+  event: { time: string; data: { version?: number | undefined } },
+  ctx: { streamSequence: number },
+): EdgeVersion {
+  return { edge: event.data.version ?? 0, ...versionOf(event, ctx) };
 }
 
 /** Settings shared by feed's consumers; `concurrency` is bounded by the Postgres pool (PITFALLS: postgres.js). */
@@ -73,7 +81,7 @@ export function projectorConsumer(projector: FeedProjector, options: ConsumerOpt
           event.data.followerId,
           event.data.followeeId,
           event.data.state,
-          versionOf(event, ctx),
+          edgeVersionOf(event, ctx),
           () => ctx.heartbeat(),
         ),
       'follow.approved': (event, ctx) =>
@@ -81,7 +89,7 @@ export function projectorConsumer(projector: FeedProjector, options: ConsumerOpt
           event.data.followerId,
           event.data.followeeId,
           'following',
-          versionOf(event, ctx),
+          edgeVersionOf(event, ctx),
           () => ctx.heartbeat(),
         ),
       'follow.deleted': (event, ctx) =>
@@ -89,7 +97,7 @@ export function projectorConsumer(projector: FeedProjector, options: ConsumerOpt
           event.data.followerId,
           event.data.followeeId,
           'none',
-          versionOf(event, ctx),
+          edgeVersionOf(event, ctx),
           () => ctx.heartbeat(),
         ),
       'like.created': (event, ctx) => projector.likeChanged(event.data, true, versionOf(event, ctx)),

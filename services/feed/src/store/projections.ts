@@ -13,6 +13,11 @@ export interface EventVersion {
   seq: number;
 }
 
+/** A follow edge's change: the owner's edge version first (0 when the event carried none), then time. */
+export interface EdgeVersion extends EventVersion {
+  edge: number;
+}
+
 /** The result of a last-writer-wins write: whether it applied and the state before and after. */
 export interface EdgeChange {
   applied: boolean;
@@ -35,14 +40,15 @@ interface PostRow {
 
 /**
  * Last-writer-wins on one edge row of `table` (`followers` or `following`): the row is created as
- * 'none' at -infinity, locked, and changed only when `at` (the event's time) is newer than the row's.
+ * 'none' at version 0 / -infinity, locked, and changed only when the change's (edge version, time,
+ * sequence) is higher than the row's.
  */
 async function writeEdge(
   s: ShardTx,
   table: 'followers' | 'following',
   key: { a: string; b: string },
   state: FollowState,
-  v: EventVersion,
+  v: EdgeVersion,
 ): Promise<EdgeChange> {
   const tx = s.sql;
   const t = s.table(table);
@@ -51,11 +57,12 @@ async function writeEdge(
   await tx`INSERT INTO ${t} (${tx(colA)}, ${tx(colB)}, state, at) VALUES (${key.a}, ${key.b}, 'none', '-infinity')
            ON CONFLICT DO NOTHING`;
   const [row] = await tx<{ state: FollowState; newer: boolean }[]>`
-    SELECT state, (at, seq) < (${v.at}::timestamptz, ${v.seq}::bigint) AS newer FROM ${t}
-    WHERE ${tx(colA)} = ${key.a} AND ${tx(colB)} = ${key.b} FOR UPDATE`;
+    SELECT state, (edge_version, at, seq) < (${v.edge}::bigint, ${v.at}::timestamptz, ${v.seq}::bigint) AS newer
+    FROM ${t} WHERE ${tx(colA)} = ${key.a} AND ${tx(colB)} = ${key.b} FOR UPDATE`;
   if (!row) throw new Error(`${table} row vanished`);
   if (!row.newer) return { applied: false, before: row.state, after: row.state };
-  await tx`UPDATE ${t} SET state = ${state}, at = ${v.at}, seq = ${v.seq} WHERE ${tx(colA)} = ${key.a} AND ${tx(colB)} = ${key.b}`;
+  await tx`UPDATE ${t} SET state = ${state}, edge_version = ${v.edge}, at = ${v.at}, seq = ${v.seq}
+           WHERE ${tx(colA)} = ${key.a} AND ${tx(colB)} = ${key.b}`;
   return { applied: true, before: row.state, after: state };
 }
 
@@ -115,7 +122,7 @@ export function projectionStore(shards: Shards) {
       followeeId: string,
       followerId: string,
       state: FollowState,
-      v: EventVersion,
+      v: EdgeVersion,
     ): Promise<EdgeChange & { followers: number }> {
       const s = shards.forId(followeeId);
       return inTransaction(s, async (tx) => {
@@ -135,7 +142,7 @@ export function projectionStore(shards: Shards) {
       followerId: string,
       followeeId: string,
       state: FollowState,
-      v: EventVersion,
+      v: EdgeVersion,
     ): Promise<EdgeChange> {
       const s = shards.forId(followerId);
       return inTransaction(s, (tx) => writeEdge(tx, 'following', { a: followerId, b: followeeId }, state, v));

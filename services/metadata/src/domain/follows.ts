@@ -42,14 +42,17 @@ export function follows(deps: { follows: FollowStore; people: People }) {
 
   /** The private account `followeeId` approves (or denies) `followerId`'s pending request. */
   const answer = async (followeeId: string, followerId: string, approve: boolean): Promise<void> => {
-    const result = await deps.follows.transition(followerId, followeeId, (current) => {
+    const result = await deps.follows.transition(followerId, followeeId, (current, version) => {
       if (current !== 'requested') return undefined;
       return approve
         ? {
             state: 'following',
-            event: metadataEvent('follow.approved', { followerId, followeeId }, followeeId),
+            event: metadataEvent('follow.approved', { followerId, followeeId, version }, followeeId),
           }
-        : { state: 'none', event: metadataEvent('follow.deleted', { followerId, followeeId }, followeeId) };
+        : {
+            state: 'none',
+            event: metadataEvent('follow.deleted', { followerId, followeeId, version }, followeeId),
+          };
     });
     if (!result.changed && result.state !== (approve ? 'following' : 'none')) {
       throw new MetadataError(
@@ -66,12 +69,12 @@ export function follows(deps: { follows: FollowStore; people: People }) {
     async follow(followerId: string, followeeId: string): Promise<{ state: 'following' | 'requested' }> {
       if (followerId === followeeId) throw selfFollow('you cannot follow yourself');
       const followee = await existing(followeeId);
-      const result = await deps.follows.transition(followerId, followeeId, (current) => {
+      const result = await deps.follows.transition(followerId, followeeId, (current, version) => {
         if (current !== 'none') return undefined;
         const state = followee.isPrivate ? 'requested' : 'following';
         return {
           state,
-          event: metadataEvent('follow.created', { followerId, followeeId, state }, followeeId),
+          event: metadataEvent('follow.created', { followerId, followeeId, state, version }, followeeId),
         };
       });
       if (result.changed) await people.countsChanged(followerId);
@@ -81,10 +84,13 @@ export function follows(deps: { follows: FollowStore; people: People }) {
     /** Unfollows or withdraws a request; idempotent. */
     async unfollow(followerId: string, followeeId: string): Promise<void> {
       if (followerId === followeeId) throw selfFollow('you cannot unfollow yourself');
-      const result = await deps.follows.transition(followerId, followeeId, (current) =>
+      const result = await deps.follows.transition(followerId, followeeId, (current, version) =>
         current === 'none'
           ? undefined
-          : { state: 'none', event: metadataEvent('follow.deleted', { followerId, followeeId }, followeeId) },
+          : {
+              state: 'none',
+              event: metadataEvent('follow.deleted', { followerId, followeeId, version }, followeeId),
+            },
       );
       if (result.changed) await people.countsChanged(followerId);
     },

@@ -8,6 +8,9 @@ export type EdgeState = 'following' | 'requested' | 'none';
 /** The change a follow action decides on, given the current state of the edge. */
 export type EdgeDecision = { state: EdgeState; event: AnyCloudEvent } | undefined;
 
+/** Decides the edge's next state from its current one; `version` is the number the change will get. */
+export type EdgeDecider = (current: EdgeState, version: number) => EdgeDecision;
+
 export interface Counts {
   posts: number;
   followers: number;
@@ -35,7 +38,7 @@ export function followStore(shards: Shards) {
     async transition(
       followerId: string,
       followeeId: string,
-      decide: (current: EdgeState) => EdgeDecision,
+      decide: EdgeDecider,
     ): Promise<{ state: EdgeState; changed: boolean }> {
       if (!onKnownShard(shards, followerId) || !onKnownShard(shards, followeeId)) {
         return { state: 'none', changed: false };
@@ -47,10 +50,11 @@ export function followStore(shards: Shards) {
         await tx.sql`
           INSERT INTO ${table} (follower_id, followee_id, state, version)
           VALUES (${followerId}, ${followeeId}, 'none', 0) ON CONFLICT DO NOTHING`;
-        const [row] = await tx.sql<{ state: EdgeState }[]>`
-          SELECT state FROM ${table} WHERE follower_id = ${followerId} AND followee_id = ${followeeId} FOR UPDATE`;
+        const [row] = await tx.sql<{ state: EdgeState; version: string }[]>`
+          SELECT state, version FROM ${table}
+          WHERE follower_id = ${followerId} AND followee_id = ${followeeId} FOR UPDATE`;
         const current = row?.state ?? 'none';
-        const decision = decide(current);
+        const decision = decide(current, Number(row?.version ?? 0) + 1);
         if (!decision || decision.state === current) return { state: current, changed: false };
         await tx.sql`
           UPDATE ${table} SET state = ${decision.state}, version = version + 1, updated_at = now()
