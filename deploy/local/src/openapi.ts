@@ -10,7 +10,8 @@ import { REPO_ROOT, serviceDir } from './service-process.ts';
  * own documents. Each service prints its document from its routes alone (`src/openapi.ts`: the same route
  * registration as its app, no infrastructure), so the merge needs no running stack.
  *
- *   npm run openapi            writes deploy/openapi/openapi.json (commit it; a test checks it is current)
+ *   npm run openapi   writes deploy/openapi/openapi.json and its copy k8s/base/media-cache/openapi.json
+ *                     (commit both; a test checks they are current)
  */
 
 /** The services with public routes (media-processing has health and metrics only). */
@@ -21,8 +22,10 @@ export const PUBLIC_API_SERVICES = [
   'notification',
 ] as const satisfies readonly ServiceName[];
 
-/** The committed document: nginx serves it locally, a ConfigMap made from it in Kubernetes. */
+/** The committed document, served by the local gateway. */
 export const OPENAPI_FILE = join(REPO_ROOT, 'deploy/openapi/openapi.json');
+/** Its copy in the media cache's ConfigMap (kustomize reads files below its own directory only). */
+export const OPENAPI_K8S_COPY = join(REPO_ROOT, 'k8s/base/media-cache/openapi.json');
 
 interface Operation {
   responses?: Record<string, unknown>;
@@ -127,8 +130,10 @@ export function committedOpenApi(): string {
 
 if (import.meta.main) {
   const text = await buildOpenApi();
-  mkdirSync(dirname(OPENAPI_FILE), { recursive: true });
-  writeFileSync(OPENAPI_FILE, text);
+  for (const file of [OPENAPI_FILE, OPENAPI_K8S_COPY]) {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, text);
+  }
   const document = JSON.parse(text) as OpenApiDocument;
   const operations = Object.values(document.paths).flatMap((ops) => Object.keys(ops)).length;
   process.stdout.write(`${OPENAPI_FILE}: ${operations} operations\n`);

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { buildOpenApi, committedOpenApi, type OpenApiDocument } from '../src/openapi.ts';
+import { buildOpenApi, committedOpenApi, OPENAPI_K8S_COPY, type OpenApiDocument } from '../src/openapi.ts';
 import { REPO_ROOT } from '../src/service-process.ts';
 
 // The public contract sits beside the repository (../shared/API.md), in CI as on a workstation.
@@ -50,12 +50,10 @@ function operations(doc: OpenApiDocument) {
   );
 }
 
-test('the committed document is what `npm run openapi` merges from the current routes', async (t) => {
-  t.is(
-    committedOpenApi(),
-    await buildOpenApi(),
-    'run `npm run openapi` and commit deploy/openapi/openapi.json',
-  );
+test('the committed document (and its Kubernetes copy) is what `npm run openapi` merges from the routes', async (t) => {
+  const fresh = await buildOpenApi();
+  t.is(committedOpenApi(), fresh, 'run `npm run openapi` and commit deploy/openapi/openapi.json');
+  t.is(readFileSync(OPENAPI_K8S_COPY, 'utf8'), fresh, 'the Kubernetes ConfigMap serves the same document');
 });
 
 test('every call of API.md is in the document with the status codes API.md fixes', (t) => {
