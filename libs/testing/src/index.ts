@@ -2,5 +2,11 @@ export { isReachable, type S3Endpoint, stopTestInfra, type TestInfra, testInfra 
 export { type NamespaceOptions, openNamespace, s3ClientFor, type TestNamespace } from './namespace.ts';
 export { freePort } from './ports.ts';
 export { type PrivateNats, type PrivateNatsOptions, startPrivateNats } from './private-nats.ts';
+export {
+  type PrivatePostgres,
+  type PrivatePostgresOptions,
+  startPrivatePostgres,
+} from './private-postgres.ts';
+export { type PrivateRedis, startPrivateRedis } from './private-redis.ts';
 export { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 export { sleep, type WaitOptions, waitFor } from './wait.ts';

@@ -8,6 +8,8 @@ import { freePort } from './ports.ts';
 /** A NATS server with JetStream of a test's own, so the test may restart it without touching anyone else. */
 export interface PrivateNats {
   readonly url: string;
+  /** The server's HTTP monitor (`/jsz`, `/healthz`) when it runs as a process here; not for a container. */
+  readonly monitorUrl: string | undefined;
   /** Stops the server (SIGTERM: JetStream flushes its store) and starts it again on the same port and store. */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -81,6 +83,7 @@ async function startProcess(binary: string, options: PrivateNatsOptions): Promis
   await start();
   return {
     url: `nats://127.0.0.1:${port}`,
+    monitorUrl: `http://127.0.0.1:${monitorPort}`,
     restart: async () => {
       await stop();
       await start();
@@ -103,6 +106,7 @@ async function startContainer(): Promise<PrivateNats> {
   const url = `nats://127.0.0.1:${port}`;
   return {
     url,
+    monitorUrl: undefined,
     restart: async () => {
       await container.restart();
     },
