@@ -6,7 +6,6 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
-import { workspaceClosure } from '../../docker/prune.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -132,8 +131,42 @@ export function envVarUsesIn(file: string, repo = REPO_ROOT): EnvVarUse[] {
 }
 
 /**
+ * The service's folder and every workspace it reaches through `dependencies` (never devDependencies):
+ * what `turbo prune --production` puts in its image (deploy/docker).
+ */
+export function workspaceClosure(repo: string, service: string): string[] {
+  const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
+  const byName = new Map<string, string>();
+  for (const glob of readJson(join(repo, 'package.json')).workspaces as string[]) {
+    const dirs = glob.endsWith('/*')
+      ? readdirSync(join(repo, glob.slice(0, -2)), { withFileTypes: true })
+          .filter((d) => d.isDirectory())
+          .map((d) => `${glob.slice(0, -2)}/${d.name}`)
+      : [glob];
+    for (const dir of dirs) {
+      const file = join(repo, dir, 'package.json');
+      if (existsSync(file)) byName.set(readJson(file).name, dir);
+    }
+  }
+  const start = `services/${service}`;
+  if (!existsSync(join(repo, start, 'package.json'))) throw new Error(`no such service: ${start}`);
+  const seen = new Set<string>([start]);
+  const queue = [start];
+  for (let dir = queue.shift(); dir !== undefined; dir = queue.shift()) {
+    for (const dep of Object.keys(readJson(join(repo, dir, 'package.json')).dependencies ?? {})) {
+      const depDir = byName.get(dep);
+      if (depDir && !seen.has(depDir)) {
+        seen.add(depDir);
+        queue.push(depDir);
+      }
+    }
+  }
+  return [...seen].sort();
+}
+
+/**
  * Every variable a service's image can read: in the service's own sources and in those of each
- * workspace lib its image carries (the same closure deploy/docker/prune.ts copies).
+ * workspace lib its image carries (workspaceClosure).
  */
 export function envVarsOf(service: string, repo = REPO_ROOT): Map<string, EnvVarUse[]> {
   const vars = new Map<string, EnvVarUse[]>();

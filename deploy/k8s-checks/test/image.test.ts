@@ -31,18 +31,30 @@ test.after.always(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-/** The prune stage's RUN, with the build args and the stage's paths put in. */
-function prune(service: string, out: string): string {
-  const command = runCommand(stage(dockerfile, 'prune'), 'prune.ts')
+/** The turbo the Dockerfile runs (`npx --yes turbo@<version>`) and the one the repository installed. */
+const TURBO = /npx --yes turbo@(\S+)/;
+const installedTurbo = JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules/turbo/package.json'), 'utf8'))
+  .version as string;
+
+/**
+ * The prune stage's RUN in the build context, with the build args and the stage's paths put in; the
+ * repository's own turbo stands in for npx's download (the test below holds them to one version).
+ */
+function prune(service: string, out: string, port = String(codeFacts().servicePorts[service])): string {
+  const command = runCommand(stage(dockerfile, 'prune'), 'turbo')
     .replaceAll('/repo', context)
     .replaceAll('/pruned', out)
-    .replaceAll('"$SERVICE"', service)
-    .replaceAll('"$PORT"', String(codeFacts().servicePorts[service]))
     .replaceAll('$SERVICE', service)
-    .replaceAll('$PORT', String(codeFacts().servicePorts[service]))
+    .replaceAll('$PORT', port)
+    .replace(TURBO, `"${join(REPO_ROOT, 'node_modules/.bin/turbo')}"`)
     .replace(/^node /, `"${process.execPath}" `)
-    .replace(/&& node /, `&& "${process.execPath}" `);
-  return execFileSync('sh', ['-c', command], { encoding: 'utf8', env: { ...process.env, SERVICE: service } });
+    .replaceAll(/&& node /g, `&& "${process.execPath}" `);
+  return execFileSync('sh', ['-c', command], {
+    cwd: context,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, SERVICE: service, TURBO_TELEMETRY_DISABLED: '1' },
+  });
 }
 
 /** The service's CMD in a directory; its exit code and output. */
@@ -71,11 +83,18 @@ test('the Dockerfile: Node 24 slim, tini, non-root, HOST, EXPOSE, and the servic
   t.is(formatFindings(findings), '');
 });
 
+test('the prune stage runs the turbo the repository pins', (t) => {
+  const pinned = TURBO.exec(runCommand(stage(dockerfile, 'prune'), 'turbo'))?.[1];
+  t.is(pinned, installedTurbo, 'deploy/docker/Dockerfile and the root devDependency turbo');
+});
+
 test('the build context holds what the prune step reads and none of node_modules, tests or the deploy tree', (t) => {
   for (const file of [
     'package.json',
     'package-lock.json',
-    'deploy/docker/prune.ts',
+    'turbo.json',
+    'deploy/docker/check-port.ts',
+    'deploy/docker/drop-dev-dependencies.ts',
     'libs/chassis/src/config.ts',
   ]) {
     t.true(contextFiles.includes(file), `${file} is not in the build context`);
@@ -144,13 +163,7 @@ for (const service of Object.keys(codeFacts().servicePorts)) {
 }
 
 test('prune refuses a PORT that is not the service’s', (t) => {
-  const error = t.throws(() =>
-    execFileSync(
-      process.execPath,
-      [join(context, 'deploy/docker/prune.ts'), 'feed', context, join(work, 'wrong'), '3001'],
-      { stdio: 'pipe' },
-    ),
-  );
+  const error = t.throws(() => prune('feed', join(work, 'wrong'), '3001'));
   t.regex(
     String((error as { stderr?: Buffer }).stderr),
     /PORT 3001 does not match SERVICE_PORTS\['feed'\] = 3004/,
