@@ -65,6 +65,8 @@ export const HttpErrorCodes = {
   NotFound: 'NOT_FOUND',
   /** A route's rate limit (`config.rateLimit`). */
   RateLimited: 'TOO_MANY_REQUESTS',
+  /** A dependency (database, cache, broker, object store) is down or too slow: 503, try again. */
+  DependencyUnavailable: 'DEPENDENCY_UNAVAILABLE',
   /** Anything unexpected: a 500 whose message is hidden. */
   Internal: 'INTERNAL',
 } as const;

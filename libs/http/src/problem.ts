@@ -1,7 +1,11 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { DomainError, type ErrorKind, HttpErrorCodes } from './errors.ts';
 import type { Problem } from './schemas.ts';
+import { isDependencyOutage } from './unavailable.ts';
 import { validationField, validationMessage } from './validation.ts';
+
+/** How long a client should wait before retrying after a dependency outage (Redis, Postgres restarts). */
+const DEPENDENCY_RETRY_AFTER_SECONDS = 2;
 
 /** The one place a kind of failure becomes an HTTP status. */
 const STATUS_OF: Record<ErrorKind, number> = {
@@ -67,6 +71,14 @@ export function registerProblemHandler(app: FastifyInstance): void {
         HttpErrorCodes.ValidationFailed,
         field,
       );
+    } else if (isDependencyOutage(error)) {
+      problem = problemOf(
+        503,
+        'a service this request needs is unavailable; try again shortly',
+        HttpErrorCodes.DependencyUnavailable,
+      );
+      reply.header('retry-after', String(DEPENDENCY_RETRY_AFTER_SECONDS));
+      request.log.warn({ err: error }, 'request failed: a dependency is unavailable');
     } else {
       const status = typeof error.statusCode === 'number' && error.statusCode >= 400 ? error.statusCode : 500;
       problem =
@@ -78,7 +90,7 @@ export function registerProblemHandler(app: FastifyInstance): void {
               status === 429 ? HttpErrorCodes.RateLimited : (error.code ?? 'ERROR'),
             );
     }
-    if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+    if (problem.status >= 500 && problem.status !== 503) request.log.error({ err: error }, 'request failed');
     problem.requestId = request.id;
     void reply.status(problem.status).type('application/problem+json').send(problem);
   });
