@@ -29,7 +29,8 @@ export type ConfigOf<S extends ConfigSpec> = {
   readonly [K in keyof S]: S[K] extends EnvVar<infer T> ? T : never;
 };
 
-export const ConfigErrorCodes = { invalid: 'CONFIG_INVALID' } as const;
+/** Why a configuration was refused, as stable codes. */
+export const ConfigErrorCodes = { Invalid: 'CONFIG_INVALID' } as const;
 
 export interface ConfigProblem {
   variable: string;
@@ -38,7 +39,7 @@ export interface ConfigProblem {
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
-  readonly code = ConfigErrorCodes.invalid;
+  readonly code = ConfigErrorCodes.Invalid;
   constructor(readonly problems: ConfigProblem[]) {
     super(`invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`);
   }
