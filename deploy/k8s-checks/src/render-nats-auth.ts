@@ -1,5 +1,27 @@
-/** `npm run nats:auth`: renders k8s/nats/auth.conf from libs/bus/src/access.ts. */
-import { NATS_AUTH_FILE, writeNatsAuth } from './nats-auth.ts';
+/** `npm run nats:auth`: renders k8s/nats/auth.conf from libs/bus/src/access.ts (`--help` for the usage). */
+import { parseCommand } from '@instantpost/config/cli';
+import { NATS_AUTH_FILE, natsAuthIsCurrent, writeNatsAuth } from './nats-auth.ts';
 
-writeNatsAuth();
-process.stdout.write(`wrote ${NATS_AUTH_FILE}\n`);
+const COMMAND = {
+  name: 'npm run nats:auth --',
+  synopsis: '[--check]',
+  summary:
+    'Writes k8s/nats/auth.conf, the NATS users and permissions, from the table in libs/bus/src/access.ts.',
+  options: {
+    check: {
+      type: 'boolean',
+      default: false,
+      description: 'write nothing; exit 1 when the file is not current',
+    },
+  },
+} as const;
+
+const { values } = parseCommand(COMMAND);
+if (values.check) {
+  const current = natsAuthIsCurrent();
+  process.stdout.write(`${NATS_AUTH_FILE} is ${current ? 'current' : 'stale: run npm run nats:auth'}\n`);
+  process.exitCode = current ? 0 : 1;
+} else {
+  writeNatsAuth();
+  process.stdout.write(`wrote ${NATS_AUTH_FILE}\n`);
+}

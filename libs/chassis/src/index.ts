@@ -14,4 +14,4 @@ export {
   runService,
   type ServiceContext,
 } from './run.ts';
-export { type SetupOptions, setupService } from './setup.ts';
+export { type SetupOptions, setupCommand, setupService } from './setup.ts';

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { ensureStreams } from '@instantpost/bus';
 import { loadConfig } from '@instantpost/config';
+import { parseCommand } from '@instantpost/config/cli';
 import { createShards, databasesOf, ensureDatabases, migrate, type ShardMap } from '@instantpost/shards';
 import { connect } from 'nats';
 import { chassisSpec, natsConnectOptions, type ServiceName } from './config.ts';
@@ -52,4 +53,32 @@ function defaultAdminUrl(map: ShardMap): string {
   const url = new URL(first.url);
   url.pathname = '/postgres';
   return url.toString();
+}
+
+/**
+ * A service's `src/setup.ts` as a command (`npm run setup -w @instantpost/<service> -- [--create-databases]`,
+ * the setup Jobs): the shared argument parsing and `--help`, then setupService.
+ */
+export async function setupCommand(
+  service: ServiceName,
+  migrations: URL,
+  args: string[] = process.argv.slice(2),
+): Promise<void> {
+  const { values } = parseCommand(
+    {
+      name: `npm run setup -w @instantpost/${service} --`,
+      synopsis: '[--create-databases]',
+      summary: `Migrates every logical shard schema of ${service} and declares the JetStream streams; run before the service starts.`,
+      options: {
+        'create-databases': {
+          type: 'boolean',
+          default: false,
+          description: 'create the physical databases of SHARD_MAP that are missing (local stack, tests)',
+        },
+      },
+      notes: "environment: the service's own (SHARD_MAP, NATS_URL, NATS_USER, NATS_PASSWORD, ...)",
+    },
+    args,
+  );
+  await setupService(service, migrations, { createDatabases: values['create-databases'] });
 }

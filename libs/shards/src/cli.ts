@@ -7,11 +7,12 @@
  *   npm run shards -- map
  *
  * Reads SHARD_MAP from the environment (unset: the local default, 16 shards on two databases).
- * Exit status: 0 done / up to date, 1 error, 3 `status` found schemas behind or changed files.
+ * Exit status: 0 done / up to date, 1 error, 2 misuse (usage on stderr), 3 `status` found schemas behind
+ * or changed files. `--help` lists the commands and options.
  */
 import { basename } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '@instantpost/config';
+import { type CliOption, type CommandSpec, exitUsage, parseCommand } from '@instantpost/config/cli';
 import { ensureDatabases } from './databases.ts';
 import { shardMapVar } from './env.ts';
 import { migrate } from './migrate.ts';
@@ -21,31 +22,49 @@ import { databasesOf, type ShardMap } from './shard-map.ts';
 import { type DatabaseStatus, type MigrationRef, migrationStatus, type SchemaStatus } from './status.ts';
 import { redactUrl } from './urls.ts';
 
-const USAGE = `usage: npm run shards -- <command> [options]
+const COMMAND = {
+  name: 'npm run shards --',
+  synopsis: '<command> [options]',
+  summary: "A service's shard schemas: their migrations, and the physical databases of SHARD_MAP.",
+  commands: {
+    status: 'applied and pending migrations per physical database and logical shard',
+    migrate: 'apply pending migrations to every shard schema of the service',
+    'create-databases': 'create the physical databases of SHARD_MAP that do not exist',
+    map: 'print the shard map',
+  },
+  options: {
+    service: {
+      type: 'string',
+      value: 'name',
+      description: 'owner of the schemas (metadata, media-processing, ...); status and migrate',
+    },
+    dir: {
+      type: 'string',
+      multiple: true,
+      default: [],
+      value: '[<source>=]<dir>',
+      description: 'a migrations directory, applied in the order given (source defaults to the service)',
+    },
+    'admin-url': {
+      type: 'string',
+      default: 'postgres://postgres@127.0.0.1:5432/postgres',
+      value: 'url',
+      description: 'server admin URL for create-databases and migrate --create-databases',
+    },
+    'create-databases': {
+      type: 'boolean',
+      default: false,
+      description: 'migrate: create missing databases first',
+    },
+  },
+  notes: `environment:
+  SHARD_MAP  <from>-<to>=<postgres url>;...  (default: 16 shards on instantpost_0 and instantpost_1 locally)
 
-commands:
-  status            applied and pending migrations per physical database and logical shard
-  migrate           apply pending migrations to every shard schema of the service
-  create-databases  create the physical databases of SHARD_MAP that do not exist
-  map               print the shard map
-
-options:
-  --service <name>         owner of the schemas (metadata, media-processing, ...)
-  --dir [<source>=]<dir>   a migrations directory; repeat for several, applied in the order given
-                           (source name defaults to the service name)
-  --admin-url <url>        server admin URL for create-databases / migrate --create-databases
-                           (default postgres://postgres@127.0.0.1:5432/postgres)
-  --create-databases       migrate: create missing databases first
-
-environment:
-  SHARD_MAP  <from>-<to>=<postgres url>;...  (default: 16 shards on instantpost_0 and instantpost_1 locally)`;
-
-class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+exit status: 0 done or up to date, 1 error, 2 misuse, 3 status found schemas behind or changed files`,
+} satisfies CommandSpec<Record<string, CliOption>>;
 
 function sourcesOf(service: string, dirs: readonly string[]): MigrationSource[] {
-  if (dirs.length === 0) throw new UsageError('at least one --dir is required');
+  if (dirs.length === 0) exitUsage(COMMAND, 'at least one --dir is required');
   return dirs.map((d) => {
     const eq = d.indexOf('=');
     return eq > 0
@@ -129,22 +148,9 @@ function renderMap(map: ShardMap): string {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      service: { type: 'string' },
-      dir: { type: 'string', multiple: true, default: [] },
-      'admin-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
-      'create-databases': { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  const { values, positionals } = parseCommand(COMMAND, argv);
   const command = positionals[0];
-  if (values.help || !command) {
-    console.log(USAGE);
-    return command || values.help ? 0 : 1;
-  }
+  if (!command) exitUsage(COMMAND, 'a command is needed');
   const { shardMap } = loadConfig({ shardMap: shardMapVar() });
 
   if (command === 'map') {
@@ -156,9 +162,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(created.length > 0 ? `created ${created.join(', ')}` : 'every database exists');
     return 0;
   }
-  if (command !== 'status' && command !== 'migrate') throw new UsageError(`unknown command "${command}"`);
   const service = values.service;
-  if (!service) throw new UsageError('--service is required');
+  if (!service) exitUsage(COMMAND, `${command} needs --service`);
   const sources = sourcesOf(service, values.dir);
   if (command === 'migrate' && values['create-databases']) {
     const created = await ensureDatabases(shardMap, values['admin-url']);
@@ -197,8 +202,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof UsageError) console.error(`${error.message}\n\n${USAGE}`);
-    else if ((error as { code?: unknown }).code === '3D000') {
+    if ((error as { code?: unknown }).code === '3D000') {
       console.error(`${(error as Error).message}: create it with npm run shards -- create-databases`);
     } else if (error instanceof ConfigError || error instanceof Error)
       console.error(`${error.name}: ${error.message}`);

@@ -71,8 +71,8 @@ test.serial('a bad SHARD_MAP or missing option stops with a message', async (t) 
   t.is(bad.code, 1);
   t.regex(bad.err, /SHARD_MAP: entry 1 "0-7=x": "x" is not a URL/);
   const noService = await cli(['status', '--dir', t.context.dir], { SHARD_MAP: t.context.map });
-  t.is(noService.code, 1);
-  t.regex(noService.err, /--service is required/);
+  t.is(noService.code, 2);
+  t.regex(noService.err, /status needs --service/);
 });
 
 test.serial('create-databases creates the databases of the map that are missing', async (t) => {

@@ -1,3 +1,4 @@
+export { type CommandRun, runCommand } from './command.ts';
 export { isReachable, type S3Endpoint, stopTestInfra, type TestInfra, testInfra } from './infra.ts';
 export { type NamespaceOptions, openNamespace, s3ClientFor, type TestNamespace } from './namespace.ts';
 export { freePort } from './ports.ts';

@@ -1,4 +1,5 @@
 import { openServiceContext } from '@instantpost/chassis';
+import { exitUsage, parseCommand } from '@instantpost/config/cli';
 import { isId } from '@instantpost/ids';
 import { configureSharp, processDeps } from './app.ts';
 import { configSpec } from './config.ts';
@@ -6,15 +7,22 @@ import { reprocessMedia } from './domain/reprocess.ts';
 
 // Operator command: re-process originals by media id, with the service's own environment.
 //   npm run reprocess -w @instantpost/media-processing -- <mediaId> [<mediaId> ...]
-// Prints one JSON line per media; exits 1 if any failed.
+// Prints one JSON line per media; exits 1 if any failed, 2 on misuse; --help prints the usage.
 
-const ids = process.argv.slice(2).filter((arg) => arg !== '--');
-if (ids.length === 0 || !ids.every(isId)) {
-  process.stderr.write(
-    'usage: npm run reprocess -w @instantpost/media-processing -- <mediaId> [<mediaId> ...]\n',
-  );
-  process.exit(2);
-}
+const COMMAND = {
+  name: 'npm run reprocess -w @instantpost/media-processing --',
+  synopsis: '<mediaId> [<mediaId> ...]',
+  summary:
+    'Re-processes originals by media id (renditions, blurhash, media.processed), one JSON line per media.',
+  positionals: true,
+  options: {},
+  notes: 'exit status: 0 every media processed or rejected, 1 one failed, 2 misuse',
+} as const;
+
+const { positionals: ids } = parseCommand(COMMAND);
+if (ids.length === 0) exitUsage(COMMAND, 'name at least one media id');
+const notIds = ids.filter((id) => !isId(id));
+if (notIds.length > 0) exitUsage(COMMAND, `not media ids: ${notIds.join(', ')}`);
 
 const { config, infra, logger } = await openServiceContext(
   'media-processing',

@@ -1,6 +1,5 @@
-import { setupService } from '@instantpost/chassis';
+import { setupCommand } from '@instantpost/chassis';
 
-// Migrates every logical shard schema of metadata and declares the streams; run before the service starts.
-await setupService('metadata', new URL('./sql/migrations/', import.meta.url), {
-  createDatabases: process.argv.includes('--create-databases'),
-});
+// Migrates every logical shard schema of metadata and declares the streams; run before the service starts
+// (`--help` for the usage).
+await setupCommand('metadata', new URL('./sql/migrations/', import.meta.url));

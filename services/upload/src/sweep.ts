@@ -2,14 +2,14 @@
  * Operator command: delete originals that have no upload row (left by a process killed between storing a
  * photo and committing its row). Reads the same environment as the service.
  *
- *   npm run sweep -w @instantpost/upload -- [--older-than-minutes 60] [--dry-run]
+ *   npm run sweep -w @instantpost/upload -- [--older-than-minutes 60] [--dry-run]   (--help: the usage)
  *
  * Safe to run at any time and from several places at once: originals younger than the threshold are
  * never touched, and a row is looked up before its original is deleted.
  */
-import { parseArgs } from 'node:util';
 import { chassisSpec } from '@instantpost/chassis';
 import { loadConfig } from '@instantpost/config';
+import { exitUsage, parseCommand } from '@instantpost/config/cli';
 import { createShards } from '@instantpost/shards';
 import { createS3Client } from '@instantpost/storage';
 import { configSpec } from './config.ts';
@@ -17,16 +17,29 @@ import { sweepOrphanOriginals } from './domain/sweep.ts';
 import { originalStore } from './store/originals.ts';
 import { uploadStore } from './store/uploads.ts';
 
-const { values } = parseArgs({
+const COMMAND = {
+  name: 'npm run sweep -w @instantpost/upload --',
+  synopsis: '[--older-than-minutes <minutes>] [--dry-run]',
+  summary: 'Deletes originals that have no upload row; prints a JSON report.',
   options: {
-    'older-than-minutes': { type: 'string', default: '60' },
-    'dry-run': { type: 'boolean', default: false },
+    'older-than-minutes': {
+      type: 'string',
+      default: '60',
+      value: 'minutes',
+      description: 'only originals older than this (at least 5)',
+    },
+    'dry-run': {
+      type: 'boolean',
+      default: false,
+      description: 'report what would be deleted, delete nothing',
+    },
   },
-});
+} as const;
+
+const { values } = parseCommand(COMMAND);
 const minutes = Number(values['older-than-minutes']);
 if (!Number.isFinite(minutes) || minutes < 5) {
-  process.stderr.write('--older-than-minutes must be a number of at least 5\n');
-  process.exit(2);
+  exitUsage(COMMAND, '--older-than-minutes must be a number of at least 5');
 }
 
 const config = loadConfig({ ...chassisSpec('upload'), ...configSpec });
