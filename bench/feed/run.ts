@@ -26,13 +26,17 @@ import { fileURLToPath } from 'node:url';
 import { createPublisher, streamNameFor } from '@instantpost/bus';
 import { makeTestKeys, openTestService } from '@instantpost/chassis/testing';
 import { createEvent, type EventData, type EventSubject } from '@instantpost/events';
+import {
+  buildApp,
+  configSpec,
+  createFeedDomain,
+  encodeMember,
+  keys,
+  migrations,
+} from '@instantpost/feed/harness';
 import { createIdGenerator, type IdGenerator, shardOf } from '@instantpost/ids';
 import { openNamespace, stopTestInfra } from '@instantpost/testing';
 import Fastify from 'fastify';
-import { buildApp } from '../../services/feed/src/app.ts';
-import { configSpec } from '../../services/feed/src/config.ts';
-import { createFeedDomain } from '../../services/feed/src/domain/service.ts';
-import { encodeMember, keys } from '../../services/feed/src/store/keys.ts';
 import { type BenchFigure, latencyRatio, rateRatio, reportFigures } from '../report.ts';
 import { median, percentile } from '../stats.ts';
 
@@ -52,7 +56,7 @@ const feed = await openTestService({
   ns,
   keys: testKeys,
   spec: configSpec,
-  migrations: new URL('../../services/feed/src/sql/migrations/', import.meta.url),
+  migrations,
   build: buildApp,
   env: {
     PG_POOL_MAX: '4',

@@ -24,11 +24,9 @@ import { createPublisher } from '@instantpost/bus';
 import { makeTestKeys, openTestService } from '@instantpost/chassis/testing';
 import { createEvent } from '@instantpost/events';
 import { createIdGenerator, formatId } from '@instantpost/ids';
+import { buildApp, configSpec, migrations, renderImage } from '@instantpost/media-processing/harness';
 import { openNamespace, s3ClientFor, stopTestInfra } from '@instantpost/testing';
 import sharp from 'sharp';
-import { buildApp } from '../../services/media-processing/src/app.ts';
-import { configSpec } from '../../services/media-processing/src/config.ts';
-import { renderImage } from '../../services/media-processing/src/domain/image.ts';
 import { latencyRatio, rateRatio, reportFigures } from '../report.ts';
 import { median, percentile } from '../stats.ts';
 
@@ -98,7 +96,7 @@ async function main(): Promise<void> {
     ns,
     keys: makeTestKeys(),
     spec: configSpec,
-    migrations: new URL('../../services/media-processing/src/sql/migrations/', import.meta.url),
+    migrations,
     build: buildApp,
     env: { LOG_LEVEL: 'error', MEDIA_CONCURRENCY: String(CONCURRENCY), PG_POOL_MAX: '4' },
   });

@@ -18,8 +18,8 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { createIdGenerator } from '@instantpost/ids';
+import { postAuthorMap } from '@instantpost/metadata/harness';
 import { Redis } from 'ioredis';
-import { postAuthorMap } from '../../services/metadata/src/store/cache.ts';
 import { type BenchFigure, latencyRatio, rateRatio, reportFigures } from '../report.ts';
 import { median } from '../stats.ts';
 

@@ -27,10 +27,9 @@ import { createPublisher, natsSubjectFor, streamNameFor } from '@instantpost/bus
 import { makeTestKeys, openTestService } from '@instantpost/chassis/testing';
 import { createEvent } from '@instantpost/events';
 import { encode, formatId } from '@instantpost/ids';
+import { buildApp, configSpec, migrations } from '@instantpost/notification/harness';
 import { openNamespace, stopTestInfra } from '@instantpost/testing';
 import { AckPolicy, connect } from 'nats';
-import { buildApp } from '../../services/notification/src/app.ts';
-import { configSpec } from '../../services/notification/src/config.ts';
 import { latencyRatio, rateRatio, reportFigures } from '../report.ts';
 import { median, percentile } from '../stats.ts';
 
@@ -92,7 +91,7 @@ const svc = await openTestService({
   ns,
   keys,
   spec: configSpec,
-  migrations: new URL('../../services/notification/src/sql/migrations/', import.meta.url),
+  migrations,
   build: buildApp,
   env: {
     PG_POOL_MAX: env.BENCH_PG_POOL_MAX ?? '8',

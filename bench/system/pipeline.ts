@@ -5,8 +5,8 @@
  * `GET /v1/feed` until the post is on it; `inFlight` photos are kept going at once.
  */
 import { performance } from 'node:perf_hooks';
+import { renderImage } from '@instantpost/media-processing/harness';
 import sharp from 'sharp';
-import { renderImage } from '../../services/media-processing/src/domain/image.ts';
 import { median, percentile } from '../stats.ts';
 import { type HttpClient, photoUpload } from './http.ts';
 import { pool } from './seed.ts';

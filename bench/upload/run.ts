@@ -29,6 +29,7 @@ import { setupService } from '@instantpost/chassis';
 import { makeTestKeys, testEnvironment } from '@instantpost/chassis/testing';
 import { encode, formatId } from '@instantpost/ids';
 import { freePort, openNamespace, s3ClientFor, stopTestInfra } from '@instantpost/testing';
+import { migrations } from '@instantpost/upload/harness';
 import { latencyRatio, reportFigures } from '../report.ts';
 import { median, percentile } from '../stats.ts';
 
@@ -174,9 +175,7 @@ async function main(): Promise<void> {
     UPLOAD_RATE_MAX: '100000',
     LOG_LEVEL: 'warn',
   };
-  await setupService('upload', new URL('../../services/upload/src/sql/migrations/', import.meta.url), {
-    env: serviceEnv,
-  });
+  await setupService('upload', migrations, { env: serviceEnv });
   const cores = availableParallelism();
   const pin = cores > 1 && hasTaskset();
   if (pin) execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });

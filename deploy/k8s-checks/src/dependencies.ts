@@ -23,7 +23,7 @@ export interface Workspace {
   dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
   scripts: Record<string, string>;
-  /** The `exports` map: a package with one is a library whose exported types its consumers compile. */
+  /** The `exports` map: one with a main entry (`.`) makes a library whose exported types its consumers compile. */
   exports?: Record<string, string>;
   ava?: { nodeArguments?: string[] };
 }
@@ -203,6 +203,9 @@ export function usesOf(
   const dev = new Set<string>();
   const tools = new Set<string>();
   const read = (file: string) => importsOf(readFileSync(file, 'utf8'));
+  // A library (an exports map with a main entry) hands its exported types to the packages that import it;
+  // a service's harness subpath serves only benchmarks and tests.
+  const library = ws.exports?.['.'] !== undefined;
   // A `./testing` subpath (fixtures for other packages' tests) is imported by tests only.
   const testing = new Set(
     Object.entries(ws.exports ?? {})
@@ -211,7 +214,7 @@ export function usesOf(
   );
   for (const file of filesUnder(join(repo, ws.dir, 'src'))) {
     for (const use of read(file)) {
-      const runsInProduction = !testing.has(file) && (!use.typeOnly || (ws.exports && use.exportedType));
+      const runsInProduction = !testing.has(file) && (!use.typeOnly || (library && use.exportedType));
       (runsInProduction ? runtime : dev).add(use.pkg);
     }
   }
