@@ -32,10 +32,11 @@ import { consumerDeclarations, NATS_AUTH_FILE, natsAuthIsCurrent, REPO_ROOT } fr
 const SERVICES = Object.keys(SERVICE_BUS_ACCESS) as BusUser[];
 const consumersOf = (service: BusUser) =>
   Object.entries(SERVICE_BUS_ACCESS[service].consumers as BusAccess['consumers']);
-const passwords = Object.fromEntries(NATS_USERS.map((u) => [u, randomBytes(18).toString('hex')])) as Record<
-  NatsUser,
-  string
->;
+// nats-server parses a `$VAR` password's value as config: one that starts with a digit and holds letters
+// fails to parse and the server does not start. Passwords start with a letter (k8s/README.md says so).
+const passwords = Object.fromEntries(
+  NATS_USERS.map((u) => [u, `p${randomBytes(18).toString('hex')}`]),
+) as Record<NatsUser, string>;
 const logger = createLogger({ service: 'nats-permissions-test', level: 'silent' });
 let server: PrivateNats | undefined;
 const open: NatsConnection[] = [];
