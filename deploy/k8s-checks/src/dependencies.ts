@@ -220,11 +220,13 @@ export function usesOf(
   }
   for (const file of filesUnder(join(repo, ws.dir, 'test'))) for (const use of read(file)) dev.add(use.pkg);
   for (const [name, script] of Object.entries(ws.scripts)) {
-    for (const pkg of scriptModules(script)) (DEV_SCRIPTS.has(name) ? dev : runtime).add(pkg);
-    // A tool run by name (`ava`, `tsc`): the root provides the shared ones, so it may be declared or not.
+    const devScript = DEV_SCRIPTS.has(name);
+    for (const pkg of scriptModules(script)) (devScript ? dev : runtime).add(pkg);
+    // A tool run by name (`ava`, `tsc`): in a dev script the root provides the shared ones, so it may be
+    // declared or not; in a run-time script it is a dependency.
     for (const pkg of [...Object.keys(ws.dependencies), ...Object.keys(ws.devDependencies)]) {
       if (binsOf(pkg, repo).some((bin) => new RegExp(`(^|[\\s&|;])${bin}(\\s|$)`).test(script)))
-        tools.add(pkg);
+        (devScript ? tools : runtime).add(pkg);
     }
   }
   for (const arg of ws.ava?.nodeArguments ?? []) for (const pkg of scriptModules(arg)) tools.add(pkg);
@@ -259,10 +261,10 @@ export function checkDependencies(workspaces: readonly Workspace[], repo = REPO_
     }
     for (const pkg of Object.keys(ws.dependencies).sort()) {
       if (pkg in ws.devDependencies) at(`${pkg} is both a dependency and a devDependency`);
-      else if (!runtime.has(pkg) && !tools.has(pkg))
+      else if (!runtime.has(pkg))
         at(
-          dev.has(pkg)
-            ? `${pkg} is a dependency but only tests or types use it: make it a devDependency`
+          dev.has(pkg) || tools.has(pkg)
+            ? `${pkg} is a dependency but only tests, types or dev tools use it: make it a devDependency`
             : `${pkg} is a dependency nothing uses`,
         );
     }

@@ -77,7 +77,7 @@ test('a missing, unused, misplaced or doubly declared package is reported', (t) 
       'internal-types is imported by tests or for types but not declared',
       'fixtures is imported by tests or for types but not declared',
       'ava is imported by tests or for types but not declared',
-      'only-tests is a dependency but only tests or types use it',
+      'only-tests is a dependency but only tests, types or dev tools use it',
       'unused is a dependency nothing uses',
       'both is both a dependency and a devDependency',
     ]) {
