@@ -2,55 +2,36 @@
  * `npm run dlq -- <list | replay <seq…|all> | purge <seq…|all>> [--json]`: the dead letters of `DLQ`.
  * Connects with NATS_URL (and NATS_USER / NATS_PASSWORD, NATS_PREFIX) like the services do.
  */
-import { parseArgs } from 'node:util';
+import { exitUsage, parseCommand } from '@instantpost/config/cli';
 import { connect } from 'nats';
 import { listDeadLetters, purgeDeadLetters, replayDeadLetters } from './dlq.ts';
 
-const USAGE = `usage: npm run dlq -- <command> [--json]
-
-commands:
-  list                 every dead letter: sequence, subject, consumer, deliveries, error
-  replay <seq…|all>    publish the original events again on their subjects, then drop the letters
-  purge <seq…|all>     drop dead letters without replaying them
-
-environment: NATS_URL (default nats://127.0.0.1:4222), NATS_USER, NATS_PASSWORD, NATS_PREFIX
-options:
-  --json               machine-readable output
-  -h, --help           this text`;
-
-function fail(message: string): never {
-  process.stderr.write(`dlq: ${message}\n${USAGE}\n`);
-  process.exit(2);
-}
+const COMMAND = {
+  name: 'npm run dlq --',
+  synopsis: '<list | replay <seq…|all> | purge <seq…|all>> [--json]',
+  summary: 'The dead letters of the DLQ stream.',
+  commands: {
+    list: 'every dead letter: sequence, time, subject, consumer, deliveries, error',
+    replay: 'publish the original events again on their subjects, then drop the letters (<seq…|all>)',
+    purge: 'drop dead letters without replaying them (<seq…|all>)',
+  },
+  options: { json: { type: 'boolean', default: false, description: 'machine-readable output' } },
+  notes: 'environment: NATS_URL (default nats://127.0.0.1:4222), NATS_USER, NATS_PASSWORD, NATS_PREFIX',
+} as const;
 
 function targets(args: string[]): 'all' | number[] {
   if (args.length === 1 && args[0] === 'all') return 'all';
-  if (args.length === 0) fail('name the sequences to act on, or all');
+  if (args.length === 0) exitUsage(COMMAND, 'name the sequences to act on, or all');
   return args.map((a) => {
-    if (!/^[1-9][0-9]*$/.test(a)) fail(`"${a}" is not a sequence number`);
+    if (!/^[1-9][0-9]*$/.test(a)) exitUsage(COMMAND, `"${a}" is not a sequence number`);
     return Number(a);
   });
 }
 
-const OPTIONS = { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
-
-function parse() {
-  try {
-    return parseArgs({ options: OPTIONS, allowPositionals: true });
-  } catch (err) {
-    fail((err as Error).message);
-  }
-}
-
 async function main(): Promise<void> {
-  const { values, positionals } = parse();
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
+  const { values, positionals } = parseCommand(COMMAND);
   const [command, ...rest] = positionals;
-  if (!command) fail('a command is needed');
-  if (!['list', 'replay', 'purge'].includes(command)) fail(`unknown command "${command}"`);
+  if (!command) exitUsage(COMMAND, 'a command is needed');
   const env = process.env;
   const prefix = env.NATS_PREFIX || undefined;
   const nc = await connect({

@@ -107,6 +107,7 @@ test('npm run dlq: --help, list as JSON, and a clear error for a bad command', a
 
   const help = await cli('--help');
   t.regex(help.stdout, /replay <seq…\|all>/);
+  t.regex(help.stdout, /--json/);
   const listed = JSON.parse((await cli('list', '--json')).stdout) as { letter: { consumer: string } }[];
   t.is(listed.length, 1);
   t.is(listed[0]?.letter.consumer, 'feed-fanout');
