@@ -22,6 +22,27 @@ export async function withInbox(
 }
 
 /**
+ * `withInbox` for a batch: records every id of `eventIds` for `consumer` in one statement, in the caller's
+ * transaction, and returns the ids that were not recorded before. Apply the effects of those only: the
+ * others were handled already (a redelivery, a replay, or the same event twice in the batch).
+ */
+export async function withInboxBatch(
+  tx: postgres.TransactionSql,
+  schema: string,
+  consumer: string,
+  eventIds: readonly string[],
+): Promise<Set<string>> {
+  assertSchemaName(schema);
+  const unique = [...new Set(eventIds)];
+  if (unique.length === 0) return new Set();
+  const rows = await tx<{ event_id: string }[]>`
+    INSERT INTO ${tx(`${schema}.inbox`)} (consumer, event_id)
+    SELECT ${consumer}, unnest(${unique}::text[])
+    ON CONFLICT DO NOTHING RETURNING event_id`;
+  return new Set(rows.map((r) => r.event_id));
+}
+
+/**
  * Runs `work` in a transaction on `shard` once per (consumer, event): returns `false` without calling
  * `work` when the event was already handled. Shorthand for `sql.begin` + `withInbox`.
  */

@@ -51,7 +51,7 @@ export {
   NonRetryableError,
   PublishError,
 } from './errors.ts';
-export { handleOnce, pruneInbox, withInbox } from './inbox.ts';
+export { handleOnce, pruneInbox, withInbox, withInboxBatch } from './inbox.ts';
 export { type InboxPruner, type InboxPrunerOptions, startInboxPruner } from './inbox-pruner.ts';
 export {
   dlqSubjectFor,

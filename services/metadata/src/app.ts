@@ -5,12 +5,14 @@ import { DomainError, HttpErrorCodes } from '@instantpost/http';
 import { createMediaUrlSigner } from '@instantpost/media-urls';
 import type { FastifyInstance } from 'fastify';
 import type { configSpec } from './config.ts';
+import { counters } from './domain/counters.ts';
 import { follows } from './domain/follows.ts';
 import { interactions } from './domain/interactions.ts';
 import { people } from './domain/people.ts';
 import { posts } from './domain/posts.ts';
 import { sessions } from './domain/sessions.ts';
 import { cacheInvalidationConsumer } from './handlers/cache-invalidation.ts';
+import { countersConsumer } from './handlers/counters.ts';
 import { followMirrorConsumer } from './handlers/follow-mirror.ts';
 import { goPublicConsumer } from './handlers/go-public.ts';
 import { postsConsumer } from './handlers/media-processed.ts';
@@ -18,6 +20,7 @@ import { tagIndexConsumer } from './handlers/tag-index.ts';
 import { registerRoutes } from './routes/index.ts';
 import { accountStore } from './store/accounts.ts';
 import { cacheStore } from './store/cache.ts';
+import { counterStore } from './store/counters.ts';
 import { followStore } from './store/follows.ts';
 import { postStore } from './store/posts.ts';
 import { sessionStore } from './store/sessions.ts';
@@ -101,6 +104,7 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
     }),
   });
   const interactionsDomain = interactions({ posts: postsStore, postsDomain, people: peopleDomain });
+  const countersDomain = counters({ counters: counterStore(infra.shards), cache });
 
   registerRoutes(app, {
     sessions: sessionsDomain,
@@ -126,6 +130,7 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
     await startConsumer({ nc: infra.nc, definition: tagIndexConsumer(postsDomain), prefix, logger }),
     await startConsumer({ nc: infra.nc, definition: cacheInvalidationConsumer(cache), prefix, logger }),
     await startConsumer({ nc: infra.nc, definition: goPublicConsumer(followsDomain), prefix, logger }),
+    await startConsumer({ nc: infra.nc, definition: countersConsumer(countersDomain), prefix, logger }),
   ];
 
   return {

@@ -180,6 +180,11 @@ test('a malformed media.processed and one for an unknown owner go to the DLQ; th
   t.is((await call(fx.svc, 'GET', `/v1/posts/${id}`)).body.caption, 'after the bad ones');
 });
 
+const likeCountOf = async (id: string): Promise<number> =>
+  (await call(fx.svc, 'GET', `/v1/posts/${id}`)).body.likeCount;
+const commentCountOf = async (id: string): Promise<number> =>
+  (await call(fx.svc, 'GET', `/v1/posts/${id}`)).body.commentCount;
+
 test('likes are idempotent, comments are validated; their events carry postAuthorId', async (t) => {
   const author = await newUser(fx.svc, { database: 0 });
   const fan = await newUser(fx.svc, { database: 1 });
@@ -191,13 +196,14 @@ test('likes are idempotent, comments are validated; their events carry postAutho
     t.is((await call(fx.svc, 'POST', `/v1/posts/${id}/likes`, { token: fan.token })).status, 204);
   }
   const liked = await call(fx.svc, 'GET', `/v1/posts/${id}`, { token: fan.token });
-  t.is(liked.body.likeCount, 1);
-  t.true(liked.body.viewerHasLiked);
+  t.true(liked.body.viewerHasLiked, "the viewer's own like shows at once");
+  // The count follows from the like's event (metadata-counters), a moment later.
+  await waitFor('the like to be counted once', async () => (await likeCountOf(id)) === 1);
   t.false((await call(fx.svc, 'GET', `/v1/posts/${id}`, { token: author.token })).body.viewerHasLiked);
   for (let i = 0; i < 2; i++) {
     t.is((await call(fx.svc, 'DELETE', `/v1/posts/${id}/likes`, { token: fan.token })).status, 204);
   }
-  t.is((await call(fx.svc, 'GET', `/v1/posts/${id}`, { token: fan.token })).body.likeCount, 0);
+  await waitFor('the unlike to be counted', async () => (await likeCountOf(id)) === 0);
 
   const first = await call(fx.svc, 'POST', `/v1/posts/${id}/comments`, {
     token: fan.token,
@@ -219,7 +225,7 @@ test('likes are idempotent, comments are validated; their events carry postAutho
     list.body.items.map((c: { text: string }) => c.text),
     [`nice one @${author.username}`, 'thanks 🙏'],
   );
-  t.is((await call(fx.svc, 'GET', `/v1/posts/${id}`)).body.commentCount, 2);
+  await waitFor('two comments counted', async () => (await commentCountOf(id)) === 2);
 
   for (const [body, field] of [
     [{ text: '' }, 'text'],
@@ -241,10 +247,9 @@ test('likes are idempotent, comments are validated; their events carry postAutho
     ).status,
     201,
   );
-  t.is(
-    (await call(fx.svc, 'GET', `/v1/posts/${id}`)).body.commentCount,
-    3,
-    'refused comments were not stored',
+  await waitFor(
+    'three comments counted: refused ones were not stored',
+    async () => (await commentCountOf(id)) === 3,
   );
 
   t.is((await call(fx.svc, 'POST', '/v1/posts/123456789012/likes', { token: fan.token })).status, 404);

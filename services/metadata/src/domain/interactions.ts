@@ -53,8 +53,8 @@ export function interactions(deps: { posts: PostStore; postsDomain: Posts; peopl
       const result = await deps.posts.setLike(postId, userId, liked, (postAuthorId) =>
         metadataEvent(liked ? 'like.created' : 'like.deleted', { postId, postAuthorId, userId }, postId),
       );
+      // The cached post stays: its counts change when the counters consumer applies the event.
       if (result === 'missing') throw postNotFound();
-      if (result === 'changed') await postsDomain.dropCached(postId);
     },
 
     async comment(userId: string, postId: string, text: string): Promise<CommentView> {
@@ -68,7 +68,6 @@ export function interactions(deps: { posts: PostStore; postsDomain: Posts; peopl
         ),
       );
       if (!row) throw postNotFound();
-      await postsDomain.dropCached(postId);
       const [view] = await commentViews([row]);
       if (!view) throw accountNotFound();
       return view;

@@ -5,7 +5,8 @@ import { CACHED, type CacheStore } from '../store/cache.ts';
  * Drops the cached copies every committed write made stale, once more, from its event. The writer
  * already invalidated right after its commit; this catches the writes whose invalidation failed (Redis
  * down or the process gone at that moment): a failing Redis fails the delivery, which is retried every
- * few seconds until Redis answers, so no stale copy outlives an outage by more than that.
+ * few seconds until Redis answers, so no stale copy outlives an outage by more than that. Likes and
+ * comments change only the counts, which metadata-counters applies and invalidates itself.
  */
 export function cacheInvalidationConsumer(cache: CacheStore) {
   const accounts = cache.json(CACHED.account);
@@ -23,9 +24,6 @@ export function cacheInvalidationConsumer(cache: CacheStore) {
       'follow.deleted',
       'post.published',
       'post.deleted',
-      'like.created',
-      'like.deleted',
-      'comment.created',
     ],
     // Only writes from now on matter (older ones were invalidated or have expired from the cache).
     // Retries every few seconds for about ten minutes; a longer outage leaves it to the cache TTL.
@@ -46,9 +44,6 @@ export function cacheInvalidationConsumer(cache: CacheStore) {
         await counts.invalidateOrThrow(event.data.authorId);
         await cache.postAuthors.dropOrThrow(event.data.postId);
       },
-      'like.created': async (event) => posts.invalidateOrThrow(event.data.postId),
-      'like.deleted': async (event) => posts.invalidateOrThrow(event.data.postId),
-      'comment.created': async (event) => posts.invalidateOrThrow(event.data.postId),
     },
   });
 }
