@@ -6,6 +6,7 @@ export {
   SERVICE_PORTS,
   type ServiceName,
 } from './config.ts';
+export { type EventWork, type EventWorkOptions, startEventWork } from './event-work.ts';
 export { type Infra, migrationSources, openInfra } from './infra.ts';
 export {
   type BuiltService,

@@ -1,5 +1,9 @@
-import { type ConsumerRunner, startConsumer } from '@instantpost/bus';
-import { type BuiltService, createServiceApp, type ServiceContext } from '@instantpost/chassis';
+import {
+  type BuiltService,
+  createServiceApp,
+  type ServiceContext,
+  startEventWork,
+} from '@instantpost/chassis';
 import type { ConfigOf } from '@instantpost/config';
 import type { configSpec } from './config.ts';
 import { createFeedDomain } from './domain/service.ts';
@@ -21,20 +25,9 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
   feedRoutes(app, domain.reader);
 
   const concurrency = Math.min(config.consumerConcurrency, config.pgPoolMax);
-  const start = { nc: infra.nc, prefix: config.natsPrefix, logger };
-  const runners: ConsumerRunner[] = [];
-  try {
-    const options = { concurrency, ackWaitMs: config.ackWaitMs, logger };
-    runners.push(await startConsumer({ ...start, definition: fanoutConsumer(domain.projector, options) }));
-    runners.push(await startConsumer({ ...start, definition: projectorConsumer(domain.projector, options) }));
-  } catch (err) {
-    await Promise.all(runners.map((r) => r.stop()));
-    throw err;
-  }
-  return {
-    app,
-    stop: async () => {
-      await Promise.all(runners.map((r) => r.stop()));
-    },
-  };
+  const options = { concurrency, ackWaitMs: config.ackWaitMs, logger };
+  const work = await startEventWork(ctx, {
+    consumers: [fanoutConsumer(domain.projector, options), projectorConsumer(domain.projector, options)],
+  });
+  return { app, stop: work.stop };
 }

@@ -1,5 +1,10 @@
-import { createPublisher, startConsumer } from '@instantpost/bus';
-import { type BuiltService, createServiceApp, type ServiceContext } from '@instantpost/chassis';
+import { createPublisher } from '@instantpost/bus';
+import {
+  type BuiltService,
+  createServiceApp,
+  type ServiceContext,
+  startEventWork,
+} from '@instantpost/chassis';
 import type { ConfigOf } from '@instantpost/config';
 import { createS3Client } from '@instantpost/storage';
 import sharp from 'sharp';
@@ -39,7 +44,7 @@ export function processDeps(ctx: Context): ProcessDeps & { close(): void } {
 
 /** Builds media-processing's HTTP app (health and metrics only) and its `media.uploaded` and `post.deleted` consumers. */
 export async function buildApp(ctx: Context): Promise<BuiltService> {
-  const { config, infra, logger } = ctx;
+  const { config, logger } = ctx;
   configureSharp();
   // Sharp queues its work on libuv's pool (UV_THREADPOOL_SIZE, default 4), shared with DNS and fs.
   if (config.mediaConcurrency >= config.uvThreadpoolSize) {
@@ -50,29 +55,22 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
   }
   const app = await createServiceApp('media-processing', ctx);
   const deps = processDeps(ctx);
-  const consumer = await startConsumer({
-    nc: infra.nc,
-    definition: mediaUploadedConsumer(deps, {
-      concurrency: config.mediaConcurrency,
-      maxDeliver: config.mediaMaxDeliver,
-      retryInitialMs: config.mediaRetryInitialMs,
-      ackWaitMs: config.mediaAckWaitMs,
-      handlerTimeoutMs: config.mediaHandlerTimeoutMs,
-    }),
-    prefix: config.natsPrefix,
-    logger,
-  });
-  const deletions = await startConsumer({
-    nc: infra.nc,
-    definition: postDeletedConsumer(deps),
-    prefix: config.natsPrefix,
-    logger,
+  const work = await startEventWork(ctx, {
+    consumers: [
+      mediaUploadedConsumer(deps, {
+        concurrency: config.mediaConcurrency,
+        maxDeliver: config.mediaMaxDeliver,
+        retryInitialMs: config.mediaRetryInitialMs,
+        ackWaitMs: config.mediaAckWaitMs,
+        handlerTimeoutMs: config.mediaHandlerTimeoutMs,
+      }),
+      postDeletedConsumer(deps),
+    ],
   });
   return {
     app,
     stop: async () => {
-      await deletions.stop();
-      await consumer.stop();
+      await work.stop();
       deps.close();
     },
   };

@@ -1,5 +1,9 @@
-import { type ConsumerRunner, createPublisher, startConsumer, startOutboxRelay } from '@instantpost/bus';
-import { type BuiltService, createServiceApp, type ServiceContext } from '@instantpost/chassis';
+import {
+  type BuiltService,
+  createServiceApp,
+  type ServiceContext,
+  startEventWork,
+} from '@instantpost/chassis';
 import type { ConfigOf } from '@instantpost/config';
 import { DomainError, HttpErrorCodes } from '@instantpost/http';
 import { createMediaUrlSigner } from '@instantpost/media-urls';
@@ -118,26 +122,16 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
     },
   });
 
-  const prefix = config.natsPrefix;
-  const relay = await startOutboxRelay({
-    shards: infra.shards.logicalShards.map((s) => infra.shards.forShard(s)),
-    publisher: createPublisher({ nc: infra.nc, prefix }),
-    logger,
+  const work = await startEventWork(ctx, {
+    outbox: true,
+    consumers: [
+      postsConsumer(postsDomain),
+      followMirrorConsumer(followsDomain),
+      tagIndexConsumer(postsDomain),
+      cacheInvalidationConsumer(cache),
+      goPublicConsumer(followsDomain),
+      countersConsumer(countersDomain),
+    ],
   });
-  const consumers: ConsumerRunner[] = [
-    await startConsumer({ nc: infra.nc, definition: postsConsumer(postsDomain), prefix, logger }),
-    await startConsumer({ nc: infra.nc, definition: followMirrorConsumer(followsDomain), prefix, logger }),
-    await startConsumer({ nc: infra.nc, definition: tagIndexConsumer(postsDomain), prefix, logger }),
-    await startConsumer({ nc: infra.nc, definition: cacheInvalidationConsumer(cache), prefix, logger }),
-    await startConsumer({ nc: infra.nc, definition: goPublicConsumer(followsDomain), prefix, logger }),
-    await startConsumer({ nc: infra.nc, definition: countersConsumer(countersDomain), prefix, logger }),
-  ];
-
-  return {
-    app,
-    stop: async () => {
-      await Promise.all(consumers.map((c) => c.stop()));
-      await relay.stop();
-    },
-  };
+  return { app, stop: work.stop };
 }

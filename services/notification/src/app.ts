@@ -1,5 +1,9 @@
-import { createPublisher, startConsumer, startOutboxRelay } from '@instantpost/bus';
-import { type BuiltService, createServiceApp, type ServiceContext } from '@instantpost/chassis';
+import {
+  type BuiltService,
+  createServiceApp,
+  type ServiceContext,
+  startEventWork,
+} from '@instantpost/chassis';
 import type { ConfigOf } from '@instantpost/config';
 import type { configSpec } from './config.ts';
 import { createNotifier } from './domain/notifier.ts';
@@ -21,7 +25,6 @@ export type Context = ServiceContext<ConfigOf<typeof configSpec>>;
 export async function buildApp(ctx: Context): Promise<BuiltService> {
   const { config, infra, logger } = ctx;
   const { shards, redis, nc } = infra;
-  const prefix = config.natsPrefix || undefined;
   const app = await createServiceApp('notification', ctx);
 
   const notifications = notificationStore(shards);
@@ -48,32 +51,25 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
   });
 
   const live = subscribeCreated(nc, config.natsPrefix, logger, hub.created);
-  const relay = await startOutboxRelay({
-    shards: shards.logicalShards.map((s) => shards.forShard(s)),
-    publisher: createPublisher({ nc, ...(prefix ? { prefix } : {}) }),
-    logger,
-  });
   const notifier = createNotifier({
     notifications,
     unread,
     consumer: ACTIVITY_CONSUMER,
     likeGroupWindowMs: config.likeGroupWindowMs,
   });
-  const runner = config.consumeEvents
-    ? await startConsumer({
-        nc,
-        definition: activityConsumer({ notifier, users, concurrency: config.consumerConcurrency }),
-        ...(prefix ? { prefix } : {}),
-        logger,
-      })
-    : undefined;
+  const work = await startEventWork(ctx, {
+    outbox: true,
+    // a replica without the consumer serves HTTP and streams only
+    consumers: config.consumeEvents
+      ? [activityConsumer({ notifier, users, concurrency: config.consumerConcurrency })]
+      : undefined,
+  });
 
   return {
     app,
     stop: async () => {
       clearInterval(heartbeat);
-      await runner?.stop();
-      await relay.stop();
+      await work.stop();
       await live.stop();
       stopHearingRevocations();
       await closeRequests.stop();

@@ -1,6 +1,10 @@
 import multipart from '@fastify/multipart';
-import { createPublisher, startConsumer, startOutboxRelay } from '@instantpost/bus';
-import { type BuiltService, createServiceApp, type ServiceContext } from '@instantpost/chassis';
+import {
+  type BuiltService,
+  createServiceApp,
+  type ServiceContext,
+  startEventWork,
+} from '@instantpost/chassis';
 import type { ConfigOf } from '@instantpost/config';
 import { createS3Client } from '@instantpost/storage';
 import type { configSpec } from './config.ts';
@@ -42,30 +46,22 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
     logger,
   });
 
-  const prefix = config.natsPrefix || undefined;
-  const relay = await startOutboxRelay({
-    shards: infra.shards.logicalShards.map((shard) => infra.shards.forShard(shard)),
-    publisher: createPublisher({ nc: infra.nc, ...(prefix ? { prefix } : {}) }),
-    logger,
+  const work = await startEventWork(ctx, {
+    outbox: true,
+    consumers: [
+      mediaStatusConsumer({
+        uploads,
+        originals,
+        logger,
+        // every handler holds a connection for its transaction: no more in flight than the pool has
+        settings: { concurrency: Math.min(8, config.pgPoolMax) },
+      }),
+    ],
   });
-  const consumer = await startConsumer({
-    nc: infra.nc,
-    definition: mediaStatusConsumer({
-      uploads,
-      originals,
-      logger,
-      // every handler holds a connection for its transaction: no more in flight than the pool has
-      settings: { concurrency: Math.min(8, config.pgPoolMax) },
-    }),
-    ...(prefix ? { prefix } : {}),
-    logger,
-  });
-
   return {
     app,
     stop: async () => {
-      await consumer.stop();
-      await relay.stop();
+      await work.stop();
       s3.destroy();
     },
   };
