@@ -43,9 +43,19 @@ export async function enqueue(
   const rows = list.map((event) => {
     const checked = validateEvent(event);
     if (!checked.ok) throw checked.error;
-    return { event_id: event.id, subject: event.type, payload: JSON.stringify(event), traceparent };
+    return { event_id: event.id, subject: event.type, payload: JSON.stringify(traced(event)), traceparent };
   });
   await tx`INSERT INTO ${tx(`${schema}.outbox`)} ${tx(rows, 'event_id', 'subject', 'payload', 'traceparent')}`;
+}
+
+/**
+ * The event with the CloudEvents `traceparent` attribute of the active trace (distributed-tracing
+ * extension), unless it names one already: the trace survives whatever carries the event without headers.
+ */
+export function traced(event: AnyCloudEvent): AnyCloudEvent {
+  if (event.traceparent) return event;
+  const traceparent = traceparentOf();
+  return traceparent ? { ...event, traceparent } : event;
 }
 
 /** Counts of one shard's outbox (operators, tests, readiness). */

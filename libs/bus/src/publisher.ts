@@ -10,6 +10,7 @@ import {
 } from 'nats';
 import { BusErrorCodes, PublishError } from './errors.ts';
 import { assertPrefix, natsSubjectFor } from './names.ts';
+import { traced } from './outbox.ts';
 
 /** The JetStream acknowledgement of one publish. */
 export interface PublishReceipt {
@@ -93,7 +94,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
   };
 
   return {
-    publish: (event) => send({ subject: event.type, id: event.id, payload: JSON.stringify(event) }),
+    publish: (event) => send({ subject: event.type, id: event.id, payload: JSON.stringify(traced(event)) }),
     publishSerialized: send,
   };
 }

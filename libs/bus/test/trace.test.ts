@@ -1,4 +1,6 @@
-import { activeTraceIds, shutdownTelemetry, startTelemetry, withSpan } from '@instantpost/telemetry';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { activeTraceIds, shutdownTelemetry, startTelemetry } from '@instantpost/telemetry';
 import { stopTestInfra } from '@instantpost/testing';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import test from 'ava';
@@ -23,6 +25,31 @@ test.after.always(async () => {
   await shutdownTelemetry();
   await stopTestInfra();
 });
+
+type Ids = { trace_id: string; span_id: string } | undefined;
+
+/**
+ * Runs `work` in the handler of a real HTTP request: the HTTP instrumentation's server span (what every
+ * service's requests get) is the active span, and its ids are answered.
+ */
+async function inRequest(work: () => Promise<unknown>): Promise<Ids> {
+  const server = createServer((_req, res) => {
+    work().then(
+      () => res.end(JSON.stringify(activeTraceIds() ?? null)),
+      (err: unknown) => res.writeHead(500).end(String(err)),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, {
+      method: 'POST',
+    });
+    if (!res.ok) throw new Error(await res.text());
+    return (await res.json()) as Ids;
+  } finally {
+    server.close();
+  }
+}
 
 type Seen = { eventId: string; traceId: string | undefined; spanId: string | undefined };
 
@@ -54,10 +81,7 @@ test.serial('one trace from publish to handler: request → publish → consume 
   t.teardown(() => runner.stop());
   const publisher = createPublisher({ nc: fx.nc, prefix });
   const event = sampleEvent('post.published');
-  const request = await withSpan('POST /v1/media', async () => {
-    await publisher.publish(event);
-    return activeTraceIds();
-  });
+  const request = await inRequest(() => publisher.publish(event));
   const [handled] = await waitFor('handled', () => (seen.length ? seen : undefined));
   t.is(handled?.traceId, request?.trace_id, 'the handler continues the request trace');
 
@@ -81,18 +105,20 @@ test.serial('one trace across the outbox: the relay continues the trace stored w
   const { seen, runner } = await tracingConsumer(prefix, 'feed-outbox-trace');
   t.teardown(() => runner.stop());
   const event = sampleEvent('post.published');
-  const request = await withSpan('POST /v1/posts', async () => {
-    await shard.sql.begin((tx) => enqueue(tx, shard.schema, event));
-    return activeTraceIds();
-  });
-  const [stored] = await shard.sql.unsafe<{ traceparent: string }[]>(
-    `SELECT traceparent FROM "${shard.schema}".outbox WHERE event_id = $1`,
+  const request = await inRequest(() => shard.sql.begin((tx) => enqueue(tx, shard.schema, event)));
+  const [stored] = await shard.sql.unsafe<{ traceparent: string; payload: string }[]>(
+    `SELECT traceparent, payload FROM "${shard.schema}".outbox WHERE event_id = $1`,
     [event.id],
   );
   t.is(
     stored?.traceparent,
     `00-${request?.trace_id}-${request?.span_id}-01`,
     'traceparent stored with the row',
+  );
+  t.is(
+    (JSON.parse(stored?.payload ?? '{}') as { traceparent?: string }).traceparent,
+    stored?.traceparent,
+    'and as the CloudEvents attribute of the event',
   );
   const relay = await startOutboxRelay({
     shards: [shard],
@@ -126,7 +152,7 @@ test.serial(
       ...sampleEvent('post.published'),
       traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
     };
-    await withSpan('unrelated test span', async () => {
+    await inRequest(async () => {
       fx.nc.publish(`${prefix}.post.published`, JSON.stringify(bare));
       fx.nc.publish(`${prefix}.post.published`, JSON.stringify(carried));
       await fx.nc.flush();
@@ -147,10 +173,9 @@ test.serial('a dead letter stays in the trace of the event', async (t) => {
   const prefix = await fx.isolate();
   const { runner } = await tracingConsumer(prefix, 'feed-dlq-trace', new NonRetryableError('nope'));
   t.teardown(() => runner.stop());
-  const request = await withSpan('POST /v1/media', async () => {
-    await createPublisher({ nc: fx.nc, prefix }).publish(sampleEvent('post.published'));
-    return activeTraceIds();
-  });
+  const request = await inRequest(() =>
+    createPublisher({ nc: fx.nc, prefix }).publish(sampleEvent('post.published')),
+  );
   const [dead] = await waitFor('dead letter', async () => {
     const l = await readDeadLetters(fx.jsm, prefix);
     return l.length ? l : undefined;

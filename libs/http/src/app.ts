@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
-import type { Logger } from '@instantpost/telemetry';
+import { type Logger, responseTraceparent, setHttpRoute } from '@instantpost/telemetry';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { registerAuth } from './auth.ts';
@@ -65,6 +65,10 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
   // Callback-style hooks (here and in metrics.ts): an async hook costs a promise on every request.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID, request.id);
+    // The HTTP instrumentation's server span (telemetry) is active here: the route names it, and the
+    // response names its trace, the one every event this request causes continues.
+    if (request.routeOptions.url) setHttpRoute(request.routeOptions.url);
+    reply.header('traceparent', responseTraceparent());
     done();
   });
   registerProblemHandler(app);

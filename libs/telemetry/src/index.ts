@@ -1,3 +1,4 @@
+export { responseTraceparent, setHttpRoute } from './http-server.ts';
 export { createLogger, type Logger, type LoggerOptions, REDACTED_PATHS } from './logger.ts';
 export {
   contextFromTraceparent,

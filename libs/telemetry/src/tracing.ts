@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import {
   type Attributes,
   type Context,
@@ -9,6 +10,9 @@ import {
 } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { AwsInstrumentation } from '@opentelemetry/instrumentation-aws-sdk';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
 
@@ -39,12 +43,42 @@ export function startTelemetry(options: TelemetryOptions): void {
     spanProcessors: processors,
     metricReaders: [],
     logRecordProcessors: [],
-    instrumentations: [],
+    instrumentations: instrumentations(),
     textMapPropagator: new W3CTraceContextPropagator(),
     autoDetectResources: false,
   });
   sdk.start();
+  // The HTTP instrumentation patches node:http when it is next required; a process that loaded it
+  // before (a test building its app in-process) gets its servers traced from here on all the same.
+  const require = createRequire(import.meta.url);
+  require('node:http');
+  require('node:https');
 }
+
+/**
+ * HTTP server and client spans (the server span is where a request's trace starts; S3 calls show as
+ * client spans too), Redis commands and S3 operations. postgres.js has no OpenTelemetry instrumentation.
+ */
+function instrumentations() {
+  return [
+    new HttpInstrumentation({
+      // An outgoing call outside any trace (a library's own housekeeping) is not worth a trace of its own.
+      requireParentforOutgoingSpans: true,
+      // Probes and scrapes would be most of the spans and none of the interest.
+      ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.has(req.url?.split('?', 1)[0] ?? ''),
+    }),
+    new IORedisInstrumentation({ requireParentSpan: true }),
+    new AwsInstrumentation({ suppressInternalInstrumentation: true }),
+  ];
+}
+
+const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * Packages an instrumentation patches that services import straight from ES modules (see register.ts).
+ * The AWS SDK's patched modules (@smithy/*) are required by its CommonJS build, so they need no hook.
+ */
+export const INSTRUMENTED_ESM_IMPORTS = ['ioredis'] as const;
 
 function tracesUrl(endpoint: string): string {
   return endpoint.endsWith('/v1/traces') ? endpoint : `${endpoint.replace(/\/$/, '')}/v1/traces`;
