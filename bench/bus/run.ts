@@ -6,6 +6,8 @@
  *   bus   createEvent + bus publisher (Nats-Msg-Id, traceparent, span) → consumer runner (validation, span) → ack
  *   full  transaction with enqueue (4 writers) → outbox relay (LISTEN) → consumer runner → handler writing its
  *         effect with the inbox in its own transaction → ack
+ *   batch transactions of BENCH_EVENTS_PER_TX events (8 writers, so producing is not what limits) → outbox relay
+ *         → consumer runner with handleBatch: inbox + effects of a whole batch in one transaction → acks
  *
  * Each round measures a saturated phase (closed loop, throughput and latency under load) and a paced phase
  * (fixed rate, latency at moderate load). Creates its own streams (random prefix) and database, removes both.
@@ -13,7 +15,8 @@
  *   node --import tsx bench/bus/run.ts
  *
  * Env: NATS_URL (nats://127.0.0.1:4222), PG_URL (postgres://postgres@127.0.0.1:5432/postgres),
- * BENCH_ROUNDS (3), BENCH_SECONDS (2, per saturated phase), BENCH_RATE (300 events/s, paced phase).
+ * BENCH_ROUNDS (3), BENCH_SECONDS (2, per saturated phase), BENCH_RATE (300 events/s, paced phase),
+ * BENCH_EVENTS_PER_TX (16, the batch pipeline's producer).
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -30,6 +33,7 @@ import {
   startConsumer,
   startOutboxRelay,
   streamNameFor,
+  withInboxBatch,
 } from '@instantpost/bus';
 import { createEvent } from '@instantpost/events';
 import { createLogger, shutdownTelemetry, startTelemetry } from '@instantpost/telemetry';
@@ -44,17 +48,19 @@ const PG_URL = env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ROUNDS = Number(env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(env.BENCH_SECONDS ?? 2);
 const RATE = Number(env.BENCH_RATE ?? 300);
+const EVENTS_PER_TX = Number(env.BENCH_EVENTS_PER_TX ?? 16);
 const PACED_SECONDS = 1.5;
 const DRAIN_TIMEOUT_MS = 30_000;
 
 const silent = createLogger({ service: 'bench', level: 'silent' });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Sends one event; the pipeline calls `handled(id)` when its handler is done with it. */
+/** Sends events (`perSend` at a time); the pipeline calls `handled(id)` when its handler is done with one. */
 interface Pipeline {
-  readonly name: 'raw' | 'bus' | 'full';
+  readonly name: 'raw' | 'bus' | 'full' | 'batch';
   readonly window: number;
-  send(id: string): Promise<void>;
+  readonly perSend: number;
+  send(ids: readonly string[]): Promise<void>;
 }
 
 interface Figure {
@@ -120,10 +126,10 @@ async function saturated(pipeline: Pipeline, tracker: Tracker): Promise<Figure> 
   await Promise.all(
     Array.from({ length: pipeline.window }, async () => {
       while (performance.now() < end) {
-        const id = nextId();
-        tracker.begin(id);
-        sent++;
-        await pipeline.send(id);
+        const ids = Array.from({ length: pipeline.perSend }, nextId);
+        for (const id of ids) tracker.begin(id);
+        sent += ids.length;
+        await pipeline.send(ids);
       }
     }),
   );
@@ -135,15 +141,16 @@ async function saturated(pipeline: Pipeline, tracker: Tracker): Promise<Figure> 
 async function paced(pipeline: Pipeline, tracker: Tracker): Promise<Figure> {
   tracker.reset();
   const start = performance.now();
-  const total = Math.round(RATE * PACED_SECONDS);
+  const sends = Math.round((RATE * PACED_SECONDS) / pipeline.perSend);
+  const total = sends * pipeline.perSend;
   const pending: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / RATE;
+  for (let i = 0; i < sends; i++) {
+    const due = start + (i * 1000 * pipeline.perSend) / RATE;
     const wait = due - performance.now();
     if (wait > 1) await sleep(wait);
-    const id = nextId();
-    tracker.begin(id);
-    pending.push(pipeline.send(id));
+    const ids = Array.from({ length: pipeline.perSend }, nextId);
+    for (const id of ids) tracker.begin(id);
+    pending.push(pipeline.send(ids));
   }
   await Promise.all(pending);
   await drained(tracker, total);
@@ -178,7 +185,8 @@ async function rawPipeline(nc: NatsConnection, prefix: string, tracker: Tracker)
   const pipeline: Pipeline = {
     name: 'raw',
     window: 256,
-    send: async (id) => {
+    perSend: 1,
+    send: async ([id = '']) => {
       const h = natsHeaders();
       h.set('Nats-Msg-Id', id);
       await js.publish(`${prefix}.like.created`, template.replace('"ID"', JSON.stringify(id)), {
@@ -215,7 +223,8 @@ async function busPipeline(nc: NatsConnection, prefix: string, tracker: Tracker)
   const pipeline: Pipeline = {
     name: 'bus',
     window: 256,
-    send: async (id) => {
+    perSend: 1,
+    send: async ([id = '']) => {
       await publisher.publish(createEvent('like.deleted', likeData, { source: '/bench', id }));
     },
   };
@@ -257,9 +266,65 @@ async function fullPipeline(nc: NatsConnection, prefix: string, databaseUrl: str
   const pipeline: Pipeline = {
     name: 'full',
     window: 4,
-    send: async (id) => {
+    perSend: 1,
+    send: async ([id = '']) => {
       const event = createEvent('comment.created', data, { source: '/bench', id });
       await writers.begin((tx) => enqueue(tx, schema, event));
+    },
+  };
+  return {
+    pipeline,
+    stop: async () => {
+      await runner.stop();
+      await relay.stop();
+      await Promise.all([writers.end(), relayPool.end(), consumerPool.end()]);
+    },
+  };
+}
+
+async function batchPipeline(nc: NatsConnection, prefix: string, databaseUrl: string, tracker: Tracker) {
+  const writers = postgres(databaseUrl, { max: 8, onnotice: () => {} });
+  const relayPool = postgres(databaseUrl, { max: 2, onnotice: () => {} });
+  const consumerPool = postgres(databaseUrl, { max: 4, onnotice: () => {} });
+  const schema = 'bench_0002';
+  await migrate(writers, schema);
+  const relay = await startOutboxRelay({
+    shards: [{ schema, sql: relayPool }],
+    publisher: createPublisher({ nc, prefix }),
+    logger: silent,
+  });
+  const effects = `${schema}.effects`;
+  const handleBatch = async (events: readonly { id: string }[], consumer: string) => {
+    await consumerPool.begin(async (tx) => {
+      const fresh = await withInboxBatch(
+        tx,
+        schema,
+        consumer,
+        events.map((e) => e.id),
+      );
+      if (fresh.size > 0) await tx`INSERT INTO ${tx(effects)} SELECT unnest(${[...fresh]}::text[])`;
+    });
+    for (const e of events) tracker.handled(e.id);
+  };
+  const runner = await startConsumer({
+    nc,
+    prefix,
+    logger: silent,
+    definition: defineConsumer({
+      name: 'bench-batch',
+      subjects: ['like.created'],
+      handlers: { 'like.created': async (event, ctx) => handleBatch([event], ctx.consumer) },
+      handleBatch: async (events, ctx) => handleBatch(events, ctx.consumer),
+      settings: { concurrency: 4, batchSize: 256, maxAckPending: 10_000 },
+    }),
+  });
+  const pipeline: Pipeline = {
+    name: 'batch',
+    window: 8,
+    perSend: EVENTS_PER_TX,
+    send: async (ids) => {
+      const events = ids.map((id) => createEvent('like.created', likeData, { source: '/bench', id }));
+      await writers.begin((tx) => enqueue(tx, schema, events));
     },
   };
   return {
@@ -298,12 +363,13 @@ async function main(): Promise<void> {
   const results = new Map<string, { saturated: Figure[]; paced: Figure[] }>();
   try {
     await ensureStreams(jsm, { prefix, maxAgeMs: 3_600_000 });
-    const trackers = { raw: new Tracker(), bus: new Tracker(), full: new Tracker() };
+    const trackers = { raw: new Tracker(), bus: new Tracker(), full: new Tracker(), batch: new Tracker() };
     const raw = await rawPipeline(nc, prefix, trackers.raw);
     const bus = await busPipeline(nc, prefix, trackers.bus);
     const full = await fullPipeline(nc, prefix, url.toString(), trackers.full);
-    stops.push(raw.stop, bus.stop, full.stop);
-    const pipelines = [raw.pipeline, bus.pipeline, full.pipeline];
+    const batch = await batchPipeline(nc, prefix, url.toString(), trackers.batch);
+    stops.push(raw.stop, bus.stop, full.stop, batch.stop);
+    const pipelines = [raw.pipeline, bus.pipeline, full.pipeline, batch.pipeline];
 
     // warm-up: JIT, connections, prepared statements
     for (const p of pipelines) await paced(p, trackers[p.name]);
@@ -341,7 +407,7 @@ async function main(): Promise<void> {
     };
   };
   const raw = summary('raw');
-  const rows = ['raw', 'bus', 'full'].map((name) => ({ name, ...summary(name) }));
+  const rows = ['raw', 'bus', 'full', 'batch'].map((name) => ({ name, ...summary(name) }));
   const f = (n: number, digits = 1) => n.toFixed(digits);
   const lines = [
     `bus benchmark: ${ROUNDS} rounds, ${SECONDS} s saturated + ${PACED_SECONDS} s at ${RATE} ev/s each; medians over rounds`,

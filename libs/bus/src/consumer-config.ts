@@ -33,6 +33,11 @@ export interface ConsumerSettings {
   handlerTimeoutMs?: number;
   /** Expiry of each pull request; the server sends idle heartbeats every half of it. Default 10 000 ms. */
   pullExpiresMs?: number;
+  /**
+   * Consumers with `handleBatch`: the most first deliveries handed to one `handleBatch` call (up to
+   * `concurrency` batches run at once, and the pull fetches this many at a time). Default 100.
+   */
+  batchSize?: number;
 }
 
 /** Settings with every default applied. */
@@ -48,6 +53,7 @@ export interface ResolvedSettings {
   heartbeatIntervalMs: number;
   handlerTimeoutMs: number;
   pullExpiresMs: number;
+  batchSize: number;
 }
 
 /** Applies the defaults and checks the values; throws `BusConfigError` (`BUS_CONFIG`) on a bad one. */
@@ -65,6 +71,7 @@ export function resolveSettings(settings: ConsumerSettings = {}): ResolvedSettin
     heartbeatIntervalMs: settings.heartbeatIntervalMs ?? Math.max(100, Math.floor(ackWaitMs / 3)),
     handlerTimeoutMs: settings.handlerTimeoutMs ?? 30_000,
     pullExpiresMs: settings.pullExpiresMs ?? 10_000,
+    batchSize: settings.batchSize ?? 100,
   };
   const positive = [
     'ackWaitMs',
@@ -73,6 +80,7 @@ export function resolveSettings(settings: ConsumerSettings = {}): ResolvedSettin
     'concurrency',
     'heartbeatIntervalMs',
     'handlerTimeoutMs',
+    'batchSize',
   ] as const;
   for (const key of positive) {
     if (!Number.isInteger(resolved[key]) || resolved[key] < 1) {

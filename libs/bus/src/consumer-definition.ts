@@ -34,6 +34,27 @@ export type EventHandler<S extends EventSubject> = (
   ctx: HandlerContext<S>,
 ) => Promise<void>;
 
+/** What a batch handler gets besides the events. */
+export interface BatchContext {
+  /** The durable consumer's name (the inbox key). */
+  readonly consumer: string;
+  readonly stream: string;
+  /** Aborted at `handlerTimeoutMs`: the batch's events are then retried one by one. */
+  readonly signal: AbortSignal;
+  /** Resets the server's ack timer of every event of the batch (the runner also does it periodically). */
+  heartbeat(): void;
+}
+
+/**
+ * Handles several first deliveries at once, with the same effect as calling the subject handlers on each
+ * (typically: one transaction per shard with `withInboxBatch`). Throwing retries each event alone through
+ * its subject handler, where the usual retry and dead-letter rules apply.
+ */
+export type BatchHandler<S extends EventSubject> = (
+  events: readonly CloudEvent<S>[],
+  ctx: BatchContext,
+) => Promise<void>;
+
 /** One handler per subject. */
 export type HandlerMap<S extends EventSubject> = { readonly [K in S]: EventHandler<K> };
 
@@ -44,6 +65,8 @@ export interface ConsumerDefinition<S extends EventSubject = EventSubject> {
   readonly description?: string;
   readonly subjects: readonly S[];
   readonly handlers: HandlerMap<S>;
+  /** Opt-in batching of first deliveries (`settings.batchSize`); redeliveries always go one by one. */
+  readonly handleBatch?: BatchHandler<S>;
   readonly settings?: ConsumerSettings;
 }
 
@@ -64,6 +87,7 @@ export function defineConsumer<const S extends EventSubject>(definition: {
   readonly description?: string;
   readonly subjects: readonly S[];
   readonly handlers: HandlerMap<NoInfer<S>>;
+  readonly handleBatch?: BatchHandler<NoInfer<S>>;
   readonly settings?: ConsumerSettings;
 }): ConsumerDefinition<S> {
   validateDefinition(definition);

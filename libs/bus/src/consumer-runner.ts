@@ -8,6 +8,8 @@ import {
   type JsMsg,
   type NatsConnection,
 } from 'nats';
+import { type AnyBatchHandler, type BatchDelivered, deliverBatch } from './batch-delivery.ts';
+import { Batcher } from './batcher.ts';
 import {
   consumerConfig,
   type DurableConfig,
@@ -107,6 +109,7 @@ export class Runner implements ConsumerRunner {
   private readonly loops: Promise<void>[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private readonly slots: Slots;
+  private readonly batchHandler: AnyBatchHandler | undefined;
   private readonly pauses = new Set<() => void>();
   private stopping = false;
   private stopped: Promise<void> | undefined;
@@ -125,6 +128,7 @@ export class Runner implements ConsumerRunner {
     this.name = def.name;
     this.settings = resolveSettings(def.settings);
     this.slots = new Slots(this.settings.concurrency);
+    this.batchHandler = def.handleBatch as AnyBatchHandler | undefined;
     const prefix = options.prefix || undefined;
     this.nc = options.nc;
     this.js = options.nc.jetstream();
@@ -208,8 +212,11 @@ export class Runner implements ConsumerRunner {
           binding.needsEnsure = false;
         }
         const consumer = await this.js.consumers.get(binding.stream, this.name);
+        const batched = binding.kind === 'events' && this.batchHandler !== undefined;
         messages = await consumer.consume({
-          max_messages: this.settings.concurrency,
+          max_messages: batched
+            ? this.settings.batchSize * this.settings.concurrency
+            : this.settings.concurrency,
           expires: this.settings.pullExpiresMs,
         });
       } catch (err) {
@@ -223,11 +230,17 @@ export class Runner implements ConsumerRunner {
       binding.messages = messages;
       if (this.stopping) messages.stop(); // stop() ran while the pull was being set up
       const watching = this.watchStatus(binding, messages);
+      const batcher = binding.kind === 'events' ? this.batcherFor(binding) : undefined;
       try {
         // After stop() the iterator still yields what was already fetched (at most `concurrency` events):
         // those are handled too. Handing them back with nak() would redeliver them straight into this
         // instance's still-open pull request, where nobody reads them until ack_wait expires.
         for await (const msg of messages) {
+          if (batcher) {
+            await batcher.add(msg);
+            failures = 0;
+            continue;
+          }
           const alone = binding.kind === 'events' && msg.info.deliveryCount > 1;
           const release = await this.slots.acquire(
             () => msg.working(),
@@ -243,12 +256,42 @@ export class Runner implements ConsumerRunner {
           'consume loop failed, restarting',
         );
       }
+      await batcher?.drain();
       binding.messages = undefined;
       await watching;
       if (!this.stopping) {
         this.counters.restarts++;
         await this.pause(Math.min(10_000, 100 * 2 ** failures++));
       }
+    }
+  }
+
+  /** With `handleBatch`: first deliveries in batches, redeliveries alone (as `consumeLoop` runs them). */
+  private batcherFor(binding: Binding): Batcher | undefined {
+    const handleBatch = this.batchHandler;
+    if (!handleBatch) return undefined;
+    const every = this.settings.heartbeatIntervalMs;
+    return new Batcher({
+      size: this.settings.batchSize,
+      slots: this.slots,
+      heartbeatMs: every,
+      start: (batch, release) => this.track(this.handleBatch(binding, batch, handleBatch).finally(release)),
+      alone: async (msg) => {
+        const release = await this.slots.acquire(() => msg.working(), every, true);
+        this.track(this.handle(binding, msg, true).finally(release));
+      },
+    });
+  }
+
+  private async handleBatch(binding: Binding, batch: JsMsg[], handleBatch: AnyBatchHandler): Promise<void> {
+    const started = performance.now();
+    const results: BatchDelivered[] = await deliverBatch(this.scope, binding.stream, batch, handleBatch);
+    const durationMs = performance.now() - started;
+    for (const { msg, subject, outcome, timedOut } of results) {
+      this.counters[COUNTER_OF[outcome]]++;
+      if (timedOut) this.counters.timedOut++;
+      const deliveries = msg.info.deliveryCount;
+      this.onOutcome?.({ consumer: this.name, subject, outcome, deliveries, durationMs });
     }
   }
 

@@ -4,6 +4,8 @@ import { type ConsumerRunner, Runner, type StartConsumerOptions } from './consum
 import { assertPrefix } from './names.ts';
 
 export {
+  type BatchContext,
+  type BatchHandler,
   type ConsumerDefinition,
   defineConsumer,
   type EventHandler,

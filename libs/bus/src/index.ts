@@ -12,6 +12,8 @@ export {
   setupPermissions,
 } from './access.ts';
 export {
+  type BatchContext,
+  type BatchHandler,
   type ConsumerDefinition,
   type ConsumerRunner,
   type ConsumerStats,
@@ -71,7 +73,14 @@ export {
   permissionsOf,
   renderNatsAuthorization,
 } from './nats-auth.ts';
-export { busMigrations, enqueue, OUTBOX_CHANNEL, type OutboxShard, outboxStatus } from './outbox.ts';
+export {
+  busMigrations,
+  enqueue,
+  OUTBOX_CHANNEL,
+  type OutboxShard,
+  outboxOldestUnsentSeconds,
+  outboxStatus,
+} from './outbox.ts';
 export {
   createPublisher,
   type Publisher,

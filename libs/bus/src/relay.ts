@@ -4,63 +4,13 @@ import { BusConfigError, BusErrorCodes } from './errors.ts';
 import { assertSchemaName } from './names.ts';
 import { OUTBOX_CHANNEL, type OutboxShard, outboxStatus } from './outbox.ts';
 import type { Publisher } from './publisher.ts';
+import type { OutboxRelay, OutboxRelayOptions, RelayStats } from './relay-options.ts';
 
-/** A batch the relay published and is about to mark sent (see `afterPublish`). */
-export interface RelayedBatch {
-  readonly schema: string;
-  readonly eventIds: readonly string[];
-}
-
-export interface OutboxRelayOptions {
-  /** Every shard whose outbox this process relays. Shards sharing a `sql` pool share one loop and one LISTEN. */
-  shards: readonly OutboxShard[];
-  publisher: Publisher;
-  /** Rows claimed per transaction. Default 100. */
-  batchSize?: number;
-  /** Fallback poll of every shard, for notifications lost while the listener reconnected. Default 5000 ms. */
-  pollIntervalMs?: number;
-  /** Wake on `LISTEN instantpost_outbox` (the outbox trigger notifies on commit). Default true. */
-  listen?: boolean;
-  /** Sent rows are deleted after this long (kept meanwhile for inspection). Default 24 h. */
-  retentionMs?: number;
-  /** How often sent rows are pruned. Default 60 s. */
-  pruneIntervalMs?: number;
-  /** Pause after a failed batch (NATS or Postgres down): doubles from `initialMs` up to `maxMs`. */
-  retry?: { initialMs?: number; maxMs?: number };
-  logger?: Logger;
-  /**
-   * Called after a batch is acknowledged by JetStream and before it is marked sent, inside the claiming
-   * transaction. For fault-injection tests (a relay killed here must cause no duplicate effect).
-   */
-  afterPublish?: (batch: RelayedBatch) => Promise<void> | void;
-}
-
-/** Counters since start. */
-export interface RelayStats {
-  /** Events acknowledged by JetStream and marked sent (duplicates included). */
-  published: number;
-  /** Of those, events the stream already had (a relay died between publish and mark). */
-  duplicates: number;
-  /** Publish attempts that failed (the rows stay and are retried). */
-  failed: number;
-  /** Sent rows deleted by pruning. */
-  pruned: number;
-  lastError: string | undefined;
-}
-
-/** A running relay. */
-export interface OutboxRelay {
-  /** Finishes the batches already claimed (published and marked), stops listening and polling. */
-  stop(): Promise<void>;
-  /** Resolves once no shard has an unsent row (graceful shutdown, tests); rejects after `timeoutMs`. */
-  flush(timeoutMs?: number): Promise<void>;
-  /** Looks at every shard now (as a notification would). */
-  wake(): void;
-  stats(): RelayStats;
-}
+export type { OutboxRelay, OutboxRelayOptions, RelayedBatch, RelayStats } from './relay-options.ts';
 
 interface Resolved {
   batchSize: number;
+  parallelBatches: number;
   pollIntervalMs: number;
   listen: boolean;
   retentionMs: number;
@@ -87,7 +37,8 @@ interface OutboxRow {
  */
 export async function startOutboxRelay(options: OutboxRelayOptions): Promise<OutboxRelay> {
   const resolved: Resolved = {
-    batchSize: options.batchSize ?? 100,
+    batchSize: options.batchSize ?? 256,
+    parallelBatches: options.parallelBatches ?? 2,
     pollIntervalMs: options.pollIntervalMs ?? 5000,
     listen: options.listen ?? true,
     retentionMs: options.retentionMs ?? 24 * 60 * 60 * 1000,
@@ -96,6 +47,9 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
     retryMaxMs: options.retry?.maxMs ?? 10_000,
   };
   if (resolved.batchSize < 1) throw new BusConfigError(BusErrorCodes.Config, 'batchSize must be at least 1');
+  if (resolved.parallelBatches < 1) {
+    throw new BusConfigError(BusErrorCodes.Config, 'parallelBatches must be at least 1');
+  }
   const seen = new Set<string>();
   const pools = new Map<postgres.Sql, OutboxShard[]>();
   for (const shard of options.shards) {
@@ -142,10 +96,13 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
   };
 }
 
-/** One loop per physical database (pool): relays its shards one batch at a time. */
+/** One loop per physical database (pool): relays its shards, up to `parallelBatches` batches at a time. */
 class PoolWorker {
   private readonly bySchema: Map<string, OutboxShard>;
   private readonly dirty = new Set<string>();
+  /** Shards whose last batch was full: more rows wait, so a second batch may start beside a running one. */
+  private readonly backlog = new Set<string>();
+  private readonly running = new Set<Promise<void>>();
   private wakeUp: (() => void) | undefined;
   private stopping = false;
   private loop: Promise<void> | undefined;
@@ -155,15 +112,30 @@ class PoolWorker {
   private lastPrune = Date.now();
   private readonly stopSignal = Promise.withResolvers<void>();
 
+  readonly sql: postgres.Sql;
+  readonly shards: readonly OutboxShard[];
+  private readonly o: Resolved;
+  private readonly publisher: Publisher;
+  private readonly stats: RelayStats;
+  private readonly logger: Logger;
+  private readonly afterPublish: OutboxRelayOptions['afterPublish'];
+
   constructor(
-    readonly sql: postgres.Sql,
-    readonly shards: readonly OutboxShard[],
-    private readonly o: Resolved,
-    private readonly publisher: Publisher,
-    private readonly stats: RelayStats,
-    private readonly logger: Logger,
-    private readonly afterPublish: OutboxRelayOptions['afterPublish'],
+    sql: postgres.Sql,
+    shards: readonly OutboxShard[],
+    o: Resolved,
+    publisher: Publisher,
+    stats: RelayStats,
+    logger: Logger,
+    afterPublish: OutboxRelayOptions['afterPublish'],
   ) {
+    this.sql = sql;
+    this.shards = shards;
+    this.o = o;
+    this.publisher = publisher;
+    this.stats = stats;
+    this.logger = logger;
+    this.afterPublish = afterPublish;
     this.bySchema = new Map(shards.map((s) => [s.schema, s]));
   }
 
@@ -210,34 +182,64 @@ class PoolWorker {
 
   private async run(): Promise<void> {
     while (!this.stopping) {
-      if (this.dirty.size === 0) {
+      // during a failure streak one batch at a time probes whether NATS (or Postgres) is back
+      const slots = this.failures > 0 ? 1 : this.o.parallelBatches;
+      const schema = this.dirty.size > 0 && this.running.size < slots ? this.next() : undefined;
+      if (schema === undefined) {
         await new Promise<void>((resolve) => {
           this.wakeUp = resolve;
         });
         continue;
       }
-      const schemas = [...this.dirty];
-      this.dirty.clear();
-      // one batch per shard per round, so one busy shard does not starve the others
-      for (const schema of schemas) {
-        const shard = this.bySchema.get(schema);
-        if (this.stopping || !shard) break;
-        try {
-          const { claimed, failed } = await this.relayBatch(shard);
-          if (failed > 0) {
-            this.dirty.add(schema);
-            await this.pauseAfterFailure();
-          } else {
-            this.failures = 0;
-            if (claimed >= this.o.batchSize) this.dirty.add(schema);
-          }
-        } catch (err) {
-          this.recordError(err, schema);
+      const task = this.relayOne(schema).finally(() => {
+        this.running.delete(task);
+        this.signal();
+      });
+      this.running.add(task);
+      await this.maybePrune();
+    }
+    await Promise.all(this.running);
+  }
+
+  /**
+   * The next shard to relay, in turn (Set order), so one busy shard does not starve the others. A shard with
+   * a backlog stays marked, so the next free slot relays it again at once.
+   */
+  private next(): string | undefined {
+    for (const schema of this.dirty) {
+      if (!this.backlog.has(schema)) this.dirty.delete(schema);
+      else {
+        // moved to the back of the turn
+        this.dirty.delete(schema);
+        this.dirty.add(schema);
+      }
+      return schema;
+    }
+    return undefined;
+  }
+
+  private async relayOne(schema: string): Promise<void> {
+    const shard = this.bySchema.get(schema);
+    if (!shard) return;
+    try {
+      const { claimed, failed } = await this.relayBatch(shard);
+      if (failed > 0) {
+        this.dirty.add(schema);
+        await this.pauseAfterFailure();
+      } else {
+        this.failures = 0;
+        if (claimed >= this.o.batchSize) {
+          this.backlog.add(schema);
           this.dirty.add(schema);
-          await this.pauseAfterFailure();
+        } else {
+          this.backlog.delete(schema);
         }
       }
-      await this.maybePrune();
+    } catch (err) {
+      this.recordError(err, schema);
+      this.backlog.delete(schema);
+      this.dirty.add(schema);
+      await this.pauseAfterFailure();
     }
   }
 

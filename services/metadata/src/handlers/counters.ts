@@ -13,7 +13,8 @@ export function countersConsumer(counters: Counters) {
     subjects: ['like.created', 'like.deleted', 'comment.created'],
     // A failed cache drop (Redis away) retries every few seconds for about ten minutes, as metadata-cache.
     settings: {
-      concurrency: 4,
+      concurrency: 2,
+      batchSize: 200,
       deliverPolicy: 'new',
       maxDeliver: 200,
       retryBackoff: { initialMs: 500, maxMs: 3000 },
@@ -23,5 +24,7 @@ export function countersConsumer(counters: Counters) {
       'like.deleted': async (event, ctx) => counters.apply(ctx.consumer, [event]),
       'comment.created': async (event, ctx) => counters.apply(ctx.consumer, [event]),
     },
+    // A hot post's likes become one UPDATE per batch instead of one per like.
+    handleBatch: async (events, ctx) => counters.apply(ctx.consumer, events),
   });
 }
