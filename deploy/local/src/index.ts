@@ -11,5 +11,6 @@ export {
   startGateway,
 } from './nginx.ts';
 export { freePort, waitForOk } from './ports.ts';
-export { REPO_ROOT, ServiceProcess } from './service-process.ts';
+export { REPO_ROOT, type Runtime, runtimeArgs, ServiceProcess } from './service-process.ts';
 export { SERVICES, type Stack, type StackOptions, setupStack, startStack } from './stack.ts';
+export { ensureWebBuild, WEB_DIST, webSourcesHash } from './web.ts';

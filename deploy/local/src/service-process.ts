@@ -32,15 +32,27 @@ function pipeOutput(child: ChildProcess, label: string, sink: LogSink): WriteStr
   return out;
 }
 
-/** Runs `node --import tsx <script>` in a service's folder and resolves with its exit code. */
+/**
+ * How a service's TypeScript runs: Node's own type stripping (the default: the code is erasable-only,
+ * no compiler loads at run time), or the tsx loader it ran under before (kept to compare the two).
+ */
+export type Runtime = 'node' | 'tsx';
+
+/** Node's arguments before the script for a runtime. */
+export function runtimeArgs(runtime: Runtime): string[] {
+  return runtime === 'tsx' ? ['--import', 'tsx'] : [];
+}
+
+/** Runs `node <script>` in a service's folder and resolves with its exit code. */
 export function runServiceScript(
   service: ServiceName,
   script: string,
   args: string[],
   env: NodeJS.ProcessEnv,
   sink: LogSink,
+  runtime: Runtime = 'node',
 ): Promise<number> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  const child = spawn(process.execPath, [...runtimeArgs(runtime), script, ...args], {
     cwd: serviceDir(service),
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -60,13 +72,28 @@ export class ServiceProcess {
   private child: ChildProcess | undefined;
   private exited: Promise<number | null> = Promise.resolve(null);
 
+  readonly service: ServiceName;
+  readonly replica: number;
+  readonly port: number;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly sink: LogSink;
+  readonly runtime: Runtime;
+
   constructor(
-    readonly service: ServiceName,
-    readonly replica: number,
-    readonly port: number,
-    private readonly env: NodeJS.ProcessEnv,
-    private readonly sink: LogSink,
-  ) {}
+    service: ServiceName,
+    replica: number,
+    port: number,
+    env: NodeJS.ProcessEnv,
+    sink: LogSink,
+    runtime: Runtime = 'node',
+  ) {
+    this.service = service;
+    this.replica = replica;
+    this.port = port;
+    this.env = env;
+    this.sink = sink;
+    this.runtime = runtime;
+  }
 
   get name(): string {
     return `${this.service}#${this.replica}`;
@@ -84,7 +111,7 @@ export class ServiceProcess {
   async start(timeoutMs = 30_000): Promise<void> {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--import', '@instantpost/telemetry/register', 'src/main.ts'],
+      [...runtimeArgs(this.runtime), '--import', '@instantpost/telemetry/register', 'src/main.ts'],
       {
         cwd: serviceDir(this.service),
         env: { ...this.env, PORT: String(this.port), SERVICE_NAME: this.service },

@@ -18,10 +18,13 @@ export class Client {
    * `localAddress` binds the client's connections to another loopback address (`127.0.0.7`), so the
    * gateway sees a different machine (PITFALLS.md); without it, requests come from 127.0.0.1.
    */
-  constructor(
-    readonly baseUrl: string,
-    readonly localAddress?: string,
-  ) {}
+  readonly baseUrl: string;
+  readonly localAddress: string | undefined;
+
+  constructor(baseUrl: string, localAddress?: string) {
+    this.baseUrl = baseUrl;
+    this.localAddress = localAddress;
+  }
 
   async call<T = Record<string, unknown>>(
     method: string,

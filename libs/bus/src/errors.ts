@@ -23,32 +23,44 @@ export type BusErrorCode = (typeof BusErrorCodes)[keyof typeof BusErrorCodes];
 /** A bad name, stream/consumer configuration or consumer declaration: a start-up failure. */
 export class BusConfigError extends Error {
   override readonly name = 'BusConfigError';
+  readonly code:
+    | typeof BusErrorCodes.InvalidName
+    | typeof BusErrorCodes.Config
+    | typeof BusErrorCodes.Definition;
+
   constructor(
-    readonly code:
-      | typeof BusErrorCodes.InvalidName
-      | typeof BusErrorCodes.Config
-      | typeof BusErrorCodes.Definition,
+    code: typeof BusErrorCodes.InvalidName | typeof BusErrorCodes.Config | typeof BusErrorCodes.Definition,
     message: string,
     options?: ErrorOptions,
   ) {
     super(message, options);
+    this.code = code;
   }
 }
 
 /** A publish that was not acknowledged by JetStream. The outbox relay retries these. */
 export class PublishError extends Error {
   override readonly name = 'PublishError';
+  readonly code:
+    | typeof BusErrorCodes.NoStream
+    | typeof BusErrorCodes.PublishTimeout
+    | typeof BusErrorCodes.ConnectionClosed
+    | typeof BusErrorCodes.PublishFailed;
+  readonly subject: string;
+
   constructor(
-    readonly code:
+    code:
       | typeof BusErrorCodes.NoStream
       | typeof BusErrorCodes.PublishTimeout
       | typeof BusErrorCodes.ConnectionClosed
       | typeof BusErrorCodes.PublishFailed,
     message: string,
-    readonly subject: string,
+    subject: string,
     options?: ErrorOptions,
   ) {
     super(message, options);
+    this.code = code;
+    this.subject = subject;
   }
 }
 

@@ -12,7 +12,11 @@ export class Slots {
   private holders = 0;
   private readonly waiters: Waiter[] = [];
 
-  constructor(private readonly size: number) {}
+  private readonly size: number;
+
+  constructor(size: number) {
+    this.size = size;
+  }
 
   /** Handlers holding a slot. */
   get inUse(): number {

@@ -40,8 +40,11 @@ export interface ConfigProblem {
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
   readonly code = ConfigErrorCodes.Invalid;
-  constructor(readonly problems: ConfigProblem[]) {
+  readonly problems: ConfigProblem[];
+
+  constructor(problems: ConfigProblem[]) {
     super(`invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`);
+    this.problems = problems;
   }
 }
 

@@ -28,13 +28,20 @@ export interface EventIssue {
 export class EventError extends Error {
   override readonly name = 'EventError';
 
+  readonly code: EventErrorCode;
+  readonly path: string;
+  readonly issues: readonly EventIssue[];
+
   constructor(
-    readonly code: EventErrorCode,
+    code: EventErrorCode,
     message: string,
-    readonly path = '',
-    readonly issues: readonly EventIssue[] = [],
+    path = '',
+    issues: readonly EventIssue[] = [],
     options?: ErrorOptions,
   ) {
     super(message, options);
+    this.code = code;
+    this.path = path;
+    this.issues = issues;
   }
 }

@@ -22,7 +22,11 @@ export class SessionRevocations {
   private readonly users = new Map<string, number>();
   private readonly listeners = new Set<(revocation: Revocation) => void>();
 
-  constructor(readonly retainMs: number) {}
+  readonly retainMs: number;
+
+  constructor(retainMs: number) {
+    this.retainMs = retainMs;
+  }
 
   add(revocation: Revocation, now = Date.now()): void {
     if (revocation.revokedAtMs + this.retainMs <= now) return;

@@ -18,12 +18,11 @@ export class IdError extends Error {
   /** 400 for ids that came from outside (format/range), 500 for programming or clock faults. */
   readonly statusCode: number;
 
-  constructor(
-    readonly code: IdErrorCode,
-    message: string,
-    options?: ErrorOptions,
-  ) {
+  readonly code: IdErrorCode;
+
+  constructor(code: IdErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
+    this.code = code;
     this.statusCode = code === IdErrorCodes.InvalidFormat || code === IdErrorCodes.OutOfRange ? 400 : 500;
   }
 }

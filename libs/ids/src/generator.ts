@@ -35,10 +35,12 @@ class IdGeneratorImpl implements IdGenerator {
   private prefix = 0n;
   private readonly shardBits: bigint;
 
-  constructor(
-    readonly shard: number,
-    private readonly clock: Clock,
-  ) {
+  readonly shard: number;
+  private readonly clock: Clock;
+
+  constructor(shard: number, clock: Clock) {
+    this.shard = shard;
+    this.clock = clock;
     this.shardBits = BigInt(shard) << BigInt(SEQUENCE_BITS);
   }
 

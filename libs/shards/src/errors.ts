@@ -12,11 +12,11 @@ export type ShardMapErrorCode = (typeof ShardMapErrorCodes)[keyof typeof ShardMa
 /** A shard map that cannot be used; the message says which entry is wrong and how. */
 export class ShardMapError extends Error {
   override readonly name = 'ShardMapError';
-  constructor(
-    readonly code: ShardMapErrorCode,
-    message: string,
-  ) {
+  readonly code: ShardMapErrorCode;
+
+  constructor(code: ShardMapErrorCode, message: string) {
     super(message);
+    this.code = code;
   }
 }
 
@@ -35,12 +35,11 @@ export type ShardErrorCode = (typeof ShardErrorCodes)[keyof typeof ShardErrorCod
 
 export class ShardError extends Error {
   override readonly name = 'ShardError';
-  constructor(
-    readonly code: ShardErrorCode,
-    message: string,
-    options?: ErrorOptions,
-  ) {
+  readonly code: ShardErrorCode;
+
+  constructor(code: ShardErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
+    this.code = code;
   }
 }
 
@@ -59,13 +58,18 @@ export type MigrationErrorCode = (typeof MigrationErrorCodes)[keyof typeof Migra
 
 export class MigrationError extends Error {
   override readonly name = 'MigrationError';
+  readonly code: MigrationErrorCode;
+  /** The schemas concerned (behind, changed or failed), when there are any. */
+  readonly schemas: readonly string[];
+
   constructor(
-    readonly code: MigrationErrorCode,
+    code: MigrationErrorCode,
     message: string,
-    /** The schemas concerned (behind, changed or failed), when there are any. */
-    readonly schemas: readonly string[] = [],
+    schemas: readonly string[] = [],
     options?: ErrorOptions,
   ) {
     super(message, options);
+    this.code = code;
+    this.schemas = schemas;
   }
 }

@@ -30,12 +30,17 @@ export class Harness {
   private seconds = 0;
   private lastPostAt = 0;
 
-  private constructor(
-    readonly ns: TestNamespace,
-    readonly keys: TestKeys,
-    readonly feed: FeedService,
-    readonly publisher: Publisher,
-  ) {}
+  readonly ns: TestNamespace;
+  readonly keys: TestKeys;
+  readonly feed: FeedService;
+  readonly publisher: Publisher;
+
+  private constructor(ns: TestNamespace, keys: TestKeys, feed: FeedService, publisher: Publisher) {
+    this.ns = ns;
+    this.keys = keys;
+    this.feed = feed;
+    this.publisher = publisher;
+  }
 
   static async open(
     ns: TestNamespace,

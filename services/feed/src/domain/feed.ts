@@ -21,11 +21,15 @@ export class FeedReader {
    */
   private readonly media = new WeakMap<PostSummary, { expires: number; media: FeedItem['media'] }>();
 
-  constructor(
-    private readonly stores: FeedStores,
-    private readonly builder: TimelineBuilder,
-    private readonly mediaUrls: MediaUrlSigner,
-  ) {}
+  private readonly stores: FeedStores;
+  private readonly builder: TimelineBuilder;
+  private readonly mediaUrls: MediaUrlSigner;
+
+  constructor(stores: FeedStores, builder: TimelineBuilder, mediaUrls: MediaUrlSigner) {
+    this.stores = stores;
+    this.builder = builder;
+    this.mediaUrls = mediaUrls;
+  }
 
   /**
    * Entries strictly older than `cursor` (the last post id of the previous page): new posts have larger

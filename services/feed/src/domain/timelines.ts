@@ -6,10 +6,13 @@ import type { FeedSettings, FeedStores } from './types.ts';
  * and big-account set can be recomputed from the projections.
  */
 export class TimelineBuilder {
-  constructor(
-    private readonly stores: FeedStores,
-    private readonly settings: FeedSettings,
-  ) {}
+  private readonly stores: FeedStores;
+  private readonly settings: FeedSettings;
+
+  constructor(stores: FeedStores, settings: FeedSettings) {
+    this.stores = stores;
+    this.settings = settings;
+  }
 
   /**
    * A user's home timeline: their own and their followees' recent posts. The timeline is opened first

@@ -13,7 +13,11 @@ export const SUMMARY_MEMO_SIZE = 4096;
 export class SummaryMemo {
   private readonly byId = new Map<string, { json: string; summary: PostSummary }>();
 
-  constructor(private readonly maxEntries = SUMMARY_MEMO_SIZE) {}
+  private readonly maxEntries: number;
+
+  constructor(maxEntries = SUMMARY_MEMO_SIZE) {
+    this.maxEntries = maxEntries;
+  }
 
   parse(postId: string, json: string): PostSummary {
     const known = this.byId.get(postId);

@@ -26,7 +26,11 @@ class Subscriber {
   private pending: StreamEntry[] | undefined = [];
   private readonly sent = new Map<string, bigint>();
 
-  constructor(readonly client: StreamClient) {}
+  readonly client: StreamClient;
+
+  constructor(client: StreamClient) {
+    this.client = client;
+  }
 
   push(entry: StreamEntry): void {
     if (this.pending) this.pending.push(entry);
