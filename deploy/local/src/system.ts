@@ -30,7 +30,16 @@ const DEPENDENCIES: Dependency[] = [
     installed: () => postgresVersion() !== undefined,
     start: () => {
       const version = postgresVersion() ?? '';
-      run('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'start']);
+      // wal_level=logical: shard moves (npm run shards -- move) copy a shard by logical replication.
+      run('pg_ctlcluster', [
+        '--skip-systemctl-redirect',
+        version,
+        'main',
+        'start',
+        '--',
+        '-o',
+        '-c wal_level=logical',
+      ]);
       return () => run('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'stop']);
     },
   },

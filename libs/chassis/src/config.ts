@@ -77,6 +77,12 @@ export function chassisSpec(service: ServiceName) {
       shown: LOCAL_SHARD_MAP,
       doc: 'logical shard ranges → physical Postgres databases (`<from>-<to>=<url>;…`)',
     }),
+    shardMapLive: bool('SHARD_MAP_LIVE', {
+      default: true,
+      doc:
+        'follow the authoritative shard map (JetStream KV bucket `shardmap`, seeded from SHARD_MAP when absent) ' +
+        'and re-route shards as it changes; `false`: SHARD_MAP as is',
+    }),
     pgPoolMax: int('PG_POOL_MAX', {
       default: PG_POOL_DEFAULTS[service],
       min: 1,

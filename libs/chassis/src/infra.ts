@@ -1,6 +1,14 @@
 import { busMigrations, DEFAULT_STREAM_MAX_AGE_MS, ensureStreams, startInboxPruner } from '@instantpost/bus';
 import type { ReadinessCheck, SessionRevocations } from '@instantpost/http';
-import { assertMigrated, createShards, type MigrationSource, type Shards } from '@instantpost/shards';
+import {
+  assertMigrated,
+  createShards,
+  liveMapFromConfig,
+  type MigrationSource,
+  openShardMapStore,
+  rangesOf,
+  type Shards,
+} from '@instantpost/shards';
 import type { Logger } from '@instantpost/telemetry';
 import { Redis } from 'ioredis';
 import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
@@ -32,9 +40,6 @@ export async function openInfra(
   logger: Logger,
   migrationsDir: string,
 ): Promise<Infra> {
-  const shards = createShards({ service, map: config.shardMap, ...shardPoolOptions(config) });
-  await assertMigrated({ shards, sources: migrationSources(service, migrationsDir) });
-
   const redis = new Redis(config.redisUrl, {
     keyPrefix: config.redisPrefix,
     maxRetriesPerRequest: 3,
@@ -62,6 +67,30 @@ export async function openInfra(
   const jsm = await nc.jetstreamManager();
   await ensureStreams(jsm, { prefix: config.natsPrefix, replicas: config.streamReplicas });
   const js = nc.jetstream();
+
+  const liveMap = config.shardMapLive
+    ? await openShardMapStore(js, { prefix: config.natsPrefix })
+    : undefined;
+  const initial = (await liveMap?.seed(config.shardMap)) ?? liveMapFromConfig(config.shardMap);
+  const shards = createShards({
+    service,
+    map: rangesOf(initial),
+    version: initial.version,
+    ...shardPoolOptions(config),
+  });
+  await assertMigrated({ shards, sources: migrationSources(service, migrationsDir) });
+  const watcher = await liveMap?.watch(
+    (map) => {
+      const from = shards.version;
+      shards.apply(rangesOf(map), map.version).then(
+        () => {
+          if (shards.version > from) logger.info({ version: shards.version }, 'shard map applied');
+        },
+        (err: unknown) => logger.error({ err }, 'shard map not applied'),
+      );
+    },
+    (err) => logger.error({ err }, 'shard map unreadable'),
+  );
   const revocations = await watchRevocations({ js, jsm, prefix: config.natsPrefix, logger });
   // Every service's shard schemas hold an inbox; a day past the streams' age keeps replays deduplicated.
   const inboxPruner = startInboxPruner({
@@ -83,6 +112,7 @@ export async function openInfra(
       nats: () => jsm.getAccountInfo(),
     },
     close: async () => {
+      watcher?.stop();
       await inboxPruner.stop();
       await revocations.stop();
       await nc.drain().catch((err: unknown) => logger.warn({ err }, 'nats drain failed'));

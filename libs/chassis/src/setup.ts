@@ -2,7 +2,15 @@ import { fileURLToPath } from 'node:url';
 import { ensureStreams } from '@instantpost/bus';
 import { loadConfig } from '@instantpost/config';
 import { parseCommand } from '@instantpost/config/cli';
-import { createShards, databasesOf, ensureDatabases, migrate, type ShardMap } from '@instantpost/shards';
+import {
+  createShards,
+  databasesOf,
+  ensureDatabases,
+  migrate,
+  openShardMapStore,
+  rangesOf,
+  type ShardMap,
+} from '@instantpost/shards';
 import { connect } from 'nats';
 import { chassisSpec, natsConnectOptions, type ServiceName } from './config.ts';
 import { migrationSources } from './infra.ts';
@@ -17,8 +25,9 @@ export interface SetupOptions {
 }
 
 /**
- * What runs before a service starts (the local stack, the Kubernetes Job): migrate every logical shard
- * schema of the service and declare the JetStream streams. Safe to run twice and from several replicas.
+ * What runs before a service starts (the local stack, the Kubernetes Job): declare the JetStream streams,
+ * seed the live shard map from SHARD_MAP when absent, and migrate every logical shard schema of the
+ * service where the live map puts it. Safe to run twice and from several replicas.
  */
 export async function setupService(
   service: ServiceName,
@@ -26,21 +35,29 @@ export async function setupService(
   options: SetupOptions = {},
 ): Promise<void> {
   const config = loadConfig(chassisSpec(service), options.env);
-  if (options.createDatabases) {
-    await ensureDatabases(config.shardMap, options.adminUrl ?? defaultAdminUrl(config.shardMap));
-  }
-  const shards = createShards({ service, map: config.shardMap, poolMax: 2, prepare: config.pgPrepare });
-  try {
-    await migrate({ shards, sources: migrationSources(service, fileURLToPath(migrations)) });
-  } finally {
-    await shards.close();
-  }
   const nc = await connect(natsConnectOptions(config, `${service}-setup`));
   try {
     await ensureStreams(await nc.jetstreamManager(), {
       prefix: config.natsPrefix,
       replicas: config.streamReplicas,
     });
+    // Migrate where the shards are now: once a shard moved, SHARD_MAP only seeds the live map.
+    const map = config.shardMapLive
+      ? rangesOf(
+          await (await openShardMapStore(nc.jetstream(), { prefix: config.natsPrefix })).seed(
+            config.shardMap,
+          ),
+        )
+      : config.shardMap;
+    if (options.createDatabases) {
+      await ensureDatabases(map, options.adminUrl ?? defaultAdminUrl(map));
+    }
+    const shards = createShards({ service, map, poolMax: 2, prepare: config.pgPrepare });
+    try {
+      await migrate({ shards, sources: migrationSources(service, fileURLToPath(migrations)) });
+    } finally {
+      await shards.close();
+    }
   } finally {
     await nc.drain();
   }

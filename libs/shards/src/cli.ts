@@ -4,7 +4,8 @@
  *   npm run shards -- status  --service metadata --dir services/metadata/src/sql/migrations
  *   npm run shards -- migrate --service metadata --dir bus=libs/bus/sql/migrations --dir services/metadata/src/sql/migrations
  *   npm run shards -- create-databases [--admin-url postgres://postgres@127.0.0.1:5432/postgres]
- *   npm run shards -- map
+ *   npm run shards -- map [--json] [--reveal]
+ *   npm run shards -- move <shard> <postgres url>
  *
  * Reads SHARD_MAP from the environment (unset: the local default, 16 shards on two databases).
  * Exit status: 0 done / up to date, 1 error, 2 misuse (usage on stderr), 3 `status` found schemas behind
@@ -13,14 +14,13 @@
 import { basename } from 'node:path';
 import { ConfigError, loadConfig } from '@instantpost/config';
 import { type CliOption, type CommandSpec, exitUsage, parseCommand } from '@instantpost/config/cli';
+import { mapCommand, moveCommand } from './cli-live.ts';
 import { ensureDatabases } from './databases.ts';
 import { shardMapVar } from './env.ts';
 import { migrate } from './migrate.ts';
 import type { MigrationSource } from './migration-files.ts';
 import { createShards } from './pools.ts';
-import { databasesOf, type ShardMap } from './shard-map.ts';
 import { type DatabaseStatus, type MigrationRef, migrationStatus, type SchemaStatus } from './status.ts';
-import { redactUrl } from './urls.ts';
 
 const COMMAND = {
   name: 'npm run shards --',
@@ -30,7 +30,8 @@ const COMMAND = {
     status: 'applied and pending migrations per physical database and logical shard',
     migrate: 'apply pending migrations to every shard schema of the service',
     'create-databases': 'create the physical databases of SHARD_MAP that do not exist',
-    map: 'print the shard map',
+    map: 'print the live shard map (--json: {"version", "shards": {"0": url, ...}, "moves"})',
+    move: "move <shard> <postgres url>: move every service's schema of a logical shard to that database, live",
   },
   options: {
     service: {
@@ -56,9 +57,19 @@ const COMMAND = {
       default: false,
       description: 'migrate: create missing databases first',
     },
+    json: { type: 'boolean', default: false, description: 'map: print JSON' },
+    reveal: { type: 'boolean', default: false, description: 'map: show passwords (hidden by default)' },
+    'retire-grace-ms': {
+      type: 'string',
+      default: '2000',
+      value: 'ms',
+      description: 'move: how long the old copy stays after the flip, for reads routed before it',
+    },
   },
   notes: `environment:
-  SHARD_MAP  <from>-<to>=<postgres url>;...  (default: 16 shards on instantpost_0 and instantpost_1 locally)
+  SHARD_MAP  <from>-<to>=<postgres url>;...  (default: 16 shards on instantpost_0 and instantpost_1 locally);
+             map and move read the live map (JetStream KV bucket shardmap) and SHARD_MAP only seeds it
+  NATS_URL, NATS_PREFIX, NATS_USER, NATS_PASSWORD  where the live map is (map, move)
 
 exit status: 0 done or up to date, 1 error, 2 misuse, 3 status found schemas behind or changed files`,
 } satisfies CommandSpec<Record<string, CliOption>>;
@@ -140,13 +151,6 @@ function renderStatus(statuses: readonly DatabaseStatus[]): string {
   return out.join('\n');
 }
 
-function renderMap(map: ShardMap): string {
-  const rows = [['shards', 'database']];
-  for (const r of map.ranges)
-    rows.push([r.from === r.to ? `${r.from}` : `${r.from}-${r.to}`, redactUrl(r.url)]);
-  return `${map.shardCount} logical shards on ${databasesOf(map).length} databases\n${table(rows)}`;
-}
-
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(COMMAND, argv);
   const command = positionals[0];
@@ -154,7 +158,11 @@ async function main(argv: string[]): Promise<number> {
   const { shardMap } = loadConfig({ shardMap: shardMapVar() });
 
   if (command === 'map') {
-    console.log(renderMap(shardMap));
+    await mapCommand(shardMap, { json: values.json, reveal: values.reveal });
+    return 0;
+  }
+  if (command === 'move') {
+    await moveCommand(shardMap, positionals[1], positionals[2], Number(values['retire-grace-ms']));
     return 0;
   }
   if (command === 'create-databases') {

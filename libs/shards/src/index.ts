@@ -17,8 +17,28 @@ export {
   ShardMapErrorCodes,
 } from './errors.ts';
 export { groupByShard, type ShardGroup, type ShardGrouping } from './groups.ts';
+export {
+  type LiveShardMap,
+  type LiveShardMapJson,
+  liveMapFromConfig,
+  liveMapFromJson,
+  liveMapToJson,
+  MOVE_STEPS,
+  type MoveStep,
+  rangesOf,
+  type ShardMove,
+} from './live-map.ts';
+export { openShardMapStore, type ShardMapStore, shardMapBucketFor } from './map-store.ts';
 export { type AppliedStep, type MigrateOptions, migrate, migrationLockKey } from './migrate.ts';
 export { loadMigrations, type MigrationFile, type MigrationSource } from './migration-files.ts';
+export { type MoveResult, type MoveShardOptions, moveShard } from './move.ts';
+export {
+  isShardMovingError,
+  SHARD_MOVING_SQLSTATE,
+  ShardMoveError,
+  type ShardMoveErrorCode,
+  ShardMoveErrorCodes,
+} from './move-errors.ts';
 export { schemaName } from './naming.ts';
 export {
   type CreateShardsOptions,

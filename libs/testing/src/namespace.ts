@@ -113,7 +113,10 @@ async function deleteStreams(servers: string, prefix: string): Promise<void> {
   const jsm = await nc.jetstreamManager();
   const streamPrefix = `${prefix.toUpperCase()}_`;
   for await (const info of jsm.streams.list()) {
-    if (info.config.name.startsWith(streamPrefix)) await jsm.streams.delete(info.config.name);
+    // KV buckets (the live shard map's `<PREFIX>_shardmap`) are streams named `KV_<bucket>`.
+    const name = info.config.name;
+    if (name.startsWith(streamPrefix) || name.startsWith(`KV_${streamPrefix}`))
+      await jsm.streams.delete(name);
   }
   await nc.drain();
 }

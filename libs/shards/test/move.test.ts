@@ -1,0 +1,264 @@
+import {
+  openNamespace,
+  type PrivatePostgres,
+  runCommand,
+  startPrivatePostgres,
+  stopTestInfra,
+  type TestNamespace,
+} from '@instantpost/testing';
+import test from 'ava';
+import { connect, type NatsConnection } from 'nats';
+import {
+  createShards,
+  inTransaction,
+  type MoveStep,
+  migrate,
+  moveShard,
+  openShardMapStore,
+  parseShardMap,
+  rangesOf,
+  type ShardMapStore,
+  type Shards,
+} from '../src/index.ts';
+import { migrationsDir, removeDir, withDirect } from './helpers.ts';
+
+let pg: PrivatePostgres;
+let ns: TestNamespace;
+let nc: NatsConnection;
+let dir: string;
+let urls: { a: string; b: string };
+
+const NOTES = 'CREATE TABLE notes (id bigint PRIMARY KEY DEFAULT next_id(), body text NOT NULL);';
+const OUTBOX = `CREATE TABLE outbox (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, body text);`;
+
+test.before(async () => {
+  pg = await startPrivatePostgres({ settings: { wal_level: 'logical' } });
+  ns = await openNamespace({ databases: 0 });
+  nc = await connect({ servers: ns.nats.servers });
+  urls = { a: await pg.createDatabase('move_a'), b: await pg.createDatabase('move_b') };
+  dir = await migrationsDir({ '0001_notes.sql': `${NOTES}\n${OUTBOX}` });
+});
+test.after.always(async () => {
+  await nc?.drain();
+  await ns?.close();
+  await pg?.stop();
+  await removeDir(dir);
+  await stopTestInfra();
+});
+
+/** A map store of its own per test, seeded with 4 shards on a and b, and two services' schemas migrated. */
+async function setup(
+  label: string,
+): Promise<{ store: ShardMapStore; shards: Shards; stop(): Promise<void> }> {
+  const store = await openShardMapStore(nc.jetstream(), { prefix: `${ns.nats.prefix}${label}` });
+  const seeded = await store.seed(parseShardMap(`0-1=${urls.a};2-3=${urls.b}`));
+  for (const service of ['notes', 'other']) {
+    const s = createShards({ service, map: rangesOf(seeded), poolMax: 2 });
+    await migrate({ shards: s, sources: [{ name: service, dir }] });
+    await s.close();
+  }
+  // What a service does: route by the live map as it changes.
+  const shards = createShards({
+    service: 'notes',
+    map: rangesOf(seeded),
+    version: seeded.version,
+    poolMax: 4,
+  });
+  const watcher = await store.watch((m) => void shards.apply(rangesOf(m), m.version));
+  return {
+    store,
+    shards,
+    stop: async () => {
+      watcher.stop();
+      await shards.close();
+    },
+  };
+}
+
+/** Writes to `shard` until stopped; every acknowledged id and the longest wait of one write. */
+function writer(shards: Shards, shard: number) {
+  const ids: bigint[] = [];
+  const errors: unknown[] = [];
+  let longest = 0;
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      const started = Date.now();
+      try {
+        const id = await inTransaction(shards.forShard(shard), async (tx) => {
+          const [row] = await tx.sql<
+            { id: string }[]
+          >`INSERT INTO ${tx.table('notes')} (body) VALUES ('x') RETURNING id`;
+          await tx.sql`INSERT INTO ${tx.table('outbox')} (body) VALUES ('e')`;
+          return BigInt(row?.id ?? 0);
+        });
+        ids.push(id);
+      } catch (error) {
+        errors.push(error);
+      }
+      longest = Math.max(longest, Date.now() - started);
+    }
+  })();
+  return {
+    ids,
+    errors,
+    stop: async () => {
+      running = false;
+      await done;
+      return longest;
+    },
+  };
+}
+
+const count = (url: string, table: string) =>
+  withDirect(url, async (sql) =>
+    Number((await sql.unsafe<{ n: string }[]>(`SELECT count(*) AS n FROM ${table}`))[0]?.n),
+  );
+const schemas = (url: string) =>
+  withDirect(url, async (sql) =>
+    (
+      await sql<
+        { nspname: string }[]
+      >`SELECT nspname FROM pg_namespace WHERE nspname LIKE '%_0001' ORDER BY 1`
+    ).map((r) => r.nspname),
+  );
+
+test.serial(
+  'a shard moves to a new database while it is written, and back; nothing lost, ids keep growing',
+  async (t) => {
+    const { store, shards, stop } = await setup('m');
+    try {
+      const c = new URL(urls.a);
+      c.pathname = '/move_c';
+      const target = c.toString();
+      const w = writer(shards, 1);
+      await new Promise((r) => setTimeout(r, 300));
+      const lines: string[] = [];
+      const versionBefore = (await store.get())?.version ?? 0;
+      const result = await moveShard({
+        store,
+        shard: 1,
+        target,
+        log: (l) => lines.push(l),
+        retireGraceMs: 200,
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      const longest = await w.stop();
+      t.log(lines.join('\n'));
+      t.log(`${w.ids.length} writes, longest ${longest} ms, fenced ${result.fencedMs} ms`);
+      t.deepEqual(w.errors, []);
+      t.true(w.ids.length > 10);
+      t.true(longest < 1500, `a write waited ${longest} ms`);
+      const map = await store.get();
+      t.is(map?.shards[1], target);
+      t.deepEqual(map?.moves, {});
+      t.true((map?.version ?? 0) > versionBefore);
+      t.is(shards.version, map?.version ?? -1);
+      t.is(
+        await count(target, 'notes_0001.notes'),
+        w.ids.length,
+        'every acknowledged write is on the new database',
+      );
+      t.is(await count(target, 'notes_0001.outbox'), w.ids.length);
+      t.deepEqual(await schemas(target), ['notes_0001', 'other_0001']);
+      t.deepEqual(await schemas(urls.a), [], 'the old copy is gone');
+      t.deepEqual(
+        [...w.ids].sort((x, y) => (x < y ? -1 : 1)),
+        w.ids,
+        'ids only grew, across the flip too',
+      );
+
+      // Move it back while written again.
+      const w2 = writer(shards, 1);
+      await moveShard({ store, shard: 1, target: urls.a, retireGraceMs: 200 });
+      await w2.stop();
+      t.deepEqual(w2.errors, []);
+      const all = [...w.ids, ...w2.ids];
+      t.true((w2.ids[0] ?? 0n) > (w.ids.at(-1) ?? 0n));
+      t.is(await count(urls.a, 'notes_0001.notes'), all.length);
+      t.deepEqual(await schemas(target), []);
+      // A run on a shard already there changes nothing.
+      const again = await moveShard({ store, shard: 1, target: urls.a });
+      t.is(again.version, (await store.get())?.version ?? -1);
+    } finally {
+      await stop();
+    }
+  },
+);
+
+for (const crashAt of ['copying', 'fencing', 'caught-up', 'retiring'] as const) {
+  test.serial(
+    `a mover killed ${crashAt === 'copying' ? 'during the initial copy' : `after step ${crashAt}`} runs again and finishes`,
+    async (t) => {
+      const { store, shards, stop } = await setup(crashAt.replace('-', ''));
+      try {
+        const before = await inTransaction(shards.forShard(1), async (tx) => {
+          await tx.sql`INSERT INTO ${tx.table('notes')} (body) SELECT 'old' FROM generate_series(1, 500)`;
+          const [row] = await tx.sql<{ id: string }[]>`SELECT max(id)::text AS id FROM ${tx.table('notes')}`;
+          return BigInt(row?.id ?? 0);
+        });
+        const rows = await count(urls.a, 'notes_0001.notes');
+        const crash = (step: MoveStep | 'done') => {
+          if (step === crashAt) throw new Error(`killed after ${step}`);
+        };
+        await t.throwsAsync(() =>
+          moveShard({
+            store,
+            shard: 1,
+            target: urls.b,
+            retireGraceMs: 0,
+            afterStep: crashAt === 'copying' ? undefined : crash,
+            log: (l) => {
+              if (crashAt === 'copying' && l.includes('initial copy done'))
+                throw new Error('killed while copying');
+            },
+          }),
+        );
+        t.is((await store.get())?.moves[1]?.to, urls.b, 'the map remembers the move');
+        await moveShard({ store, shard: 1, target: urls.b, retireGraceMs: 0 });
+        const map = await store.get();
+        t.is(map?.shards[1], urls.b);
+        t.deepEqual(map?.moves, {});
+        t.is(await count(urls.b, 'notes_0001.notes'), rows);
+        t.deepEqual(await schemas(urls.a), []);
+        await new Promise((r) => setTimeout(r, 200));
+        const [row] = await shards.forShard(1).sql<{ id: string }[]>`
+        INSERT INTO ${shards.forShard(1).table('notes')} (body) VALUES ('new') RETURNING id`;
+        t.true(BigInt(row?.id ?? 0) > before, 'next_id() on the new database continues above every old id');
+        // Back to a for the next test.
+        await moveShard({ store, shard: 1, target: urls.a, retireGraceMs: 0 });
+      } finally {
+        await stop();
+      }
+    },
+  );
+}
+
+test.serial(
+  'npm run shards -- move prints its progress and exits 0; map --json prints the new route',
+  async (t) => {
+    const label = 'cli';
+    const { store, stop } = await setup(label);
+    await stop();
+    const env = {
+      NATS_URL: ns.nats.servers,
+      NATS_PREFIX: `${ns.nats.prefix}${label}`,
+      SHARD_MAP: `0-1=${urls.a};2-3=${urls.b}`,
+    };
+    const cli = new URL('../src/cli.ts', import.meta.url);
+    const target = new URL(urls.a);
+    target.pathname = '/move_cli';
+    const moved = runCommand(cli, ['move', '2', target.toString(), '--retire-grace-ms', '0'], env);
+    t.is(moved.status, 0, moved.stderr);
+    t.regex(moved.stdout, /step fencing[\s\S]*step retiring[\s\S]*done/);
+    const shown = runCommand(cli, ['map', '--json'], env);
+    t.is(shown.status, 0, shown.stderr);
+    const json = JSON.parse(shown.stdout) as { version: number; shards: Record<string, string> };
+    t.is(json.shards['2'], target.toString());
+    t.is(json.shards['3'], urls.b);
+    t.is(json.version, (await store.get())?.version ?? -1);
+    const again = runCommand(cli, ['move', '2', target.toString()], env);
+    t.is(again.status, 0);
+    t.regex(again.stdout, /already on/);
+  },
+);
