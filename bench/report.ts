@@ -24,6 +24,8 @@ export interface BenchReport {
   node: string;
   command: string;
   figures: BenchFigure[];
+  /** Printed under the table in BENCHMARKS.md (e.g. outside anchors next to the figures). */
+  notes?: string;
 }
 
 const format = (n: number) =>
@@ -38,15 +40,21 @@ export function renderFigures(figures: readonly BenchFigure[]): string {
 }
 
 /** Prints the figures as a table and hands them to the suite runner when it asked for them. */
-export function reportFigures(bench: string, command: string, figures: BenchFigure[]): BenchReport {
+export function reportFigures(
+  bench: string,
+  command: string,
+  figures: BenchFigure[],
+  notes?: string,
+): BenchReport {
   const report: BenchReport = {
     bench,
     date: new Date().toISOString(),
     node: process.version,
     command,
     figures,
+    ...(notes ? { notes } : {}),
   };
-  process.stdout.write(`\n${bench}\n${renderFigures(figures)}\n`);
+  process.stdout.write(`\n${bench}\n${renderFigures(figures)}\n${notes ? `\n${notes}\n` : ''}`);
   const target = process.env.BENCH_REPORT;
   if (target) writeFileSync(target, `${JSON.stringify(report, null, 2)}\n`);
   return report;

@@ -24,7 +24,17 @@ import { fileURLToPath } from 'node:url';
 import { type BenchReport, renderFigures } from './report.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const ORDER = ['ids', 'bus', 'metadata', 'upload', 'media-processing', 'feed', 'notification', 'system'];
+const ORDER = [
+  'ids',
+  'bus',
+  'metadata',
+  'upload',
+  'media-processing',
+  'feed',
+  'notification',
+  'interactions',
+  'system',
+];
 const SERVERS = ['postgres', 'redis-server', 'nats-server'];
 
 function pidsOf(name: string): string[] {
@@ -101,7 +111,7 @@ const ordered = [...newest.values()].sort(
 );
 const sections = ordered.map(
   ({ report, pinned: wasPinned }) =>
-    `## ${report.bench}\n\n\`${report.command}\` — ${report.date.slice(0, 16).replace('T', ' ')} UTC, ${wasPinned ? 'pinned' : 'not pinned'}\n\n${renderFigures(report.figures)}\n`,
+    `## ${report.bench}\n\n\`${report.command}\` — ${report.date.slice(0, 16).replace('T', ' ')} UTC, ${wasPinned ? 'pinned' : 'not pinned'}\n\n${renderFigures(report.figures)}\n${report.notes ? `\n${report.notes}\n` : ''}`,
 );
 writeFileSync(
   join(ROOT, 'BENCHMARKS.md'),
