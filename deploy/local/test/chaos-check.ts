@@ -228,7 +228,11 @@ export class EndState {
     for (const [postId, view] of views)
       if (!likers.has(postId) && view.likeCount !== 0)
         problems.push(`post ${postId}: likeCount ${view.likeCount}, nobody liked it`);
-    checks.push({ what: 'acknowledged likes (204) counted once', expected: ackedLikes, found: likesCounted });
+    checks.push({
+      what: 'acknowledged likes (204; distinct liker and post) counted once',
+      expected: ackedLikes,
+      found: likesCounted,
+    });
 
     // Comments: listed once each; the count is the list; unanswered attempts that took effect are named by text.
     const asked = new Map<string, Ledger['comments']>();

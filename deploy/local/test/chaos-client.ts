@@ -28,19 +28,19 @@ export const APP_RETRIES: RetryPolicy = {
 /** Answers seen by clients that were not the success, by operation kind, then status (and by phase). */
 export class ErrorLog {
   readonly seen = new Map<string, Map<string, number>>();
-  /** The same answers by what was going on when they came (`phase`), then status. */
+  /** The same answers by what was going on when they came (`phase`), then `<kind> <status>`. */
   readonly byPhase = new Map<string, Map<string, number>>();
   /** What is going on now, e.g. the fault in progress. */
   phase = 'no fault';
 
   add(kind: string, status: number | string): void {
-    const count = (map: Map<string, Map<string, number>>, key: string) => {
-      const byStatus = map.get(key) ?? new Map<string, number>();
-      byStatus.set(String(status), (byStatus.get(String(status)) ?? 0) + 1);
-      map.set(key, byStatus);
+    const count = (map: Map<string, Map<string, number>>, key: string, what: string) => {
+      const byWhat = map.get(key) ?? new Map<string, number>();
+      byWhat.set(what, (byWhat.get(what) ?? 0) + 1);
+      map.set(key, byWhat);
     };
-    count(this.seen, kind);
-    count(this.byPhase, this.phase);
+    count(this.seen, kind, String(status));
+    count(this.byPhase, this.phase, `${kind} ${status}`);
   }
 
   total(): number {

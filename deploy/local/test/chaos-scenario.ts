@@ -8,6 +8,7 @@
  * retries. Once the system has converged, its state is read through the API and compared with what the
  * clients were told.
  */
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { waitFor } from '@instantpost/testing';
 import { type Check, EndState, type Verdict } from './chaos-check.ts';
@@ -39,12 +40,14 @@ export const FULL_SIZE: ChaosSize = {
 export interface ChaosReport {
   size: ChaosSize;
   date: string;
+  /** The machine's 1-minute load average when the load started and when the run ended (2 cores, shared). */
+  machineLoad: { start: number; end: number };
   loadSeconds: number;
   planned: Record<OpKind, number>;
   acked: Record<OpKind, number>;
   /** Non-success answers the clients saw during the load, by kind, then status. */
   errors: Record<string, Record<string, number>>;
-  /** The same answers by the fault in progress when they came (`no fault`: between faults), then status. */
+  /** The same answers by the fault in progress when they came (`no fault`: between faults), then kind and status. */
   errorsByFault: Record<string, Record<string, number>>;
   faults: FaultRecord[];
   /** Service processes that died without a fault killing them (each restarted, as Kubernetes would). */
@@ -84,6 +87,7 @@ export async function runChaos(
       `load: ${size.uploads} uploads, ${size.likes} likes, ${size.comments} comments by ${size.users} users`,
     );
     loadStart = performance.now();
+    const loadAverageAtStart = loadavg()[0] ?? 0;
     const result = await load.drive(chaosFaults(stack));
     log(`load done in ${result.loadSeconds.toFixed(1)} s (${elapsed()}); waiting for the system to converge`);
 
@@ -149,6 +153,7 @@ export async function runChaos(
     return {
       size,
       date: new Date().toISOString(),
+      machineLoad: { start: loadAverageAtStart, end: loadavg()[0] ?? 0 },
       loadSeconds: result.loadSeconds,
       planned: result.planned,
       acked: result.acked,
@@ -191,7 +196,9 @@ export function renderReport(report: ChaosReport, command: string): string {
     '# Reliability',
     '',
     `\`${command}\` — ${report.date.slice(0, 16).replace('T', ' ')} UTC, Node ${process.version}, ` +
-      `${s.users} users, ${s.concurrency} operations in flight.`,
+      `${s.users} users, ${s.concurrency} operations in flight; the machine (2 cores, shared with other work) ` +
+      `had a load average of ${num(report.machineLoad.start)} when the load started and ` +
+      `${num(report.machineLoad.end)} at the end.`,
     '',
     'The real stack (five services as processes, nginx) on Postgres, Redis and NATS servers of the run’s own. ' +
       'Users upload small photos, follow, like, comment and read feeds through the gateway while the faults ' +
@@ -216,6 +223,8 @@ export function renderReport(report: ChaosReport, command: string): string {
     '|---|---|',
     ...Object.entries(report.errors).map(([kind, byStatus]) => `| ${kind} | ${answers(byStatus)} |`),
     ...(Object.keys(report.errors).length === 0 ? ['| — | none |'] : []),
+    '',
+    'The same answers by the fault in progress when they came:',
     '',
     '| while | answers |',
     '|---|---|',
