@@ -5,6 +5,7 @@ import type { ServiceName } from '@instantpost/chassis';
 import { OPENAPI_FILE } from './openapi.ts';
 import { waitForOk } from './ports.ts';
 import { REPO_ROOT } from './service-process.ts';
+import { WEB_DIST } from './web.ts';
 
 /** What a deployment may tune on the gateway; each has a default sized for this machine (README). */
 export interface GatewayTuning {
@@ -28,6 +29,8 @@ export interface GatewayOptions extends GatewayTuning {
   accessLog?: boolean;
   /** MEDIA_URL_SIGNING_KEY: nginx gets it in its environment (never in the rendered file, never logged). */
   mediaUrlSigningKey: string;
+  /** The web client's built files served at `/` (default services/web/dist; `ensureWebBuild` makes it). */
+  webRoot?: string;
 }
 
 /** Default of `mediaCacheValidSeconds`: a deleted post's renditions stop within the 60 s the API promises. */
@@ -99,6 +102,7 @@ export function renderNginxConfig(options: GatewayOptions): string {
     S3_BUCKET: options.s3.bucket,
     READINESS_LOCATIONS: readiness,
     OPENAPI_FILE,
+    WEB_ROOT: options.webRoot ?? WEB_DIST,
   };
   return readFileSync(TEMPLATE, 'utf8').replace(/\{\{([A-Z0-9_]+)\}\}/g, (whole, key: string) => {
     const value = values[key];

@@ -4,6 +4,7 @@ import { SERVICE_PORTS, type ServiceName } from '@instantpost/chassis';
 import { type Gateway, type GatewayTuning, startGateway } from './nginx.ts';
 import { freePort } from './ports.ts';
 import { type LogSink, runServiceScript, ServiceProcess } from './service-process.ts';
+import { ensureWebBuild } from './web.ts';
 
 export const SERVICES = Object.keys(SERVICE_PORTS) as ServiceName[];
 
@@ -71,6 +72,11 @@ export async function setupStack(options: StackOptions): Promise<void> {
 /** Starts every service (replicas as asked), waits for each /readyz, then the gateway in front of them. */
 export async function startStack(options: StackOptions): Promise<Stack> {
   mkdirSync(options.workDir, { recursive: true });
+  // The gateway serves the web client at /: built now when missing or stale (once for parallel tests).
+  const webBuild = ensureWebBuild((line) => {
+    if (options.logs === 'terminal') process.stdout.write(`${'web'.padEnd(20)} | ${line}\n`);
+  });
+  webBuild.catch(() => {}); // awaited below with the services; this only keeps the rejection handled meanwhile
   const processes: ServiceProcess[] = [];
   for (const service of SERVICES) {
     const count = options.replicas?.[service] ?? 1;
@@ -88,7 +94,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
   }
   try {
-    await Promise.all(processes.map((p) => p.start()));
+    await Promise.all([...processes.map((p) => p.start()), webBuild]);
   } catch (err) {
     await Promise.all(processes.map((p) => p.stop()));
     throw err;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,10 @@ let gateway: Gateway;
 let upstream: Server;
 const seen: Array<{ url: string; requestId: string | undefined }> = [];
 let workDir: string;
+/** A built web client as Vite lays it out: index.html naming a hashed script. */
+const INDEX_HTML =
+  '<!doctype html><title>InstantPost</title><script type="module" src="/assets/index-Ab12Cd34.js"></script>';
+const SCRIPT = 'console.log("app")';
 const KEY = randomBytes(32).toString('hex');
 const HOUR = 3600;
 /** A URL as the API hands it out, valid for `validFor` more seconds. */
@@ -26,6 +30,10 @@ const signed = (path: string, validFor = 24 * HOUR) =>
 test.before(async () => {
   ns = await openNamespace();
   workDir = mkdtempSync(join(tmpdir(), 'instantpost-gw-'));
+  const webRoot = join(workDir, 'web');
+  mkdirSync(join(webRoot, 'assets'), { recursive: true });
+  writeFileSync(join(webRoot, 'index.html'), INDEX_HTML);
+  writeFileSync(join(webRoot, 'assets/index-Ab12Cd34.js'), SCRIPT);
   // One stand-in HTTP upstream for every service: it records what the gateway forwards.
   upstream = createServer((req, res) => {
     seen.push({ url: req.url ?? '', requestId: req.headers['x-request-id'] as string | undefined });
@@ -41,6 +49,7 @@ test.before(async () => {
     uploadMaxBytes: 1024 * 1024,
     accessLog: true,
     mediaUrlSigningKey: KEY,
+    webRoot,
   });
 });
 test.after.always(async () => {
@@ -129,7 +138,6 @@ test('unsigned, tampered, foreign, re-encoded and expired URLs get 403 problem+j
 test('missing media and paths outside media/ are 404 problem+json, never originals', async (t) => {
   for (const path of [
     new URL(signed('1/640.jpg')).pathname + new URL(signed('1/640.jpg')).search,
-    '/media/../originals/1',
     '/media/1/640.png',
     '/media/originals/1.jpg',
   ]) {
@@ -138,6 +146,12 @@ test('missing media and paths outside media/ are 404 problem+json, never origina
     t.regex(res.headers.get('content-type') ?? '', /problem\+json/, path);
     await res.arrayBuffer();
   }
+  // Resolved to /originals/1 before it leaves the client: outside /v1 and /media every path is now a route
+  // of the web client, so the answer is its index.html, never a file of the bucket.
+  const dotted = await fetch(`${gateway.url}/media/../originals/1`);
+  t.is(dotted.status, 200);
+  t.regex(dotted.headers.get('content-type') ?? '', /^text\/html/);
+  t.is(await dotted.text(), INDEX_HTML);
 });
 
 test('API paths are routed by prefix and carry a request id', async (t) => {
@@ -151,6 +165,45 @@ test('API paths are routed by prefix and carry a request id', async (t) => {
   const unknown = await fetch(`${gateway.url}/v1/unknown`);
   t.is(unknown.status, 404);
   await unknown.arrayBuffer();
+});
+
+test('the web client: index.html at / and at every client route, never cached; hashed assets cached for a year', async (t) => {
+  for (const path of ['/', '/new', '/notifications', '/u/alice', '/p/7301234567890123456']) {
+    const res = await fetch(`${gateway.url}${path}`);
+    t.is(res.status, 200, path);
+    t.regex(res.headers.get('content-type') ?? '', /^text\/html/, path);
+    t.is(res.headers.get('cache-control'), 'no-cache', `${path}: revalidated on every load`);
+    t.truthy(res.headers.get('etag'), path);
+    t.regex(res.headers.get('content-security-policy') ?? '', /default-src 'self'/, path);
+    t.truthy(res.headers.get('x-request-id'), path);
+    t.is(await res.text(), INDEX_HTML, path);
+  }
+  const script = await fetch(`${gateway.url}/assets/index-Ab12Cd34.js`);
+  t.is(script.status, 200);
+  t.regex(script.headers.get('content-type') ?? '', /^text\/javascript/);
+  t.is(script.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+  t.is(await script.text(), SCRIPT);
+
+  const missing = await fetch(`${gateway.url}/assets/index-Zz99Zz99.js`);
+  t.is(missing.status, 404, 'a missing asset is not answered with index.html');
+  t.regex(missing.headers.get('content-type') ?? '', /problem\+json/);
+  await missing.arrayBuffer();
+  const post = await fetch(`${gateway.url}/new`, { method: 'POST' });
+  t.is(post.status, 403, 'the client is read-only');
+  await post.arrayBuffer();
+  t.false(
+    seen.some((r) => r.url === '/' || r.url.startsWith('/assets')),
+    'served by the gateway itself, no service asked',
+  );
+});
+
+test('unknown API and media paths stay 404 problem+json (never the web client)', async (t) => {
+  for (const path of ['/v1/unknown', '/v1/', '/media/1/640.png', '/media/']) {
+    const res = await fetch(`${gateway.url}${path}`);
+    t.is(res.status, 404, path);
+    t.regex(res.headers.get('content-type') ?? '', /problem\+json/, path);
+    await res.arrayBuffer();
+  }
 });
 
 test('GET /v1/openapi.json is the merged document, JSON, cacheable and revalidated by ETag', async (t) => {

@@ -1,0 +1,96 @@
+import type { ComponentChildren } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import type { ApiClient } from './api/client.ts';
+import { useNotifications } from './notifications.ts';
+import { type Route, useRoute } from './router.ts';
+import { Feed } from './screens/feed.tsx';
+import { Login } from './screens/login.tsx';
+import { NewPost } from './screens/new-post.tsx';
+import { Notifications } from './screens/notifications.tsx';
+import { Link } from './ui/link.tsx';
+
+/** Signed in or not: follows the tokens (a refused refresh anywhere signs out). */
+function useSignedIn(api: ApiClient): boolean | undefined {
+  const [signedIn, setSignedIn] = useState<boolean | undefined>(api.tokens.access ? true : undefined);
+  useEffect(() => {
+    const update = () => setSignedIn(api.tokens.access !== undefined);
+    const unsubscribe = api.tokens.subscribe(update);
+    // A reload: the stored refresh token buys a new access token, quietly.
+    if (!api.tokens.access) void api.accessToken().then(update);
+    return unsubscribe;
+  }, [api]);
+  return signedIn;
+}
+
+export function App({ api }: { api: ApiClient }) {
+  const signedIn = useSignedIn(api);
+  if (signedIn === undefined) return <p class="loading">Loading…</p>;
+  if (!signedIn) return <Login api={api} />;
+  // Keyed by the user: signing in as someone else starts from nothing.
+  return <SignedIn key={api.tokens.user?.id} api={api} />;
+}
+
+function SignedIn({ api }: { api: ApiClient }) {
+  const route = useRoute();
+  const notifications = useNotifications(api);
+  // Each visit (a click on "Home" included) starts the screen afresh: the feed reloads.
+  const [visit, setVisit] = useState(0);
+  useEffect(() => {
+    const onPop = () => setVisit((v) => v + 1);
+    addEventListener('popstate', onPop);
+    return () => removeEventListener('popstate', onPop);
+  }, []);
+  const unread = notifications.unread;
+
+  return (
+    <>
+      <a class="skip" href="#content">
+        Skip to content
+      </a>
+      <header class="bar">
+        <nav aria-label="Main">
+          <NavLink to="home" route={route}>
+            Home
+          </NavLink>
+          <NavLink to="new" route={route}>
+            New post
+          </NavLink>
+          <NavLink
+            to="notifications"
+            route={route}
+            label={unread > 0 ? `Notifications, ${unread} unread` : undefined}
+          >
+            Notifications
+            {unread > 0 && (
+              <span class="badge" aria-hidden="true">
+                {unread}
+              </span>
+            )}
+          </NavLink>
+        </nav>
+        <button type="button" class="link" onClick={() => void api.logOut()}>
+          Log out
+        </button>
+      </header>
+      <div id="content" key={`${route}-${visit}`}>
+        {route === 'home' && <Feed api={api} />}
+        {route === 'new' && <NewPost api={api} />}
+        {route === 'notifications' && <Notifications state={notifications} />}
+      </div>
+    </>
+  );
+}
+
+/** `label`: an accessible name that says more than the text (the unread count behind a bare badge). */
+function NavLink(props: {
+  to: Route;
+  route: Route;
+  label?: string | undefined;
+  children: ComponentChildren;
+}) {
+  return (
+    <Link to={props.to} current={props.to === props.route} label={props.label}>
+      {props.children}
+    </Link>
+  );
+}

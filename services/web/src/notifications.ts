@@ -1,0 +1,85 @@
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import type { ApiClient } from './api/client.ts';
+import type { Notification, NotificationPage } from './api/types.ts';
+
+export interface NotificationState {
+  items: Notification[];
+  unread: number;
+  /** Marks everything read (the Notifications screen was opened). */
+  markRead(): void;
+}
+
+/** Items newest first; an item sent again (a like group grew) replaces its older copy. */
+function merge(items: readonly Notification[], item: Notification): Notification[] {
+  return [item, ...items.filter((i) => i.id !== item.id)];
+}
+
+/**
+ * The notifications and the unread count, live: the first page from GET /v1/notifications, then every new
+ * or grown item from the stream (EventSource, token in `?access_token=`). A stream closed by the server
+ * (the access token expired) opens again after a refresh, from the last event id it saw.
+ */
+export function useNotifications(api: ApiClient): NotificationState {
+  const [items, setItems] = useState<Notification[]>([]);
+  const [unread, setUnread] = useState(0);
+  // Items counted unread here: an update of one of them (a like group grew) does not count again.
+  const unreadIds = useRef(new Set<string>()).current;
+
+  useEffect(() => {
+    let source: EventSource | undefined;
+    let lastEventId: string | undefined;
+    let stopped = false;
+
+    const open = async () => {
+      const token = await api.accessToken();
+      if (stopped || !token) return;
+      const query = new URLSearchParams({ access_token: token });
+      if (lastEventId) query.set('lastEventId', lastEventId);
+      source = new EventSource(`/v1/notifications/stream?${query}`);
+      source.onmessage = (e: MessageEvent<string>) => {
+        lastEventId = e.lastEventId || lastEventId;
+        const item = JSON.parse(e.data) as Notification;
+        setItems((list) => merge(list, item));
+        if (!item.read && !unreadIds.has(item.id)) {
+          unreadIds.add(item.id);
+          setUnread((n) => n + 1);
+        }
+      };
+      // EventSource retries by itself after a network error; a refusal (401: the token expired) closes
+      // it for good, so this opens a new one with a fresh token.
+      source.onerror = () => {
+        if (source?.readyState !== EventSource.CLOSED || stopped) return;
+        void api.refresh().then((ok) => {
+          if (ok) void open();
+        });
+      };
+    };
+
+    void (async () => {
+      try {
+        const page = await api.get<NotificationPage>('/v1/notifications?limit=20');
+        if (stopped) return;
+        for (const item of page.items) if (!item.read) unreadIds.add(item.id);
+        setItems(page.items);
+        setUnread(page.unreadCount);
+      } catch {
+        // the count stays 0 until the stream brings something
+      }
+      await open();
+    })();
+    return () => {
+      stopped = true;
+      source?.close();
+    };
+  }, [api]);
+
+  const markRead = useCallback(() => {
+    if (unread === 0) return;
+    setUnread(0);
+    unreadIds.clear();
+    setItems((list) => list.map((i) => ({ ...i, read: true })));
+    void api.post('/v1/notifications/read').catch(() => undefined);
+  }, [api, unread, unreadIds]);
+
+  return { items, unread, markRead };
+}

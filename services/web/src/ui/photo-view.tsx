@@ -1,0 +1,26 @@
+import type { Post } from '../api/types.ts';
+import { altOf, fallbackOf, srcsetOf } from './photo.ts';
+
+/** The feed column is at most 600 CSS px wide; on a phone the photo spans the screen. */
+const SIZES = '(min-width: 600px) 600px, 100vw';
+
+/** WebP where the browser takes it, JPEG otherwise; width and height reserve the space before it loads. */
+export function PhotoView({ post, eager }: { post: Post; eager: boolean }) {
+  const { media } = post;
+  const fallback = fallbackOf(media.renditions);
+  return (
+    <picture>
+      <source type="image/webp" srcset={srcsetOf(media.renditions, 'webp')} sizes={SIZES} />
+      <img
+        src={fallback?.url}
+        srcset={srcsetOf(media.renditions, 'jpeg')}
+        sizes={SIZES}
+        width={media.width}
+        height={media.height}
+        alt={altOf(post)}
+        loading={eager ? 'eager' : 'lazy'}
+        decoding="async"
+      />
+    </picture>
+  );
+}
