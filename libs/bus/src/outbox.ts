@@ -67,3 +67,14 @@ export async function outboxStatus(shard: OutboxShard): Promise<{ unsent: number
     FROM ${sql(`${shard.schema}.outbox`)}`;
   return { unsent: Number(row?.unsent ?? 0), sent: Number(row?.sent ?? 0) };
 }
+
+/** Seconds since the oldest unsent event of one shard was written (0 when all are sent): the relay's lag. */
+export async function outboxOldestUnsentSeconds(shard: OutboxShard): Promise<number> {
+  assertSchemaName(shard.schema);
+  const sql = shard.sql;
+  // The oldest unsent row is the first in id order: one step of the partial index on unsent rows.
+  const [row] = await sql<{ age: string }[]>`
+    SELECT extract(epoch FROM now() - created_at) AS age
+    FROM ${sql(`${shard.schema}.outbox`)} WHERE sent_at IS NULL ORDER BY id LIMIT 1`;
+  return row ? Math.max(0, Number(row.age)) : 0;
+}

@@ -2,11 +2,13 @@ import { createHttpApp } from '@instantpost/http';
 import type { FastifyInstance } from 'fastify';
 import { registerBusMetrics } from './bus-metrics.ts';
 import type { ServiceName } from './config.ts';
+import { registerConsumerMetrics } from './consumer-metrics.ts';
 import type { ServiceContext } from './run.ts';
 
 /**
  * The service's Fastify app wired to its clients: readiness on Postgres, Redis and NATS, rate limits in
- * Redis, and the event backbone's figures (consumer lag, outbox, dead letters) on /metrics.
+ * Redis, and the event backbone's figures (consumer lag and outcomes, outbox, dead letters) on /metrics;
+ * build it before `startEventWork` so the consumers report to it.
  */
 export async function createServiceApp<C>(
   service: ServiceName,
@@ -30,5 +32,6 @@ export async function createServiceApp<C>(
     shards: ctx.infra.shards,
     natsPrefix: ctx.config.natsPrefix,
   });
+  registerConsumerMetrics(app, ctx.infra);
   return app;
 }

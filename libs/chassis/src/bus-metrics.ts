@@ -1,4 +1,4 @@
-import { outboxStatus, STREAM_NAMES, streamNameFor } from '@instantpost/bus';
+import { outboxOldestUnsentSeconds, outboxStatus, STREAM_NAMES, streamNameFor } from '@instantpost/bus';
 import type { Shards } from '@instantpost/shards';
 import type { ConsumerInfo, JetStreamManager } from 'nats';
 import { Gauge, type Registry } from 'prom-client';
@@ -12,9 +12,16 @@ export interface BusMetricsSources {
 }
 
 /**
+ * The one service that exports the DLQ's size: the stream is shared, so every service repeating it
+ * would multiply it in any sum. metadata runs wherever the product runs.
+ */
+export const DLQ_METRIC_OWNER = 'metadata';
+
+/**
  * The event backbone as Prometheus sees it, read at scrape time: each of the service's durable consumers'
  * lag (events not yet delivered), events delivered but not acked and redeliveries; the events in the
- * service's outboxes not yet published; the dead letters waiting in DLQ.
+ * service's outboxes not yet published and the age of the oldest; the dead letters waiting in DLQ (from
+ * `DLQ_METRIC_OWNER` only).
  */
 /** A scrape while NATS or Postgres is away reports what it can (/readyz tells the outage), not a 500. */
 const unavailable = (): never[] => [];
@@ -62,6 +69,18 @@ export function registerBusMetrics(registry: Registry, sources: BusMetricsSource
       if (counts.length > 0) this.set(counts.reduce((sum, c) => sum + c.unsent, 0));
     },
   });
+  new Gauge({
+    name: 'instantpost_outbox_oldest_unsent_seconds',
+    help: "Age of the oldest event in the service's outboxes not yet published (0 when all are)",
+    registers: [registry],
+    async collect() {
+      const ages = await sources.shards
+        .fanOut((shard) => outboxOldestUnsentSeconds(shard))
+        .catch(unavailable);
+      if (ages.length > 0) this.set(Math.max(...ages));
+    },
+  });
+  if (sources.service !== DLQ_METRIC_OWNER) return;
   new Gauge({
     name: 'instantpost_dlq_events',
     help: 'Dead-lettered events kept in the DLQ stream (all services)',

@@ -9,6 +9,7 @@ import {
 import type { EventSubject } from '@instantpost/events';
 import type { Logger } from '@instantpost/telemetry';
 import type { ChassisConfig } from './config.ts';
+import { outcomeRecorder } from './consumer-metrics.ts';
 import type { Infra } from './infra.ts';
 
 /** A service's event work: the relay of its shards' outboxes and its durable consumers. */
@@ -51,7 +52,16 @@ export async function startEventWork<const T extends readonly EventSubject[]>(
       });
     }
     for (const definition of options.consumers ?? []) {
-      runners.push(await startConsumer({ nc: infra.nc, definition, ...(prefix ? { prefix } : {}), logger }));
+      const onOutcome = outcomeRecorder(infra);
+      runners.push(
+        await startConsumer({
+          nc: infra.nc,
+          definition,
+          ...(prefix ? { prefix } : {}),
+          logger,
+          ...(onOutcome ? { onOutcome } : {}),
+        }),
+      );
     }
   } catch (err) {
     await stop();

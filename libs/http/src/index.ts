@@ -48,4 +48,14 @@ export {
   Text,
 } from './schemas.ts';
 export { type ServeOptions, serve } from './serve.ts';
+export {
+  type Counter,
+  counter,
+  countRouteOutcomes,
+  type Gauge,
+  gauge,
+  type Histogram,
+  histogram,
+  type MetricOptions,
+} from './service-metrics.ts';
 export { DEFAULT_TOKEN_CACHE_SIZE, TokenVerifier } from './token-cache.ts';

@@ -6,6 +6,7 @@ import {
   startEventWork,
 } from '@instantpost/chassis';
 import type { ConfigOf } from '@instantpost/config';
+import { histogram } from '@instantpost/http';
 import { createS3Client } from '@instantpost/storage';
 import sharp from 'sharp';
 import type { configSpec } from './config.ts';
@@ -54,6 +55,11 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
     );
   }
   const app = await createServiceApp('media-processing', ctx);
+  const processing = histogram(app, {
+    name: 'instantpost_media_processing_seconds',
+    help: 'Time to process one photo: read, check, renditions written, result published',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60],
+  });
   const deps = processDeps(ctx);
   const work = await startEventWork(ctx, {
     consumers: [
@@ -63,6 +69,7 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
         retryInitialMs: config.mediaRetryInitialMs,
         ackWaitMs: config.mediaAckWaitMs,
         handlerTimeoutMs: config.mediaHandlerTimeoutMs,
+        observeSeconds: (seconds) => processing.observe(seconds),
       }),
       postDeletedConsumer(deps),
     ],

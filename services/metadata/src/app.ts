@@ -21,6 +21,7 @@ import { followMirrorConsumer } from './handlers/follow-mirror.ts';
 import { goPublicConsumer } from './handlers/go-public.ts';
 import { postsConsumer } from './handlers/media-processed.ts';
 import { tagIndexConsumer } from './handlers/tag-index.ts';
+import { countLogins } from './metrics.ts';
 import { registerRoutes } from './routes/index.ts';
 import { accountStore } from './store/accounts.ts';
 import { cacheStore } from './store/cache.ts';
@@ -110,6 +111,7 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
   const interactionsDomain = interactions({ posts: postsStore, postsDomain, people: peopleDomain });
   const countersDomain = counters({ counters: counterStore(infra.shards), cache });
 
+  countLogins(app);
   registerRoutes(app, {
     sessions: sessionsDomain,
     people: peopleDomain,

@@ -5,6 +5,7 @@ import {
   startEventWork,
 } from '@instantpost/chassis';
 import type { ConfigOf } from '@instantpost/config';
+import { gauge } from '@instantpost/http';
 import type { configSpec } from './config.ts';
 import { createNotifier } from './domain/notifier.ts';
 import { createReader } from './domain/reader.ts';
@@ -36,6 +37,11 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
   });
   const reader = createReader({ notifications, users, unread });
   const hub = createStreamHub({ reader, logger });
+  gauge(app, {
+    name: 'instantpost_sse_streams',
+    help: 'Notification streams (server-sent events) open in this replica',
+    read: () => hub.connections(),
+  });
   registerNotificationRoutes(app, reader);
   const registry = streamRegistry(redis, config.redisPrefix, logger);
   registerStreamRoute(app, { hub, registry, maxStreamsPerUser: config.maxStreamsPerUser });

@@ -9,6 +9,7 @@ import type { ConfigOf } from '@instantpost/config';
 import { createS3Client } from '@instantpost/storage';
 import type { configSpec } from './config.ts';
 import { mediaStatusConsumer } from './handlers/media-status.ts';
+import { countUploads } from './metrics.ts';
 import { registerMediaRoutes } from './routes/media.ts';
 import { originalStore } from './store/originals.ts';
 import { uploadStore } from './store/uploads.ts';
@@ -37,6 +38,7 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
   const s3 = createS3Client(config);
   const originals = originalStore(s3, config.s3Bucket);
   const uploads = uploadStore(infra.shards);
+  countUploads(app);
   registerMediaRoutes(app, {
     uploads,
     originals,

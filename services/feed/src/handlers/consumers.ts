@@ -24,6 +24,8 @@ export interface ConsumerOptions {
   ackWaitMs?: number;
   /** Fan-outs are logged (size, duration): at info from this many timelines written, else at debug. */
   logger?: Logger;
+  /** Each fan-out's timelines written and duration in seconds (`instantpost_fanout_*`). */
+  onFanout?: (timelines: number, seconds: number) => void;
 }
 
 const LARGE_FANOUT = 1000;
@@ -43,7 +45,9 @@ export function fanoutConsumer(projector: FeedProjector, options: ConsumerOption
       'post.published': async (event, ctx) => {
         const started = performance.now();
         const timelines = await projector.postPublished(event.data, () => ctx.heartbeat());
-        const fields = { postId: event.data.postId, timelines, ms: Math.round(performance.now() - started) };
+        const ms = performance.now() - started;
+        options.onFanout?.(timelines, ms / 1000);
+        const fields = { postId: event.data.postId, timelines, ms: Math.round(ms) };
         if (timelines >= LARGE_FANOUT) options.logger?.info(fields, 'fan-out');
         else options.logger?.debug(fields, 'fan-out');
       },

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { type ConsumerDefinition, defineConsumer, NonRetryableError } from '@instantpost/bus';
 import { ShardError } from '@instantpost/shards';
 import { type ProcessDeps, processMedia } from '../domain/process.ts';
@@ -11,6 +12,8 @@ export interface MediaConsumerSettings {
   readonly ackWaitMs: number;
   /** The deadline of one image: a hung S3 or decode frees the slot, and the event is retried. */
   readonly handlerTimeoutMs: number;
+  /** Seconds to process one photo (renditions or rejection), for `instantpost_media_processing_seconds`. */
+  readonly observeSeconds?: (seconds: number) => void;
 }
 
 /** The durable's name: every replica binds to it, so the replicas share the work (each event goes to one). */
@@ -42,6 +45,7 @@ export function mediaUploadedConsumer(
     handlers: {
       'media.uploaded': async (event, ctx) => {
         let outcome: Awaited<ReturnType<typeof processMedia>>;
+        const started = performance.now();
         try {
           outcome = await processMedia(deps, event.data, {
             finalAttempt: ctx.deliveries >= settings.maxDeliver,
@@ -52,6 +56,7 @@ export function mediaUploadedConsumer(
           if (err instanceof ShardError) throw new NonRetryableError(err.message, { cause: err });
           throw err;
         }
+        settings.observeSeconds?.((performance.now() - started) / 1000);
         if (outcome.status === 'rejected') {
           throw new NonRetryableError(`media ${event.data.mediaId} rejected: ${outcome.reason}`);
         }
