@@ -33,11 +33,13 @@ const SLOW_MS = 45_000;
 let ns: TestNamespace;
 let running: TestStack;
 let browser: Browser;
-const pages = new Map<string, { page: Page; errors: string[] }>();
+const pages = new Map<string, { page: Page; errors: string[]; refreshes: number }>();
+/** Short-lived access tokens, so the story lives through several quiet refreshes (the service's minimum). */
+const ACCESS_TOKEN_TTL_SECONDS = 10;
 
 test.before(async () => {
   ns = await openNamespace({ databases: 2 });
-  running = await openTestStack(ns);
+  running = await openTestStack(ns, { env: { ACCESS_TOKEN_TTL_SECONDS: String(ACCESS_TOKEN_TTL_SECONDS) } });
   // launch() gives every run a new, empty user-data-dir of its own (and removes it on close).
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
 });
@@ -62,8 +64,12 @@ async function phone(name: string): Promise<Page> {
     if (message.type() === 'error') errors.push(`${name}: console: ${message.text()}`);
   });
   page.on('pageerror', (err) => errors.push(`${name}: uncaught: ${err.message}`));
+  const seen = { page, errors, refreshes: 0 };
+  page.on('response', (res) => {
+    if (res.url().endsWith('/v1/sessions/refresh') && res.status() === 201) seen.refreshes++;
+  });
   page.setDefaultTimeout(SLOW_MS);
-  pages.set(name, { page, errors });
+  pages.set(name, seen);
   await page.goto(running.url);
   return page;
 }
@@ -216,6 +222,34 @@ test.serial(
       await alice.getByText('bob liked your photo').waitFor();
       await alice.getByRole('link', { name: 'Notifications', exact: true }).waitFor();
       t.deepEqual(await accessibilityProblems(alice), [], 'the notifications screen');
+
+      // Two quiet refreshes later the token alice's page started with has expired (the server closes a
+      // stream when its token does): a like from carol still reaches her live, so her stream moved along.
+      // (Likes arriving after the earlier one was read start a new item rather than growing it.)
+      await alice.getByRole('link', { name: 'Home' }).click();
+      const aliceState = pages.get('alice');
+      const before = aliceState?.refreshes ?? 0;
+      await waitFor(
+        "two quiet refreshes of alice's session",
+        () => (aliceState?.refreshes ?? 0) >= before + 2,
+        {
+          timeoutMs: SLOW_MS,
+          intervalMs: 200,
+        },
+      );
+      const carol = await api.signUp('carol', PASSWORD, 'Carol');
+      const grid = await api.call<{ items: { id: string }[] }>(
+        'GET',
+        `/v1/users/${aliceProfile.body.id}/posts`,
+        {
+          token: carol.accessToken,
+        },
+      );
+      const postId = grid.body.items[0]?.id;
+      t.truthy(postId, "alice's post on her grid");
+      t.is((await api.call('POST', `/v1/posts/${postId}/likes`, { token: carol.accessToken })).status, 204);
+      await alice.getByRole('link', { name: 'Notifications, 1 unread' }).click();
+      await alice.getByText('carol liked your photo').waitFor();
 
       // The like survives a reload (the refresh token brings the session back quietly).
       await bob.reload();

@@ -30,13 +30,18 @@ export function useNotifications(api: ApiClient): NotificationState {
     let lastEventId: string | undefined;
     let stopped = false;
 
+    // Each open() supersedes the ones before it (a refresh while a stream was still connecting).
+    let generation = 0;
     const open = async () => {
+      const mine = ++generation;
+      source?.close();
       const token = await api.accessToken();
-      if (stopped || !token) return;
+      if (stopped || !token || mine !== generation) return;
       const query = new URLSearchParams({ access_token: token });
       if (lastEventId) query.set('lastEventId', lastEventId);
-      source = new EventSource(`/v1/notifications/stream?${query}`);
-      source.onmessage = (e: MessageEvent<string>) => {
+      const stream = new EventSource(`/v1/notifications/stream?${query}`);
+      source = stream;
+      stream.onmessage = (e: MessageEvent<string>) => {
         lastEventId = e.lastEventId || lastEventId;
         const item = JSON.parse(e.data) as Notification;
         setItems((list) => merge(list, item));
@@ -45,15 +50,21 @@ export function useNotifications(api: ApiClient): NotificationState {
           setUnread((n) => n + 1);
         }
       };
-      // EventSource retries by itself after a network error; a refusal (401: the token expired) closes
-      // it for good, so this opens a new one with a fresh token.
-      source.onerror = () => {
-        if (source?.readyState !== EventSource.CLOSED || stopped) return;
+      // EventSource retries by itself after a network error; a refusal (401: the token expired while the
+      // tab slept) closes it for good, so this opens a new one with a fresh token.
+      stream.onerror = () => {
+        if (stream.readyState !== EventSource.CLOSED || stopped || stream !== source) return;
         void api.refresh().then((ok) => {
           if (ok) void open();
         });
       };
     };
+
+    // A renewed access token: the stream moves to it before the server closes the old one at its expiry.
+    const unsubscribe = api.tokens.subscribe(() => {
+      if (!source || stopped || !api.tokens.access) return;
+      void open();
+    });
 
     void (async () => {
       try {
@@ -69,6 +80,7 @@ export function useNotifications(api: ApiClient): NotificationState {
     })();
     return () => {
       stopped = true;
+      unsubscribe();
       source?.close();
     };
   }, [api]);

@@ -5,15 +5,32 @@ import type { Session } from './types.ts';
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 /**
- * The public API on the page's own origin. Every call carries the access token; a 401 on it swaps the
- * refresh token for a new pair once (quietly) and repeats the call; a refresh that fails signs out.
+ * The public API on the page's own origin. Every call carries the access token, renewed halfway through
+ * its life; a 401 all the same (the tab slept) swaps the refresh token for a new pair once, quietly, and
+ * repeats the call; a refresh that fails signs out.
  */
 export class ApiClient {
   readonly tokens: Tokens;
   #refreshing: Promise<boolean> | undefined;
+  #renewal: ReturnType<typeof setTimeout> | undefined;
 
   constructor(tokens: Tokens) {
     this.tokens = tokens;
+  }
+
+  /**
+   * Keeps a session: the tokens, and a refresh halfway through the access token's life, so calls (and the
+   * notification stream, which the server closes when its token expires) rarely meet a 401 at all.
+   */
+  #start(session: Session): void {
+    this.tokens.set(session);
+    clearTimeout(this.#renewal);
+    this.#renewal = setTimeout(() => void this.refresh(), (session.expiresIn * 1000) / 2);
+  }
+
+  #end(): void {
+    clearTimeout(this.#renewal);
+    this.tokens.clear();
   }
 
   async get<T>(path: string): Promise<T> {
@@ -39,7 +56,7 @@ export class ApiClient {
   }
 
   async logIn(username: string, password: string): Promise<void> {
-    this.tokens.set(await this.anonymous<Session>('POST', '/v1/sessions', { username, password }));
+    this.#start(await this.anonymous<Session>('POST', '/v1/sessions', { username, password }));
   }
 
   /** Ends the session on the server (its refresh token and streams stop), then forgets the tokens. */
@@ -47,7 +64,7 @@ export class ApiClient {
     try {
       if (this.tokens.access) await send('DELETE', '/v1/sessions/current', this.tokens.access);
     } finally {
-      this.tokens.clear();
+      this.#end();
     }
   }
 
@@ -76,11 +93,11 @@ export class ApiClient {
         () => undefined,
       );
       if (res?.status === 201) {
-        this.tokens.set((await res.json()) as Session);
+        this.#start((await res.json()) as Session);
         return true;
       }
       // Refused: the session is over (logged out elsewhere, expired). A network failure keeps the token.
-      if (res && res.status < 500) this.tokens.clear();
+      if (res && res.status < 500) this.#end();
       return false;
     };
     return navigator.locks ? navigator.locks.request('instantpost-refresh', run) : run();
@@ -92,7 +109,7 @@ export class ApiClient {
     if (res.status === 401 && (await this.refresh())) {
       res = await send(method, path, this.tokens.access, body);
     }
-    if (res.status === 401) this.tokens.clear();
+    if (res.status === 401) this.#end();
     return read<T>(res);
   }
 }
