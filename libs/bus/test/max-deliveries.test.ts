@@ -90,7 +90,10 @@ test('a handler that crashes its process on one event: after maxDeliver deliveri
   t.is(letter?.consumer, CRASH_LOOP_CONSUMER);
   t.is(letter?.subject, 'like.created');
   t.is(letter?.deliveries, crashLoopSettings.maxDeliver);
-  t.is(worker.crashes(), crashLoopSettings.maxDeliver, 'one crash per delivery, none after the last');
+  // At most one crash per delivery, none after the last. Fewer is possible on a loaded machine: a delivery
+  // whose ack_wait ran out while the worker was still starting counts without reaching the handler.
+  const crashes = worker.crashes();
+  t.true(crashes >= 1 && crashes <= crashLoopSettings.maxDeliver, `${crashes} crashes`);
 
   const handled = await waitFor(
     'every other event handled',
@@ -109,6 +112,6 @@ test('a handler that crashes its process on one event: after maxDeliver deliveri
     const info = await fx.jsm.consumers.info(streamNameFor('SOCIAL', prefix), CRASH_LOOP_CONSUMER);
     return info.num_ack_pending === 0 && info.num_pending === 0;
   });
-  t.is(worker.crashes(), crashLoopSettings.maxDeliver);
+  t.is(worker.crashes(), crashes, 'no crash after the event was dead-lettered');
   t.is((await readDeadLetters(fx.jsm, prefix)).length, 1, 'dead-lettered once');
 });
