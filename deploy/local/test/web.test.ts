@@ -74,6 +74,34 @@ async function phone(name: string): Promise<Page> {
   return page;
 }
 
+/** The issue's budget for the first load's scripts and styles, as transferred (gzipped). */
+const FIRST_LOAD_BUDGET_BYTES = 150 * 1024;
+
+/** What a first visit transfers (response bodies as sent, so gzipped), by kind: the page, scripts, styles. */
+async function firstLoad(): Promise<{ html: number; js: number; css: number }> {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+  const page = await context.newPage();
+  const bodies: Promise<{ kind: 'html' | 'js' | 'css'; bytes: number }>[] = [];
+  page.on('response', (res) => {
+    const path = new URL(res.url()).pathname;
+    const kind =
+      path === '/' ? 'html' : path.endsWith('.js') ? 'js' : path.endsWith('.css') ? 'css' : undefined;
+    if (!kind) return;
+    bodies.push(
+      res
+        .finished()
+        .then(() => res.request().sizes())
+        .then((sizes) => ({ kind, bytes: sizes.responseBodySize })),
+    );
+  });
+  await page.goto(running.url);
+  await page.getByRole('button', { name: 'Log in' }).waitFor();
+  const sum = { html: 0, js: 0, css: 0 };
+  for (const { kind, bytes } of await Promise.all(bodies)) sum[kind] += bytes;
+  await context.close();
+  return sum;
+}
+
 async function signUp(page: Page, username: string): Promise<void> {
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(PASSWORD);
@@ -117,6 +145,16 @@ async function withScreenshots(t: ExecutionContext, story: () => Promise<void>):
     throw err;
   }
 }
+
+test.serial('the first load transfers at most 150 KB of scripts and styles, gzipped', async (t) => {
+  const load = await firstLoad();
+  t.log(`first load: index.html ${load.html} B, JS ${load.js} B, CSS ${load.css} B (as transferred)`);
+  t.true(load.js > 0 && load.css > 0, 'the app and its styles were loaded');
+  t.true(
+    load.js + load.css <= FIRST_LOAD_BUDGET_BYTES,
+    `JS + CSS ${load.js + load.css} B over the ${FIRST_LOAD_BUDGET_BYTES} B budget`,
+  );
+});
 
 test.serial(
   'two people through the UI: sign up, share, see it in the feed, like it, get notified live',
@@ -250,6 +288,24 @@ test.serial(
       t.is((await api.call('POST', `/v1/posts/${postId}/likes`, { token: carol.accessToken })).status, 204);
       await alice.getByRole('link', { name: 'Notifications, 1 unread' }).click();
       await alice.getByText('carol liked your photo').waitFor();
+
+      // By keyboard alone: Tab reaches the Like button, Space undoes the like and does it again.
+      const focusedLabel = () =>
+        bob.evaluate(
+          `(document.activeElement?.textContent ?? '') + '|' + (document.activeElement?.getAttribute('aria-pressed') ?? '')`,
+        ) as Promise<string>;
+      let focused = '';
+      for (let tabs = 0; tabs < 20 && !focused.startsWith('Like|'); tabs++) {
+        await bob.keyboard.press('Tab');
+        focused = await focusedLabel();
+      }
+      t.is(focused, 'Like|true', 'Tab reaches the Like button');
+      await bob.keyboard.press('Space');
+      t.is(await focusedLabel(), 'Like|false');
+      t.is(await post.locator('.likes').textContent(), '0 likes');
+      await bob.keyboard.press('Space');
+      t.is(await focusedLabel(), 'Like|true');
+      t.is(await post.locator('.likes').textContent(), '1 like');
 
       // The like survives a reload (the refresh token brings the session back quietly).
       await bob.reload();

@@ -7,28 +7,37 @@ const plural = (n: number, one: string, many: string) => `${n.toLocaleString()} 
 
 /** One post of a feed: author, photo, like button with its count, caption. */
 export function PostCard({ api, post, eager }: { api: ApiClient; post: Post; eager: boolean }) {
+  // The button shows what the person wants at once; the API is brought there one call at a time, so a
+  // quick double press ends where the person left it. A refusal puts back what the API has.
   const [liked, setLiked] = useState(post.viewerHasLiked);
-  const [count, setCount] = useState(post.likeCount);
-  // A second press while the first is on its way is ignored (disabling the button would drop its focus).
-  const pending = useRef(false);
+  const wanted = useRef(post.viewerHasLiked);
+  const stored = useRef(post.viewerHasLiked);
+  const syncing = useRef(false);
+  const othersLikes = post.likeCount - (post.viewerHasLiked ? 1 : 0);
   const headingId = `post-${post.id}-author`;
 
-  // Shown at once, undone if the API refuses: a like should feel instant.
-  const toggle = async () => {
-    if (pending.current) return;
-    pending.current = true;
-    const next = !liked;
-    setLiked(next);
-    setCount((c) => c + (next ? 1 : -1));
+  const sync = async () => {
+    if (syncing.current) return;
+    syncing.current = true;
     try {
-      if (next) await api.post(`/v1/posts/${post.id}/likes`);
-      else await api.delete(`/v1/posts/${post.id}/likes`);
+      while (stored.current !== wanted.current) {
+        const next = wanted.current;
+        if (next) await api.post(`/v1/posts/${post.id}/likes`);
+        else await api.delete(`/v1/posts/${post.id}/likes`);
+        stored.current = next;
+      }
     } catch {
-      setLiked(!next);
-      setCount((c) => c + (next ? -1 : 1));
+      wanted.current = stored.current;
+      setLiked(stored.current);
     } finally {
-      pending.current = false;
+      syncing.current = false;
     }
+  };
+
+  const toggle = () => {
+    wanted.current = !wanted.current;
+    setLiked(wanted.current);
+    void sync();
   };
 
   return (
@@ -41,10 +50,10 @@ export function PostCard({ api, post, eager }: { api: ApiClient; post: Post; eag
       </header>
       <PhotoView post={post} eager={eager} />
       <div class="post-actions">
-        <button type="button" class="like" aria-pressed={liked} onClick={() => void toggle()}>
+        <button type="button" class="like" aria-pressed={liked} onClick={toggle}>
           Like
         </button>
-        <span class="likes">{plural(count, 'like', 'likes')}</span>
+        <span class="likes">{plural(othersLikes + (liked ? 1 : 0), 'like', 'likes')}</span>
       </div>
       {post.caption && (
         <p class="caption">
