@@ -1,8 +1,8 @@
 /**
  * The web client in a real browser: Debian's Chromium (headless, a fresh profile) driven by playwright-core,
  * against the real stack (five services, nginx serving services/web/dist at /). Two people on phone-sized
- * screens sign up, one follows the other (through the API: the profile screen is the next slice), a photo
- * is shared, shows up in the follower's feed, is liked, and the author's Notifications link says so live.
+ * screens sign up, one follows the other on her profile, a photo is shared, shows up in the follower's
+ * feed, is liked, and the author's Notifications link says so live.
  */
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -166,16 +166,14 @@ test.serial(
       const bob = await phone('bob');
       await signUp(bob, 'bob');
 
-      // Bob follows alice through the API: the profile screen (follow button) is the next slice.
-      const api = new Client(running.url);
-      const bobSession = await api.logIn('bob', PASSWORD);
-      const aliceProfile = await api.call<{ id: string }>('GET', '/v1/users/alice', {
-        token: bobSession.accessToken,
-      });
-      const follow = await api.call<{ state: string }>('POST', `/v1/users/${aliceProfile.body.id}/follow`, {
-        token: bobSession.accessToken,
-      });
-      t.is(follow.body.state, 'following');
+      // Bob opens alice's profile from a link (a deep link: the gateway answers it with the app, which
+      // restores his session from the refresh token) and follows her.
+      await bob.goto(`${running.url}/u/alice`);
+      await bob.getByRole('heading', { name: 'alice', level: 1 }).waitFor();
+      await bob.getByText('0 posts').waitFor();
+      await bob.getByRole('button', { name: 'Follow' }).click();
+      await bob.getByRole('button', { name: 'Following' }).waitFor();
+      t.deepEqual(await accessibilityProblems(bob), [], 'a profile');
 
       // Alice reads what she has so far (bob follows her): the link's count goes back to none.
       await alice.getByRole('link', { name: 'Notifications, 1 unread' }).click();
@@ -275,7 +273,11 @@ test.serial(
           intervalMs: 200,
         },
       );
+      const api = new Client(running.url);
       const carol = await api.signUp('carol', PASSWORD, 'Carol');
+      const aliceProfile = await api.call<{ id: string }>('GET', '/v1/users/alice', {
+        token: carol.accessToken,
+      });
       const grid = await api.call<{ items: { id: string }[] }>(
         'GET',
         `/v1/users/${aliceProfile.body.id}/posts`,
@@ -313,6 +315,15 @@ test.serial(
         .locator('article', { hasText: 'Sunset at the beach' })
         .getByRole('button', { name: 'Like' });
       t.is(await again.getAttribute('aria-pressed'), 'true');
+
+      // The author's name leads to her profile: her photo on the grid, bob following.
+      await again.locator('xpath=ancestor::article').getByRole('link', { name: 'alice' }).click();
+      await bob.getByRole('heading', { name: 'alice', level: 1 }).waitFor();
+      await bob
+        .getByRole('list', { name: 'Posts by alice' })
+        .getByRole('img', { name: 'An orange sky over the sea' })
+        .waitFor();
+      t.true(await bob.getByRole('button', { name: 'Following' }).isVisible());
 
       // Logging out ends the session: the log-in screen, and a reload stays there.
       await bob.getByRole('button', { name: 'Log out' }).click();

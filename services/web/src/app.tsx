@@ -2,11 +2,12 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { ApiClient } from './api/client.ts';
 import { useNotifications } from './notifications.ts';
-import { type Route, useRoute } from './router.ts';
+import { pathOf, type Route, useRoute } from './router.ts';
 import { Feed } from './screens/feed.tsx';
 import { Login } from './screens/login.tsx';
 import { NewPost } from './screens/new-post.tsx';
 import { Notifications } from './screens/notifications.tsx';
+import { Profile } from './screens/profile.tsx';
 import { Link } from './ui/link.tsx';
 
 /** Signed in or not: follows the tokens (a refused refresh anywhere signs out). */
@@ -49,14 +50,14 @@ function SignedIn({ api }: { api: ApiClient }) {
       </a>
       <header class="bar">
         <nav aria-label="Main">
-          <NavLink to="home" route={route}>
+          <NavLink to={{ name: 'home' }} route={route}>
             Home
           </NavLink>
-          <NavLink to="new" route={route}>
+          <NavLink to={{ name: 'new' }} route={route}>
             New post
           </NavLink>
           <NavLink
-            to="notifications"
+            to={{ name: 'notifications' }}
             route={route}
             label={unread > 0 ? `Notifications, ${unread} unread` : undefined}
           >
@@ -72,10 +73,11 @@ function SignedIn({ api }: { api: ApiClient }) {
           Log out
         </button>
       </header>
-      <div id="content" key={`${route}-${visit}`}>
-        {route === 'home' && <Feed api={api} />}
-        {route === 'new' && <NewPost api={api} />}
-        {route === 'notifications' && <Notifications state={notifications} />}
+      <div id="content" key={`${pathOf(route)}-${visit}`}>
+        {route.name === 'home' && <Feed api={api} />}
+        {route.name === 'new' && <NewPost api={api} />}
+        {route.name === 'notifications' && <Notifications state={notifications} />}
+        {route.name === 'profile' && <Profile api={api} username={route.username} />}
       </div>
     </>
   );
@@ -89,7 +91,7 @@ function NavLink(props: {
   children: ComponentChildren;
 }) {
   return (
-    <Link to={props.to} current={props.to === props.route} label={props.label}>
+    <Link to={props.to} current={pathOf(props.to) === pathOf(props.route)} label={props.label}>
       {props.children}
     </Link>
   );

@@ -1,21 +1,37 @@
 import { useEffect, useState } from 'preact/hooks';
 
-/** The client routes; anything else shows the home feed (the gateway answers every one with index.html). */
-export type Route = 'home' | 'new' | 'notifications';
-
-const PATHS: Record<Route, string> = { home: '/', new: '/new', notifications: '/notifications' };
+/** The client routes; the gateway answers every path outside /v1 and /media with index.html. */
+export type Route =
+  | { name: 'home' }
+  | { name: 'new' }
+  | { name: 'notifications' }
+  | { name: 'profile'; username: string };
 
 export function pathOf(route: Route): string {
-  return PATHS[route];
+  switch (route.name) {
+    case 'home':
+      return '/';
+    case 'new':
+      return '/new';
+    case 'notifications':
+      return '/notifications';
+    case 'profile':
+      return `/u/${encodeURIComponent(route.username)}`;
+  }
 }
 
-function routeOf(pathname: string): Route {
-  const found = (Object.entries(PATHS) as [Route, string][]).find(([, path]) => path === pathname);
-  return found ? found[0] : 'home';
+/** The route of a path; an unknown path shows the home feed. */
+export function routeOf(pathname: string): Route {
+  if (pathname === '/new') return { name: 'new' };
+  if (pathname === '/notifications') return { name: 'notifications' };
+  const profile = /^\/u\/([a-z0-9._]{1,30})\/?$/.exec(pathname);
+  if (profile?.[1]) return { name: 'profile', username: profile[1] };
+  return { name: 'home' };
 }
 
 export function navigate(route: Route): void {
-  if (location.pathname !== PATHS[route]) history.pushState(null, '', PATHS[route]);
+  const path = pathOf(route);
+  if (location.pathname !== path) history.pushState(null, '', path);
   dispatchEvent(new PopStateEvent('popstate'));
 }
 

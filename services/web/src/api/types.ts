@@ -30,3 +30,6 @@ export interface Problem {
   detail?: string;
   code?: string;
 }
+export type Profile = Ok<paths['/v1/users/{id}']['get'], 200>;
+export type FollowReply = Ok<paths['/v1/users/{id}/follow']['post'], 200>;
+export type PostPage = Ok<paths['/v1/users/{id}/posts']['get'], 200>;

@@ -64,7 +64,7 @@ export function Feed({ api }: { api: ApiClient }) {
       ))}
       {cursor === null && posts.length === 0 && (
         <p class="empty">
-          Nothing here yet. Follow people or <Link to="new">share a photo</Link>.
+          Nothing here yet. Follow people or <Link to={{ name: 'new' }}>share a photo</Link>.
         </p>
       )}
       <div ref={end} class="feed-end" aria-live="polite">

@@ -112,7 +112,7 @@ export function NewPost({ api }: { api: ApiClient }) {
         {stage.kind === 'processing' && <p>Processing…</p>}
         {stage.kind === 'published' && (
           <p>
-            Published. <Link to="home">See it in your feed</Link>
+            Published. <Link to={{ name: 'home' }}>See it in your feed</Link>
           </p>
         )}
         {stage.kind === 'rejected' && <p class="error">Rejected: {stage.reason}</p>}

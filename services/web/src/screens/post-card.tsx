@@ -1,6 +1,7 @@
 import { useRef, useState } from 'preact/hooks';
 import type { ApiClient } from '../api/client.ts';
 import type { Post } from '../api/types.ts';
+import { Link } from '../ui/link.tsx';
 import { PhotoView } from '../ui/photo-view.tsx';
 
 const plural = (n: number, one: string, many: string) => `${n.toLocaleString()} ${n === 1 ? one : many}`;
@@ -44,7 +45,7 @@ export function PostCard({ api, post, eager }: { api: ApiClient; post: Post; eag
     <article class="post" aria-labelledby={headingId}>
       <header>
         <h2 id={headingId} class="author">
-          {post.author.username}
+          <Link to={{ name: 'profile', username: post.author.username }}>{post.author.username}</Link>
         </h2>
         <time dateTime={post.createdAt}>{new Date(post.createdAt).toLocaleDateString()}</time>
       </header>

@@ -20,3 +20,10 @@ export function altOf(post: Post): string {
   const alt = post.altText?.trim();
   return alt ? alt : `Photo shared by ${post.author.username}`;
 }
+
+/** The square 150 px crop in one format, for grids. */
+export function thumbOf(renditions: readonly Rendition[], format: 'webp' | 'jpeg'): Rendition | undefined {
+  return renditions.find(
+    (r) => r.name === 'thumb' && (format === 'jpeg' ? /^jpe?g$/.test(r.format) : r.format === format),
+  );
+}

@@ -1,0 +1,125 @@
+import { useEffect, useState } from 'preact/hooks';
+import type { ApiClient } from '../api/client.ts';
+import { ApiError, messageOf } from '../api/errors.ts';
+import type { FollowReply, Post, PostPage, Profile as ProfileData } from '../api/types.ts';
+import { altOf, thumbOf } from '../ui/photo.ts';
+
+type Relation = 'self' | 'none' | 'following' | 'requested';
+
+const relationOf = (api: ApiClient, profile: ProfileData): Relation =>
+  api.tokens.user?.id === profile.id
+    ? 'self'
+    : profile.viewer.following
+      ? 'following'
+      : profile.viewer.requested
+        ? 'requested'
+        : 'none';
+
+const count = (n: number, one: string, many: string) => `${n.toLocaleString()} ${n === 1 ? one : many}`;
+
+/** Someone's profile: name, bio, counts, Follow / Following / Requested, and their grid when visible. */
+export function Profile({ api, username }: { api: ApiClient; username: string }) {
+  const [profile, setProfile] = useState<ProfileData>();
+  const [relation, setRelation] = useState<Relation>('none');
+  const [posts, setPosts] = useState<Post[]>();
+  const [error, setError] = useState<string>();
+
+  useEffect(() => {
+    let live = true;
+    void (async () => {
+      try {
+        const found = await api.get<ProfileData>(`/v1/users/${encodeURIComponent(username)}`);
+        if (!live) return;
+        setProfile(found);
+        setRelation(relationOf(api, found));
+      } catch (err) {
+        if (live)
+          setError(err instanceof ApiError && err.status === 404 ? 'No such account.' : messageOf(err));
+      }
+    })();
+    return () => {
+      live = false;
+    };
+  }, [api, username]);
+
+  const canSee =
+    profile !== undefined && (!profile.isPrivate || relation === 'self' || relation === 'following');
+  useEffect(() => {
+    if (!profile || !canSee) return;
+    let live = true;
+    api
+      .get<PostPage>(`/v1/users/${profile.id}/posts?limit=30`)
+      .then((page) => live && setPosts(page.items))
+      .catch((err: unknown) => live && setError(messageOf(err)));
+    return () => {
+      live = false;
+    };
+  }, [api, profile, canSee]);
+
+  const toggleFollow = async () => {
+    if (!profile || relation === 'self') return;
+    setError(undefined);
+    try {
+      if (relation === 'none') {
+        const reply = await api.post<FollowReply>(`/v1/users/${profile.id}/follow`);
+        setRelation(reply.state === 'following' ? 'following' : 'requested');
+      } else {
+        await api.delete(`/v1/users/${profile.id}/follow`);
+        setRelation('none');
+        if (profile.isPrivate) setPosts(undefined);
+      }
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  };
+
+  if (!profile) {
+    return <main>{error ? <p role="alert">{error}</p> : <p class="loading">Loading…</p>}</main>;
+  }
+  return (
+    <main class="profile">
+      <header>
+        <h1>{profile.username}</h1>
+        {profile.displayName && profile.displayName !== profile.username && <p>{profile.displayName}</p>}
+        {profile.bio && <p class="bio">{profile.bio}</p>}
+        <ul class="counts">
+          <li>{count(profile.counts.posts, 'post', 'posts')}</li>
+          <li>{count(profile.counts.followers, 'follower', 'followers')}</li>
+          <li>{count(profile.counts.following, 'following', 'following')}</li>
+        </ul>
+        {relation !== 'self' && (
+          <button
+            type="button"
+            class={relation === 'none' ? undefined : 'secondary'}
+            onClick={() => void toggleFollow()}
+          >
+            {relation === 'none' ? 'Follow' : relation === 'following' ? 'Following' : 'Requested'}
+          </button>
+        )}
+        {error && (
+          <p role="alert" class="error">
+            {error}
+          </p>
+        )}
+      </header>
+      {!canSee && <p class="empty">This account is private. Follow it to see its photos.</p>}
+      {canSee && posts?.length === 0 && <p class="empty">No posts yet.</p>}
+      {posts && posts.length > 0 && (
+        <ul class="grid" aria-label={`Posts by ${profile.username}`}>
+          {posts.map((post) => {
+            const webp = thumbOf(post.media.renditions, 'webp');
+            const jpeg = thumbOf(post.media.renditions, 'jpeg');
+            return (
+              <li key={post.id}>
+                <picture>
+                  {webp && <source type="image/webp" srcset={webp.url} />}
+                  <img src={jpeg?.url} width={150} height={150} alt={altOf(post)} loading="lazy" />
+                </picture>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+    </main>
+  );
+}
