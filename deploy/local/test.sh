@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: installs what is missing (npm dependencies; nginx for the gateway tests; kubectl for the
-# manifest checks; Chromium for the web client's test), then runs every ava test of every package against
-# the real Postgres, Redis, NATS and S3 emulator. Arguments go to ava.
+# manifest checks; promtool for the alert rules; Chromium for the web client's test), then runs every ava
+# test of every package against the real Postgres, Redis, NATS and S3 emulator. Arguments go to ava.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source deploy/local/ensure-deps.sh
@@ -28,6 +28,8 @@ if [ ! -f /usr/lib/nginx/modules/ngx_http_js_module.so ] && [ ! -f /etc/nginx/mo
   fi
 fi
 need kubectl kubectl "rendering the Kubernetes manifests"
+# promtool checks and unit-tests the alert rules (deploy/monitoring); Debian ships it in prometheus.
+need promtool prometheus "alert rule tests"
 # The web client's test drives Debian's Chromium with playwright-core (nothing downloads a browser).
 need chromium chromium "the web client's browser test"
 exec ava "$@"

@@ -29,6 +29,24 @@ export {
 export { checkGatewayApi, httpRouteEntries, httpRouteRoute, ingressEntries } from './gateway-api.ts';
 export { checkManifests, type ExternalConfig, type ManifestCheckOptions } from './manifests.ts';
 export { checkMediaCache } from './media-cache.ts';
+export {
+  COMPONENT_DASHBOARDS_DIR,
+  DASHBOARDS_DIR,
+  dashboardExpressions,
+  MONITORING_COMPONENT,
+  metricNames,
+  PROMETHEUS_RULE_FILE,
+  prometheusRuleYaml,
+  promtool,
+  RULES_FILE,
+  RULES_TEST_FILE,
+  readDashboards,
+  readRules,
+  runPromtool,
+  staleMonitoringCopies,
+  uncoveredAlerts,
+  writeMonitoringCopies,
+} from './monitoring.ts';
 export { NATS_AUTH_FILE, natsAuthIsCurrent, writeNatsAuth } from './nats-auth.ts';
 export { checkNatsVersions, type NatsVersionUse, natsVersionsInUse } from './nats-version.ts';
 export {
