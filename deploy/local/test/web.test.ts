@@ -228,6 +228,11 @@ test.serial(
       t.is(await post.getByRole('heading').textContent(), 'alice');
       const img = post.getByRole('img', { name: 'An orange sky over the sea' });
       await img.waitFor();
+      t.regex(
+        await img.evaluate((el: { style: { backgroundImage: string } }) => el.style.backgroundImage),
+        /^url\("data:image\/png;base64,/,
+        'the blurhash fills its place until the photo loads',
+      );
       t.truthy(await img.getAttribute('width'), 'width set: nothing jumps when it loads');
       t.truthy(await img.getAttribute('height'));
       t.regex(

@@ -1,13 +1,18 @@
 import type { Post } from '../api/types.ts';
+import { placeholderOf } from './blurhash.ts';
 import { altOf, fallbackOf, srcsetOf } from './photo.ts';
 
 /** The feed column is at most 600 CSS px wide; on a phone the photo spans the screen. */
 const SIZES = '(min-width: 600px) 600px, 100vw';
 
-/** WebP where the browser takes it, JPEG otherwise; width and height reserve the space before it loads. */
+/**
+ * WebP where the browser takes it, JPEG otherwise; width and height reserve the space before it loads, and
+ * the blurhash fills that space meanwhile.
+ */
 export function PhotoView({ post, eager }: { post: Post; eager: boolean }) {
   const { media } = post;
   const fallback = fallbackOf(media.renditions);
+  const placeholder = placeholderOf(media.blurhash, media.width, media.height);
   return (
     <picture>
       <source type="image/webp" srcset={srcsetOf(media.renditions, 'webp')} sizes={SIZES} />
@@ -20,6 +25,7 @@ export function PhotoView({ post, eager }: { post: Post; eager: boolean }) {
         alt={altOf(post)}
         loading={eager ? 'eager' : 'lazy'}
         decoding="async"
+        style={placeholder ? { backgroundImage: `url("${placeholder}")` } : undefined}
       />
     </picture>
   );
