@@ -10,6 +10,7 @@ export {
   requiredVars,
   servicePorts,
 } from './code.ts';
+export { dashboardJson, dashboards } from './dashboards.ts';
 export {
   checkDependencies,
   type ImportUse,
@@ -43,8 +44,10 @@ export {
   readDashboards,
   readRules,
   runPromtool,
+  staleDashboards,
   staleMonitoringCopies,
   uncoveredAlerts,
+  writeDashboards,
   writeMonitoringCopies,
 } from './monitoring.ts';
 export { NATS_AUTH_FILE, natsAuthIsCurrent, writeNatsAuth } from './nats-auth.ts';

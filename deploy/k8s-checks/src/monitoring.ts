@@ -7,8 +7,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { REPO_ROOT } from './code.ts';
+import { dashboardJson, dashboards } from './dashboards.ts';
 
 export const MONITORING_DIR = 'deploy/monitoring';
 export const RULES_FILE = `${MONITORING_DIR}/rules/instantpost.rules.yml`;
@@ -176,4 +178,32 @@ export function writeMonitoringCopies(repo = REPO_ROOT): void {
   mkdirSync(join(repo, COMPONENT_DASHBOARDS_DIR), { recursive: true });
   for (const file of readdirSync(join(repo, DASHBOARDS_DIR)).filter((f) => f.endsWith('.json')))
     writeFileSync(join(repo, COMPONENT_DASHBOARDS_DIR, file), readFileSync(join(repo, DASHBOARDS_DIR, file)));
+}
+
+/** Dashboards of deploy/monitoring/dashboards that are not what dashboards.ts renders (or not rendered). */
+export function staleDashboards(repo = REPO_ROOT): string[] {
+  const stale: string[] = [];
+  const wanted = dashboards();
+  const dir = join(repo, DASHBOARDS_DIR);
+  for (const [file, dashboard] of wanted) {
+    const path = join(dir, file);
+    // Compared as JSON: the files are formatted as Biome formats JSON (writeDashboards runs it).
+    if (
+      !existsSync(path) ||
+      !isDeepStrictEqual(JSON.parse(readFileSync(path, 'utf8')), JSON.parse(dashboardJson(dashboard)))
+    )
+      stale.push(`${DASHBOARDS_DIR}/${file} is not the rendering of deploy/k8s-checks/src/dashboards.ts`);
+  }
+  const present = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')) : [];
+  for (const file of present.filter((f) => !wanted.has(f)))
+    stale.push(`${DASHBOARDS_DIR}/${file} is not rendered by dashboards.ts`);
+  return stale;
+}
+
+export function writeDashboards(repo = REPO_ROOT): void {
+  const dir = join(repo, DASHBOARDS_DIR);
+  mkdirSync(dir, { recursive: true });
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) rmSync(join(dir, file));
+  for (const [file, dashboard] of dashboards()) writeFileSync(join(dir, file), dashboardJson(dashboard));
+  spawnSync('npx', ['--no-install', 'biome', 'format', '--write', dir], { cwd: repo, stdio: 'ignore' });
 }
