@@ -32,6 +32,7 @@ export { checkManifests, type ExternalConfig, type ManifestCheckOptions } from '
 export { checkMediaCache } from './media-cache.ts';
 export {
   COMPONENT_DASHBOARDS_DIR,
+  checkMonitoring,
   DASHBOARDS_DIR,
   dashboardExpressions,
   MONITORING_COMPONENT,

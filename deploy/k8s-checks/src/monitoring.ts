@@ -9,8 +9,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { parse, stringify } from 'yaml';
-import { REPO_ROOT } from './code.ts';
+import { REPO_ROOT, servicePorts } from './code.ts';
 import { dashboardJson, dashboards } from './dashboards.ts';
+import { objectName } from './schema.ts';
+import type { Finding, K8sObject } from './types.ts';
 
 export const MONITORING_DIR = 'deploy/monitoring';
 export const RULES_FILE = `${MONITORING_DIR}/rules/instantpost.rules.yml`;
@@ -206,4 +208,90 @@ export function writeDashboards(repo = REPO_ROOT): void {
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) rmSync(join(dir, file));
   for (const [file, dashboard] of dashboards()) writeFileSync(join(dir, file), dashboardJson(dashboard));
   spawnSync('npx', ['--no-install', 'biome', 'format', '--write', dir], { cwd: repo, stdio: 'ignore' });
+}
+
+/**
+ * k8s/components/monitoring as rendered: a PodMonitor per service selecting its pods on a named port of
+ * its container, `job` from the label that names the service; the PrometheusRule carrying exactly the rules
+ * file's groups; a ConfigMap labelled for Grafana's sidecar carrying each dashboard file as it is; every
+ * Probe's job watched by an alert on `probe_success`. Nothing is reported when no monitoring object is rendered.
+ */
+export function checkMonitoring(objects: readonly K8sObject[], repo = REPO_ROOT): Finding[] {
+  const monitoring = objects.filter((o) => o.apiVersion.startsWith('monitoring.coreos.com/'));
+  if (monitoring.length === 0) return [];
+  const findings: Finding[] = [];
+  const report = (object: string, message: string) => findings.push({ check: 'monitoring', object, message });
+  const podMonitors = monitoring.filter((o) => o.kind === 'PodMonitor');
+  for (const service of Object.keys(servicePorts(repo))) {
+    const deployment = objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === service);
+    const podLabels: Record<string, string> = deployment?.spec?.template?.metadata?.labels ?? {};
+    const ports = new Set<string>(
+      (deployment?.spec?.template?.spec?.containers ?? []).flatMap((c: Json) =>
+        (c.ports ?? []).map((p: Json) => p.name),
+      ),
+    );
+    const selects = (m: K8sObject) =>
+      Object.entries(m.spec?.selector?.matchLabels ?? {}).every(([k, v]) => podLabels[k] === v) &&
+      Object.keys(m.spec?.selector?.matchLabels ?? {}).length > 0;
+    const mine = podMonitors.filter(selects);
+    if (mine.length !== 1) {
+      report(`Deployment/${service}`, `${mine.length} PodMonitors select its pods (want 1)`);
+      continue;
+    }
+    const monitor = mine[0] as K8sObject;
+    const where = objectName(monitor);
+    if (podLabels[monitor.spec?.jobLabel] !== service)
+      report(
+        where,
+        `jobLabel ${monitor.spec?.jobLabel} does not name the service: up{job="${service}"} would be missing`,
+      );
+    for (const endpoint of monitor.spec?.podMetricsEndpoints ?? []) {
+      if (!ports.has(endpoint.port))
+        report(where, `port ${endpoint.port} is not a named port of ${service}'s container`);
+      if ((endpoint.path ?? '/metrics') !== '/metrics')
+        report(where, `scrapes ${endpoint.path}, the services serve /metrics`);
+    }
+    if ((monitor.spec?.podMetricsEndpoints ?? []).length === 0) report(where, 'no podMetricsEndpoints');
+  }
+  for (const monitor of podMonitors.filter(
+    (m) => !objects.some((o) => o.kind === 'Deployment' && o.metadata?.name === m.metadata?.name),
+  ))
+    report(objectName(monitor), 'selects no service of SERVICE_PORTS');
+
+  const rules = readRules(join(repo, RULES_FILE));
+  const prometheusRules = monitoring.filter((o) => o.kind === 'PrometheusRule');
+  if (prometheusRules.length !== 1) report('PrometheusRule', `${prometheusRules.length} rendered (want 1)`);
+  for (const rule of prometheusRules) {
+    if (!isDeepStrictEqual(rule.spec?.groups, rules.groups))
+      report(objectName(rule), `its groups are not those of ${RULES_FILE} (run render-monitoring.ts)`);
+  }
+
+  const dashboardMaps = objects.filter(
+    (o) => o.kind === 'ConfigMap' && o.metadata?.labels?.grafana_dashboard === '1',
+  );
+  for (const file of readdirSync(join(repo, DASHBOARDS_DIR)).filter((f) => f.endsWith('.json'))) {
+    const text = readFileSync(join(repo, DASHBOARDS_DIR, file), 'utf8');
+    const carriers = dashboardMaps.filter((m) => m.data?.[file] !== undefined);
+    if (carriers.length !== 1)
+      report(
+        `dashboard ${file}`,
+        `${carriers.length} ConfigMaps labelled grafana_dashboard: "1" carry it (want 1)`,
+      );
+    for (const m of carriers)
+      if (m.data?.[file] !== text) report(objectName(m), `${file} differs from ${DASHBOARDS_DIR}/${file}`);
+  }
+
+  const probeJobs = rules.groups
+    .flatMap((g) => g.rules)
+    .filter((r) => r.alert && /\bprobe_success\b/.test(r.expr))
+    .flatMap((r) => [...r.expr.matchAll(/job="([^"]+)"/g)].map((m) => m[1]));
+  for (const probe of monitoring.filter((o) => o.kind === 'Probe')) {
+    const job = probe.spec?.jobName;
+    if (!probeJobs.includes(job)) report(objectName(probe), `no alert reads probe_success{job="${job}"}`);
+    if ((probe.spec?.targets?.staticConfig?.static ?? []).length === 0)
+      report(objectName(probe), 'probes no URL');
+  }
+  if (!monitoring.some((o) => o.kind === 'Probe'))
+    report('Probe', 'no blackbox-exporter Probe of the public endpoints');
+  return findings;
 }

@@ -1,5 +1,6 @@
 import * as gatewayApi from '@kubernetes-models/gateway-api';
 import * as keda from '@kubernetes-models/keda';
+import * as prometheusOperator from '@kubernetes-models/prometheus-operator';
 import * as kubernetes from 'kubernetes-models';
 import type { Finding, K8sObject } from './types.ts';
 
@@ -31,7 +32,10 @@ function collectModels(module: unknown, into: Map<string, ModelClass>, depth = 0
 let models: Map<string, ModelClass> | undefined;
 
 function modelFor(apiVersion: string, kind: string): ModelClass | undefined {
-  models ??= collectModels(gatewayApi, collectModels(keda, collectModels(kubernetes, new Map())));
+  models ??= collectModels(
+    prometheusOperator,
+    collectModels(gatewayApi, collectModels(keda, collectModels(kubernetes, new Map()))),
+  );
   return models.get(`${apiVersion}/${kind}`);
 }
 
@@ -108,7 +112,7 @@ export function objectName(object: K8sObject): string {
 /**
  * Validates each object against the JSON Schema of its apiVersion/kind (Kubernetes' own schemas from
  * kubernetes-models, KEDA's CRDs from @kubernetes-models/keda, the Gateway API's from
- * @kubernetes-models/gateway-api) and reports fields the schema does not have.
+ * @kubernetes-models/gateway-api, the prometheus-operator's from @kubernetes-models/prometheus-operator) and reports fields the schema does not have.
  */
 export function validateSchemas(objects: readonly K8sObject[]): Finding[] {
   const findings: Finding[] = [];

@@ -32,6 +32,7 @@ export interface Finding {
     | 'nats'
     | 'rollout'
     | 'gateway'
+    | 'monitoring'
     | 'dependencies';
   object: string;
   message: string;
