@@ -310,9 +310,14 @@ test.serial(
       await bob.keyboard.press('Space');
       t.is(await focusedLabel(), 'Like|false');
       t.is(await post.locator('.likes').textContent(), '0 likes');
+      // The like again, once the unlike is through: the page sends them in order.
+      const likedAgain = bob.waitForResponse(
+        (res) => res.url().endsWith('/likes') && res.request().method() === 'POST',
+      );
       await bob.keyboard.press('Space');
       t.is(await focusedLabel(), 'Like|true');
       t.is(await post.locator('.likes').textContent(), '1 like');
+      t.is((await likedAgain).status(), 204);
 
       // The like survives a reload (the refresh token brings the session back quietly).
       await bob.reload();
@@ -330,7 +335,39 @@ test.serial(
         .waitFor();
       t.true(await bob.getByRole('button', { name: 'Following' }).isVisible());
 
-      // Logging out ends the session: the log-in screen, and a reload stays there.
+      // Alice makes her account private: carol's follow becomes a request, which alice hears of live and
+      // approves in her settings.
+      await alice.getByRole('link', { name: 'Profile' }).click();
+      await alice.getByRole('link', { name: 'Settings' }).click();
+      await alice.getByRole('switch', { name: 'Private account' }).check();
+      const asCarol = { token: carol.accessToken };
+      await waitFor('alice private', async () => {
+        const res = await api.call<{ isPrivate: boolean }>('GET', '/v1/users/alice', asCarol);
+        return res.body.isPrivate;
+      });
+      const asked = await api.call<{ state: string }>(
+        'POST',
+        `/v1/users/${aliceProfile.body.id}/follow`,
+        asCarol,
+      );
+      t.is(asked.body.state, 'requested');
+      await alice.getByRole('link', { name: /^Notifications, \d+ unread$/ }).click();
+      await alice.getByText('carol asked to follow you').waitFor();
+      await alice.getByRole('link', { name: 'Profile' }).click();
+      await alice.getByRole('link', { name: 'Settings' }).click();
+      t.true(await alice.getByRole('switch', { name: 'Private account' }).isChecked(), 'still private');
+      await alice.getByRole('button', { name: 'Approve carol' }).click();
+      await alice.getByText('No one is waiting.').waitFor();
+      t.deepEqual(await accessibilityProblems(alice), [], 'the settings screen');
+      const approved = await waitFor('carol following alice', async () => {
+        const res = await api.call<{ viewer: { following: boolean } }>('GET', '/v1/users/alice', asCarol);
+        return res.body.viewer.following;
+      });
+      t.true(approved);
+
+      // Logging out (Profile, Settings) ends the session: the log-in screen, and a reload stays there.
+      await bob.getByRole('link', { name: 'Profile' }).click();
+      await bob.getByRole('link', { name: 'Settings' }).click();
       await bob.getByRole('button', { name: 'Log out' }).click();
       await bob.getByRole('button', { name: 'Log in' }).waitFor();
       await bob.reload();

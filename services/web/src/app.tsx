@@ -8,6 +8,7 @@ import { Login } from './screens/login.tsx';
 import { NewPost } from './screens/new-post.tsx';
 import { Notifications } from './screens/notifications.tsx';
 import { Profile } from './screens/profile.tsx';
+import { Settings } from './screens/settings.tsx';
 import { Link } from './ui/link.tsx';
 
 /** Signed in or not: follows the tokens (a refused refresh anywhere signs out). */
@@ -42,6 +43,7 @@ function SignedIn({ api }: { api: ApiClient }) {
     return () => removeEventListener('popstate', onPop);
   }, []);
   const unread = notifications.unread;
+  const me = api.tokens.user?.username;
 
   return (
     <>
@@ -68,15 +70,18 @@ function SignedIn({ api }: { api: ApiClient }) {
               </span>
             )}
           </NavLink>
+          {me && (
+            <NavLink to={{ name: 'profile', username: me }} route={route}>
+              Profile
+            </NavLink>
+          )}
         </nav>
-        <button type="button" class="link" onClick={() => void api.logOut()}>
-          Log out
-        </button>
       </header>
       <div id="content" key={`${pathOf(route)}-${visit}`}>
         {route.name === 'home' && <Feed api={api} />}
         {route.name === 'new' && <NewPost api={api} />}
         {route.name === 'notifications' && <Notifications state={notifications} />}
+        {route.name === 'settings' && <Settings api={api} />}
         {route.name === 'profile' && <Profile api={api} username={route.username} />}
       </div>
     </>

@@ -5,6 +5,7 @@ export type Route =
   | { name: 'home' }
   | { name: 'new' }
   | { name: 'notifications' }
+  | { name: 'settings' }
   | { name: 'profile'; username: string };
 
 export function pathOf(route: Route): string {
@@ -15,6 +16,8 @@ export function pathOf(route: Route): string {
       return '/new';
     case 'notifications':
       return '/notifications';
+    case 'settings':
+      return '/settings';
     case 'profile':
       return `/u/${encodeURIComponent(route.username)}`;
   }
@@ -24,6 +27,7 @@ export function pathOf(route: Route): string {
 export function routeOf(pathname: string): Route {
   if (pathname === '/new') return { name: 'new' };
   if (pathname === '/notifications') return { name: 'notifications' };
+  if (pathname === '/settings') return { name: 'settings' };
   const profile = /^\/u\/([a-z0-9._]{1,30})\/?$/.exec(pathname);
   if (profile?.[1]) return { name: 'profile', username: profile[1] };
   return { name: 'home' };

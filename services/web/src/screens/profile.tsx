@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { ApiClient } from '../api/client.ts';
 import { ApiError, messageOf } from '../api/errors.ts';
 import type { FollowReply, Post, PostPage, Profile as ProfileData } from '../api/types.ts';
+import { Link } from '../ui/link.tsx';
 import { altOf, thumbOf } from '../ui/photo.ts';
 
 type Relation = 'self' | 'none' | 'following' | 'requested';
@@ -87,6 +88,7 @@ export function Profile({ api, username }: { api: ApiClient; username: string })
           <li>{count(profile.counts.followers, 'follower', 'followers')}</li>
           <li>{count(profile.counts.following, 'following', 'following')}</li>
         </ul>
+        {relation === 'self' && <Link to={{ name: 'settings' }}>Settings</Link>}
         {relation !== 'self' && (
           <button
             type="button"
