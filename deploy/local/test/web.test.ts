@@ -176,7 +176,7 @@ test.serial(
       t.deepEqual(await accessibilityProblems(bob), [], 'a profile');
 
       // Alice reads what she has so far (bob follows her): the link's count goes back to none.
-      await alice.getByRole('link', { name: 'Notifications, 1 unread' }).click();
+      await alice.getByRole('link', { name: 'Notifications 1 unread' }).click();
       await alice.getByText(/started following you/).waitFor();
       await alice.getByRole('link', { name: 'Notifications', exact: true }).waitFor();
 
@@ -191,7 +191,7 @@ test.serial(
         .getByLabel('Photo')
         .setInputFiles({ name: 'sunset.jpg', mimeType: 'image/jpeg', buffer: photo });
       await alice.getByRole('img', { name: /Preview/ }).waitFor();
-      await alice.getByLabel('Caption').fill('Sunset at the beach');
+      await alice.getByLabel('Caption').fill('Sunset at the beach #Sunset with @bob');
       await alice.getByLabel('Alt text').fill('An orange sky over the sea');
       t.deepEqual(await accessibilityProblems(alice), [], 'the new post screen');
       // What the status area showed, in order (the upload of a small photo on loopback is over in a blink).
@@ -258,8 +258,8 @@ test.serial(
       t.deepEqual(await accessibilityProblems(bob), [], 'the home feed');
 
       // Alice hears it without reloading: her Notifications link's accessible name carries the count.
-      await alice.getByRole('link', { name: 'Notifications, 1 unread' }).waitFor();
-      await alice.getByRole('link', { name: 'Notifications, 1 unread' }).click();
+      await alice.getByRole('link', { name: 'Notifications 1 unread' }).waitFor();
+      await alice.getByRole('link', { name: 'Notifications 1 unread' }).click();
       await alice.getByText('bob liked your photo').waitFor();
       await alice.getByRole('link', { name: 'Notifications', exact: true }).waitFor();
       t.deepEqual(await accessibilityProblems(alice), [], 'the notifications screen');
@@ -293,7 +293,7 @@ test.serial(
       const postId = grid.body.items[0]?.id;
       t.truthy(postId, "alice's post on her grid");
       t.is((await api.call('POST', `/v1/posts/${postId}/likes`, { token: carol.accessToken })).status, 204);
-      await alice.getByRole('link', { name: 'Notifications, 1 unread' }).click();
+      await alice.getByRole('link', { name: 'Notifications 1 unread' }).click();
       await alice.getByText('carol liked your photo').waitFor();
 
       // By keyboard alone: Tab reaches the Like button, Space undoes the like and does it again.
@@ -335,6 +335,13 @@ test.serial(
         .waitFor();
       t.true(await bob.getByRole('button', { name: 'Following' }).isVisible());
 
+      // The caption's #tag leads to the tag's page, its @mention to the profile.
+      await bob.getByRole('link', { name: 'Home' }).click();
+      await post.getByRole('link', { name: '@bob' }).waitFor();
+      await post.getByRole('link', { name: '#Sunset' }).click();
+      await bob.getByRole('heading', { name: '#sunset', level: 1 }).waitFor();
+      await bob.locator('article', { hasText: 'Sunset at the beach' }).waitFor();
+
       // Alice makes her account private: carol's follow becomes a request, which alice hears of live and
       // approves in her settings.
       await alice.getByRole('link', { name: 'Profile' }).click();
@@ -351,7 +358,7 @@ test.serial(
         asCarol,
       );
       t.is(asked.body.state, 'requested');
-      await alice.getByRole('link', { name: /^Notifications, \d+ unread$/ }).click();
+      await alice.getByRole('link', { name: /^Notifications \d+ unread$/ }).click();
       await alice.getByText('carol asked to follow you').waitFor();
       await alice.getByRole('link', { name: 'Profile' }).click();
       await alice.getByRole('link', { name: 'Settings' }).click();

@@ -58,16 +58,16 @@ function SignedIn({ api }: { api: ApiClient }) {
           <NavLink to={{ name: 'new' }} route={route}>
             New post
           </NavLink>
-          <NavLink
-            to={{ name: 'notifications' }}
-            route={route}
-            label={unread > 0 ? `Notifications, ${unread} unread` : undefined}
-          >
+          <NavLink to={{ name: 'notifications' }} route={route}>
             Notifications
             {unread > 0 && (
-              <span class="badge" aria-hidden="true">
-                {unread}
-              </span>
+              <>
+                {' '}
+                <span class="badge">
+                  {unread}
+                  <span class="visually-hidden"> unread</span>
+                </span>
+              </>
             )}
           </NavLink>
           {me && (
@@ -78,7 +78,14 @@ function SignedIn({ api }: { api: ApiClient }) {
         </nav>
       </header>
       <div id="content" key={`${pathOf(route)}-${visit}`}>
-        {route.name === 'home' && <Feed api={api} />}
+        {route.name === 'home' && <Feed api={api} source="/v1/feed" />}
+        {route.name === 'tag' && (
+          <Feed
+            api={api}
+            source={`/v1/tags/${encodeURIComponent(route.tag)}/posts`}
+            title={`#${route.tag}`}
+          />
+        )}
         {route.name === 'new' && <NewPost api={api} />}
         {route.name === 'notifications' && <Notifications state={notifications} />}
         {route.name === 'settings' && <Settings api={api} />}
@@ -88,15 +95,9 @@ function SignedIn({ api }: { api: ApiClient }) {
   );
 }
 
-/** `label`: an accessible name that says more than the text (the unread count behind a bare badge). */
-function NavLink(props: {
-  to: Route;
-  route: Route;
-  label?: string | undefined;
-  children: ComponentChildren;
-}) {
+function NavLink(props: { to: Route; route: Route; children: ComponentChildren }) {
   return (
-    <Link to={props.to} current={pathOf(props.to) === pathOf(props.route)} label={props.label}>
+    <Link to={props.to} current={pathOf(props.to) === pathOf(props.route)}>
       {props.children}
     </Link>
   );

@@ -6,7 +6,8 @@ export type Route =
   | { name: 'new' }
   | { name: 'notifications' }
   | { name: 'settings' }
-  | { name: 'profile'; username: string };
+  | { name: 'profile'; username: string }
+  | { name: 'tag'; tag: string };
 
 export function pathOf(route: Route): string {
   switch (route.name) {
@@ -20,6 +21,8 @@ export function pathOf(route: Route): string {
       return '/settings';
     case 'profile':
       return `/u/${encodeURIComponent(route.username)}`;
+    case 'tag':
+      return `/t/${encodeURIComponent(route.tag)}`;
   }
 }
 
@@ -30,6 +33,14 @@ export function routeOf(pathname: string): Route {
   if (pathname === '/settings') return { name: 'settings' };
   const profile = /^\/u\/([a-z0-9._]{1,30})\/?$/.exec(pathname);
   if (profile?.[1]) return { name: 'profile', username: profile[1] };
+  const tag = /^\/t\/([^/]+)\/?$/.exec(pathname);
+  if (tag?.[1]) {
+    try {
+      return { name: 'tag', tag: decodeURIComponent(tag[1]) };
+    } catch {
+      // a malformed escape: no such tag, the home feed
+    }
+  }
   return { name: 'home' };
 }
 

@@ -7,8 +7,11 @@ import { PostCard } from './post-card.tsx';
 
 const PAGE = 10;
 
-/** The home feed, newest first; the next page loads as its end scrolls into view (or on "Load more"). */
-export function Feed({ api }: { api: ApiClient }) {
+/**
+ * A list of posts, newest first (the home feed, a tag's page); the next page loads as its end scrolls
+ * into view (or on "Load more").
+ */
+export function Feed({ api, source, title }: { api: ApiClient; source: string; title?: string }) {
   const [posts, setPosts] = useState<Post[]>([]);
   const [cursor, setCursor] = useState<string | null | undefined>(undefined);
   const [loading, setLoading] = useState(false);
@@ -24,7 +27,7 @@ export function Feed({ api }: { api: ApiClient }) {
     try {
       const query = new URLSearchParams({ limit: String(PAGE) });
       if (cursor) query.set('cursor', cursor);
-      const page = await api.get<FeedPage>(`/v1/feed?${query}`);
+      const page = await api.get<FeedPage>(`${source}?${query}`);
       setPosts((seen) => {
         const known = new Set(seen.map((p) => p.id));
         return [...seen, ...page.items.filter((p) => !known.has(p.id))];
@@ -36,7 +39,7 @@ export function Feed({ api }: { api: ApiClient }) {
       inFlight.current = false;
       setLoading(false);
     }
-  }, [api, cursor]);
+  }, [api, cursor, source]);
 
   useEffect(() => {
     if (cursor === undefined) void loadMore();
@@ -58,13 +61,19 @@ export function Feed({ api }: { api: ApiClient }) {
 
   return (
     <main>
-      <h1 class="visually-hidden">Home</h1>
+      {title ? <h1>{title}</h1> : <h1 class="visually-hidden">Home</h1>}
       {posts.map((post, i) => (
         <PostCard key={post.id} api={api} post={post} eager={i < 2} />
       ))}
       {cursor === null && posts.length === 0 && (
         <p class="empty">
-          Nothing here yet. Follow people or <Link to={{ name: 'new' }}>share a photo</Link>.
+          {title ? (
+            'No posts yet.'
+          ) : (
+            <>
+              Nothing here yet. Follow people or <Link to={{ name: 'new' }}>share a photo</Link>.
+            </>
+          )}
         </p>
       )}
       <div ref={end} class="feed-end" aria-live="polite">

@@ -1,6 +1,7 @@
 import { useRef, useState } from 'preact/hooks';
 import type { ApiClient } from '../api/client.ts';
 import type { Post } from '../api/types.ts';
+import { Caption } from '../ui/caption.tsx';
 import { Link } from '../ui/link.tsx';
 import { PhotoView } from '../ui/photo-view.tsx';
 
@@ -58,7 +59,7 @@ export function PostCard({ api, post, eager }: { api: ApiClient; post: Post; eag
       </div>
       {post.caption && (
         <p class="caption">
-          <strong>{post.author.username}</strong> {post.caption}
+          <strong>{post.author.username}</strong> <Caption text={post.caption} post={post} />
         </p>
       )}
     </article>
