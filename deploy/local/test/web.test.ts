@@ -372,6 +372,16 @@ test.serial(
       });
       t.true(approved);
 
+      // Bob comments on alice's photo; she hears of it.
+      await bob.getByRole('link', { name: 'Home' }).click();
+      const bobsView = bob.locator('article', { hasText: 'Sunset at the beach' });
+      await bobsView.getByLabel(/^Comment on alice/).fill('What a view');
+      await bobsView.getByRole('button', { name: 'Post' }).click();
+      await bobsView.getByRole('button', { name: 'Comments (1)', expanded: true }).waitFor();
+      await bobsView.getByText('What a view').waitFor();
+      await alice.getByRole('link', { name: /^Notifications \d+ unread$/ }).click();
+      await alice.getByText('bob commented on your photo').waitFor();
+
       // Logging out (Profile, Settings) ends the session: the log-in screen, and a reload stays there.
       await bob.getByRole('link', { name: 'Profile' }).click();
       await bob.getByRole('link', { name: 'Settings' }).click();

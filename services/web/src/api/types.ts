@@ -34,3 +34,5 @@ export type Profile = Ok<paths['/v1/users/{id}']['get'], 200>;
 export type FollowReply = Ok<paths['/v1/users/{id}/follow']['post'], 200>;
 export type PostPage = Ok<paths['/v1/users/{id}/posts']['get'], 200>;
 export type FollowRequestPage = Ok<paths['/v1/follow-requests']['get'], 200>;
+export type CommentPage = Ok<paths['/v1/posts/{id}/comments']['get'], 200>;
+export type Comment = Ok<paths['/v1/posts/{id}/comments']['post'], 201>;

@@ -4,6 +4,7 @@ import type { Post } from '../api/types.ts';
 import { Caption } from '../ui/caption.tsx';
 import { Link } from '../ui/link.tsx';
 import { PhotoView } from '../ui/photo-view.tsx';
+import { Comments } from './comments.tsx';
 
 const plural = (n: number, one: string, many: string) => `${n.toLocaleString()} ${n === 1 ? one : many}`;
 
@@ -62,6 +63,7 @@ export function PostCard({ api, post, eager }: { api: ApiClient; post: Post; eag
           <strong>{post.author.username}</strong> <Caption text={post.caption} post={post} />
         </p>
       )}
+      <Comments api={api} post={post} />
     </article>
   );
 }
