@@ -76,3 +76,5 @@ export type HttpErrorCode = (typeof HttpErrorCodes)[keyof typeof HttpErrorCodes]
 /** The 401 of the auth hooks. */
 export const unauthorized = (detail = 'missing or invalid access token') =>
   new DomainError('unauthorized', HttpErrorCodes.Unauthorized, detail);
+
+export { isDependencyOutage } from './unavailable.ts';

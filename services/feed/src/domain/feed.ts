@@ -1,3 +1,4 @@
+import { isDependencyOutage } from '@instantpost/http/errors';
 import type { MediaUrlSigner } from '@instantpost/media-urls';
 import type { AccountName, CachedPost, PageLookup, PostSummary } from '../store/cache.ts';
 import { olderThan, type TimelineEntry } from '../store/keys.ts';
@@ -36,6 +37,38 @@ export class FeedReader {
    * ids, so they never shift a page that is being walked — no item twice, none skipped.
    */
   async page(viewerId: string, cursor: string | undefined, limit: number): Promise<FeedPage> {
+    try {
+      return await this.pageFromRedis(viewerId, cursor, limit);
+    } catch (err) {
+      if (!isDependencyOutage(err)) throw err;
+      // Redis is away: the same page, computed from the Postgres projections (slower, still correct).
+      return this.pageFromProjections(viewerId, cursor, limit);
+    }
+  }
+
+  private async pageFromProjections(
+    viewerId: string,
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<FeedPage> {
+    const before = cursor === undefined ? undefined : BigInt(cursor);
+    const timeline = await this.builder.timelineFromProjections(viewerId);
+    const entries = timeline.filter((e) => before === undefined || BigInt(e.postId) < before).slice(0, limit);
+    const nothingCached: PageLookup = {
+      posts: entries.map(() => undefined),
+      accounts: new Map(entries.map((e) => [e.authorId, undefined])),
+      liked: undefined,
+    };
+    const items = await this.hydrate(viewerId, entries, nothingCached, this.mediaUrls.expires());
+    const last = entries.at(-1);
+    return { items, nextCursor: entries.length === limit && last ? last.postId : null };
+  }
+
+  private async pageFromRedis(
+    viewerId: string,
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<FeedPage> {
     const bound = cursor === undefined ? '+' : olderThan(cursor);
     let read: PageRead;
     for (let attempt = 0; ; attempt++) {
@@ -71,7 +104,7 @@ export class FeedReader {
     });
     if (missingPosts.length > 0) {
       const loaded = await projections.posts(missingPosts);
-      await cache.storePosts([...loaded.values()]);
+      await bestEffort(cache.storePosts([...loaded.values()]));
       for (const [id, p] of loaded) posts.set(id, p);
     }
 
@@ -83,7 +116,7 @@ export class FeedReader {
     }
     if (missingAccounts.length > 0) {
       const loaded = await projections.accounts(missingAccounts);
-      await cache.storeAccounts(loaded);
+      await bestEffort(cache.storeAccounts(loaded));
       for (const [id, a] of loaded) accounts.set(id, a);
     }
 
@@ -92,7 +125,7 @@ export class FeedReader {
       liked = new Set(postIds.filter((_, i) => found.liked?.[i]));
     } else {
       const ids = await projections.likedPosts(viewerId, LIKED_CACHE_SIZE);
-      await cache.storeLiked(viewerId, ids);
+      await bestEffort(cache.storeLiked(viewerId, ids));
       liked = new Set(ids);
     }
 
@@ -114,6 +147,15 @@ export class FeedReader {
     const media = toMedia(summary, this.mediaUrls, expires);
     this.media.set(summary, { expires, media });
     return media;
+  }
+}
+
+/** Filling a cache is an optimization: with Redis away the read goes on without it. */
+async function bestEffort(fill: Promise<unknown>): Promise<void> {
+  try {
+    await fill;
+  } catch (err) {
+    if (!isDependencyOutage(err)) throw err;
   }
 }
 

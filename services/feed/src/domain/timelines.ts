@@ -33,6 +33,14 @@ export class TimelineBuilder {
     return entries.length - stale.length;
   }
 
+  /** A home timeline computed from Postgres alone (Redis unavailable): what `rebuildTimeline` would fill. */
+  async timelineFromProjections(userId: string): Promise<TimelineEntry[]> {
+    const { projections } = this.stores;
+    const followees = await projections.followees(userId);
+    const entries = await projections.recentPosts([userId, ...followees], this.settings.timelineCap);
+    return newest(entries, this.settings.timelineCap);
+  }
+
   /** Which of a user's followees are big accounts (their posts are merged at read time). */
   async rebuildBigFollowees(userId: string): Promise<void> {
     const { projections, timelines } = this.stores;
