@@ -347,7 +347,8 @@ test.serial(
       await alice.getByRole('link', { name: 'Profile' }).click();
       await alice.getByRole('link', { name: 'Settings' }).click();
       await alice.getByRole('switch', { name: 'Private account' }).check();
-      const asCarol = { token: carol.accessToken };
+      // Tokens last 10 s here: carol logs in afresh before each use rather than carry an old one.
+      const asCarol = { token: (await api.logIn('carol', PASSWORD)).accessToken };
       await waitFor('alice private', async () => {
         const res = await api.call<{ isPrivate: boolean }>('GET', '/v1/users/alice', asCarol);
         return res.body.isPrivate;
@@ -366,8 +367,9 @@ test.serial(
       await alice.getByRole('button', { name: 'Approve carol' }).click();
       await alice.getByText('No one is waiting.').waitFor();
       t.deepEqual(await accessibilityProblems(alice), [], 'the settings screen');
+      const asCarolNow = { token: (await api.logIn('carol', PASSWORD)).accessToken };
       const approved = await waitFor('carol following alice', async () => {
-        const res = await api.call<{ viewer: { following: boolean } }>('GET', '/v1/users/alice', asCarol);
+        const res = await api.call<{ viewer: { following: boolean } }>('GET', '/v1/users/alice', asCarolNow);
         return res.body.viewer.following;
       });
       t.true(approved);
