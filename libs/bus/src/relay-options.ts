@@ -9,8 +9,16 @@ export interface RelayedBatch {
 }
 
 export interface OutboxRelayOptions {
-  /** Every shard whose outbox this process relays. Shards sharing a `sql` pool share one loop and one LISTEN. */
+  /**
+   * Every shard whose outbox this process relays. Shards sharing a `sql` pool share one loop and one LISTEN.
+   * `sql` is read again on `regroup()` (a `Shards.forShard` view follows the live shard map).
+   */
   shards: readonly OutboxShard[];
+  /**
+   * Subscribes to changes of the shards' routing (e.g. `(l) => shards.onChange(l)`); the relay regroups its
+   * loops on each one and unsubscribes on `stop()`.
+   */
+  routingChanges?: (listener: () => void) => () => void;
   publisher: Publisher;
   /** Rows claimed per transaction, all published at once (PITFALLS: 256 in flight ≈ 4× awaited one by one). Default 256. */
   batchSize?: number;
@@ -58,5 +66,11 @@ export interface OutboxRelay {
   flush(timeoutMs?: number): Promise<void>;
   /** Looks at every shard now (as a notification would). */
   wake(): void;
+  /**
+   * Groups the loops again by the pool each shard's `sql` reads now (after a shard moved to another
+   * database): changed loops finish their claimed batches and stop, then loops for the new pools start
+   * and relay what waits there; unchanged pools are untouched. Called on every `routingChanges` event.
+   */
+  regroup(): Promise<void>;
   stats(): RelayStats;
 }

@@ -47,6 +47,8 @@ export async function startEventWork<const T extends readonly EventSubject[]>(
     if (options.outbox) {
       relay = await startOutboxRelay({
         shards: infra.shards.logicalShards.map((s) => infra.shards.forShard(s)),
+        // a shard moved by the live map: its outbox is relayed from the new database, not the old one
+        routingChanges: (listener) => infra.shards.onChange(listener),
         publisher: createPublisher({ nc: infra.nc, ...(prefix ? { prefix } : {}) }),
         logger,
       });
