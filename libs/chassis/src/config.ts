@@ -160,6 +160,25 @@ export function chassisSpec(service: ServiceName) {
     otlpEndpoint: optional(
       url('OTEL_EXPORTER_OTLP_ENDPOINT', { doc: 'OTLP/HTTP endpoint; traces exported only when set' }),
     ),
+    sentryDsn: optional(
+      url('SENTRY_DSN', {
+        protocols: ['http', 'https'],
+        secret: true,
+        doc: 'Sentry DSN: unhandled errors and 5xx answers (not 503) are reported when set',
+      }),
+    ),
+    sentryRelease: optional(
+      str('SENTRY_RELEASE', {
+        pattern: /^\S{1,200}$/,
+        doc: 'release named in error reports (e.g. the image tag)',
+      }),
+    ),
+    sentryEnvironment: optional(
+      str('SENTRY_ENVIRONMENT', {
+        pattern: /^[\w.-]{1,64}$/,
+        doc: 'environment named in error reports (`production`)',
+      }),
+    ),
   } satisfies ConfigSpec;
 }
 

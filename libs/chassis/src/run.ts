@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { type ConfigOf, type ConfigSpec, loadConfig } from '@instantpost/config';
-import { serve } from '@instantpost/http';
+import { flushErrorTracking, serve, startErrorTracking } from '@instantpost/http';
 import { createLogger, type Logger, shutdownTelemetry } from '@instantpost/telemetry';
 import type { FastifyInstance } from 'fastify';
 import { type ChassisConfig, chassisSpec, type ServiceName } from './config.ts';
@@ -42,12 +42,23 @@ export async function runService<S extends ConfigSpec>(options: RunServiceOption
     process.exit(1);
   }
   const logger = createLogger({ service: options.service, level: config.logLevel });
+  if (
+    startErrorTracking({
+      dsn: config.sentryDsn,
+      service: options.service,
+      release: config.sentryRelease,
+      environment: config.sentryEnvironment,
+    })
+  ) {
+    logger.info('error tracking on: unhandled errors and 5xx answers are reported to SENTRY_DSN');
+  }
   let infra: Infra;
   try {
     infra = await openInfra(options.service, config, logger, fileURLToPath(options.migrations));
   } catch (err) {
     logger.fatal({ err }, 'start-up failed');
     logger.flush();
+    await flushErrorTracking();
     process.exit(1);
   }
   const { app, stop } = await options.build({ config, infra, logger });
@@ -59,6 +70,7 @@ export async function runService<S extends ConfigSpec>(options: RunServiceOption
       await stop?.();
       await infra.close();
       await shutdownTelemetry();
+      await flushErrorTracking();
     },
   });
 }

@@ -57,3 +57,27 @@ test('NATS_USER and NATS_PASSWORD go to connect(), and one without the other is 
   });
   t.deepEqual(error?.problems.map((p) => p.variable).sort(), ['NATS_PASSWORD', 'PG_POOL_MAX']);
 });
+
+test('SENTRY_DSN is optional and must be an http(s) URL; SENTRY_RELEASE and SENTRY_ENVIRONMENT come along', (t) => {
+  const off = loadConfig(chassisSpec('feed'), {});
+  t.is(off.sentryDsn, undefined);
+  const on = loadConfig(chassisSpec('feed'), {
+    SENTRY_DSN: 'https://public@sentry.example/7',
+    SENTRY_RELEASE: 'feed@2026.11.29',
+    SENTRY_ENVIRONMENT: 'production',
+  });
+  t.like(on, {
+    sentryDsn: 'https://public@sentry.example/7',
+    sentryRelease: 'feed@2026.11.29',
+    sentryEnvironment: 'production',
+  });
+  for (const bad of ['not a url', 'ftp://public@sentry.example/7']) {
+    const error = t.throws(() => loadConfig(chassisSpec('feed'), { SENTRY_DSN: bad }), {
+      instanceOf: ConfigError,
+    });
+    t.deepEqual(
+      error?.problems.map((p) => p.variable),
+      ['SENTRY_DSN'],
+    );
+  }
+});

@@ -9,6 +9,14 @@ export {
   UserSummarySchema,
 } from './contract.ts';
 export {
+  type ErrorTrackingOptions,
+  flushErrorTracking,
+  parseTraceparent,
+  type RequestErrorContext,
+  reportRequestError,
+  startErrorTracking,
+} from './error-tracking.ts';
+export {
   DomainError,
   type DomainErrorOptions,
   type ErrorKind,

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { reportRequestError } from './error-tracking.ts';
 import { DomainError, type ErrorKind, HttpErrorCodes } from './errors.ts';
 import type { Problem } from './schemas.ts';
 import { isDependencyOutage } from './unavailable.ts';
@@ -90,7 +91,18 @@ export function registerProblemHandler(app: FastifyInstance): void {
               status === 429 ? HttpErrorCodes.RateLimited : (error.code ?? 'ERROR'),
             );
     }
-    if (problem.status >= 500 && problem.status !== 503) request.log.error({ err: error }, 'request failed');
+    // A 503 is a dependency outage (or shutdown): metrics and alerts cover it, error tracking does not.
+    if (problem.status >= 500 && problem.status !== 503) {
+      request.log.error({ err: error }, 'request failed');
+      const traceparent = reply.getHeader('traceparent');
+      reportRequestError(error, {
+        requestId: request.id,
+        traceparent: typeof traceparent === 'string' ? traceparent : undefined,
+        method: request.method,
+        route: request.routeOptions.url,
+        status: problem.status,
+      });
+    }
     problem.requestId = request.id;
     void reply.status(problem.status).type('application/problem+json').send(problem);
   });
