@@ -18,11 +18,13 @@ import {
   type NatsUser,
   passwordVariable,
   SERVICE_BUS_ACCESS,
+  shardMapBucketNameFor,
   startConsumer,
   streamNameFor,
   tailEvents,
 } from '@instantpost/bus';
 import { EVENT_SUBJECTS, type EventSubject } from '@instantpost/events';
+import { type LiveShardMap, openShardMapStore, parseShardMap, shardMapBucketFor } from '@instantpost/shards';
 import { createLogger } from '@instantpost/telemetry';
 import { type PrivateNats, startPrivateNats } from '@instantpost/testing';
 import test from 'ava';
@@ -270,6 +272,59 @@ test.serial(
     operator.nc.publish('notification.created', 'hello');
     for await (const msg of own) t.is(msg.string(), 'hello');
     t.deepEqual(notification.errors, []);
+  },
+);
+
+test('the permissions name the bucket the shard map store opens', (t) => {
+  t.is(shardMapBucketNameFor(), shardMapBucketFor());
+  t.is(shardMapBucketNameFor('t1a2b3'), shardMapBucketFor('t1a2b3'));
+});
+
+test.serial(
+  'the live shard map: every service reads and watches it and may not change it; setup and the operator write it',
+  async (t) => {
+    const setup = await connectAs('setup');
+    // What setupService does: open (create) the bucket and seed it from SHARD_MAP.
+    const setupStore = await openShardMapStore(setup.nc.jetstream());
+    const seeded = await setupStore.seed(parseShardMap('0-1=postgres://db-a/ip_0;2-3=postgres://db-b/ip_1'));
+    const change = (to: string) => (m: LiveShardMap) => ({
+      ...m,
+      shards: m.shards.map((u, s) => (s === 1 ? to : u)),
+    });
+    const watchers = [];
+    for (const service of SERVICES) {
+      const conn = await connectAs(service);
+      // What openInfra does at every start: open the bucket, read the map, watch it.
+      const store = await openShardMapStore(conn.nc.jetstream());
+      t.is((await store.get())?.version, seeded.version, `${service} reads the map`);
+      const seen: number[] = [];
+      const watcher = await store.watch((m) => seen.push(m.version));
+      await eventually(() => seen.length > 0, `${service} watches the map`);
+      await conn.nc.flush();
+      t.deepEqual(conn.errors, [], `${service}: reading and watching the map needs nothing denied`);
+      const refused = await t.throwsAsync(store.update(change('postgres://evil/ip')), undefined, service);
+      t.regex(String(refused?.message), /Permissions Violation for Publish/i, `${service} may not write`);
+      watchers.push({ service, conn, watcher, seen, denied: conn.errors.length });
+    }
+    t.is((await setupStore.get())?.shards[1], seeded.shards[1], 'no service changed the map');
+    const bySetup = await setupStore.update(change('postgres://db-c/ip_2'));
+    t.is(bySetup.version, seeded.version + 1, 'the setup user changes the map');
+    const operator = await connectAs('operator');
+    const byOperator = await (await openShardMapStore(operator.nc.jetstream())).update(
+      change('postgres://db-d/ip_3'),
+    );
+    t.is(byOperator.version, seeded.version + 2, 'the operator changes the map');
+    for (const { service, conn, watcher, seen, denied } of watchers) {
+      await eventually(() => seen.at(-1) === byOperator.version, `${service} watches the map`);
+      t.deepEqual(
+        seen,
+        [seeded.version, bySetup.version, byOperator.version],
+        `${service} saw every version`,
+      );
+      watcher.stop();
+      t.is(conn.errors.length, denied, `${service}: following later versions needs nothing denied`);
+    }
+    t.deepEqual(setup.errors, [], 'setup: no permission was missing');
   },
 );
 

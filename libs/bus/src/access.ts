@@ -181,10 +181,42 @@ export function servicePermissions(access: BusAccess, prefix?: string): NatsPerm
     publish.add(`${API}.STREAM.MSG.GET.${s}`);
   }
   for (const subject of access.subscribes) subscribe.add(natsSubjectFor(subject, prefix));
+  for (const subject of shardMapReadSubjects(prefix)) publish.add(subject);
   return { publish: [...publish], subscribe: [...subscribe] };
 }
 
-/** The setup Jobs' user: declares and updates the streams (`ensureStreams`), nothing else. */
+/**
+ * The JetStream KV bucket of the live shard map: `shardmap`, `<PREFIX>_shardmap` with a prefix. The same rule
+ * as libs/shards' `shardMapBucketFor` (the map store's; the permissions test checks they agree).
+ */
+export function shardMapBucketNameFor(prefix?: string): string {
+  return prefix ? `${prefix.toUpperCase()}_shardmap` : 'shardmap';
+}
+
+/**
+ * Reading and watching the live shard map (`openShardMapStore`: bucket info, `get`, `watch`), what every
+ * service does at start and while it runs: the KV stream's info, direct and plain message gets, an ordered
+ * consumer (created, read, deleted; its flow-control replies) delivering to `_INBOX`. No write.
+ */
+function shardMapReadSubjects(prefix?: string): string[] {
+  const kv = `KV_${shardMapBucketNameFor(prefix)}`;
+  return [
+    `${API}.STREAM.INFO.${kv}`,
+    `${API}.DIRECT.GET.${kv}`,
+    `${API}.DIRECT.GET.${kv}.>`,
+    `${API}.STREAM.MSG.GET.${kv}`,
+    `${API}.CONSUMER.CREATE.${kv}`,
+    `${API}.CONSUMER.CREATE.${kv}.>`,
+    `${API}.CONSUMER.INFO.${kv}.*`,
+    `${API}.CONSUMER.DELETE.${kv}.*`,
+    `$JS.FC.${kv}.>`,
+  ];
+}
+
+/**
+ * The setup Jobs' user: declares and updates the streams (`ensureStreams`), creates the live shard map's
+ * bucket and seeds or changes the map (`setupService`, `npm run shards -- move` in a Job), nothing else.
+ */
 export function setupPermissions(prefix?: string): NatsPermissions {
   const publish = [`${API}.INFO`];
   for (const name of [...STREAM_NAMES.map((s) => streamNameFor(s, prefix)), advisoryStreamNameFor(prefix)]) {
@@ -194,5 +226,7 @@ export function setupPermissions(prefix?: string): NatsPermissions {
       `${API}.STREAM.UPDATE.${name}`,
     );
   }
+  const bucket = shardMapBucketNameFor(prefix);
+  publish.push(...shardMapReadSubjects(prefix), `${API}.STREAM.CREATE.KV_${bucket}`, `$KV.${bucket}.>`);
   return { publish, subscribe: ['_INBOX.>'] };
 }

@@ -10,6 +10,7 @@ export {
   SERVICE_BUS_ACCESS,
   servicePermissions,
   setupPermissions,
+  shardMapBucketNameFor,
 } from './access.ts';
 export {
   type BatchContext,
