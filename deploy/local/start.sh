@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source deploy/local/ensure-deps.sh
-exec node deploy/local/src/main.ts
+exec node deploy/local/src/main.ts "$@"

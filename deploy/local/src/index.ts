@@ -11,6 +11,17 @@ export {
   startGateway,
 } from './nginx.ts';
 export { freePort, waitForOk } from './ports.ts';
+export {
+  findPrometheus,
+  PROMETHEUS_PORT,
+  type PrometheusConfigOptions,
+  type PrometheusOptions,
+  RULES_FILE,
+  type RunningPrometheus,
+  renderPrometheusConfig,
+  startPrometheus,
+  targetsOf,
+} from './prometheus.ts';
 export { REPO_ROOT, type Runtime, runtimeArgs, ServiceProcess } from './service-process.ts';
 export { SERVICES, type Stack, type StackOptions, setupStack, startStack } from './stack.ts';
 export { ensureWebBuild, WEB_DIST, webSourcesHash } from './web.ts';

@@ -1,16 +1,24 @@
 /**
  * `npm start`: the whole system on this machine. Checks (starts, installs) Postgres, Redis, NATS and nginx,
  * starts the S3 emulator, migrates every service, starts the five services and the gateway on :8080,
- * and stops everything it started on Ctrl-C.
+ * and stops everything it started on Ctrl-C. With `--monitoring` (or MONITORING=1), Prometheus too.
  */
 import { join } from 'node:path';
+import { parseCommand } from '@instantpost/config/cli';
 import { isReachable } from '@instantpost/testing';
 import { localJwtKeys, localMediaUrlKey } from './keys.ts';
 import { findNginx, findNjsModule } from './nginx.ts';
+import {
+  findPrometheus,
+  PROMETHEUS_PORT,
+  type RunningPrometheus,
+  startPrometheus,
+  targetsOf,
+} from './prometheus.ts';
 import { LOCAL_S3, startLocalS3 } from './s3.ts';
 import { REPO_ROOT } from './service-process.ts';
 import { type StackOptions, setupStack, startStack } from './stack.ts';
-import { ensureInfrastructure, ensureNginx, ensureNjs } from './system.ts';
+import { ensureInfrastructure, ensureNginx, ensureNjs, ensurePrometheus } from './system.ts';
 
 const GATEWAY_PORT = Number(process.env.GATEWAY_PORT ?? 8080);
 const S3_PORT = Number(process.env.S3_PORT ?? 9000);
@@ -18,11 +26,29 @@ const UPLOAD_MAX_BYTES = Number(process.env.UPLOAD_MAX_BYTES ?? 25 * 1024 * 1024
 const STATE_DIR = join(REPO_ROOT, '.local');
 const log = (line: string) => process.stdout.write(`${'stack'.padEnd(20)} | ${line}\n`);
 
+const COMMAND = {
+  name: 'npm start --',
+  synopsis: '[--monitoring]',
+  summary:
+    'The whole system on this machine: Postgres, Redis, NATS, the S3 emulator, the five services and the gateway on :8080.',
+  options: {
+    monitoring: {
+      type: 'boolean',
+      description: `also run Prometheus (Debian's package) on 127.0.0.1:${PROMETHEUS_PORT}, scraping every service with deploy/monitoring's rules loaded`,
+    },
+  },
+  notes: 'Environment: MONITORING=1 is the same as --monitoring; GATEWAY_PORT, S3_PORT, UPLOAD_MAX_BYTES.',
+} as const;
+
 async function main(): Promise<void> {
-  for (const [what, port] of [
+  const { values } = parseCommand(COMMAND);
+  const monitoring = values.monitoring === true || /^(1|true|yes)$/i.test(process.env.MONITORING ?? '');
+  const ports: (readonly [string, number])[] = [
     ['the gateway', GATEWAY_PORT],
     ['the S3 emulator', S3_PORT],
-  ] as const) {
+  ];
+  if (monitoring) ports.push(['Prometheus', PROMETHEUS_PORT]);
+  for (const [what, port] of ports) {
     if (await isReachable('127.0.0.1', port)) {
       throw new Error(
         `port ${port} (${what}) is in use: is InstantPost already running? Stop it with Ctrl-C first.`,
@@ -32,6 +58,7 @@ async function main(): Promise<void> {
   const stopInfrastructure = await ensureInfrastructure(log);
   ensureNginx(findNginx(), log);
   ensureNjs(findNjsModule(), log);
+  if (monitoring) ensurePrometheus(findPrometheus(), log);
   const s3 = await startLocalS3(join(STATE_DIR, 's3'), S3_PORT);
   log(`S3 emulator: ${s3.endpoint}, bucket ${LOCAL_S3.bucket}`);
   const keys = localJwtKeys(join(STATE_DIR, 'keys'));
@@ -57,6 +84,25 @@ async function main(): Promise<void> {
   log('migrating every service and declaring the streams');
   await setupStack(options);
   const stack = await startStack(options);
+  let prometheus: RunningPrometheus | undefined;
+  if (monitoring) {
+    try {
+      prometheus = await startPrometheus({
+        targets: targetsOf(stack.processes),
+        workDir: join(STATE_DIR, 'run', 'prometheus'),
+        storageDir: join(STATE_DIR, 'prometheus'),
+        logs: 'terminal',
+      });
+    } catch (err) {
+      await stack.stop();
+      await s3.stop();
+      stopInfrastructure();
+      throw err;
+    }
+    log(
+      `Prometheus: ${prometheus.url} (alerts: ${prometheus.url}/alerts, targets: ${prometheus.url}/targets, rules: ${prometheus.url}/rules)`,
+    );
+  }
   log(`InstantPost is up: ${stack.gatewayUrl} (Ctrl-C stops everything this command started)`);
 
   let stopping = false;
@@ -64,6 +110,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log('stopping');
+    await prometheus?.stop();
     const codes = await stack.stop();
     await s3.stop();
     stopInfrastructure();

@@ -152,3 +152,12 @@ export function ensureNjs(found: string | undefined, log: (line: string) => void
   log("nginx: installing libnginx-mod-http-js (njs) from Debian's packages");
   aptInstall(['libnginx-mod-http-js']);
 }
+
+/** Prometheus for `npm start -- --monitoring` (Debian: prometheus, which also ships promtool). */
+export function ensurePrometheus(found: string | undefined, log: (line: string) => void): void {
+  if (found) return;
+  if (!isRoot())
+    throw new Error('Prometheus is not installed. Install it with:\n  sudo apt-get install -y prometheus');
+  log("Prometheus: installing prometheus from Debian's packages");
+  aptInstall(['prometheus']);
+}
