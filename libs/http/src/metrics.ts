@@ -31,7 +31,8 @@ export function registerMetrics(app: FastifyInstance, service: string): Registry
     }
     done();
   });
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  // Scraped every 15-30 s by Prometheus: its requests are not logged (warnings and errors still are).
+  app.get('/metrics', { schema: { hide: true }, logLevel: 'warn' }, async (_request, reply) => {
     return reply.type(registry.contentType).send(await registry.metrics());
   });
   return registry;
