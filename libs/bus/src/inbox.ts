@@ -43,20 +43,42 @@ export async function withInboxBatch(
 }
 
 /**
+ * The SQLSTATE a moving shard's write fence raises (libs/shards `SHARD_MOVING_SQLSTATE`; the bus does not
+ * depend on the shards library, so the code is repeated here).
+ */
+const SHARD_MOVING_SQLSTATE = 'IPMOV';
+
+/**
  * Runs `work` in a transaction on `shard` once per (consumer, event): returns `false` without calling
  * `work` when the event was already handled. Shorthand for `sql.begin` + `withInbox`.
+ *
+ * A transaction refused by the fence of a moving shard waits, when `shard` can tell (`rerouted`, as a
+ * live `Shards.forShard` view does), until the shard is routed to its new database (at most `fenceWaitMs`)
+ * and runs again there, like libs/shards' `inTransaction`: the handler is not failed into a redelivery.
  */
 export async function handleOnce(
   shard: OutboxShard,
   consumer: string,
   eventId: string,
   work: (tx: postgres.TransactionSql) => Promise<void>,
+  fenceWaitMs = 5000,
 ): Promise<boolean> {
-  return shard.sql.begin(async (tx) => {
-    if (!(await withInbox(tx, shard.schema, consumer, eventId))) return false;
-    await work(tx);
-    return true;
-  });
+  const deadline = Date.now() + fenceWaitMs;
+  for (;;) {
+    const pool = shard.sql;
+    try {
+      return await pool.begin(async (tx) => {
+        if (!(await withInbox(tx, shard.schema, consumer, eventId))) return false;
+        await work(tx);
+        return true;
+      });
+    } catch (error) {
+      const left = deadline - Date.now();
+      const fenced = (error as { code?: unknown } | null)?.code === SHARD_MOVING_SQLSTATE;
+      if (!shard.rerouted || !fenced || left <= 0) throw error;
+      if (!(await shard.rerouted(pool, left))) throw error;
+    }
+  }
 }
 
 /**

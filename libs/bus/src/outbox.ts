@@ -11,6 +11,11 @@ import { assertSchemaName } from './names.ts';
 export interface OutboxShard {
   readonly schema: string;
   readonly sql: postgres.Sql;
+  /**
+   * After a write on `pool` was refused by a shard move's fence: resolves true once the shard is routed to
+   * another pool (libs/shards' `ShardSql` has it); `handleOnce` then runs again there.
+   */
+  rerouted?(pool: postgres.Sql, timeoutMs?: number): Promise<boolean>;
 }
 
 /**

@@ -66,5 +66,5 @@ export {
   migrationStatus,
   type SchemaStatus,
 } from './status.ts';
-export { inTransaction, type ShardConn, type ShardTx } from './transaction.ts';
+export { inTransaction, onShard, type ShardConn, type ShardTx } from './transaction.ts';
 export { redactUrl } from './urls.ts';

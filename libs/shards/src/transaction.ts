@@ -29,11 +29,53 @@ export async function inTransaction<T>(
   work: (tx: ShardTx) => Promise<T>,
   fenceWaitMs = 5000,
 ): Promise<T> {
+  return retryFenced(shard, (pool) => once(shard, pool, work), fenceWaitMs);
+}
+
+/**
+ * Runs one statement outside a transaction (a single `UPDATE`, `INSERT … ON CONFLICT`, `DELETE`) on `shard`
+ * the way `inTransaction` runs a transaction: refused by the fence of a moving shard, it waits until the map
+ * routes the shard to its new database (at most `fenceWaitMs`) and runs again there. `statement` gets the
+ * shard bound to one pool for each attempt (`s.sql`, `s.table(…)`); the fence refuses a statement before it
+ * writes anything, so running it again is safe.
+ *
+ * ```ts
+ * onShard(shards.forId(postId), (s) => s.sql`UPDATE ${s.table('posts')} SET likes = likes + 1 WHERE id = ${postId}`)
+ * ```
+ */
+export function onShard<T>(
+  shard: ShardSql,
+  statement: (s: ShardConn) => Promise<T>,
+  fenceWaitMs = 5000,
+): Promise<T> {
+  return retryFenced(
+    shard,
+    async (pool) =>
+      statement({
+        shard: shard.shard,
+        schema: shard.schema,
+        database: shard.database,
+        sql: pool,
+        table(name: string) {
+          assertTableName(name);
+          return pool(`${shard.schema}.${name}`);
+        },
+      }),
+    fenceWaitMs,
+  );
+}
+
+/** Runs `attempt` on the shard's pool of the moment; after a fence refusal, again on the new route. */
+async function retryFenced<T>(
+  shard: ShardSql,
+  attempt: (pool: postgres.Sql) => Promise<T>,
+  fenceWaitMs: number,
+): Promise<T> {
   const deadline = Date.now() + fenceWaitMs;
   for (;;) {
     const pool = shard.sql;
     try {
-      return await once(shard, pool, work);
+      return await attempt(pool);
     } catch (error) {
       const left = deadline - Date.now();
       if (!shard.rerouted || !isShardMovingError(error) || left <= 0) throw error;

@@ -6,6 +6,7 @@ import {
   inTransaction,
   liveMapFromJson,
   liveMapToJson,
+  onShard,
   openShardMapStore,
   parseShardMap,
   rangesOf,
@@ -170,6 +171,63 @@ test.serial('a transaction refused by a move fence waits for the new route and r
     await shards.close();
   }
 });
+
+test.serial(
+  'a single statement refused by a move fence waits for the new route and runs there',
+  async (t) => {
+    const { text, urls } = await twoDatabaseMap(ns, 2);
+    for (const url of urls) {
+      await withDirect(url, async (sql) => {
+        await sql`CREATE SCHEMA t_0001`;
+        await sql`CREATE TABLE t_0001.counters (id int PRIMARY KEY, n int NOT NULL)`;
+        await sql`INSERT INTO t_0001.counters VALUES (1, 10)`;
+      });
+    }
+    await withDirect(urls[1], (sql) =>
+      sql.unsafe(`
+      CREATE FUNCTION t_0001.fence() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'moving' USING ERRCODE = '${SHARD_MOVING_SQLSTATE}'; END $$;
+      CREATE TRIGGER fence BEFORE UPDATE ON t_0001.counters FOR EACH STATEMENT EXECUTE FUNCTION t_0001.fence();`),
+    );
+    const shards = createShards({ service: 't', map: parseShardMap(text), poolMax: 2 });
+    try {
+      const started = Date.now();
+      const pools: unknown[] = [];
+      const update = onShard(shards.forShard(1), (s) => {
+        pools.push(s.sql);
+        return s.sql`UPDATE ${s.table('counters')} SET n = n + 1 WHERE id = 1 RETURNING n`;
+      });
+      setTimeout(() => void shards.apply(parseShardMap(`0-1=${urls[0]}`), 2), 300);
+      const [row] = await update;
+      t.is(row?.n, 11, 'ran once more, on the new route');
+      t.is(pools.length, 2);
+      t.not(pools[0], pools[1], 'each attempt is bound to the pool it ran on');
+      t.true(Date.now() - started >= 250);
+      const n = async (url: string) =>
+        (await withDirect(url, (sql) => sql<{ n: number }[]>`SELECT n FROM t_0001.counters`))[0]?.n;
+      t.is(await n(urls[1]), 10, 'the fenced copy was not written');
+      // Other errors are not retried, and without a new route in time the fence's error reaches the caller.
+      await t.throwsAsync(
+        () => onShard(shards.forShard(1), (s) => s.sql`SELECT * FROM ${s.table('nothing')}`),
+        {
+          code: '42P01',
+        },
+      );
+      await withDirect(urls[0], (sql) =>
+        sql.unsafe(`
+        CREATE FUNCTION t_0001.fence() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'moving' USING ERRCODE = '${SHARD_MOVING_SQLSTATE}'; END $$;
+        CREATE TRIGGER fence BEFORE UPDATE ON t_0001.counters FOR EACH STATEMENT EXECUTE FUNCTION t_0001.fence();`),
+      );
+      await t.throwsAsync(
+        () => onShard(shards.forShard(1), (s) => s.sql`UPDATE ${s.table('counters')} SET n = 0`, 200),
+        { code: SHARD_MOVING_SQLSTATE },
+      );
+    } finally {
+      await shards.close();
+    }
+  },
+);
 
 test('rangesOf groups consecutive shards of one database', (t) => {
   t.deepEqual(rangesOf({ shards: ['a', 'a', 'b', 'a'] }).ranges, [
