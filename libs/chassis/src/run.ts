@@ -43,7 +43,7 @@ export async function runService<S extends ConfigSpec>(options: RunServiceOption
   }
   const logger = createLogger({ service: options.service, level: config.logLevel });
   if (
-    startErrorTracking({
+    await startErrorTracking({
       dsn: config.sentryDsn,
       service: options.service,
       release: config.sentryRelease,

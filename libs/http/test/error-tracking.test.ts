@@ -66,7 +66,7 @@ test.before(async () => {
   });
   await new Promise<void>((resolve) => sentry.listen(0, '127.0.0.1', resolve));
   dsn = `http://public@127.0.0.1:${(sentry.address() as AddressInfo).port}/1`;
-  started = startErrorTracking({
+  started = await startErrorTracking({
     dsn,
     service: 'probe',
     release: 'probe@1.2.3',
