@@ -1,7 +1,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { formatFindings, type K8sObject, renderEdited, validateSchemas } from '../src/index.ts';
+import {
+  formatFindings,
+  type K8sObject,
+  renderEdited,
+  renderWithComponent,
+  validateSchemas,
+} from '../src/index.ts';
 import { codeFacts, find, manifestFindings, OVERLAYS, render, routingFindings } from './helpers.ts';
 
 /**
@@ -90,5 +96,25 @@ for (const overlay of OVERLAYS) {
       .map((o) => o.spec.scaleTargetRef.name);
     t.true(scaled.length >= (overlay === 'k8s/overlays/prod' ? 5 : 3));
     for (const name of scaled) t.is(find(objects, 'Deployment', name).spec.replicas, undefined, name);
+  });
+}
+
+for (const overlay of OVERLAYS) {
+  test(`${overlay} with components/media-node-pool: media-processing alone runs on the media pool`, (t) => {
+    const objects = renderWithComponent(overlay, 'media-node-pool');
+    t.is(formatFindings(validateSchemas(objects)), '');
+    const before = render(overlay);
+    for (const deployment of objects.filter((o) => o.kind === 'Deployment')) {
+      const name = deployment.metadata?.name ?? '';
+      const pod = deployment.spec.template.spec;
+      if (name === 'media-processing') {
+        t.deepEqual(pod.nodeSelector, { 'instantpost.io/pool': 'media' });
+        t.deepEqual(pod.tolerations, [
+          { key: 'instantpost.io/pool', operator: 'Equal', value: 'media', effect: 'NoSchedule' },
+        ]);
+      } else {
+        t.deepEqual(deployment, find(before, 'Deployment', name), `${name} is unchanged`);
+      }
+    }
   });
 }

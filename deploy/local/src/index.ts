@@ -22,6 +22,13 @@ export {
   startPrometheus,
   targetsOf,
 } from './prometheus.ts';
-export { REPO_ROOT, type Runtime, runtimeArgs, ServiceProcess } from './service-process.ts';
-export { SERVICES, type Stack, type StackOptions, setupStack, startStack } from './stack.ts';
+export { nodeCommand, REPO_ROOT, type Runtime, runtimeArgs, ServiceProcess } from './service-process.ts';
+export {
+  DEFAULT_NICENESS,
+  SERVICES,
+  type Stack,
+  type StackOptions,
+  setupStack,
+  startStack,
+} from './stack.ts';
 export { ensureWebBuild, WEB_DIST, webSourcesHash } from './web.ts';

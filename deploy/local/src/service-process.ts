@@ -67,6 +67,17 @@ export function runServiceScript(
   });
 }
 
+/**
+ * The command that starts `node <args>`, under `nice -n <niceness>` when asked (Linux and other Unixes with
+ * coreutils' nice). nice execs node in place, so the child's pid is node's and every thread node starts
+ * (libuv's pool, where sharp/libvips work) inherits the lower priority; `os.setPriority` after spawn would
+ * change only the main thread and race the threads node starts meanwhile.
+ */
+export function nodeCommand(args: string[], niceness = 0): [string, string[]] {
+  if (niceness === 0 || process.platform === 'win32') return [process.execPath, args];
+  return ['nice', ['-n', String(niceness), process.execPath, ...args]];
+}
+
 /** One running replica of a service. */
 export class ServiceProcess {
   private child: ChildProcess | undefined;
@@ -78,6 +89,8 @@ export class ServiceProcess {
   private readonly env: NodeJS.ProcessEnv;
   private readonly sink: LogSink;
   readonly runtime: Runtime;
+  /** The process's nice value (0 = the parent's priority; 10 = media-processing in the stack). */
+  readonly niceness: number;
 
   constructor(
     service: ServiceName,
@@ -86,6 +99,7 @@ export class ServiceProcess {
     env: NodeJS.ProcessEnv,
     sink: LogSink,
     runtime: Runtime = 'node',
+    niceness = 0,
   ) {
     this.service = service;
     this.replica = replica;
@@ -93,6 +107,7 @@ export class ServiceProcess {
     this.env = env;
     this.sink = sink;
     this.runtime = runtime;
+    this.niceness = niceness;
   }
 
   get name(): string {
@@ -109,15 +124,15 @@ export class ServiceProcess {
 
   /** Starts the process and waits until its /readyz answers 200. */
   async start(timeoutMs = 30_000): Promise<void> {
-    const child = spawn(
-      process.execPath,
+    const [command, args] = nodeCommand(
       [...runtimeArgs(this.runtime), '--import', '@instantpost/telemetry/register', 'src/main.ts'],
-      {
-        cwd: serviceDir(this.service),
-        env: { ...this.env, PORT: String(this.port), SERVICE_NAME: this.service },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+      this.niceness,
     );
+    const child = spawn(command, args, {
+      cwd: serviceDir(this.service),
+      env: { ...this.env, PORT: String(this.port), SERVICE_NAME: this.service },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child = child;
     const out = pipeOutput(child, this.name, this.sink);
     this.exited = new Promise((resolve) =>

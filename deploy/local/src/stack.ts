@@ -8,6 +8,14 @@ import { ensureWebBuild } from './web.ts';
 
 export const SERVICES = Object.keys(SERVICE_PORTS) as ServiceName[];
 
+/**
+ * Nice values of the services in the local stack: media-processing (sharp decoding and encoding every
+ * rendition) yields the CPU to the read path, so photo processing never starves reads on a small machine;
+ * with the CPU idle it still gets all of it. In Kubernetes it has its own node pool instead
+ * (k8s/components/media-node-pool).
+ */
+export const DEFAULT_NICENESS: Partial<Record<ServiceName, number>> = { 'media-processing': 10 };
+
 export interface StackOptions {
   /** Environment shared by every service (SHARD_MAP, REDIS_URL, NATS_URL, JWT keys, S3 settings, …). */
   env: NodeJS.ProcessEnv;
@@ -24,6 +32,8 @@ export interface StackOptions {
   logs: 'terminal' | 'files';
   /** Gateway settings other than the defaults (tests use short cache times and small limits). */
   gateway?: GatewayTuning;
+  /** Nice value per service (Linux `nice -n`); default DEFAULT_NICENESS, `{}` runs all at the parent's. */
+  niceness?: Partial<Record<ServiceName, number>>;
 }
 
 export interface Stack {
@@ -89,6 +99,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           port,
           envFor(options, service),
           sinkFor(options, `${service}-${replica}`),
+          'node',
+          (options.niceness ?? DEFAULT_NICENESS)[service] ?? 0,
         ),
       );
     }
