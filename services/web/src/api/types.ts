@@ -1,8 +1,8 @@
 /**
- * Names for the shapes the screens use, taken from the generated `schema.ts` (`npm run gen`, from
+ * Names for the shapes the screens use, taken from the generated `generated/api-schema.ts` (`npm run gen`, from
  * deploy/openapi/openapi.json): a change of the public API shows up here as a type error.
  */
-import type { paths } from './schema.ts';
+import type { paths } from '../../generated/api-schema.ts';
 
 type Json<T> = T extends { content: { 'application/json': infer B } } ? B : never;
 type Ok<Op, Status extends number> = Op extends { responses: infer R }
