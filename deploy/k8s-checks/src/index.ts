@@ -51,7 +51,7 @@ export {
   writeDashboards,
   writeMonitoringCopies,
 } from './monitoring.ts';
-export { NATS_AUTH_FILE, natsAuthIsCurrent, writeNatsAuth } from './nats-auth.ts';
+export { NATS_AUTH_FILE, natsAuthIsCurrent, serviceConsumers, writeNatsAuth } from './nats-auth.ts';
 export { checkNatsVersions, type NatsVersionUse, natsVersionsInUse } from './nats-version.ts';
 export {
   documentedConfig,

@@ -1,4 +1,4 @@
-/** `npm run nats:auth`: renders k8s/nats/auth.conf from libs/bus/src/access.ts (`--help` for the usage). */
+/** `npm run nats:auth`: renders k8s/nats/auth.conf from libs/bus's table and the services' consumers (`--help`). */
 import { parseCommand } from '@instantpost/config/cli';
 import { NATS_AUTH_FILE, natsAuthIsCurrent, writeNatsAuth } from './nats-auth.ts';
 
@@ -6,7 +6,7 @@ const COMMAND = {
   name: 'npm run nats:auth --',
   synopsis: '[--check]',
   summary:
-    'Writes k8s/nats/auth.conf, the NATS users and permissions, from the table in libs/bus/src/access.ts.',
+    'Writes k8s/nats/auth.conf, the NATS users and permissions, from libs/bus/src/access.ts and the consumers the services define.',
   options: {
     check: {
       type: 'boolean',

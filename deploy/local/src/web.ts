@@ -28,7 +28,15 @@ export const WEB_DIST = join(WEB_DIR, 'dist');
 const STAMP = '.sources-sha256';
 const LOCK = join(WEB_DIR, '.build-lock');
 const LOCK_STALE_MS = 5 * 60_000;
-const INPUTS = ['index.html', 'package.json', 'tsconfig.json', 'vite.config.ts', 'src', 'generated', 'public'];
+const INPUTS = [
+  'index.html',
+  'package.json',
+  'tsconfig.json',
+  'vite.config.ts',
+  'src',
+  'generated',
+  'public',
+];
 
 function filesOf(path: string): string[] {
   if (!existsSync(path)) return [];

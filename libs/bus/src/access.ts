@@ -9,40 +9,40 @@ import {
   streamOf,
 } from './names.ts';
 
+/** A service's durable consumers (its `defineConsumer` calls): name → subjects. */
+export type BusConsumers = Readonly<Record<string, readonly EventSubject[]>>;
+
 /**
- * What one service does on the bus: the only input of its NATS permissions. Kept next to the bus code
- * because the JetStream API subjects below are the ones this library's publisher, consumer runner and
- * dead-lettering use.
+ * What one service does on the bus besides its durable consumers. Kept next to the bus code because the
+ * JetStream API subjects below are the ones this library's publisher, consumer runner and dead-lettering use.
  */
-export interface BusAccess {
+export interface BusRole {
   /** The event subjects it publishes (outbox relay or direct): nobody else may. */
   readonly publishes: readonly EventSubject[];
-  /** Its durable consumers (`defineConsumer`): name → subjects. */
-  readonly consumers: Readonly<Record<string, readonly EventSubject[]>>;
   /** Subjects every replica reads for itself with an ordered consumer (`tailEvents`). */
   readonly tails: readonly EventSubject[];
   /** Subjects it reads with a plain core subscription (live fan-out between its own replicas). */
   readonly subscribes: readonly EventSubject[];
 }
 
+/** The only input of a service's NATS permissions: its role and its consumers. */
+export interface BusAccess extends BusRole {
+  readonly consumers: BusConsumers;
+}
+
 /**
- * Who publishes and consumes what (ARCHITECTURE.md's table, as the code declares it). The NATS users
- * of k8s/nats/auth.conf are rendered from this table; `deploy/k8s-checks` compares it with the
- * consumers the services define, and a test runs every row against a nats-server with that file.
+ * Who publishes and reads what (ARCHITECTURE.md's table, as the code declares it). The durable consumers
+ * are not repeated here: `deploy/k8s-checks` reads them from the services' `defineConsumer` calls and
+ * renders k8s/nats/auth.conf from both; a test runs every row against a nats-server with that file.
  */
 export const SERVICE_BUS_ACCESS = {
   upload: {
     publishes: ['media.uploaded'],
-    consumers: { 'upload-media-status': ['media.rejected', 'post.published', 'post.deleted'] },
     tails: ['session.revoked'],
     subscribes: [],
   },
   'media-processing': {
     publishes: ['media.processed', 'media.rejected'],
-    consumers: {
-      'media-processing': ['media.uploaded'],
-      'media-processing-deletions': ['post.deleted'],
-    },
     tails: ['session.revoked'],
     subscribes: [],
   },
@@ -60,62 +60,20 @@ export const SERVICE_BUS_ACCESS = {
       'like.deleted',
       'comment.created',
     ],
-    consumers: {
-      'metadata-posts': ['media.processed'],
-      'metadata-follow-mirror': ['follow.created', 'follow.approved', 'follow.deleted'],
-      'metadata-tags': ['post.published', 'post.deleted'],
-      'metadata-cache': [
-        'account.updated',
-        'follow.created',
-        'follow.approved',
-        'follow.deleted',
-        'post.published',
-        'post.deleted',
-      ],
-      'metadata-go-public': ['account.updated'],
-      'metadata-counters': ['like.created', 'like.deleted', 'comment.created'],
-    },
     tails: ['session.revoked'],
     subscribes: [],
   },
   feed: {
     publishes: [],
-    consumers: {
-      'feed-fanout': ['post.published', 'post.deleted'],
-      'feed-projector': [
-        'account.created',
-        'account.updated',
-        'follow.created',
-        'follow.approved',
-        'follow.deleted',
-        'like.created',
-        'like.deleted',
-        'comment.created',
-      ],
-    },
     tails: ['session.revoked'],
     subscribes: [],
   },
   notification: {
     publishes: ['notification.created'],
-    consumers: {
-      'notification-activity': [
-        'account.created',
-        'account.updated',
-        'follow.created',
-        'follow.approved',
-        'follow.deleted',
-        'like.created',
-        'like.deleted',
-        'comment.created',
-        'post.published',
-        'post.deleted',
-      ],
-    },
     tails: ['session.revoked'],
     subscribes: ['notification.created'],
   },
-} as const satisfies Record<string, BusAccess>;
+} as const satisfies Record<string, BusRole>;
 
 export type BusUser = keyof typeof SERVICE_BUS_ACCESS;
 

@@ -5,6 +5,8 @@
 
 export {
   type BusAccess,
+  type BusConsumers,
+  type BusRole,
   type BusUser,
   type NatsPermissions,
   SERVICE_BUS_ACCESS,
@@ -73,6 +75,7 @@ export {
   passwordVariable,
   permissionsOf,
   renderNatsAuthorization,
+  type ServiceConsumers,
 } from './nats-auth.ts';
 export {
   busMigrations,
