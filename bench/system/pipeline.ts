@@ -1,5 +1,5 @@
 /**
- * The upload pipeline, photo by photo: `POST /v1/media` of a 12 MP JPEG → upload (S3 original, outbox) →
+ * The upload pipeline, photo by photo: `POST /v1/media` of a JPEG (phone-sized 1080×1350, or 12 MP) → upload (S3 original, outbox) →
  * media-processing (decode, 8 renditions, blurhash, S3) → metadata (post) → feed (fan-out). Each photo is
  * followed by polling `GET /v1/media/:id/status` (owner) until `published` and one follower's
  * `GET /v1/feed` until the post is on it; `inFlight` photos are kept going at once.
@@ -11,6 +11,7 @@ import { median, percentile } from '../stats.ts';
 import { type HttpClient, photoUpload } from './http.ts';
 import { pool } from './seed.ts';
 
+let uploadsSoFar = 0;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A 12-megapixel (4000×3000) camera-like JPEG: noise keeps it realistically large (several MB). */
@@ -25,6 +26,37 @@ export async function twelveMegapixelPhoto(): Promise<Buffer> {
     },
   })
     .jpeg({ quality: 90 })
+    .toBuffer();
+}
+
+/**
+ * A phone-sized photo as apps upload it after resizing on the phone: 1080×1350 (4:5) JPEG of ~110 KB —
+ * a smooth gradient with light sensor-like noise at quality 80.
+ */
+export async function phonePhoto(): Promise<Buffer> {
+  const width = 1080;
+  const height = 1350;
+  const gradient = Buffer.from(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><defs>` +
+      '<linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#e8a25a"/>' +
+      '<stop offset="0.5" stop-color="#5a8cc8"/><stop offset="1" stop-color="#2d4a33"/></linearGradient></defs>' +
+      `<rect width="${width}" height="${height}" fill="url(#g)"/>` +
+      `<circle cx="540" cy="600" r="260" fill="#f4e3c1" opacity="0.8"/></svg>`,
+  );
+  const noise = await sharp({
+    create: {
+      width,
+      height,
+      channels: 3,
+      background: '#808080',
+      noise: { type: 'gaussian', mean: 128, sigma: 13 },
+    },
+  })
+    .raw()
+    .toBuffer();
+  return sharp(gradient)
+    .composite([{ input: noise, raw: { width, height, channels: 3 }, blend: 'soft-light' }])
+    .jpeg({ quality: 80 })
     .toBuffer();
 }
 
@@ -55,6 +87,10 @@ async function poll(what: string, probe: () => Promise<boolean>, intervalMs: num
   return performance.now();
 }
 
+/**
+ * `count` photos, `inFlight` at a time; with `until`, photos keep going (count ignored) until it returns
+ * true, the ones in flight then finishing — uploads running flat out beside another load.
+ */
 export async function uploadPipeline(
   api: HttpClient,
   author: { token: string },
@@ -62,18 +98,30 @@ export async function uploadPipeline(
   photo: Buffer,
   count: number,
   inFlight: number,
+  until?: () => boolean,
 ): Promise<PipelineResult> {
   const toPublished: number[] = [];
   const toFeed: number[] = [];
   const start = performance.now();
   let lastPublished = start;
-  await pool(count, inFlight, async (i) => {
+  let done = 0;
+  // Distinct bytes per photo across calls too (the upload service may deduplicate identical bytes).
+  const base = uploadsSoFar;
+  uploadsSoFar += until ? 1_000_000 : count;
+  const run = until
+    ? (task: (i: number) => Promise<void>) =>
+        pool(inFlight, inFlight, async (worker) => {
+          for (let i = worker; !until(); i += inFlight) await task(i);
+        })
+    : (task: (i: number) => Promise<void>) => pool(count, inFlight, task);
+  await run(async (n) => {
+    const i = base + n;
     const sent = performance.now();
     const reply = await api.send({
       method: 'POST',
       path: '/v1/media',
       token: author.token,
-      raw: photoUpload(distinct(photo, i), `12 MP photo ${i} #pipeline`),
+      raw: photoUpload(distinct(photo, i), `bench photo ${i} #pipeline`),
     });
     if (reply.status !== 202) throw new Error(`upload: ${reply.status} ${reply.text}`);
     const { id } = JSON.parse(reply.text) as { id: string };
@@ -105,16 +153,21 @@ export async function uploadPipeline(
     toPublished.push(published - sent);
     toFeed.push(inFeed - sent);
     lastPublished = Math.max(lastPublished, published);
+    done++;
   });
   return {
-    photos: count,
-    publishedPerSecond: count / ((lastPublished - start) / 1000),
+    photos: done,
+    publishedPerSecond: done / ((lastPublished - start) / 1000),
     uploadToPublished: { p50: percentile(toPublished, 50), p99: percentile(toPublished, 99) },
     uploadToFeed: { p50: percentile(toFeed, 50), p99: percentile(toFeed, 99) },
   };
 }
 
-/** The raw baseline: the service's own image work (renderImage) on the same photo, one at a time, here. */
+/**
+ * The raw baseline: sharp doing the same renditions — media-processing's own image work (renderImage: one
+ * decode, 1080/640/320/thumb in JPEG and WebP, blurhash; no HTTP, S3, NATS or Postgres) on the same photo,
+ * one at a time (the stack's MEDIA_CONCURRENCY=1), in this process.
+ */
 export async function rawRendering(
   photo: Buffer,
   count: number,
