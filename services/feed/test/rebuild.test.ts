@@ -6,7 +6,7 @@ import { openNamespace, stopTestInfra, type TestNamespace } from '@instantpost/t
 import test from 'ava';
 import { PROJECTION_TABLES } from '../src/store/projections.ts';
 import { wipeRedis } from '../src/store/timelines.ts';
-import { Harness, type User } from './helpers.ts';
+import { type FeedBody, Harness, type User } from './helpers.ts';
 
 // Redis is never the only copy: wiping it, or the projections themselves, loses nothing.
 let ns: TestNamespace;
@@ -57,7 +57,22 @@ test.after.always(async () => {
   await stopTestInfra();
 });
 
-const allFeeds = async () => Promise.all(users.map((u) => h.feedOf(u, '?limit=100')));
+/**
+ * A feed page without its URL signatures: they hold a bucketed expiry, so two reads around the top of an
+ * hour differ there while the feed is the same.
+ */
+const unsigned = (page: FeedBody): FeedBody => ({
+  ...page,
+  items: page.items.map((item) => ({
+    ...item,
+    media: {
+      ...item.media,
+      renditions: item.media.renditions.map((r) => ({ ...r, url: r.url.split('?', 1)[0] as string })),
+    },
+  })),
+});
+const feedPage = async (u: User) => unsigned(await h.feedOf(u, '?limit=100'));
+const allFeeds = async () => Promise.all(users.map(feedPage));
 
 async function dumpProjections(): Promise<Record<string, unknown[]>> {
   const out: Record<string, unknown[]> = {};
@@ -104,7 +119,7 @@ test.serial('the operator command rebuilds every timeline (and one user’s) fro
   await h.feed.infra.redis.zadd(`tl:${one.id}`, 0, `${'9'.repeat(19)}:1`); // a stray entry
   const single = await run(process.execPath, ['--import', 'tsx', ops, 'rebuild', '--user', one.id], { env });
   t.regex(single.stdout, /rebuilt the timeline of/);
-  t.deepEqual(await h.feedOf(one, '?limit=100'), before[3], 'the rebuild replaced the timeline');
+  t.deepEqual(await feedPage(one), before[3], 'the rebuild replaced the timeline');
 
   const bad = await run(process.execPath, ['--import', 'tsx', ops, 'rebuild', '--user', 'x1'], { env }).catch(
     (err: { code: number; stderr: string }) => err,
