@@ -37,9 +37,8 @@ const OUTAGE_CODES = new Set([
   '08006',
   '57014',
   '25P03',
-  // nats.js
+  // nats.js (CONNECTION_CLOSED above too)
   'DISCONNECT',
-  'CONNECTION_CLOSED',
   'CONNECTION_REFUSED',
   'TIMEOUT',
 ]);

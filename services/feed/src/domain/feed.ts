@@ -60,8 +60,7 @@ export class FeedReader {
       liked: undefined,
     };
     const items = await this.hydrate(viewerId, entries, nothingCached, this.mediaUrls.expires());
-    const last = entries.at(-1);
-    return { items, nextCursor: entries.length === limit && last ? last.postId : null };
+    return pageOf(entries, items, limit);
   }
 
   private async pageFromRedis(
@@ -79,10 +78,8 @@ export class FeedReader {
       if (read.bigFolloweesMissing) await this.builder.rebuildBigFollowees(viewerId);
       for (const authorId of read.missingAuthors) await this.builder.rebuildAuthorPosts(authorId);
     }
-    const entries = read.entries;
-    const items = await this.hydrate(viewerId, entries, read.cached, this.mediaUrls.expires());
-    const last = entries.at(-1);
-    return { items, nextCursor: entries.length === limit && last ? last.postId : null };
+    const items = await this.hydrate(viewerId, read.entries, read.cached, this.mediaUrls.expires());
+    return pageOf(read.entries, items, limit);
   }
 
   /** Fills what the caches missed from Postgres (and caches it). */
@@ -148,6 +145,12 @@ export class FeedReader {
     this.media.set(summary, { expires, media });
     return media;
   }
+}
+
+/** A full page has a next one, after its last entry (a post some items of which may be deleted). */
+function pageOf(entries: readonly TimelineEntry[], items: FeedItem[], limit: number): FeedPage {
+  const last = entries.at(-1);
+  return { items, nextCursor: entries.length === limit && last ? last.postId : null };
 }
 
 /** Filling a cache is an optimization: with Redis away the read goes on without it. */

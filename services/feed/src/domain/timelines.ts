@@ -22,9 +22,8 @@ export class TimelineBuilder {
     const { projections, timelines } = this.stores;
     if (options.replace) await timelines.dropTimeline(userId);
     await timelines.openTimeline(userId);
-    const followees = await projections.followees(userId);
-    const entries = await projections.recentPosts([userId, ...followees], this.settings.timelineCap);
-    await timelines.fillTimeline(userId, newest(entries, this.settings.timelineCap));
+    const entries = await this.timelineFromProjections(userId);
+    await timelines.fillTimeline(userId, entries);
     // An unfollow handled while Postgres was read may have removed its posts before the fill put them
     // back: look at the follows again and take out the authors that are gone.
     const still = new Set([userId, ...(await projections.followees(userId))]);
