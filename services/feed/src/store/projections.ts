@@ -1,4 +1,4 @@
-import { groupByShard, inTransaction, type Shards, type ShardTx } from '@instantpost/shards';
+import { groupByShard, inTransaction, onShard, type Shards, type ShardTx } from '@instantpost/shards';
 import type { AccountName, CachedPost, PostSummary } from './cache.ts';
 import type { TimelineEntry } from './keys.ts';
 
@@ -89,19 +89,21 @@ export function projectionStore(shards: Shards) {
       fields: { username?: string; displayName?: string },
       v: EventVersion,
     ): Promise<void> {
-      const s = shards.forId(userId);
-      const t = s.table('accounts');
-      await s.sql`INSERT INTO ${t} (user_id) VALUES (${userId}) ON CONFLICT DO NOTHING`;
-      if (fields.username !== undefined) {
-        await s.sql`UPDATE ${t} SET username = ${fields.username}, username_at = ${v.at}, username_seq = ${v.seq}
-                  WHERE user_id = ${userId}
-                    AND (username_at, username_seq) < (${v.at}::timestamptz, ${v.seq}::bigint)`;
-      }
-      if (fields.displayName !== undefined) {
-        await s.sql`UPDATE ${t} SET display_name = ${fields.displayName}, display_at = ${v.at}, display_seq = ${v.seq}
-                  WHERE user_id = ${userId}
-                    AND (display_at, display_seq) < (${v.at}::timestamptz, ${v.seq}::bigint)`;
-      }
+      // Each statement is idempotent, so a fenced run repeats them all on the shard's new database.
+      await onShard(shards.forId(userId), async (s) => {
+        const t = s.table('accounts');
+        await s.sql`INSERT INTO ${t} (user_id) VALUES (${userId}) ON CONFLICT DO NOTHING`;
+        if (fields.username !== undefined) {
+          await s.sql`UPDATE ${t} SET username = ${fields.username}, username_at = ${v.at}, username_seq = ${v.seq}
+                    WHERE user_id = ${userId}
+                      AND (username_at, username_seq) < (${v.at}::timestamptz, ${v.seq}::bigint)`;
+        }
+        if (fields.displayName !== undefined) {
+          await s.sql`UPDATE ${t} SET display_name = ${fields.displayName}, display_at = ${v.at}, display_seq = ${v.seq}
+                    WHERE user_id = ${userId}
+                      AND (display_at, display_seq) < (${v.at}::timestamptz, ${v.seq}::bigint)`;
+        }
+      });
     },
 
     async accounts(userIds: readonly string[]): Promise<Map<string, AccountName>> {
@@ -218,8 +220,9 @@ export function projectionStore(shards: Shards) {
 
     /** Stores a published post; returns false when it was deleted first (the tombstone wins). */
     async publishPost(p: PostSummary): Promise<boolean> {
-      const s = shards.forId(p.authorId);
-      const [row] = await s.sql<{ deleted: boolean }[]>`
+      const [row] = await onShard(
+        shards.forId(p.authorId),
+        (s) => s.sql<{ deleted: boolean }[]>`
       INSERT INTO ${s.table('posts')}
         (post_id, author_id, created_at, caption, hashtags, mentions, alt_text, media, published)
       VALUES (${p.id}, ${p.authorId}, ${p.createdAt}, ${p.caption}, ${s.sql.json(p.hashtags)},
@@ -228,15 +231,18 @@ export function projectionStore(shards: Shards) {
         author_id = excluded.author_id, created_at = excluded.created_at, caption = excluded.caption,
         hashtags = excluded.hashtags, mentions = excluded.mentions, alt_text = excluded.alt_text,
         media = excluded.media, published = true
-      RETURNING deleted`;
+      RETURNING deleted`,
+      );
       return row?.deleted === false;
     },
 
     async deletePost(postId: string, authorId: string): Promise<void> {
-      const s = shards.forId(authorId);
-      await s.sql`
+      await onShard(
+        shards.forId(authorId),
+        (s) => s.sql`
       INSERT INTO ${s.table('posts')} (post_id, author_id, deleted) VALUES (${postId}, ${authorId}, true)
-      ON CONFLICT (post_id) DO UPDATE SET deleted = true`;
+      ON CONFLICT (post_id) DO UPDATE SET deleted = true`,
+      );
     },
 
     /** The newest `limit` visible posts of each author. */
@@ -313,17 +319,18 @@ export function projectionStore(shards: Shards) {
 
     /** Records the like on the viewer's shard; returns the viewer's current state for that post. */
     async writeViewerLike(userId: string, postId: string, liked: boolean, v: EventVersion): Promise<boolean> {
-      const s = shards.forId(userId);
-      const t = s.table('viewer_likes');
-      const [row] = await s.sql<{ liked: boolean }[]>`
-      INSERT INTO ${t} (user_id, post_id, liked, at, seq) VALUES (${userId}, ${postId}, ${liked}, ${v.at}, ${v.seq})
-      ON CONFLICT (user_id, post_id) DO UPDATE SET liked = excluded.liked, at = excluded.at, seq = excluded.seq
-        WHERE (${t}.at, ${t}.seq) < (excluded.at, excluded.seq)
-      RETURNING liked`;
-      if (row) return row.liked;
-      const [current] = await s.sql<{ liked: boolean }[]>`
-      SELECT liked FROM ${t} WHERE user_id = ${userId} AND post_id = ${postId}`;
-      return current?.liked ?? false;
+      return onShard(shards.forId(userId), async (s) => {
+        const t = s.table('viewer_likes');
+        const [row] = await s.sql<{ liked: boolean }[]>`
+        INSERT INTO ${t} (user_id, post_id, liked, at, seq) VALUES (${userId}, ${postId}, ${liked}, ${v.at}, ${v.seq})
+        ON CONFLICT (user_id, post_id) DO UPDATE SET liked = excluded.liked, at = excluded.at, seq = excluded.seq
+          WHERE (${t}.at, ${t}.seq) < (excluded.at, excluded.seq)
+        RETURNING liked`;
+        if (row) return row.liked;
+        const [current] = await s.sql<{ liked: boolean }[]>`
+        SELECT liked FROM ${t} WHERE user_id = ${userId} AND post_id = ${postId}`;
+        return current?.liked ?? false;
+      });
     },
 
     /** The viewer's most recent liked posts (what the liked cache holds). */
@@ -368,8 +375,8 @@ export const PROJECTION_TABLES = [
 
 /** Empties every projection table of every shard (operator replay: the stream then refills them). */
 export async function truncateProjections(shards: Shards): Promise<void> {
-  await shards.fanOut(async (s) => {
-    const tables = [...PROJECTION_TABLES, 'inbox'].map((t) => `"${s.schema}"."${t}"`).join(', ');
-    await s.sql.unsafe(`TRUNCATE ${tables}`);
+  await shards.fanOut(async (shard) => {
+    const tables = [...PROJECTION_TABLES, 'inbox'].map((t) => `"${shard.schema}"."${t}"`).join(', ');
+    await onShard(shard, (s) => s.sql.unsafe(`TRUNCATE ${tables}`));
   });
 }

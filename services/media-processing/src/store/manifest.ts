@@ -1,5 +1,5 @@
 import type { EventData } from '@instantpost/events';
-import type { Shards } from '@instantpost/shards';
+import { onShard, type Shards } from '@instantpost/shards';
 
 export type MediaSource = EventData<'media.uploaded'>;
 export type ProcessedData = EventData<'media.processed'>;
@@ -48,58 +48,63 @@ export function manifestStore(shards: Shards) {
   return {
     /** Records one more attempt (creating the record on the first) and returns the record as it now is. */
     async recordAttempt(source: MediaSource): Promise<MediaRecord> {
-      const s = shards.forId(source.mediaId);
-      // A different original under the same id (sha256 changed) starts over; the same one keeps its outcome.
-      const [row] = await s.sql<Row[]>`
-        INSERT INTO ${s.table('media')} (media_id, owner_id, source, sha256, attempts)
-        VALUES (${source.mediaId}, ${source.ownerId}, ${s.sql.json(source as never)}, ${source.sha256}, 1)
-        ON CONFLICT (media_id) DO UPDATE SET
-          attempts = ${s.table('media')}.attempts + 1,
-          source = EXCLUDED.source,
-          owner_id = EXCLUDED.owner_id,
-          status = CASE WHEN ${s.table('media')}.sha256 = EXCLUDED.sha256 THEN ${s.table('media')}.status ELSE 'processing' END,
-          result = CASE WHEN ${s.table('media')}.sha256 = EXCLUDED.sha256 THEN ${s.table('media')}.result END,
-          reason = CASE WHEN ${s.table('media')}.sha256 = EXCLUDED.sha256 THEN ${s.table('media')}.reason END,
-          sha256 = EXCLUDED.sha256,
-          updated_at = now()
-        RETURNING media_id, source, status, pipeline_version, result, reason, attempts, last_error, deleted_at`;
-      return toRecord(row as Row);
+      return onShard(shards.forId(source.mediaId), async (s) => {
+        // A different original under the same id (sha256 changed) starts over; the same one keeps its outcome.
+        const [row] = await s.sql<Row[]>`
+          INSERT INTO ${s.table('media')} (media_id, owner_id, source, sha256, attempts)
+          VALUES (${source.mediaId}, ${source.ownerId}, ${s.sql.json(source as never)}, ${source.sha256}, 1)
+          ON CONFLICT (media_id) DO UPDATE SET
+            attempts = ${s.table('media')}.attempts + 1,
+            source = EXCLUDED.source,
+            owner_id = EXCLUDED.owner_id,
+            status = CASE WHEN ${s.table('media')}.sha256 = EXCLUDED.sha256 THEN ${s.table('media')}.status ELSE 'processing' END,
+            result = CASE WHEN ${s.table('media')}.sha256 = EXCLUDED.sha256 THEN ${s.table('media')}.result END,
+            reason = CASE WHEN ${s.table('media')}.sha256 = EXCLUDED.sha256 THEN ${s.table('media')}.reason END,
+            sha256 = EXCLUDED.sha256,
+            updated_at = now()
+          RETURNING media_id, source, status, pipeline_version, result, reason, attempts, last_error, deleted_at`;
+        return toRecord(row as Row);
+      });
     },
 
     async recordProcessed(mediaId: string, pipelineVersion: number, result: ProcessedData): Promise<void> {
-      const s = shards.forId(mediaId);
-      await s.sql`
-        UPDATE ${s.table('media')}
-        SET status = 'processed', pipeline_version = ${pipelineVersion}, result = ${s.sql.json(result as never)},
-            reason = NULL, last_error = NULL, updated_at = now()
-        WHERE media_id = ${mediaId}`;
+      return onShard(shards.forId(mediaId), async (s) => {
+        await s.sql`
+          UPDATE ${s.table('media')}
+          SET status = 'processed', pipeline_version = ${pipelineVersion}, result = ${s.sql.json(result as never)},
+              reason = NULL, last_error = NULL, updated_at = now()
+          WHERE media_id = ${mediaId}`;
+      });
     },
 
     async recordRejected(mediaId: string, pipelineVersion: number, reason: string): Promise<void> {
-      const s = shards.forId(mediaId);
-      await s.sql`
-        UPDATE ${s.table('media')}
-        SET status = 'rejected', pipeline_version = ${pipelineVersion}, result = NULL, reason = ${reason},
-            updated_at = now()
-        WHERE media_id = ${mediaId}`;
+      return onShard(shards.forId(mediaId), async (s) => {
+        await s.sql`
+          UPDATE ${s.table('media')}
+          SET status = 'rejected', pipeline_version = ${pipelineVersion}, result = NULL, reason = ${reason},
+              updated_at = now()
+          WHERE media_id = ${mediaId}`;
+      });
     },
 
     /** Keeps the last transient error for operators; the status stays `processing`. */
     async recordFailure(mediaId: string, error: string): Promise<void> {
-      const s = shards.forId(mediaId);
-      await s.sql`
-        UPDATE ${s.table('media')} SET last_error = ${error.slice(0, 1000)}, updated_at = now()
-        WHERE media_id = ${mediaId}`;
+      return onShard(shards.forId(mediaId), async (s) => {
+        await s.sql`
+          UPDATE ${s.table('media')} SET last_error = ${error.slice(0, 1000)}, updated_at = now()
+          WHERE media_id = ${mediaId}`;
+      });
     },
 
     /** Marks the media deleted (idempotent: the first time is kept); false when there is no record of it. */
     async recordDeleted(mediaId: string): Promise<boolean> {
-      const s = shards.forId(mediaId);
-      const rows = await s.sql`
-        UPDATE ${s.table('media')} SET deleted_at = coalesce(deleted_at, now()), updated_at = now()
-        WHERE media_id = ${mediaId}
-        RETURNING media_id`;
-      return rows.length === 1;
+      return onShard(shards.forId(mediaId), async (s) => {
+        const rows = await s.sql`
+          UPDATE ${s.table('media')} SET deleted_at = coalesce(deleted_at, now()), updated_at = now()
+          WHERE media_id = ${mediaId}
+          RETURNING media_id`;
+        return rows.length === 1;
+      });
     },
 
     async find(mediaId: string): Promise<MediaRecord | undefined> {

@@ -1,6 +1,6 @@
 import { enqueue } from '@instantpost/bus';
 import type { AnyCloudEvent } from '@instantpost/events';
-import { groupByShard, inTransaction, type Shards } from '@instantpost/shards';
+import { groupByShard, inTransaction, onShard, type Shards } from '@instantpost/shards';
 
 /** An account as stored. */
 export interface AccountRow {
@@ -28,8 +28,10 @@ export function accountStore(shards: Shards) {
   return {
     /** Mints the id of a new account on a random shard (`next_id()` of that shard). */
     async mintUserId(): Promise<string> {
-      const shard = shards.forShard(shards.shardForNewUser());
-      const [row] = await shard.sql<{ id: string }[]>`SELECT ${shard.sql(`${shard.schema}.next_id`)}() AS id`;
+      const [row] = await onShard(
+        shards.forShard(shards.shardForNewUser()),
+        (s) => s.sql<{ id: string }[]>`SELECT ${s.sql(`${s.schema}.next_id`)}() AS id`,
+      );
       if (!row) throw new Error('next_id() returned nothing');
       return row.id;
     },
@@ -42,9 +44,12 @@ export function accountStore(shards: Shards) {
     async claimUsername(username: string, userId: string): Promise<ClaimResult> {
       const shard = usernameShard(username);
       const table = shard.table('usernames');
-      const inserted = await shard.sql`
-        INSERT INTO ${table} (username, user_id) VALUES (${username}, ${userId})
-        ON CONFLICT (username) DO NOTHING RETURNING 1`;
+      const inserted = await onShard(
+        shard,
+        (s) => s.sql`
+          INSERT INTO ${s.table('usernames')} (username, user_id) VALUES (${username}, ${userId})
+          ON CONFLICT (username) DO NOTHING RETURNING 1`,
+      );
       if (inserted.length === 1) return 'claimed';
       const [claim] = await shard.sql<{ user_id: string; confirmed: boolean; stale: boolean }[]>`
         SELECT user_id, confirmed, claimed_at < now() - ${STALE_CLAIM}::interval AS stale
@@ -53,23 +58,34 @@ export function accountStore(shards: Shards) {
       const owner = shards.forId(claim.user_id);
       const [exists] = await owner.sql`SELECT 1 FROM ${owner.table('accounts')} WHERE id = ${claim.user_id}`;
       if (exists) {
-        await shard.sql`UPDATE ${table} SET confirmed = true WHERE username = ${username}`;
+        await onShard(
+          shard,
+          (s) => s.sql`UPDATE ${s.table('usernames')} SET confirmed = true WHERE username = ${username}`,
+        );
         return 'taken';
       }
-      const retaken = await shard.sql`
-        UPDATE ${table} SET user_id = ${userId}, claimed_at = now()
-        WHERE username = ${username} AND user_id = ${claim.user_id} AND NOT confirmed RETURNING 1`;
+      const retaken = await onShard(
+        shard,
+        (s) => s.sql`
+          UPDATE ${s.table('usernames')} SET user_id = ${userId}, claimed_at = now()
+          WHERE username = ${username} AND user_id = ${claim.user_id} AND NOT confirmed RETURNING 1`,
+      );
       return retaken.length === 1 ? 'claimed' : 'taken';
     },
 
     async confirmUsername(username: string): Promise<void> {
-      const shard = usernameShard(username);
-      await shard.sql`UPDATE ${shard.table('usernames')} SET confirmed = true WHERE username = ${username}`;
+      await onShard(
+        usernameShard(username),
+        (s) => s.sql`UPDATE ${s.table('usernames')} SET confirmed = true WHERE username = ${username}`,
+      );
     },
 
     async releaseUsername(username: string, userId: string): Promise<void> {
-      const shard = usernameShard(username);
-      await shard.sql`DELETE FROM ${shard.table('usernames')} WHERE username = ${username} AND user_id = ${userId}`;
+      await onShard(
+        usernameShard(username),
+        (s) =>
+          s.sql`DELETE FROM ${s.table('usernames')} WHERE username = ${username} AND user_id = ${userId}`,
+      );
     },
 
     /** The account and its `account.created` event, in one transaction on the user's shard. */

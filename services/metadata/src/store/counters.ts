@@ -1,5 +1,12 @@
 import { withInboxBatch } from '@instantpost/bus';
-import { groupByShard, inTransaction, type ShardConn, type Shards } from '@instantpost/shards';
+import {
+  groupByShard,
+  inTransaction,
+  onShard,
+  type ShardConn,
+  type ShardSql,
+  type Shards,
+} from '@instantpost/shards';
 
 const RECOUNT_BATCH = 500;
 
@@ -48,7 +55,7 @@ export function counterStore(shards: Shards) {
   };
 
   /** Every post of one shard, RECOUNT_BATCH at a time in id order, so no statement runs long. */
-  const recountShard = async (s: ShardConn): Promise<Recounted[]> => {
+  const recountShard = async (s: ShardSql): Promise<Recounted[]> => {
     const out: Recounted[] = [];
     let after = '0';
     for (;;) {
@@ -56,12 +63,8 @@ export function counterStore(shards: Shards) {
         SELECT id FROM ${s.table('posts')} WHERE id > ${after} ORDER BY id LIMIT ${RECOUNT_BATCH}`;
       const last = ids.at(-1);
       if (!last) return out;
-      out.push(
-        ...(await recountOn(
-          s,
-          ids.map((r) => r.id),
-        )),
-      );
+      const batch = ids.map((r) => r.id);
+      out.push(...(await onShard(s, (c) => recountOn(c, batch))));
       after = last.id;
     }
   };
@@ -112,7 +115,7 @@ export function counterStore(shards: Shards) {
 
     /** Recounts one post's counters from its rows; undefined when they were right (or no such post). */
     async recount(postId: string): Promise<Recounted | undefined> {
-      const [row] = await recountOn(shards.forId(postId), [postId]);
+      const [row] = await onShard(shards.forId(postId), (s) => recountOn(s, [postId]));
       return row;
     },
 

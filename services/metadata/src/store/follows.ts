@@ -1,6 +1,6 @@
 import { enqueue } from '@instantpost/bus';
 import type { AnyCloudEvent } from '@instantpost/events';
-import { inTransaction, type Shards } from '@instantpost/shards';
+import { inTransaction, onShard, type Shards } from '@instantpost/shards';
 import { onKnownShard } from './sql.ts';
 
 export type EdgeState = 'following' | 'requested' | 'none';
@@ -76,14 +76,16 @@ export function followStore(shards: Shards) {
         SELECT state, version FROM ${source.table('following')}
         WHERE follower_id = ${followerId} AND followee_id = ${followeeId}`;
       if (!edge) return false;
-      const target = shards.forId(followeeId);
-      const rows = await target.sql`
-        INSERT INTO ${target.table('followers')} AS f (followee_id, follower_id, state, version)
-        VALUES (${followeeId}, ${followerId}, ${edge.state}, ${edge.version})
-        ON CONFLICT (followee_id, follower_id) DO UPDATE
-          SET state = excluded.state, version = excluded.version, updated_at = now()
-          WHERE f.version < excluded.version
-        RETURNING 1`;
+      const rows = await onShard(
+        shards.forId(followeeId),
+        (s) => s.sql`
+          INSERT INTO ${s.table('followers')} AS f (followee_id, follower_id, state, version)
+          VALUES (${followeeId}, ${followerId}, ${edge.state}, ${edge.version})
+          ON CONFLICT (followee_id, follower_id) DO UPDATE
+            SET state = excluded.state, version = excluded.version, updated_at = now()
+            WHERE f.version < excluded.version
+          RETURNING 1`,
+      );
       return rows.length > 0;
     },
 

@@ -1,6 +1,6 @@
 import { enqueue } from '@instantpost/bus';
 import type { AnyCloudEvent, EventData } from '@instantpost/events';
-import { groupByShard, inTransaction, type Shards } from '@instantpost/shards';
+import { groupByShard, inTransaction, onShard, type Shards } from '@instantpost/shards';
 import { onKnownShard } from './sql.ts';
 
 export type StoredRendition = EventData<'media.processed'>['renditions'][number];
@@ -221,17 +221,21 @@ export function postStore(shards: Shards) {
     /** Indexes the post under each tag, on each tag's shard (idempotent). */
     async indexTags(postId: string, authorId: string, tags: readonly string[]): Promise<void> {
       for (const tag of tags) {
-        const shard = tagShard(tag);
-        await shard.sql`
-          INSERT INTO ${shard.table('tag_posts')} (tag, post_id, author_id) VALUES (${tag}, ${postId}, ${authorId})
-          ON CONFLICT DO NOTHING`;
+        await onShard(
+          tagShard(tag),
+          (s) => s.sql`
+            INSERT INTO ${s.table('tag_posts')} (tag, post_id, author_id) VALUES (${tag}, ${postId}, ${authorId})
+            ON CONFLICT DO NOTHING`,
+        );
       }
     },
 
     async unindexTags(postId: string, tags: readonly string[]): Promise<void> {
       for (const tag of tags) {
-        const shard = tagShard(tag);
-        await shard.sql`DELETE FROM ${shard.table('tag_posts')} WHERE tag = ${tag} AND post_id = ${postId}`;
+        await onShard(
+          tagShard(tag),
+          (s) => s.sql`DELETE FROM ${s.table('tag_posts')} WHERE tag = ${tag} AND post_id = ${postId}`,
+        );
       }
     },
 

@@ -1,7 +1,7 @@
 import { enqueue } from '@instantpost/bus';
 import type { AnyCloudEvent } from '@instantpost/events';
 import { shardOf } from '@instantpost/ids';
-import { inTransaction, type Shards } from '@instantpost/shards';
+import { inTransaction, onShard, type Shards } from '@instantpost/shards';
 import { onKnownShard } from './sql.ts';
 
 /** What presenting a refresh secret did. */
@@ -27,10 +27,12 @@ export function sessionStore(shards: Shards) {
   return {
     /** A new session; returns its id (minted on the user's shard). */
     async createSession(userId: string, secretHash: Buffer, ttlDays: number): Promise<string> {
-      const shard = shards.forId(userId);
-      const [row] = await shard.sql<{ id: string }[]>`
-        INSERT INTO ${shard.table('sessions')} (user_id, secret_hash, expires_at)
-        VALUES (${userId}, ${secretHash}, now() + ${ttlDays} * interval '1 day') RETURNING id`;
+      const [row] = await onShard(
+        shards.forId(userId),
+        (s) => s.sql<{ id: string }[]>`
+          INSERT INTO ${s.table('sessions')} (user_id, secret_hash, expires_at)
+          VALUES (${userId}, ${secretHash}, now() + ${ttlDays} * interval '1 day') RETURNING id`,
+      );
       if (!row) throw new Error('session insert returned nothing');
       return row.id;
     },

@@ -1,6 +1,6 @@
 import { enqueue, withInbox } from '@instantpost/bus';
 import type { AnyCloudEvent } from '@instantpost/events';
-import { inTransaction, type ShardConn, type Shards, type ShardTx } from '@instantpost/shards';
+import { inTransaction, onShard, type ShardConn, type Shards, type ShardTx } from '@instantpost/shards';
 import {
   type Intent,
   LATEST_ACTORS,
@@ -278,7 +278,7 @@ export function notificationStore(shards: Shards) {
       of(recipientId).notificationsSince(recipientId, afterVersion, limit),
     countUnread: (recipientId: string) => of(recipientId).countUnread(recipientId),
     markRead: (recipientId: string, upToVersion: string | undefined) =>
-      of(recipientId).markRead(recipientId, upToVersion),
+      onShard(shards.forId(recipientId), (s) => reads(s).markRead(recipientId, upToVersion)),
 
     /** Runs `work` in one transaction on the recipient's shard, with `consumer`'s inbox. */
     inTransaction: <T>(recipientId: string, consumer: string, work: (tx: NotificationTx) => Promise<T>) =>

@@ -1,4 +1,4 @@
-import { groupByShard, type ShardGroup, type Shards } from '@instantpost/shards';
+import { groupByShard, onShard, type ShardGroup, type Shards } from '@instantpost/shards';
 import type { UserSummary } from '../domain/types.ts';
 
 export interface AccountChange {
@@ -15,18 +15,19 @@ type UserRow = { id: string; username: string | null; display_name: string | nul
 export function userStore(shards: Shards) {
   return {
     async saveAccount(change: AccountChange): Promise<void> {
-      const shard = shards.forId(change.userId);
-      const sql = shard.sql;
       const hasName = change.displayName !== undefined;
-      await sql`
-        INSERT INTO ${shard.table('users')} AS u (id, username, display_name, changed_at)
-        VALUES (${change.userId}, ${change.username ?? null}, ${change.displayName ?? null}, ${change.at})
-        ON CONFLICT (id) DO UPDATE SET
-          username = COALESCE(EXCLUDED.username, u.username),
-          display_name = CASE
-            WHEN ${hasName} AND (EXCLUDED.changed_at >= u.changed_at OR u.display_name IS NULL) THEN EXCLUDED.display_name
-            ELSE u.display_name END,
-          changed_at = GREATEST(u.changed_at, EXCLUDED.changed_at)`;
+      await onShard(
+        shards.forId(change.userId),
+        (s) => s.sql`
+          INSERT INTO ${s.table('users')} AS u (id, username, display_name, changed_at)
+          VALUES (${change.userId}, ${change.username ?? null}, ${change.displayName ?? null}, ${change.at})
+          ON CONFLICT (id) DO UPDATE SET
+            username = COALESCE(EXCLUDED.username, u.username),
+            display_name = CASE
+              WHEN ${hasName} AND (EXCLUDED.changed_at >= u.changed_at OR u.display_name IS NULL) THEN EXCLUDED.display_name
+              ELSE u.display_name END,
+            changed_at = GREATEST(u.changed_at, EXCLUDED.changed_at)`,
+      );
     },
 
     /**

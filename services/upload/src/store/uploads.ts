@@ -1,6 +1,6 @@
 import { enqueue, withInbox } from '@instantpost/bus';
 import type { AnyCloudEvent } from '@instantpost/events';
-import { groupByShard, inTransaction, type Shards } from '@instantpost/shards';
+import { groupByShard, inTransaction, onShard, type Shards } from '@instantpost/shards';
 import type { MediaStatus, VisibleStatus } from '../domain/status.ts';
 import { releasesDedupe, statesThatMayBecome } from '../domain/status.ts';
 
@@ -42,8 +42,10 @@ export function uploadStore(shards: Shards) {
   return {
     /** A media id from the owner's shard, so `shardOf(mediaId)` is the owner's shard. */
     async nextMediaId(ownerId: string): Promise<string> {
-      const shard = shards.forId(ownerId);
-      const [row] = await shard.sql<{ id: string }[]>`SELECT ${shard.sql(shard.schema)}.next_id() AS id`;
+      const [row] = await onShard(
+        shards.forId(ownerId),
+        (s) => s.sql<{ id: string }[]>`SELECT ${s.sql(s.schema)}.next_id() AS id`,
+      );
       if (!row) throw new Error('next_id() returned no row');
       return row.id;
     },
