@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { nextIdFunctionSql } from '@instantpost/ids';
 import type postgres from 'postgres';
 import { SHARD_MOVING_SQLSTATE, ShardMoveError, ShardMoveErrorCodes } from './move-errors.ts';
 import { redactUrl } from './urls.ts';
@@ -200,9 +201,13 @@ export async function waitCopied(target: postgres.Sql, names: MoveNames, timeout
 /**
  * Makes every table of `schemas` refuse writes (`SHARD_MOVING_SQLSTATE`), all at once: a statement
  * trigger, so no row default (no `next_id()`) runs first. Writers in flight finish before it holds.
+ * `next_id()` of each schema refuses too: an id minted on the source after its sequences were carried
+ * over could be minted again on the target (same millisecond, same sequence value), so a store minting
+ * an id alone (`SELECT next_id()`) mints it on the new route instead.
  */
 export async function fence(source: postgres.Sql, schemas: readonly string[], shard: number): Promise<void> {
   const tables = await tablesOf(source, schemas);
+  const minting = await schemasWithNextId(source, schemas);
   await source.begin(async (tx) => {
     await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${ident(MOVE_SCHEMA)};
       CREATE OR REPLACE FUNCTION ${ident(MOVE_SCHEMA)}.fence() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -216,7 +221,38 @@ export async function fence(source: postgres.Sql, schemas: readonly string[], sh
          ON ${qualified(table)} FOR EACH STATEMENT EXECUTE FUNCTION ${ident(MOVE_SCHEMA)}.fence('${shard}')`,
       );
     }
+    for (const schema of minting) {
+      await tx.unsafe(`CREATE OR REPLACE FUNCTION ${ident(schema)}.next_id() RETURNS bigint
+        LANGUAGE plpgsql VOLATILE AS $$
+        BEGIN
+          RAISE EXCEPTION 'logical shard % is moving to another database: retry on the new route', ${shard}
+            USING ERRCODE = '${SHARD_MOVING_SQLSTATE}';
+        END $$`);
+    }
   });
+}
+
+/** Lifts the fence (a move given up before its flip): triggers gone, `next_id()` as the migrations made it. */
+export async function unfence(
+  source: postgres.Sql,
+  schemas: readonly string[],
+  shard: number,
+): Promise<void> {
+  const tables = await tablesOf(source, schemas);
+  const minting = await schemasWithNextId(source, schemas);
+  await source.begin(async (tx) => {
+    for (const table of tables)
+      await tx.unsafe(`DROP TRIGGER IF EXISTS instantpost_move_fence ON ${qualified(table)}`);
+    for (const schema of minting) await tx.unsafe(nextIdFunctionSql({ schema, shard }));
+  });
+}
+
+async function schemasWithNextId(sql: postgres.Sql, schemas: readonly string[]): Promise<string[]> {
+  if (schemas.length === 0) return [];
+  const rows = await sql<{ nspname: string }[]>`
+    SELECT n.nspname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE p.proname = 'next_id' AND n.nspname IN ${sql(schemas)} ORDER BY 1`;
+  return rows.map((r) => r.nspname);
 }
 
 /** Writes a new token on the source and waits until the target shows it: everything before is there. */

@@ -14,6 +14,7 @@ import {
   type MoveStep,
   migrate,
   moveShard,
+  onShard,
   openShardMapStore,
   parseShardMap,
   rangesOf,
@@ -239,6 +240,50 @@ for (const crashAt of ['copying', 'fencing', 'caught-up', 'retiring'] as const) 
     },
   );
 }
+
+test.serial(
+  'an id minted alone (SELECT next_id()) while the shard is fenced waits and is minted on the new database',
+  async (t) => {
+    const { store, shards, stop } = await setup('mint');
+    try {
+      const c = new URL(urls.a);
+      c.pathname = '/move_mint';
+      const target = c.toString();
+      const mint = () =>
+        onShard(shards.forShard(1), async (s) => {
+          const [row] = await s.sql<{ id: string }[]>`SELECT ${s.sql(s.schema)}.next_id() AS id`;
+          return BigInt(row?.id ?? 0);
+        });
+      const before = await mint();
+      let during: Promise<bigint> | undefined;
+      let refused: unknown;
+      await moveShard({
+        store,
+        shard: 1,
+        target,
+        retireGraceMs: 0,
+        afterStep: async (step) => {
+          if (step !== 'caught-up') return;
+          refused = await withDirect(urls.a, (sql) => sql`SELECT notes_0001.next_id()`).catch(
+            (e: unknown) => e,
+          );
+          during = mint();
+        },
+      });
+      t.is((refused as { code?: string } | undefined)?.code, 'IPMOV', 'the fenced source mints no id');
+      const id = await (during as Promise<bigint>);
+      t.true(id > before);
+      const [last] = await withDirect(
+        target,
+        (sql) => sql<{ v: string }[]>`SELECT last_value::text AS v FROM notes_0001.id_seq`,
+      );
+      t.true(Number(last?.v) > 0, 'minted from the sequence carried over to the new database');
+      await moveShard({ store, shard: 1, target: urls.a, retireGraceMs: 0 });
+    } finally {
+      await stop();
+    }
+  },
+);
 
 test.serial(
   'npm run shards -- move prints its progress and exits 0; map --json prints the new route',
