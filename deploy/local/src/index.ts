@@ -22,9 +22,17 @@ export {
   startPrometheus,
   targetsOf,
 } from './prometheus.ts';
-export { nodeCommand, REPO_ROOT, type Runtime, runtimeArgs, ServiceProcess } from './service-process.ts';
 export {
-  DEFAULT_NICENESS,
+  type CpuPriority,
+  haveChrt,
+  nodeCommand,
+  REPO_ROOT,
+  type Runtime,
+  runtimeArgs,
+  ServiceProcess,
+} from './service-process.ts';
+export {
+  DEFAULT_PRIORITY,
   SERVICES,
   type Stack,
   type StackOptions,

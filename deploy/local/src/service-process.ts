@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ServiceName } from '@instantpost/chassis';
@@ -68,14 +68,32 @@ export function runServiceScript(
 }
 
 /**
- * The command that starts `node <args>`, under `nice -n <niceness>` when asked (Linux and other Unixes with
- * coreutils' nice). nice execs node in place, so the child's pid is node's and every thread node starts
- * (libuv's pool, where sharp/libvips work) inherits the lower priority; `os.setPriority` after spawn would
- * change only the main thread and race the threads node starts meanwhile.
+ * How a process competes for the CPU (Linux): `idle` runs it under SCHED_IDLE (`chrt --idle 0`: it gets a
+ * core only when no normal task wants one, and a normal task waking up preempts it at once), `niceness`
+ * under `nice -n`. Batch work (photo processing) takes both, so reads are never queued behind it.
  */
-export function nodeCommand(args: string[], niceness = 0): [string, string[]] {
-  if (niceness === 0 || process.platform === 'win32') return [process.execPath, args];
-  return ['nice', ['-n', String(niceness), process.execPath, ...args]];
+export interface CpuPriority {
+  readonly niceness?: number;
+  readonly idle?: boolean;
+}
+
+/** `chrt` (util-linux) is there to set SCHED_IDLE; without it an idle priority falls back to its nice value. */
+export const haveChrt =
+  process.platform === 'linux' && spawnSync('chrt', ['--version'], { stdio: 'ignore' }).status === 0;
+
+/**
+ * The command that starts `node <args>` at a CPU priority: under `chrt --idle 0` and/or `nice -n <n>` when
+ * asked (Linux; ignored on Windows). chrt and nice exec in place, so the child's pid is node's and every
+ * thread node starts (libuv's pool, where sharp/libvips work) inherits the policy and nice value;
+ * changing them after spawn would reach only the main thread and race the threads node starts meanwhile.
+ */
+export function nodeCommand(args: string[], priority: CpuPriority = {}): [string, string[]] {
+  if (process.platform === 'win32') return [process.execPath, args];
+  const prefix: string[] = [];
+  if (priority.idle && haveChrt) prefix.push('chrt', '--idle', '0');
+  if (priority.niceness) prefix.push('nice', '-n', String(priority.niceness));
+  const [command, ...rest] = [...prefix, process.execPath, ...args];
+  return [command as string, rest];
 }
 
 /** One running replica of a service. */
@@ -89,8 +107,8 @@ export class ServiceProcess {
   private readonly env: NodeJS.ProcessEnv;
   private readonly sink: LogSink;
   readonly runtime: Runtime;
-  /** The process's nice value (0 = the parent's priority; 10 = media-processing in the stack). */
-  readonly niceness: number;
+  /** Its CPU priority (`{}`: the parent's; media-processing in the stack: SCHED_IDLE and nice 10). */
+  readonly priority: CpuPriority;
 
   constructor(
     service: ServiceName,
@@ -99,7 +117,7 @@ export class ServiceProcess {
     env: NodeJS.ProcessEnv,
     sink: LogSink,
     runtime: Runtime = 'node',
-    niceness = 0,
+    priority: CpuPriority = {},
   ) {
     this.service = service;
     this.replica = replica;
@@ -107,7 +125,7 @@ export class ServiceProcess {
     this.env = env;
     this.sink = sink;
     this.runtime = runtime;
-    this.niceness = niceness;
+    this.priority = priority;
   }
 
   get name(): string {
@@ -126,7 +144,7 @@ export class ServiceProcess {
   async start(timeoutMs = 30_000): Promise<void> {
     const [command, args] = nodeCommand(
       [...runtimeArgs(this.runtime), '--import', '@instantpost/telemetry/register', 'src/main.ts'],
-      this.niceness,
+      this.priority,
     );
     const child = spawn(command, args, {
       cwd: serviceDir(this.service),

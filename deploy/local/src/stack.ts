@@ -3,18 +3,22 @@ import { join } from 'node:path';
 import { SERVICE_PORTS, type ServiceName } from '@instantpost/chassis';
 import { type Gateway, type GatewayTuning, startGateway } from './nginx.ts';
 import { freePort } from './ports.ts';
-import { type LogSink, runServiceScript, ServiceProcess } from './service-process.ts';
+import { type CpuPriority, type LogSink, runServiceScript, ServiceProcess } from './service-process.ts';
 import { ensureWebBuild } from './web.ts';
 
 export const SERVICES = Object.keys(SERVICE_PORTS) as ServiceName[];
 
 /**
- * Nice values of the services in the local stack: media-processing (sharp decoding and encoding every
- * rendition) yields the CPU to the read path, so photo processing never starves reads on a small machine;
- * with the CPU idle it still gets all of it. In Kubernetes it has its own node pool instead
+ * CPU priorities of the services in the local stack: media-processing (sharp decoding and encoding every
+ * rendition) runs under SCHED_IDLE, and at nice 10 where chrt is missing, so photo processing never takes a
+ * core from the read path; with the CPU idle it still gets all of it. nice 10 alone was measured not to
+ * protect reads (bench/system, p99 244 ms with uploads flat out): a nice-10 task still gets ~10 % of a busy
+ * core in slices the reads wait behind. In Kubernetes media-processing has its own node pool instead
  * (k8s/components/media-node-pool).
  */
-export const DEFAULT_NICENESS: Partial<Record<ServiceName, number>> = { 'media-processing': 10 };
+export const DEFAULT_PRIORITY: Partial<Record<ServiceName, CpuPriority>> = {
+  'media-processing': { idle: true, niceness: 10 },
+};
 
 export interface StackOptions {
   /** Environment shared by every service (SHARD_MAP, REDIS_URL, NATS_URL, JWT keys, S3 settings, …). */
@@ -32,8 +36,8 @@ export interface StackOptions {
   logs: 'terminal' | 'files';
   /** Gateway settings other than the defaults (tests use short cache times and small limits). */
   gateway?: GatewayTuning;
-  /** Nice value per service (Linux `nice -n`); default DEFAULT_NICENESS, `{}` runs all at the parent's. */
-  niceness?: Partial<Record<ServiceName, number>>;
+  /** CPU priority per service (Linux); default DEFAULT_PRIORITY, `{}` runs all at the parent's. */
+  priority?: Partial<Record<ServiceName, CpuPriority>>;
 }
 
 export interface Stack {
@@ -100,7 +104,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           envFor(options, service),
           sinkFor(options, `${service}-${replica}`),
           'node',
-          (options.niceness ?? DEFAULT_NICENESS)[service] ?? 0,
+          (options.priority ?? DEFAULT_PRIORITY)[service] ?? {},
         ),
       );
     }

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { openNamespace, stopTestInfra, type TestNamespace } from '@instantpost/testing';
 import test from 'ava';
-import { DEFAULT_NICENESS, SERVICES } from '../src/index.ts';
+import { DEFAULT_PRIORITY, haveChrt, SERVICES } from '../src/index.ts';
 import { openTestStack } from './stack-fixture.ts';
 
 let ns: TestNamespace;
@@ -15,19 +15,24 @@ test.after.always(async () => {
   await stopTestInfra();
 });
 
-/** The nice value of every thread of a process (field 19 of /proc/<pid>/task/<tid>/stat). */
-function threadNiceness(pid: number): number[] {
+/** Linux's scheduling policies as /proc reports them (field 41 of stat). */
+const SCHED_OTHER = 0;
+const SCHED_IDLE = 5;
+
+/** The nice value (field 19) and scheduling policy (field 41) of every thread of a process. */
+function threadPriorities(pid: number): { niceness: number; policy: number }[] {
   return readdirSync(`/proc/${pid}/task`).map((tid) => {
     const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces: the fields after it start past its closing parenthesis.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[16]);
+    return { niceness: Number(fields[16]), policy: Number(fields[38]) };
   });
 }
 
-test('the stack runs media-processing at nice 10, every thread of it, and the other services at the parent priority', async (t) => {
-  if (process.platform !== 'linux') return t.pass('nice values are read from /proc (Linux)');
-  t.is(DEFAULT_NICENESS['media-processing'], 10);
+test('the stack runs media-processing under SCHED_IDLE at nice 10, every thread of it, and the other services at the parent priority', async (t) => {
+  if (process.platform !== 'linux') return t.pass('priorities are read from /proc (Linux)');
+  t.deepEqual(DEFAULT_PRIORITY['media-processing'], { idle: true, niceness: 10 });
+  t.true(haveChrt, 'chrt (util-linux) is installed here, so the idle policy is really tested');
   const { stack, stop } = await openTestStack(ns);
   try {
     const own = getPriority();
@@ -35,16 +40,20 @@ test('the stack runs media-processing at nice 10, every thread of it, and the ot
       const [replica] = stack.replicasOf(service);
       const pid = replica?.pid;
       if (!pid) return t.fail(`${service} has no pid`);
-      const expected = service === 'media-processing' ? Math.min(19, own + 10) : own;
-      t.is(getPriority(pid), expected, `${service}'s main thread`);
-      const threads = threadNiceness(pid);
+      const batch = service === 'media-processing';
+      const expected = {
+        niceness: batch ? Math.min(19, own + 10) : own,
+        policy: batch ? SCHED_IDLE : SCHED_OTHER,
+      };
+      t.is(getPriority(pid), expected.niceness, `${service}'s main thread`);
+      const threads = threadPriorities(pid);
       t.true(threads.length > 1, `${service} has its worker threads`);
       t.deepEqual(
         threads,
         threads.map(() => expected),
         `every thread of ${service} (libuv's pool, where sharp works, included)`,
       );
-      // The pid is node itself (nice execs it), so the stack's signals reach the service.
+      // The pid is node itself (chrt and nice exec it), so the stack's signals reach the service.
       t.regex(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /node/, service);
     }
   } finally {
