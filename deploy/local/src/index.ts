@@ -25,6 +25,7 @@ export {
 export {
   type CpuPriority,
   haveChrt,
+  moveToIdlePolicy,
   nodeCommand,
   REPO_ROOT,
   type Runtime,

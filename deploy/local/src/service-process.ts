@@ -1,8 +1,11 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { ServiceName } from '@instantpost/chassis';
 import { waitForOk } from './ports.ts';
+
+const execFileAsync = promisify(execFile);
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -68,9 +71,9 @@ export function runServiceScript(
 }
 
 /**
- * How a process competes for the CPU (Linux): `idle` runs it under SCHED_IDLE (`chrt --idle 0`: it gets a
- * core only when no normal task wants one, and a normal task waking up preempts it at once), `niceness`
- * under `nice -n`. Batch work (photo processing) takes both, so reads are never queued behind it.
+ * How a process competes for the CPU (Linux): `niceness` starts it under `nice -n`; `idle` moves it to
+ * SCHED_IDLE once it is ready (it gets a core only when no normal task wants one, and a normal task waking
+ * up preempts it at once). Batch work (photo processing) takes both, so reads are never queued behind it.
  */
 export interface CpuPriority {
   readonly niceness?: number;
@@ -82,18 +85,26 @@ export const haveChrt =
   process.platform === 'linux' && spawnSync('chrt', ['--version'], { stdio: 'ignore' }).status === 0;
 
 /**
- * The command that starts `node <args>` at a CPU priority: under `chrt --idle 0` and/or `nice -n <n>` when
- * asked (Linux; ignored on Windows). chrt and nice exec in place, so the child's pid is node's and every
- * thread node starts (libuv's pool, where sharp/libvips work) inherits the policy and nice value;
- * changing them after spawn would reach only the main thread and race the threads node starts meanwhile.
+ * The command that starts `node <args>` under `nice -n <niceness>` when asked (Linux and other Unixes with
+ * coreutils' nice; ignored on Windows). nice execs node in place, so the child's pid is node's and every
+ * thread node starts (libuv's pool, where sharp/libvips work) inherits the nice value; `os.setPriority`
+ * after spawn would change only the main thread and race the threads node starts meanwhile.
  */
-export function nodeCommand(args: string[], priority: CpuPriority = {}): [string, string[]] {
-  if (process.platform === 'win32') return [process.execPath, args];
-  const prefix: string[] = [];
-  if (priority.idle && haveChrt) prefix.push('chrt', '--idle', '0');
-  if (priority.niceness) prefix.push('nice', '-n', String(priority.niceness));
-  const [command, ...rest] = [...prefix, process.execPath, ...args];
-  return [command as string, rest];
+export function nodeCommand(args: string[], niceness = 0): [string, string[]] {
+  if (niceness === 0 || process.platform === 'win32') return [process.execPath, args];
+  return ['nice', ['-n', String(niceness), process.execPath, ...args]];
+}
+
+/**
+ * Moves every thread of `pid` to SCHED_IDLE (`chrt -a`); threads started later inherit it from the thread
+ * that starts them. Done once the process is ready, not at exec: on a machine kept busy by normal tasks an
+ * idle process would wait for a free core to even load its code (measured: media-processing missed its
+ * 30 s readiness deadline at load average 19 on two cores). False without chrt.
+ */
+export async function moveToIdlePolicy(pid: number): Promise<boolean> {
+  if (!haveChrt) return false;
+  await execFileAsync('chrt', ['-a', '--idle', '-p', '0', String(pid)]);
+  return true;
 }
 
 /** One running replica of a service. */
@@ -144,7 +155,7 @@ export class ServiceProcess {
   async start(timeoutMs = 30_000): Promise<void> {
     const [command, args] = nodeCommand(
       [...runtimeArgs(this.runtime), '--import', '@instantpost/telemetry/register', 'src/main.ts'],
-      this.priority,
+      this.priority.niceness,
     );
     const child = spawn(command, args, {
       cwd: serviceDir(this.service),
@@ -160,6 +171,7 @@ export class ServiceProcess {
       }),
     );
     await waitForOk(`http://127.0.0.1:${this.port}/readyz`, { timeoutMs, alive: () => this.running });
+    if (this.priority.idle && child.pid !== undefined) await moveToIdlePolicy(child.pid);
   }
 
   /** SIGTERM, then the exit code (null if it had to be killed after `timeoutMs`). */
