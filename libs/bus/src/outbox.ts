@@ -44,11 +44,17 @@ export async function enqueue(
   assertSchemaName(schema);
   const list: readonly AnyCloudEvent[] = Array.isArray(events) ? events : [events as AnyCloudEvent];
   if (list.length === 0) return;
-  const traceparent = traceparentOf() ?? null;
   const rows = list.map((event) => {
     const checked = validateEvent(event);
     if (!checked.ok) throw checked.error;
-    return { event_id: event.id, subject: event.type, payload: JSON.stringify(traced(event)), traceparent };
+    // an event naming its trace (written for another request, e.g. by group commit) keeps it
+    const withTrace = traced(event);
+    return {
+      event_id: event.id,
+      subject: event.type,
+      payload: JSON.stringify(withTrace),
+      traceparent: withTrace.traceparent ?? null,
+    };
   });
   await tx`INSERT INTO ${tx(`${schema}.outbox`)} ${tx(rows, 'event_id', 'subject', 'payload', 'traceparent')}`;
 }

@@ -27,6 +27,7 @@ import { accountStore } from './store/accounts.ts';
 import { cacheStore } from './store/cache.ts';
 import { counterStore } from './store/counters.ts';
 import { followStore } from './store/follows.ts';
+import { interactionWrites } from './store/interaction-writes.ts';
 import { postStore } from './store/posts.ts';
 import { sessionStore } from './store/sessions.ts';
 
@@ -108,7 +109,12 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
       bucketSeconds: config.mediaUrlBucketSeconds,
     }),
   });
-  const interactionsDomain = interactions({ posts: postsStore, postsDomain, people: peopleDomain });
+  const interactionsDomain = interactions({
+    posts: postsStore,
+    writes: interactionWrites(infra.shards),
+    postsDomain,
+    people: peopleDomain,
+  });
   const countersDomain = counters({ counters: counterStore(infra.shards), cache });
 
   countLogins(app);

@@ -1,3 +1,4 @@
+import type { InteractionWrites } from '../store/interaction-writes.ts';
 import type { CommentRow, PostStore } from '../store/posts.ts';
 import { parseCaption } from './caption.ts';
 import { accountNotFound, postNotFound } from './errors.ts';
@@ -16,8 +17,16 @@ export interface CommentView {
   createdAt: string;
 }
 
-/** Likes and comments, on the post's shard; their events carry `postAuthorId`. */
-export function interactions(deps: { posts: PostStore; postsDomain: Posts; people: People }) {
+/**
+ * Likes and comments, on the post's shard; their events carry `postAuthorId`. Writes go through group
+ * commit (`writes`): many requests, one transaction, each answered after its commit.
+ */
+export function interactions(deps: {
+  posts: PostStore;
+  writes: InteractionWrites;
+  postsDomain: Posts;
+  people: People;
+}) {
   const { people, postsDomain } = deps;
 
   /** The post's author when the viewer may see the post, else 404. */
@@ -50,7 +59,7 @@ export function interactions(deps: { posts: PostStore; postsDomain: Posts; peopl
     /** Idempotent: liking twice (or unliking what was not liked) changes nothing and sends no event. */
     async setLike(userId: string, postId: string, liked: boolean): Promise<void> {
       await visibleAuthor(userId, postId);
-      const result = await deps.posts.setLike(postId, userId, liked, (postAuthorId) =>
+      const result = await deps.writes.setLike(postId, userId, liked, (postAuthorId) =>
         metadataEvent(liked ? 'like.created' : 'like.deleted', { postId, postAuthorId, userId }, postId),
       );
       // The cached post stays: its counts change when the counters consumer applies the event.
@@ -60,7 +69,7 @@ export function interactions(deps: { posts: PostStore; postsDomain: Posts; peopl
     async comment(userId: string, postId: string, text: string): Promise<CommentView> {
       await visibleAuthor(userId, postId);
       const mentions = await postsDomain.resolveMentions(parseCaption(text).mentionNames);
-      const row = await deps.posts.addComment(postId, userId, text, mentions, (comment, postAuthorId) =>
+      const row = await deps.writes.addComment(postId, userId, text, mentions, (comment, postAuthorId) =>
         metadataEvent(
           'comment.created',
           { commentId: comment.id, postId, postAuthorId, userId, text, mentions },

@@ -1,0 +1,200 @@
+import { enqueue } from '@instantpost/bus';
+import type { AnyCloudEvent } from '@instantpost/events';
+import { inTransaction, type Shards, type ShardTx } from '@instantpost/shards';
+import { traceparentOf } from '@instantpost/telemetry';
+import { GroupCommit } from './group-commit.ts';
+import type { CommentRow, StoredMention } from './posts.ts';
+
+export type LikeOutcome = 'changed' | 'unchanged' | 'missing';
+
+interface LikeOp {
+  kind: 'like' | 'unlike';
+  postId: string;
+  userId: string;
+  traceparent: string | undefined;
+  eventFor(postAuthorId: string): AnyCloudEvent;
+}
+
+interface CommentOp {
+  kind: 'comment';
+  postId: string;
+  authorId: string;
+  text: string;
+  mentions: StoredMention[];
+  traceparent: string | undefined;
+  eventFor(comment: CommentRow, postAuthorId: string): AnyCloudEvent;
+}
+
+type Op = LikeOp | CommentOp;
+type Outcome = LikeOutcome | CommentRow | undefined;
+
+/** The request's trace on its event: the batch's transaction runs in another request's context. */
+const tracedBy = (event: AnyCloudEvent, traceparent: string | undefined): AnyCloudEvent =>
+  traceparent && !event.traceparent ? { ...event, traceparent } : event;
+
+/** Likes or unlikes of one batch (distinct post × user pairs), in one statement; outcome per op. */
+async function writeLikes(tx: ShardTx, ops: readonly LikeOp[], liked: boolean): Promise<LikeOutcome[]> {
+  if (ops.length === 0) return [];
+  // lock order: every batch inserts/deletes its rows in (post, user) order
+  const order = ops.map((_, i) => i).sort((a, b) => compareKeys(ops[a] as LikeOp, ops[b] as LikeOp));
+  const ords = order;
+  const postIds = order.map((i) => (ops[i] as LikeOp).postId);
+  const userIds = order.map((i) => (ops[i] as LikeOp).userId);
+  const posts = tx.table('posts');
+  const likes = tx.table('likes');
+  type Row = { ord: number; author_id: string | null; changed: boolean };
+  // A plain read of the post (no row lock): likes of one post proceed in parallel. A like racing the
+  // post's deletion may land; it is never shown.
+  const rows = liked
+    ? await tx.sql<Row[]>`
+        WITH input AS (
+          SELECT * FROM unnest(${ords}::int[], ${postIds}::bigint[], ${userIds}::bigint[]) AS i(ord, post_id, user_id)
+        ), live AS (
+          SELECT i.ord, i.post_id, i.user_id, p.author_id FROM input i
+          JOIN ${posts} p ON p.id = i.post_id AND p.deleted_at IS NULL
+        ), done AS (
+          INSERT INTO ${likes} (post_id, user_id) SELECT post_id, user_id FROM live ORDER BY post_id, user_id
+          ON CONFLICT DO NOTHING RETURNING post_id, user_id
+        )
+        SELECT i.ord, live.author_id, done.post_id IS NOT NULL AS changed FROM input i
+        LEFT JOIN live ON live.ord = i.ord
+        LEFT JOIN done ON done.post_id = i.post_id AND done.user_id = i.user_id`
+    : await tx.sql<Row[]>`
+        WITH input AS (
+          SELECT * FROM unnest(${ords}::int[], ${postIds}::bigint[], ${userIds}::bigint[]) AS i(ord, post_id, user_id)
+        ), live AS (
+          SELECT i.ord, i.post_id, i.user_id, p.author_id FROM input i
+          JOIN ${posts} p ON p.id = i.post_id AND p.deleted_at IS NULL
+        ), done AS (
+          DELETE FROM ${likes} l USING live
+          WHERE l.post_id = live.post_id AND l.user_id = live.user_id
+          RETURNING l.post_id, l.user_id
+        )
+        SELECT i.ord, live.author_id, done.post_id IS NOT NULL AS changed FROM input i
+        LEFT JOIN live ON live.ord = i.ord
+        LEFT JOIN done ON done.post_id = i.post_id AND done.user_id = i.user_id`;
+  const out: LikeOutcome[] = ops.map(() => 'missing');
+  const events: AnyCloudEvent[] = [];
+  for (const row of rows) {
+    const op = ops[row.ord] as LikeOp;
+    if (row.author_id === null) continue;
+    out[row.ord] = row.changed ? 'changed' : 'unchanged';
+    if (row.changed) events.push(tracedBy(op.eventFor(row.author_id), op.traceparent));
+  }
+  await enqueue(tx.sql, tx.schema, events);
+  return out;
+}
+
+/** Comments of one batch, ids minted on the shard, in one statement; the row (or undefined) per op. */
+async function writeComments(tx: ShardTx, ops: readonly CommentOp[]): Promise<(CommentRow | undefined)[]> {
+  if (ops.length === 0) return [];
+  type Row = CommentRow & { ord: number; post_author_id: string };
+  const rows = await tx.sql<Row[]>`
+    WITH input AS (
+      SELECT * FROM unnest(${ops.map((_, i) => i)}::int[], ${ops.map((o) => o.postId)}::bigint[],
+        ${ops.map((o) => o.authorId)}::bigint[], ${ops.map((o) => o.text)}::text[],
+        ${ops.map((o) => JSON.stringify(o.mentions))}::text[]) AS i(ord, post_id, author_id, text, mentions)
+    ), fresh AS (
+      SELECT ${tx.sql(tx.schema)}.next_id() AS id, i.ord, i.post_id, i.author_id, i.text, i.mentions::jsonb AS mentions,
+        p.author_id AS post_author_id
+      FROM input i JOIN ${tx.table('posts')} p ON p.id = i.post_id AND p.deleted_at IS NULL
+      ORDER BY i.ord
+    ), done AS (
+      INSERT INTO ${tx.table('comments')} (id, post_id, author_id, text, mentions)
+      SELECT id, post_id, author_id, text, mentions FROM fresh
+      RETURNING id, created_at
+    )
+    SELECT f.ord, f.id, f.post_id, f.author_id, f.text, f.mentions, done.created_at, f.post_author_id
+    FROM fresh f JOIN done ON done.id = f.id`;
+  const out: (CommentRow | undefined)[] = ops.map(() => undefined);
+  const events: AnyCloudEvent[] = [];
+  for (const { ord, post_author_id: postAuthorId, ...row } of rows) {
+    const op = ops[ord] as CommentOp;
+    out[ord] = row;
+    events.push(tracedBy(op.eventFor(row, postAuthorId), op.traceparent));
+  }
+  await enqueue(tx.sql, tx.schema, events);
+  return out;
+}
+
+function compareKeys(a: LikeOp, b: LikeOp): number {
+  const pa = BigInt(a.postId);
+  const pb = BigInt(b.postId);
+  if (pa !== pb) return pa < pb ? -1 : 1;
+  const ua = BigInt(a.userId);
+  const ub = BigInt(b.userId);
+  return ua === ub ? 0 : ua < ub ? -1 : 1;
+}
+
+/**
+ * Likes, unlikes and comments written by group commit (store/group-commit.ts): per logical shard, the
+ * requests that arrive while its transaction is in flight are written together by the next one (rows and
+ * outbox events, multi-row statements), each answered after that commit. The posts' counters follow from
+ * the events (store/counters.ts), so a hot post costs one row per like here, never a row lock.
+ */
+export function interactionWrites(shards: Shards, options: { maxBatch?: number } = {}) {
+  let commentKey = 0;
+  const commit = new GroupCommit<Op, Outcome>({
+    maxBatch: options.maxBatch ?? 256,
+    perDatabase: shards.poolMax,
+    databaseOf: (shard) => shards.forShard(shard).database,
+    conflictKey: (op) => (op.kind === 'comment' ? `c${commentKey++}` : `${op.postId}:${op.userId}`),
+    write: (shard, ops) =>
+      inTransaction(shards.forShard(shard), async (tx) => {
+        const likes = ops.filter((o): o is LikeOp => o.kind === 'like');
+        const unlikes = ops.filter((o): o is LikeOp => o.kind === 'unlike');
+        const comments = ops.filter((o): o is CommentOp => o.kind === 'comment');
+        const results = new Map<Op, Outcome>();
+        const set = <O extends Op>(list: O[], outcomes: Outcome[]) => {
+          list.forEach((o, i) => {
+            results.set(o, outcomes[i]);
+          });
+        };
+        set(likes, await writeLikes(tx, likes, true));
+        set(unlikes, await writeLikes(tx, unlikes, false));
+        set(comments, await writeComments(tx, comments));
+        return ops.map((o) => results.get(o));
+      }),
+  });
+
+  return {
+    /** Likes or unlikes; idempotent ('unchanged', no event), 'missing' when the post is not live. */
+    setLike(
+      postId: string,
+      userId: string,
+      liked: boolean,
+      eventFor: (postAuthorId: string) => AnyCloudEvent,
+    ): Promise<LikeOutcome> {
+      const op: LikeOp = {
+        kind: liked ? 'like' : 'unlike',
+        postId,
+        userId,
+        traceparent: traceparentOf(),
+        eventFor,
+      };
+      return commit.submit(shards.forId(postId).shard, op) as Promise<LikeOutcome>;
+    },
+
+    /** Adds a comment with its event; undefined when the post is not live. */
+    addComment(
+      postId: string,
+      authorId: string,
+      text: string,
+      mentions: StoredMention[],
+      eventFor: (comment: CommentRow, postAuthorId: string) => AnyCloudEvent,
+    ): Promise<CommentRow | undefined> {
+      const op: CommentOp = {
+        kind: 'comment',
+        postId,
+        authorId,
+        text,
+        mentions,
+        traceparent: traceparentOf(),
+        eventFor,
+      };
+      return commit.submit(shards.forId(postId).shard, op) as Promise<CommentRow | undefined>;
+    },
+  };
+}
+
+export type InteractionWrites = ReturnType<typeof interactionWrites>;
