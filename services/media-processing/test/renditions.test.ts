@@ -207,3 +207,54 @@ test('a hand-injected media.uploaded (core publish, no headers, as `nats pub` se
   const { data } = await fx.waitForEvent('media.processed', uploaded.data.mediaId);
   t.is(data.renditions.length, 8);
 });
+
+test('a phone-sized 1080×1350 JPEG: each size from the one above keeps its picture; JPEGs are baseline', async (t) => {
+  // Top half red, bottom half blue (no EXIF rotation): every rendition keeps the split where it was.
+  const original = await sharp({ create: { width: 1080, height: 1350, channels: 3, background: '#0000ff' } })
+    .composite([
+      {
+        input: await sharp({ create: { width: 1080, height: 675, channels: 3, background: '#ff0000' } })
+          .png()
+          .toBuffer(),
+        top: 0,
+        left: 0,
+      },
+    ])
+    .jpeg({ quality: 85 })
+    .toBuffer();
+  const uploaded = await fx.upload(original);
+  await fx.publishUploaded(uploaded);
+  const { data } = await fx.waitForEvent('media.processed', uploaded.data.mediaId);
+  const sizes = data.renditions.map((r) => `${r.name}.${r.format} ${r.width}×${r.height}`).sort();
+  t.deepEqual(sizes, [
+    '1080.jpeg 1080×1350',
+    '1080.webp 1080×1350',
+    '320.jpeg 320×400',
+    '320.webp 320×400',
+    '640.jpeg 640×800',
+    '640.webp 640×800',
+    'thumb.jpeg 150×150',
+    'thumb.webp 150×150',
+  ]);
+  for (const rendition of data.renditions) {
+    const body = (await fx.getObject(rendition.key)).body;
+    const meta = await sharp(body).metadata();
+    t.is(meta.format, rendition.format, rendition.key);
+    if (rendition.format === 'jpeg') t.false(meta.isProgressive, `${rendition.key} is a baseline JPEG`);
+    const { data: pixels, info } = await sharp(body).raw().toBuffer({ resolveWithObject: true });
+    const at = (y: number) => [
+      ...pixels.subarray(y * info.width * info.channels, y * info.width * info.channels + 3),
+    ];
+    const [tr, , tb] = at(Math.floor(info.height * 0.25));
+    const [br, , bb] = at(Math.floor(info.height * 0.75));
+    t.true(
+      (tr as number) > 200 && (tb as number) < 60,
+      `${rendition.key}: top is red (${at(Math.floor(info.height * 0.25))})`,
+    );
+    t.true(
+      (bb as number) > 200 && (br as number) < 60,
+      `${rendition.key}: bottom is blue (${at(Math.floor(info.height * 0.75))})`,
+    );
+  }
+  t.true(isBlurhashValid(data.blurhash).result, `valid blurhash: ${data.blurhash}`);
+});

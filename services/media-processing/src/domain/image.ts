@@ -3,6 +3,7 @@ import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { UnsafeImageError } from './errors.ts';
 import {
   FORMATS,
+  JPEG_PROGRESSIVE,
   JPEG_QUALITY,
   type RenditionFormat,
   SIZES,
@@ -108,27 +109,46 @@ export async function renderImage(input: Buffer, options: RenderOptions): Promis
 
   const master = await decodeMaster(input, options.maxPixels, masterWidth(width, height));
   options.onProgress?.();
-  const fromMaster = () =>
-    sharp(master.data, {
-      raw: { width: master.info.width, height: master.info.height, channels: master.info.channels },
-    });
 
+  // Each size is resized once (both formats encode the same pixels) from the previous, smaller level
+  // rather than from the master: 1080 → 640 → 320 costs about half of three resizes from 1080.
   const renditions: EncodedRendition[] = [];
+  const levels: Pixels[] = [master];
   for (const size of SIZES) {
     const target = Math.min(size.width, width);
-    const resize = (p: Sharp) => (target === master.info.width ? p : p.resize({ width: target }));
-    for (const format of FORMATS) {
-      renditions.push(await encode(resize(fromMaster()), size.name, format));
+    let level = levels.at(-1) as Pixels;
+    if (target !== level.info.width) {
+      // The height from the upright original, so a chain of roundings never drifts by a pixel.
+      const targetHeight = Math.max(1, Math.round((height * target) / width));
+      level = await toPixels(pixels(level).resize(target, targetHeight, { fit: 'fill' }));
+      levels.push(level);
     }
+    for (const format of FORMATS) renditions.push(await encode(pixels(level), size.name, format));
     options.onProgress?.();
   }
-  for (const format of FORMATS) {
-    const thumb = fromMaster().resize(THUMB.size, THUMB.size, { fit: 'cover', position: 'centre' });
-    renditions.push(await encode(thumb, THUMB.name, format));
-  }
-  const blurhash = await blurhashOf(fromMaster());
+  // The thumb and the blurhash come from the smallest level still covering a thumb on its short side.
+  const small = levels.findLast((l) => Math.min(l.info.width, l.info.height) >= THUMB.size) ?? master;
+  const thumb = await toPixels(
+    pixels(small).resize(THUMB.size, THUMB.size, { fit: 'cover', position: 'centre' }),
+  );
+  for (const format of FORMATS) renditions.push(await encode(pixels(thumb), THUMB.name, format));
+  const blurhash = await blurhashOf(pixels(small));
   options.onProgress?.();
   return { width, height, blurhash, renditions };
+}
+
+/** Decoded 8-bit pixels and their layout. */
+interface Pixels {
+  readonly data: Buffer;
+  readonly info: OutputInfo;
+}
+
+function pixels({ data, info }: Pixels): Sharp {
+  return sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
+}
+
+function toPixels(pipeline: Sharp): Promise<Pixels> {
+  return pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
 }
 
 /**
@@ -141,11 +161,7 @@ function masterWidth(width: number, height: number): number {
   return Math.min(width, Math.max(widest, Math.ceil((THUMB.size * width) / height)));
 }
 
-async function decodeMaster(
-  input: Buffer,
-  maxPixels: number,
-  targetWidth: number,
-): Promise<{ data: Buffer; info: OutputInfo }> {
+async function decodeMaster(input: Buffer, maxPixels: number, targetWidth: number): Promise<Pixels> {
   try {
     return await sharp(input, { limitInputPixels: maxPixels, failOn: 'error' })
       .autoOrient()
@@ -164,7 +180,7 @@ async function decodeMaster(
 async function encode(pipeline: Sharp, name: string, format: RenditionFormat): Promise<EncodedRendition> {
   const encoded =
     format === 'jpeg'
-      ? pipeline.jpeg({ quality: JPEG_QUALITY, progressive: true })
+      ? pipeline.jpeg({ quality: JPEG_QUALITY, progressive: JPEG_PROGRESSIVE })
       : pipeline.webp({ quality: WEBP_QUALITY, effort: WEBP_EFFORT });
   const { data, info } = await encoded.toBuffer({ resolveWithObject: true });
   return { name, format, width: info.width, height: info.height, body: data };

@@ -4,7 +4,7 @@
  * Bump when the renditions of the same original would change (sizes, quality, colour handling): the
  * deterministic ids of the published events include it, so a re-processed result is a new event.
  */
-export const PIPELINE_VERSION = 1;
+export const PIPELINE_VERSION = 2;
 
 export type RenditionFormat = 'jpeg' | 'webp';
 
@@ -20,6 +20,12 @@ export const THUMB = { name: 'thumb', size: 150 } as const;
 
 export const FORMATS: readonly RenditionFormat[] = ['jpeg', 'webp'];
 export const JPEG_QUALITY = 80;
+/**
+ * Baseline (sequential) JPEG: measured here on the 1080×1350 phone photo's 1080 rendition, 19 ms instead of
+ * 26 ms of CPU for progressive, and 1 % smaller (sharp optimises the Huffman tables either way). The JPEGs
+ * are the fallback for clients without WebP; progressive's early blurry preview is the blurhash's job.
+ */
+export const JPEG_PROGRESSIVE = false;
 export const WEBP_QUALITY = 80;
 /**
  * libwebp effort 2 instead of sharp's default 4: measured here on a 1080×1440 rendition, 33 ms instead
