@@ -18,10 +18,16 @@ export interface Call {
 export class HttpClient {
   private readonly agent: Agent;
   private readonly url: URL;
+  private readonly localAddress: string | undefined;
 
-  constructor(baseUrl: string, maxSockets = 256) {
+  /**
+   * `localAddress` binds the sockets to another loopback address (127.0.0.0/8), so the gateway's
+   * per-address connection limit counts this client apart from the others (PITFALLS).
+   */
+  constructor(baseUrl: string, maxSockets = 256, localAddress?: string) {
     this.url = new URL(baseUrl);
     this.agent = new Agent({ keepAlive: true, maxSockets });
+    this.localAddress = localAddress;
   }
 
   send(call: Call): Promise<Reply> {
@@ -40,6 +46,7 @@ export class HttpClient {
       const req = request(
         {
           agent: this.agent,
+          ...(this.localAddress ? { localAddress: this.localAddress } : {}),
           hostname: this.url.hostname,
           port: this.url.port,
           method: call.method,
