@@ -25,7 +25,7 @@ export {
 export {
   type CpuPriority,
   haveChrt,
-  moveToIdlePolicy,
+  lowerPriority,
   nodeCommand,
   REPO_ROOT,
   type Runtime,

@@ -1,5 +1,6 @@
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, readdirSync, type WriteStream } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { ServiceName } from '@instantpost/chassis';
@@ -71,9 +72,9 @@ export function runServiceScript(
 }
 
 /**
- * How a process competes for the CPU (Linux): `niceness` starts it under `nice -n`; `idle` moves it to
- * SCHED_IDLE once it is ready (it gets a core only when no normal task wants one, and a normal task waking
- * up preempts it at once). Batch work (photo processing) takes both, so reads are never queued behind it.
+ * How a process competes for the CPU once it is ready (Linux): `niceness` is its nice value; `idle` puts it
+ * under SCHED_IDLE (it gets a core only when no normal task wants one, and a normal task waking up preempts
+ * it at once). Batch work (photo processing) takes both, so reads are never queued behind it.
  */
 export interface CpuPriority {
   readonly niceness?: number;
@@ -84,27 +85,32 @@ export interface CpuPriority {
 export const haveChrt =
   process.platform === 'linux' && spawnSync('chrt', ['--version'], { stdio: 'ignore' }).status === 0;
 
-/**
- * The command that starts `node <args>` under `nice -n <niceness>` when asked (Linux and other Unixes with
- * coreutils' nice; ignored on Windows). nice execs node in place, so the child's pid is node's and every
- * thread node starts (libuv's pool, where sharp/libvips work) inherits the nice value; `os.setPriority`
- * after spawn would change only the main thread and race the threads node starts meanwhile.
- */
+/** The command that starts `node <args>` under `nice -n <niceness>` when asked (coreutils' nice; not on Windows). */
 export function nodeCommand(args: string[], niceness = 0): [string, string[]] {
   if (niceness === 0 || process.platform === 'win32') return [process.execPath, args];
   return ['nice', ['-n', String(niceness), process.execPath, ...args]];
 }
 
 /**
- * Moves every thread of `pid` to SCHED_IDLE (`chrt -a`); threads started later inherit it from the thread
- * that starts them. Done once the process is ready, not at exec: on a machine kept busy by normal tasks an
- * idle process would wait for a free core to even load its code (measured: media-processing missed its
- * 30 s readiness deadline at load average 19 on two cores). False without chrt.
+ * Lowers a running process's priority: every thread's nice value raised by `niceness` (`setpriority` on
+ * each thread id: on Linux a nice value belongs to a thread) and, with `idle`, SCHED_IDLE for every thread (`chrt -a`).
+ * Threads started later inherit both from the thread that starts them (libuv's pool, libvips' workers).
+ * Done once the process is ready, not at exec: on a machine kept busy by normal tasks a process started at
+ * nice 10 or idle waits for a free core even to load its code (measured: media-processing missed its 30 s
+ * readiness deadline at load average ~20 on two cores, both ways). Linux only; elsewhere a no-op.
  */
-export async function moveToIdlePolicy(pid: number): Promise<boolean> {
-  if (!haveChrt) return false;
-  await execFileAsync('chrt', ['-a', '--idle', '-p', '0', String(pid)]);
-  return true;
+export async function lowerPriority(pid: number, priority: CpuPriority): Promise<void> {
+  if (process.platform !== 'linux') return;
+  if (priority.niceness) {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        setPriority(Number(tid), Math.min(19, getPriority(Number(tid)) + priority.niceness));
+      } catch {
+        // the thread exited meanwhile
+      }
+    }
+  }
+  if (priority.idle && haveChrt) await execFileAsync('chrt', ['-a', '--idle', '-p', '0', String(pid)]);
 }
 
 /** One running replica of a service. */
@@ -153,15 +159,15 @@ export class ServiceProcess {
 
   /** Starts the process and waits until its /readyz answers 200. */
   async start(timeoutMs = 30_000): Promise<void> {
-    const [command, args] = nodeCommand(
+    const child = spawn(
+      process.execPath,
       [...runtimeArgs(this.runtime), '--import', '@instantpost/telemetry/register', 'src/main.ts'],
-      this.priority.niceness,
+      {
+        cwd: serviceDir(this.service),
+        env: { ...this.env, PORT: String(this.port), SERVICE_NAME: this.service },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     );
-    const child = spawn(command, args, {
-      cwd: serviceDir(this.service),
-      env: { ...this.env, PORT: String(this.port), SERVICE_NAME: this.service },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
     this.child = child;
     const out = pipeOutput(child, this.name, this.sink);
     this.exited = new Promise((resolve) =>
@@ -171,7 +177,7 @@ export class ServiceProcess {
       }),
     );
     await waitForOk(`http://127.0.0.1:${this.port}/readyz`, { timeoutMs, alive: () => this.running });
-    if (this.priority.idle && child.pid !== undefined) await moveToIdlePolicy(child.pid);
+    if (child.pid !== undefined) await lowerPriority(child.pid, this.priority);
   }
 
   /** SIGTERM, then the exit code (null if it had to be killed after `timeoutMs`). */

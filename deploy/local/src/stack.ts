@@ -10,8 +10,8 @@ export const SERVICES = Object.keys(SERVICE_PORTS) as ServiceName[];
 
 /**
  * CPU priorities of the services in the local stack: media-processing (sharp decoding and encoding every
- * rendition) starts at nice 10 and moves to SCHED_IDLE once ready (nice 10 alone where chrt is missing), so
- * photo processing never takes a core from the read path; with the CPU idle it still gets all of it. nice 10 alone was measured not to
+ * rendition) moves to nice 10 and SCHED_IDLE once ready (nice 10 alone where chrt is missing), so photo
+ * processing never takes a core from the read path; with the CPU idle it still gets all of it. nice 10 alone was measured not to
  * protect reads (bench/system, p99 244 ms with uploads flat out): a nice-10 task still gets ~10 % of a busy
  * core in slices the reads wait behind. In Kubernetes media-processing has its own node pool instead
  * (k8s/components/media-node-pool).
