@@ -7,7 +7,11 @@ import type { Page, Paged } from './input.ts';
 import { paged } from './input.ts';
 import type { People } from './people.ts';
 import type { Posts } from './posts.ts';
-import { summaryOf, type UserSummary } from './views.ts';
+import { type Account, summaryOf, type UserSummary } from './views.ts';
+
+const MEMO_ENTRIES = 100_000;
+/** How long a like may see an author's earlier private switch (the Redis copy lags its change too). */
+const ACCOUNT_MEMO_MS = 1000;
 
 export interface CommentView {
   id: string;
@@ -29,10 +33,40 @@ export function interactions(deps: {
 }) {
   const { people, postsDomain } = deps;
 
-  /** The post's author when the viewer may see the post, else 404. */
-  const visibleAuthor = async (viewerId: string, postId: string): Promise<string> => {
+  // A post's author never changes: kept in process (bounded), no Redis round trip per like of a known post.
+  const authors = new Map<string, string>();
+  // The author's account (its private switch) for ACCOUNT_MEMO_MS: a hot post's likes share one read.
+  const accounts = new Map<string, { at: number; account: Promise<Account | undefined> }>();
+
+  const authorOf = async (postId: string): Promise<string | undefined> => {
+    const known = authors.get(postId);
+    if (known !== undefined) return known;
     const authorId = await postsDomain.authorOf(postId);
-    const author = authorId === undefined ? undefined : await people.account(authorId);
+    if (authorId !== undefined) {
+      if (authors.size >= MEMO_ENTRIES) authors.clear();
+      authors.set(postId, authorId);
+    }
+    return authorId;
+  };
+
+  const accountOf = (authorId: string): Promise<Account | undefined> => {
+    const now = Date.now();
+    const memo = accounts.get(authorId);
+    if (memo && now - memo.at < ACCOUNT_MEMO_MS) return memo.account;
+    if (accounts.size >= MEMO_ENTRIES) accounts.clear();
+    const account = people.account(authorId);
+    accounts.set(authorId, { at: now, account });
+    account.catch(() => accounts.delete(authorId));
+    return account;
+  };
+
+  /**
+   * The post's author when the viewer may see the post, else 404. Whether the post is still live is
+   * checked by the write itself; a private author's follower check reads the follow cache or Postgres.
+   */
+  const visibleAuthor = async (viewerId: string, postId: string): Promise<string> => {
+    const authorId = await authorOf(postId);
+    const author = authorId === undefined ? undefined : await accountOf(authorId);
     if (!author || !(await people.canSee(viewerId, author))) throw postNotFound();
     return author.id;
   };
