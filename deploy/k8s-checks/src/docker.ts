@@ -79,8 +79,11 @@ export function execForm(s: Stage, instruction: 'CMD' | 'ENTRYPOINT'): string[] 
 }
 
 /** `.dockerignore` patterns, in order; a later `!pattern` re-includes what an earlier one excluded. */
-export function readDockerignore(repo = REPO_ROOT): { pattern: RegExp; include: boolean }[] {
-  return readFileSync(join(repo, '.dockerignore'), 'utf8')
+export function readDockerignore(
+  repo = REPO_ROOT,
+  file = '.dockerignore',
+): { pattern: RegExp; include: boolean }[] {
+  return readFileSync(join(repo, file), 'utf8')
     .split(/\r?\n/)
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#'))
@@ -110,9 +113,12 @@ export function isIgnored(path: string, rules: ReturnType<typeof readDockerignor
   return ignored;
 }
 
-/** Copies the build context Docker would send (the repository less .dockerignore) to `dest`. */
-export function copyBuildContext(dest: string, repo = REPO_ROOT): string[] {
-  const rules = readDockerignore(repo);
+/**
+ * Copies the build context Docker would send (the repository less .dockerignore, or less the ignore file
+ * of one Dockerfile, `<Dockerfile>.dockerignore`, which BuildKit reads instead) to `dest`.
+ */
+export function copyBuildContext(dest: string, repo = REPO_ROOT, ignoreFile = '.dockerignore'): string[] {
+  const rules = readDockerignore(repo, ignoreFile);
   const copied: string[] = [];
   const walk = (dir: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {

@@ -19,6 +19,8 @@ export interface ManifestCheckOptions {
   imagePrefix: string;
   /** The services the Tiltfile builds images for. */
   builtServices: string[];
+  /** Other images the Tiltfile builds under the prefix, which are not services (`web`: static files). */
+  builtImages?: string[];
   external?: ExternalConfig;
   /** Dev only: Tilt's live_update writes into the containers. */
   allowWritableRootFilesystem?: boolean;
@@ -129,6 +131,8 @@ function checkImages(
     const where = `${objectName(workload)} container ${container.name}`;
     const image = String(container.image ?? '');
     if (imageService !== undefined) {
+      // A static image (the web client's files and nginx): not a service, none of their checks apply.
+      if (options.builtImages?.includes(imageService)) continue;
       if (!(imageService in facts.servicePorts)) {
         findings.push({
           check: 'image',

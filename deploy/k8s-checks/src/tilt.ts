@@ -14,6 +14,8 @@ export interface Tiltfile {
   /** `SERVICES = {'upload': 3001, …}`. */
   services: Record<string, number>;
   imagePrefix: string;
+  /** Images it builds besides the services': `docker_build(IMAGE_PREFIX + 'web', …)`. */
+  images: string[];
   /** Top-level `NAME = 'value'` assignments. */
   constants: Record<string, string>;
 }
@@ -25,7 +27,10 @@ export function parseTiltfile(text: string): Tiltfile {
   const constants: Record<string, string> = {};
   for (const m of text.matchAll(/^([A-Z][A-Z0-9_]*)\s*=\s*'([^']*)'\s*$/gm))
     constants[m[1] as string] = m[2] as string;
-  return { text, services, imagePrefix: constants.IMAGE_PREFIX ?? '', constants };
+  const images = [...text.matchAll(/^docker_build\(\s*IMAGE_PREFIX\s*\+\s*'([a-z0-9-]+)'/gm)].map(
+    (m) => m[1] as string,
+  );
+  return { text, services, imagePrefix: constants.IMAGE_PREFIX ?? '', images, constants };
 }
 
 export function readTiltfile(repo = REPO_ROOT): Tiltfile {

@@ -18,7 +18,7 @@ test('the Gateway and HTTPRoutes validate against the Gateway API schemas', (t) 
   const objects = renderProdWithGatewayApi().filter((o) =>
     o.apiVersion.startsWith('gateway.networking.k8s.io/'),
   );
-  t.is(objects.length, 5);
+  t.is(objects.length, 6);
   t.is(formatFindings(validateSchemas(objects)), '');
 });
 

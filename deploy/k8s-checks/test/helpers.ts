@@ -38,6 +38,7 @@ export function manifestFindings(overlay: Overlay, objects = render(overlay)): F
   return checkManifests(objects, codeFacts(), {
     imagePrefix: tilt.imagePrefix,
     builtServices: Object.keys(tilt.services),
+    builtImages: tilt.images,
     external: documentedConfig(),
     allowWritableRootFilesystem: overlay === 'k8s/overlays/dev',
   });
@@ -48,7 +49,11 @@ function routingOptions(objects: K8sObject[]): RoutingOptions {
   return {
     gateway: readFileSync(join(REPO_ROOT, 'deploy/nginx/nginx.conf.template'), 'utf8'),
     services: Object.keys(codeFacts().servicePorts),
-    proxies: { 'media-cache': cache?.data?.['media.conf.template'] ?? '' },
+    proxies: {
+      'media-cache': cache?.data?.['media.conf.template'] ?? '',
+      // The web client's image serves with this config (deploy/docker/web.Dockerfile copies it in).
+      web: readFileSync(join(REPO_ROOT, 'services/web/image/nginx.conf'), 'utf8'),
+    },
   };
 }
 
