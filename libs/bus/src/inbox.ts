@@ -76,7 +76,9 @@ export async function handleOnce(
       const left = deadline - Date.now();
       const fenced = (error as { code?: unknown } | null)?.code === SHARD_MOVING_SQLSTATE;
       if (!shard.rerouted || !fenced || left <= 0) throw error;
-      if (!(await shard.rerouted(pool, left))) throw error;
+      // Re-tried on the same database every 250 ms too: a move given up (`move --abort`) lifts the fence
+      // without a new route.
+      await shard.rerouted(pool, Math.min(left, 250));
     }
   }
 }

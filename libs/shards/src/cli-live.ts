@@ -1,8 +1,9 @@
 import { loadConfig, optional, str } from '@instantpost/config';
 import { connect, type NatsConnection } from 'nats';
-import { type LiveShardMap, liveMapFromConfig, liveMapToJson, rangesOf } from './live-map.ts';
+import { type LiveShardMap, liveMapFromConfig, liveMapToJson, MOVE_STEPS, rangesOf } from './live-map.ts';
 import { openShardMapStore, type ShardMapStore } from './map-store.ts';
-import { moveShard } from './move.ts';
+import { abortMove, moveShard } from './move.ts';
+import { applyRebalance, planRebalance } from './rebalance.ts';
 import { databasesOf, type ShardMap } from './shard-map.ts';
 import { redactUrl } from './urls.ts';
 
@@ -34,7 +35,10 @@ function render(live: LiveShardMap, seeded: boolean): string {
     (r) => `  ${(r.from === r.to ? `${r.from}` : `${r.from}-${r.to}`).padEnd(10)}${redactUrl(r.url)}`,
   );
   const moves = Object.entries(live.moves).map(
-    ([shard, m]) => `  shard ${shard} moving to ${redactUrl(m.to)}: ${m.step} since ${m.startedAt}`,
+    ([shard, m]) =>
+      `  shard ${shard} moving to ${redactUrl(m.to)}: ${
+        m.step === 'aborting' ? 'being given up' : `step ${m.step} (${MOVE_STEPS.indexOf(m.step) + 1}/4)`
+      }, started ${m.startedAt}`,
   );
   return [
     `${map.shardCount} logical shards on ${databasesOf(map).length} databases, ` +
@@ -75,5 +79,43 @@ export async function moveCommand(
     console.log(
       `shard ${shard} is on ${redactUrl(target)} (map version ${result.version}) after ${Date.now() - started} ms`,
     );
+  });
+}
+
+/** `move --abort <shard>`: gives up the shard's move before its flip; the shard stays where it is. */
+export async function abortCommand(shardText: string | undefined): Promise<void> {
+  if (shardText === undefined || !/^\d+$/.test(shardText)) {
+    throw new Error('usage: npm run shards -- move --abort <shard>');
+  }
+  await withStore((store) =>
+    abortMove({ store, shard: Number(shardText), log: (line) => console.log(line) }),
+  );
+}
+
+/**
+ * `rebalance`: the moves that spread the shards evenly over the live map's databases and `added` ones,
+ * printed one a line (`move <shard> <url>`, passwords hidden); `--apply` runs them one at a time.
+ */
+export async function rebalanceCommand(
+  seed: ShardMap,
+  added: readonly string[],
+  options: { apply: boolean; retireGraceMs: number },
+): Promise<void> {
+  await withStore(async (store) => {
+    await store.seed(seed);
+    const live = (await store.get()) as LiveShardMap;
+    const plan = planRebalance(live, added);
+    const databases = new Set([...live.shards, ...plan.map((m) => m.to)]).size;
+    console.log(
+      plan.length === 0
+        ? `${live.shards.length} logical shards are spread evenly over ${databases} databases: nothing to move`
+        : `${plan.length} move(s) spread ${live.shards.length} logical shards evenly over ${databases} databases:`,
+    );
+    for (const m of plan) console.log(`  move ${m.shard} ${redactUrl(m.to)}    (from ${redactUrl(m.from)})`);
+    if (plan.length > 0 && !options.apply) console.log('run again with --apply to make them, one at a time');
+    if (options.apply && plan.length > 0) {
+      await applyRebalance({ store, plan, retireGraceMs: options.retireGraceMs, log: (l) => console.log(l) });
+      console.log('rebalanced');
+    }
   });
 }

@@ -6,6 +6,8 @@
  *   npm run shards -- create-databases [--admin-url postgres://postgres@127.0.0.1:5432/postgres]
  *   npm run shards -- map [--json] [--reveal]
  *   npm run shards -- move <shard> <postgres url>
+ *   npm run shards -- move --abort <shard>
+ *   npm run shards -- rebalance [--database <postgres url>]... [--apply]
  *
  * Reads SHARD_MAP from the environment (unset: the local default, 16 shards on two databases).
  * Exit status: 0 done / up to date, 1 error, 2 misuse (usage on stderr), 3 `status` found schemas behind
@@ -14,7 +16,7 @@
 import { basename } from 'node:path';
 import { ConfigError, loadConfig } from '@instantpost/config';
 import { type CliOption, type CommandSpec, exitUsage, parseCommand } from '@instantpost/config/cli';
-import { mapCommand, moveCommand } from './cli-live.ts';
+import { abortCommand, mapCommand, moveCommand, rebalanceCommand } from './cli-live.ts';
 import { ensureDatabases } from './databases.ts';
 import { shardMapVar } from './env.ts';
 import { migrate } from './migrate.ts';
@@ -31,7 +33,9 @@ const COMMAND = {
     migrate: 'apply pending migrations to every shard schema of the service',
     'create-databases': 'create the physical databases of SHARD_MAP that do not exist',
     map: 'print the live shard map (--json: {"version", "shards": {"0": url, ...}, "moves"})',
-    move: "move <shard> <postgres url>: move every service's schema of a logical shard to that database, live",
+    move: "move <shard> <postgres url>: move every service's schema of a logical shard to that database, live; move --abort <shard>: give up a move before its flip",
+    rebalance:
+      'print the moves that spread the logical shards evenly over the databases of the live map and --database ones (--apply: run them, one at a time)',
   },
   options: {
     service: {
@@ -59,6 +63,19 @@ const COMMAND = {
     },
     json: { type: 'boolean', default: false, description: 'map: print JSON' },
     reveal: { type: 'boolean', default: false, description: 'map: show passwords (hidden by default)' },
+    database: {
+      type: 'string',
+      multiple: true,
+      default: [],
+      value: 'url',
+      description: 'rebalance: a database to spread shards onto too (one just added, holding none yet)',
+    },
+    apply: { type: 'boolean', default: false, description: 'rebalance: run the planned moves' },
+    abort: {
+      type: 'boolean',
+      default: false,
+      description: 'move: give up the move of <shard> (before its flip): the shard stays where it is',
+    },
     'retire-grace-ms': {
       type: 'string',
       default: '2000',
@@ -162,7 +179,15 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'move') {
-    await moveCommand(shardMap, positionals[1], positionals[2], Number(values['retire-grace-ms']));
+    if (values.abort) await abortCommand(positionals[1]);
+    else await moveCommand(shardMap, positionals[1], positionals[2], Number(values['retire-grace-ms']));
+    return 0;
+  }
+  if (command === 'rebalance') {
+    await rebalanceCommand(shardMap, values.database, {
+      apply: values.apply,
+      retireGraceMs: Number(values['retire-grace-ms']),
+    });
     return 0;
   }
   if (command === 'create-databases') {

@@ -53,6 +53,8 @@ export const MigrationErrorCodes = {
   Behind: 'MIGRATION_BEHIND',
   /** A migration file failed; its transaction was rolled back. */
   Failed: 'MIGRATION_FAILED',
+  /** A schema with pending files belongs to a logical shard that is moving (`npm run shards -- move`). */
+  ShardMoving: 'MIGRATION_SHARD_MOVING',
 } as const;
 export type MigrationErrorCode = (typeof MigrationErrorCodes)[keyof typeof MigrationErrorCodes];
 

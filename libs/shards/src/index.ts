@@ -31,7 +31,13 @@ export {
 export { openShardMapStore, type ShardMapStore, shardMapBucketFor } from './map-store.ts';
 export { type AppliedStep, type MigrateOptions, migrate, migrationLockKey } from './migrate.ts';
 export { loadMigrations, type MigrationFile, type MigrationSource } from './migration-files.ts';
-export { type MoveResult, type MoveShardOptions, moveShard } from './move.ts';
+export {
+  type AbortMoveOptions,
+  abortMove,
+  type MoveResult,
+  type MoveShardOptions,
+  moveShard,
+} from './move.ts';
 export {
   isShardMovingError,
   SHARD_MOVING_SQLSTATE,
@@ -47,6 +53,7 @@ export {
   type ShardSql,
   type Shards,
 } from './pools.ts';
+export { applyRebalance, type PlannedMove, planRebalance } from './rebalance.ts';
 export { hashToShard } from './routing.ts';
 export {
   DEFAULT_LOCAL_SHARD_MAP,

@@ -9,10 +9,12 @@ import { redactUrl } from './urls.ts';
  * - `fencing`: writes to the shard on the source fail with `SHARD_MOVING_SQLSTATE` (clients retry).
  * - `caught-up`: the target holds every write and the id sequences; the routing is about to flip.
  * - `retiring`: the map routes the shard to the target; the old copy is being dropped.
+ * - `aborting`: given up before the flip (`move --abort`): the copy and the fence are being removed, the
+ *   shard stays where it was.
  */
-export type MoveStep = 'copying' | 'fencing' | 'caught-up' | 'retiring';
+export type MoveStep = 'copying' | 'fencing' | 'caught-up' | 'retiring' | 'aborting';
 
-export const MOVE_STEPS: readonly MoveStep[] = ['copying', 'fencing', 'caught-up', 'retiring'];
+export const MOVE_STEPS: readonly MoveStep[] = ['copying', 'fencing', 'caught-up', 'retiring', 'aborting'];
 
 /** A move in progress: the shard's data is going from the map's current database to `to`. */
 export interface ShardMove {

@@ -4,6 +4,7 @@ import { bootstrapSql } from './bootstrap.ts';
 import { MigrationError, MigrationErrorCodes } from './errors.ts';
 import { describeMigration, loadMigrations, type MigrationFile } from './migration-files.ts';
 import type { ShardDatabase, Shards } from './pools.ts';
+import { MOVE_LOCK_KEY, shardMoving } from './replication.ts';
 import {
   checksumError,
   compareWithFiles,
@@ -70,9 +71,24 @@ async function migrateDatabase(
   const conn = await db.sql.reserve();
   try {
     await conn`select pg_advisory_lock(${lockKey}::bigint)`;
+    await conn`select pg_advisory_lock_shared(${MOVE_LOCK_KEY}::bigint)`;
     try {
       for (const shard of db.shards) {
         const { schema } = shards.forShard(shard);
+        // A moving shard's schemas are not touched (the bootstrap would lift the fence on next_id());
+        // with files still to apply, the migration waits for the move (run it again after).
+        if (await shardMoving(conn, shard)) {
+          const moving = compareWithFiles(shard, schema, await readSchemaState(conn, schema), files);
+          if (moving.pending.length > 0 || moving.changed.length > 0) {
+            throw new MigrationError(
+              MigrationErrorCodes.ShardMoving,
+              `${schema}: logical shard ${shard} is moving to another database (npm run shards -- map): ` +
+                'migrate again once the move is done, or give it up with move --abort',
+              [schema],
+            );
+          }
+          continue;
+        }
         await inTransaction(conn, () => conn.unsafe(bootstrapSql(schema, shard)));
         // Read again under the lock: another runner may have applied files since the pre-flight check.
         const status = compareWithFiles(shard, schema, await readSchemaState(conn, schema), files);
@@ -97,7 +113,8 @@ async function migrateDatabase(
         }
       }
     } finally {
-      // If the connection broke, the server already dropped the lock with the session.
+      // If the connection broke, the server already dropped the locks with the session.
+      await conn`select pg_advisory_unlock_shared(${MOVE_LOCK_KEY}::bigint)`.catch(() => {});
       await conn`select pg_advisory_unlock(${lockKey}::bigint)`.catch(() => {});
     }
   } finally {

@@ -12,6 +12,10 @@ export const ShardMoveErrorCodes = {
   ClockBehind: 'SHARD_MOVE_CLOCK_BEHIND',
   /** A step did not finish in time, or the copy differs from the source. */
   Failed: 'SHARD_MOVE_FAILED',
+  /** Migrations are running on the source database: a move starts only between them. */
+  Migrating: 'SHARD_MOVE_MIGRATING',
+  /** The move was given up (`move --abort`), or is past its flip and can no longer be. */
+  Aborted: 'SHARD_MOVE_ABORTED',
 } as const;
 export type ShardMoveErrorCode = (typeof ShardMoveErrorCodes)[keyof typeof ShardMoveErrorCodes];
 

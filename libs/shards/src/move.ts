@@ -15,10 +15,12 @@ import {
   dropSchemas,
   dropSubscription,
   fence,
+  markMoving,
   moveNames,
   schemasOfShard,
   sleep,
   startReplication,
+  unfence,
   waitCaughtUp,
   waitClockPast,
   waitCopied,
@@ -59,14 +61,26 @@ function adminOf(url: string): string {
   return u.toString();
 }
 
-/** Records `move` (or, with `undefined`, its end) and returns the stored map. */
+/**
+ * Records `move` (or, with `undefined`, its end) and returns the stored map — only while the map still
+ * holds the move at the step this run stands on (`expected`): a move given up meanwhile (`--abort`)
+ * stops its mover here, before anything else changes.
+ */
 async function record(
   store: ShardMapStore,
   shard: number,
+  expected: ShardMove,
   move: ShardMove | undefined,
   routeTo?: string,
 ): Promise<LiveShardMap> {
   return store.update((m) => {
+    const now = m.moves[shard];
+    if (now?.step !== expected.step || now.to !== expected.to) {
+      throw new ShardMoveError(
+        ShardMoveErrorCodes.Aborted,
+        `the move of shard ${shard} is ${now ? `at step ${now.step}` : 'gone'} in the map (this run stood at ${expected.step}): stopped`,
+      );
+    }
     const moves = { ...m.moves };
     if (move) moves[shard] = move;
     else delete moves[shard];
@@ -117,6 +131,12 @@ export async function moveShard(opts: MoveShardOptions): Promise<MoveResult> {
     );
     move = map.moves[shard] as ShardMove;
   }
+  if (move.step === 'aborting') {
+    throw new ShardMoveError(
+      ShardMoveErrorCodes.Aborted,
+      `the move of shard ${shard} to ${redactUrl(move.to)} is being given up: run move --abort ${shard} to finish that first`,
+    );
+  }
   if (move.to !== target) {
     throw new ShardMoveError(
       ShardMoveErrorCodes.Conflict,
@@ -128,7 +148,13 @@ export async function moveShard(opts: MoveShardOptions): Promise<MoveResult> {
   );
   const step = async (next: MoveStep | 'done', routeTo?: string) => {
     const current = move as ShardMove;
-    map = await record(store, shard, next === 'done' ? undefined : { ...current, step: next }, routeTo);
+    map = await record(
+      store,
+      shard,
+      current,
+      next === 'done' ? undefined : { ...current, step: next },
+      routeTo,
+    );
     if (next !== 'done') move = { ...current, step: next };
     log(`  ${next === 'done' ? 'done' : `step ${next}`} (map version ${map.version})`);
     await opts.afterStep?.(next);
@@ -154,18 +180,24 @@ export async function moveShard(opts: MoveShardOptions): Promise<MoveResult> {
       await dropSchemas(dest, schemas);
       await dropMarker(dest, names);
       log(`  copying ${schemas.join(', ')}`);
-      await createMarker(source, names, true);
+      await markMoving(source, move.from, names);
       await copySchemaDefinitions(move.from, move.to, schemas);
       await createMarker(dest, names, false);
       await startReplication(source, dest, move.from, schemas, names);
       const started = Date.now();
-      await waitCopied(dest, names, opts.copyTimeoutMs ?? 600_000);
+      await waitCopied(dest, names, opts.copyTimeoutMs ?? 600_000, log);
       log(`  initial copy done in ${Date.now() - started} ms; catching up`);
       await step('fencing');
     }
     if (move.step === 'fencing') {
       fencedAt = Date.now();
       await fence(source, schemas, shard);
+      // An --abort that ran between this run's last step and its fence has lifted the fence already:
+      // lift this one too rather than leave the shard refusing writes with no mover.
+      if ((await store.get())?.moves[shard]?.step !== 'fencing') {
+        await unfence(source, schemas, shard);
+        throw new ShardMoveError(ShardMoveErrorCodes.Aborted, `the move of shard ${shard} was given up`);
+      }
       const sourceNow = await clockMs(source);
       await waitCaughtUp(source, dest, names, opts.catchUpTimeoutMs ?? 10_000);
       const sequences = await copySequences(source, dest, schemas);
@@ -189,6 +221,69 @@ export async function moveShard(opts: MoveShardOptions): Promise<MoveResult> {
       await step('done');
     }
     return { version: map.version, fencedMs, rows };
+  } finally {
+    await Promise.all([source.end({ timeout: 5 }), dest.end({ timeout: 5 })]);
+  }
+}
+
+export interface AbortMoveOptions {
+  store: ShardMapStore;
+  shard: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * Gives up a move of `shard` before its flip (`npm run shards -- move --abort <shard>`): the map records
+ * `aborting` first (a mover still running stops at its next step), then the subscription, slot and
+ * publication go, the fence is lifted (writers waiting at it go on, on the same database), the partial
+ * copy and the markers are dropped, and the move leaves the map. The shard never left its database.
+ * Idempotent: an abort that died part-way is run again. Refused once the map routes the shard to the
+ * target (`retiring`): finish that move, then move the shard back.
+ */
+export async function abortMove(opts: AbortMoveOptions): Promise<{ aborted: boolean; version: number }> {
+  const { store, shard } = opts;
+  const log = opts.log ?? (() => {});
+  const map = await store.get();
+  if (!map) throw new ShardMoveError(ShardMoveErrorCodes.NoMap, `no shard map in bucket ${store.bucket}`);
+  const move = map.moves[shard];
+  if (!move) {
+    log(`no move of shard ${shard} in progress (map version ${map.version})`);
+    return { aborted: false, version: map.version };
+  }
+  if (move.step === 'retiring') {
+    throw new ShardMoveError(
+      ShardMoveErrorCodes.Aborted,
+      `shard ${shard} is already routed to ${redactUrl(move.to)}: finish the move (run it again), then move it back`,
+    );
+  }
+  log(`giving up the move of shard ${shard} to ${redactUrl(move.to)} (it was at step ${move.step})`);
+  const aborting: ShardMove = { ...move, step: 'aborting' };
+  if (move.step !== 'aborting') await record(store, shard, move, aborting);
+  log('  step aborting');
+  const names = moveNames(shard);
+  const source = connect(move.from);
+  // The target database may not exist yet (aborted before the copy began).
+  const dest = connect(move.to);
+  const targetExists = await dest`SELECT 1`.then(
+    () => true,
+    (error: { code?: string }) => {
+      if (error.code === '3D000') return false;
+      throw error;
+    },
+  );
+  try {
+    if (targetExists) await dropSubscription(dest, names);
+    await dropPublication(source, names);
+    await unfence(source, await schemasOfShard(source, shard), shard);
+    log('  fence lifted: writes go on where they were');
+    if (targetExists) {
+      await dropSchemas(dest, await schemasOfShard(dest, shard));
+      await dropMarker(dest, names);
+    }
+    await dropMarker(source, names);
+    const done = await record(store, shard, aborting, undefined);
+    log(`  aborted: shard ${shard} stays on ${redactUrl(move.from)} (map version ${done.version})`);
+    return { aborted: true, version: done.version };
   } finally {
     await Promise.all([source.end({ timeout: 5 }), dest.end({ timeout: 5 })]);
   }

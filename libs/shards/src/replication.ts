@@ -27,6 +27,44 @@ export function moveNames(shard: number): MoveNames {
   return { replication: `instantpost_move_${n}`, marker: `${MOVE_SCHEMA}.shard_${n}` };
 }
 
+/**
+ * The advisory lock that keeps moves and migrations apart on one database: migrations hold it shared
+ * while they run (services migrate side by side), a mover takes it alone for the instant it marks the
+ * shard as moving. A migration then sees the mark and leaves that shard alone.
+ */
+export const MOVE_LOCK_KEY = '7361627368617264'; // any fixed bigint, the same in every process
+
+/** Whether a move of `shard` has marked this database (source or target) and not yet finished. */
+export async function shardMoving(sql: postgres.Sql | postgres.ReservedSql, shard: number): Promise<boolean> {
+  const [row] = await sql<{ marked: boolean }[]>`
+    SELECT to_regclass(${moveNames(shard).marker}) IS NOT NULL AS marked`;
+  return row?.marked === true;
+}
+
+/**
+ * Marks the shard as moving on the source (the marker table with its first row), refused while any
+ * migration runs on that database (`SHARD_MOVE_MIGRATING`): the mark and a migration never overlap.
+ */
+export async function markMoving(source: postgres.Sql, url: string, names: MoveNames): Promise<void> {
+  const conn = await source.reserve();
+  try {
+    const [row] = await conn<{ ok: boolean }[]>`SELECT pg_try_advisory_lock(${MOVE_LOCK_KEY}::bigint) AS ok`;
+    if (!row?.ok) {
+      throw new ShardMoveError(
+        ShardMoveErrorCodes.Migrating,
+        `migrations are running on ${redactUrl(url)}: run the move again once they are done`,
+      );
+    }
+    try {
+      await createMarker(conn, names, true);
+    } finally {
+      await conn`SELECT pg_advisory_unlock(${MOVE_LOCK_KEY}::bigint)`;
+    }
+  } finally {
+    conn.release();
+  }
+}
+
 const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
 const qualified = (name: string) => name.split('.').map(ident).join('.');
 const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
@@ -60,7 +98,11 @@ export async function assertLogicalWal(source: postgres.Sql, url: string): Promi
 }
 
 /** The marker table on both sides; the source's row is copied to the target by the initial sync. */
-export async function createMarker(sql: postgres.Sql, names: MoveNames, withRow: boolean): Promise<void> {
+export async function createMarker(
+  sql: postgres.Sql | postgres.ReservedSql,
+  names: MoveNames,
+  withRow: boolean,
+): Promise<void> {
   await sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${ident(MOVE_SCHEMA)};
     CREATE TABLE IF NOT EXISTS ${qualified(names.marker)} (id int PRIMARY KEY, token text NOT NULL)`);
   if (withRow) {
@@ -183,15 +225,28 @@ export async function startReplication(
   );
 }
 
-/** Waits until every table of the subscription finished its initial copy. */
-export async function waitCopied(target: postgres.Sql, names: MoveNames, timeoutMs: number): Promise<void> {
+/** Waits until every table of the subscription finished its initial copy; progress to `log` now and then. */
+export async function waitCopied(
+  target: postgres.Sql,
+  names: MoveNames,
+  timeoutMs: number,
+  log: (line: string) => void = () => {},
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let shown = '';
+  let shownAt = Date.now();
   for (;;) {
     const [row] = await target<{ waiting: number; total: number }[]>`
       SELECT count(*) FILTER (WHERE r.srsubstate <> 'r')::int AS waiting, count(r.*)::int AS total
       FROM pg_subscription s LEFT JOIN pg_subscription_rel r ON r.srsubid = s.oid
       WHERE s.subname = ${names.replication}`;
     if (row && row.total > 0 && row.waiting === 0) return;
+    const progress = row ? `  copied ${row.total - row.waiting}/${row.total} tables` : '';
+    if (progress !== shown && Date.now() - shownAt >= 1000) {
+      log(progress);
+      shown = progress;
+      shownAt = Date.now();
+    }
     if (Date.now() > deadline)
       throw new ShardMoveError(ShardMoveErrorCodes.Failed, `initial copy not done after ${timeoutMs} ms`);
     await sleep(100);
@@ -208,28 +263,61 @@ export async function waitCopied(target: postgres.Sql, names: MoveNames, timeout
 export async function fence(source: postgres.Sql, schemas: readonly string[], shard: number): Promise<void> {
   const tables = await tablesOf(source, schemas);
   const minting = await schemasWithNextId(source, schemas);
-  await source.begin(async (tx) => {
-    await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${ident(MOVE_SCHEMA)};
-      CREATE OR REPLACE FUNCTION ${ident(MOVE_SCHEMA)}.fence() RETURNS trigger LANGUAGE plpgsql AS $$
+  await withTableLocks(source, [
+    `CREATE SCHEMA IF NOT EXISTS ${ident(MOVE_SCHEMA)}`,
+    `CREATE OR REPLACE FUNCTION ${ident(MOVE_SCHEMA)}.fence() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
         RAISE EXCEPTION 'logical shard % is moving to another database: retry on the new route', TG_ARGV[0]
           USING ERRCODE = '${SHARD_MOVING_SQLSTATE}';
-      END $$`);
-    for (const table of tables) {
-      await tx.unsafe(
-        `CREATE OR REPLACE TRIGGER instantpost_move_fence BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
+      END $$`,
+    ...tables.map(
+      (
+        table,
+      ) => `CREATE OR REPLACE TRIGGER instantpost_move_fence BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
          ON ${qualified(table)} FOR EACH STATEMENT EXECUTE FUNCTION ${ident(MOVE_SCHEMA)}.fence('${shard}')`,
-      );
-    }
-    for (const schema of minting) {
-      await tx.unsafe(`CREATE OR REPLACE FUNCTION ${ident(schema)}.next_id() RETURNS bigint
+    ),
+    ...minting.map(
+      (schema) => `CREATE OR REPLACE FUNCTION ${ident(schema)}.next_id() RETURNS bigint
         LANGUAGE plpgsql VOLATILE AS $$
         BEGIN
           RAISE EXCEPTION 'logical shard % is moving to another database: retry on the new route', ${shard}
             USING ERRCODE = '${SHARD_MOVING_SQLSTATE}';
-        END $$`);
+        END $$`,
+    ),
+  ]);
+}
+
+const LOCK_WAIT_MS = 50;
+
+/**
+ * Runs DDL that locks many tables (triggers, drops) in one transaction and one round trip, waiting at
+ * most LOCK_WAIT_MS for each lock: a writer holding one table while it wants another could otherwise
+ * deadlock with it, and Postgres would abort one of the two — perhaps a client's write. On a lock it
+ * cannot get in time the whole transaction rolls back and runs again a moment later.
+ */
+async function withTableLocks(
+  sql: postgres.Sql,
+  statements: readonly string[],
+  maxWaitMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + maxWaitMs;
+  const script = ['BEGIN', `SET LOCAL lock_timeout = '${LOCK_WAIT_MS}ms'`, ...statements, 'COMMIT'].join(
+    ';\n',
+  );
+  for (;;) {
+    const conn = await sql.reserve();
+    try {
+      await conn.unsafe(script);
+      return;
+    } catch (error) {
+      await conn.unsafe('ROLLBACK').catch(() => {});
+      const code = (error as { code?: string }).code;
+      if ((code !== '55P03' && code !== '40P01') || Date.now() > deadline) throw error;
+    } finally {
+      conn.release();
     }
-  });
+    await sleep(10 + Math.random() * 40);
+  }
 }
 
 /** Lifts the fence (a move given up before its flip): triggers gone, `next_id()` as the migrations made it. */
@@ -240,11 +328,10 @@ export async function unfence(
 ): Promise<void> {
   const tables = await tablesOf(source, schemas);
   const minting = await schemasWithNextId(source, schemas);
-  await source.begin(async (tx) => {
-    for (const table of tables)
-      await tx.unsafe(`DROP TRIGGER IF EXISTS instantpost_move_fence ON ${qualified(table)}`);
-    for (const schema of minting) await tx.unsafe(nextIdFunctionSql({ schema, shard }));
-  });
+  await withTableLocks(source, [
+    ...tables.map((table) => `DROP TRIGGER IF EXISTS instantpost_move_fence ON ${qualified(table)}`),
+    ...minting.map((schema) => nextIdFunctionSql({ schema, shard })),
+  ]);
 }
 
 async function schemasWithNextId(sql: postgres.Sql, schemas: readonly string[]): Promise<string[]> {
@@ -288,9 +375,13 @@ export async function copySequences(
   const rows = await source<{ name: string; last_value: string | null }[]>`
     SELECT schemaname || '.' || sequencename AS name, last_value::text FROM pg_sequences
     WHERE schemaname IN ${source(schemas)}`;
-  for (const r of rows) {
-    if (r.last_value !== null)
-      await target`SELECT setval(${qualified(r.name)}::regclass, ${r.last_value}::bigint, true)`;
+  const set = rows.filter((r) => r.last_value !== null);
+  // One round trip: the shard's writers wait while this runs.
+  if (set.length > 0) {
+    const calls = set.map(
+      (r) => `setval(${literal(qualified(r.name))}::regclass, ${BigInt(r.last_value as string)}, true)`,
+    );
+    await target.unsafe(`SELECT ${calls.join(', ')}`);
   }
   return rows.length;
 }
@@ -301,19 +392,23 @@ export async function compareCounts(
   target: postgres.Sql,
   schemas: readonly string[],
 ): Promise<number> {
+  const tables = await tablesOf(source, schemas);
+  if (tables.length === 0) return 0;
+  // One query per side: the shard's writers wait while this runs.
+  const query = tables
+    .map((table) => `SELECT ${literal(table)} AS t, count(*)::bigint::text AS n FROM ${qualified(table)}`)
+    .join(' UNION ALL ');
+  const counts = async (sql: postgres.Sql) =>
+    new Map((await sql.unsafe<{ t: string; n: string }[]>(query)).map((r) => [r.t, Number(r.n)]));
+  const [a, b] = await Promise.all([counts(source), counts(target)]);
   let total = 0;
-  for (const table of await tablesOf(source, schemas)) {
-    const count = async (sql: postgres.Sql) =>
-      Number(
-        (await sql.unsafe<{ n: string }[]>(`SELECT count(*) AS n FROM ${qualified(table)}`))[0]?.n ?? -1,
-      );
-    const [a, b] = await Promise.all([count(source), count(target)]);
-    if (a !== b)
+  for (const table of tables) {
+    if (a.get(table) !== b.get(table))
       throw new ShardMoveError(
         ShardMoveErrorCodes.Failed,
-        `${table}: ${a} rows on the source, ${b} on the copy`,
+        `${table}: ${a.get(table)} rows on the source, ${b.get(table)} on the copy`,
       );
-    total += a;
+    total += a.get(table) ?? 0;
   }
   return total;
 }
@@ -351,7 +446,8 @@ export async function clockMs(sql: postgres.Sql): Promise<number> {
 }
 
 export async function dropSchemas(sql: postgres.Sql, schemas: readonly string[]): Promise<void> {
-  for (const schema of schemas) await sql.unsafe(`DROP SCHEMA IF EXISTS ${ident(schema)} CASCADE`);
+  // Reads still routed to the old copy may hold its tables: no deadlock with them (`withTableLocks`).
+  for (const schema of schemas) await withTableLocks(sql, [`DROP SCHEMA IF EXISTS ${ident(schema)} CASCADE`]);
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

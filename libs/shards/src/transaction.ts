@@ -65,6 +65,12 @@ export function onShard<T>(
   );
 }
 
+/**
+ * How long a fenced writer waits for the new route before it tries the same database again: a move given
+ * up before its flip (`move --abort`) lifts the fence without any new route.
+ */
+const FENCE_RECHECK_MS = 250;
+
 /** Runs `attempt` on the shard's pool of the moment; after a fence refusal, again on the new route. */
 async function retryFenced<T>(
   shard: ShardSql,
@@ -79,7 +85,7 @@ async function retryFenced<T>(
     } catch (error) {
       const left = deadline - Date.now();
       if (!shard.rerouted || !isShardMovingError(error) || left <= 0) throw error;
-      if (!(await shard.rerouted(pool, left))) throw error;
+      await shard.rerouted(pool, Math.min(left, FENCE_RECHECK_MS));
     }
   }
 }

@@ -149,7 +149,9 @@ test.serial('a transaction refused by a move fence waits for the new route and r
     });
     setTimeout(() => void shards.apply(parseShardMap(`0-1=${urls[0]}`), 2), 300);
     await write;
-    t.is(runs, 2);
+    // Refused on the fenced copy (re-tried there every 250 ms: a move given up lifts the fence), then run
+    // once on the new route.
+    t.true(runs >= 2);
     t.true(Date.now() - started >= 250);
     t.deepEqual(
       [...(await withDirect(urls[0], (sql) => sql`SELECT body FROM t_0001.notes`))],
@@ -200,8 +202,8 @@ test.serial(
       setTimeout(() => void shards.apply(parseShardMap(`0-1=${urls[0]}`), 2), 300);
       const [row] = await update;
       t.is(row?.n, 11, 'ran once more, on the new route');
-      t.is(pools.length, 2);
-      t.not(pools[0], pools[1], 'each attempt is bound to the pool it ran on');
+      t.true(pools.length >= 2);
+      t.not(pools[0], pools.at(-1), 'each attempt is bound to the pool it ran on');
       t.true(Date.now() - started >= 250);
       const n = async (url: string) =>
         (await withDirect(url, (sql) => sql<{ n: number }[]>`SELECT n FROM t_0001.counters`))[0]?.n;
@@ -222,6 +224,36 @@ test.serial(
       await t.throwsAsync(
         () => onShard(shards.forShard(1), (s) => s.sql`UPDATE ${s.table('counters')} SET n = 0`, 200),
         { code: SHARD_MOVING_SQLSTATE },
+      );
+    } finally {
+      await shards.close();
+    }
+  },
+);
+
+test.serial(
+  'a write waiting at a fence that is lifted without a new route (a move given up) runs on the same database',
+  async (t) => {
+    const { text, urls } = await twoDatabaseMap(ns, 2);
+    await withDirect(urls[1], (sql) =>
+      sql.unsafe(`
+      CREATE SCHEMA t_0001;
+      CREATE TABLE t_0001.notes (body text);
+      CREATE FUNCTION t_0001.fence() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'moving' USING ERRCODE = '${SHARD_MOVING_SQLSTATE}'; END $$;
+      CREATE TRIGGER fence BEFORE INSERT ON t_0001.notes FOR EACH STATEMENT EXECUTE FUNCTION t_0001.fence();`),
+    );
+    const shards = createShards({ service: 't', map: parseShardMap(text), poolMax: 2 });
+    try {
+      const write = onShard(
+        shards.forShard(1),
+        (s) => s.sql`INSERT INTO ${s.table('notes')} VALUES ('stayed')`,
+      );
+      setTimeout(() => void withDirect(urls[1], (sql) => sql`DROP TRIGGER fence ON t_0001.notes`), 400);
+      await write;
+      t.deepEqual(
+        [...(await withDirect(urls[1], (sql) => sql`SELECT body FROM t_0001.notes`))],
+        [{ body: 'stayed' }],
       );
     } finally {
       await shards.close();

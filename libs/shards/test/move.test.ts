@@ -9,6 +9,7 @@ import {
 import test from 'ava';
 import { connect, type NatsConnection } from 'nats';
 import {
+  abortMove,
   createShards,
   inTransaction,
   type MoveStep,
@@ -21,6 +22,7 @@ import {
   type ShardMapStore,
   type Shards,
 } from '../src/index.ts';
+import { MOVE_LOCK_KEY } from '../src/replication.ts';
 import { migrationsDir, removeDir, withDirect } from './helpers.ts';
 
 let pg: PrivatePostgres;
@@ -286,6 +288,100 @@ test.serial(
 );
 
 test.serial(
+  'move --abort before the flip: writers waiting at the fence go on where they were; migrations wait for a move and a move for migrations',
+  async (t) => {
+    const { store, shards, stop } = await setup('abort');
+    try {
+      const c = new URL(urls.a);
+      c.pathname = '/move_abort';
+      const target = c.toString();
+      // A move does not start while a migration runs on the source.
+      await withDirect(urls.a, async (sql) => {
+        const conn = await sql.reserve();
+        await conn`SELECT pg_advisory_lock_shared(${MOVE_LOCK_KEY}::bigint)`;
+        await t.throwsAsync(() => moveShard({ store, shard: 1, target }), { code: 'SHARD_MOVE_MIGRATING' });
+        await conn`SELECT pg_advisory_unlock_shared(${MOVE_LOCK_KEY}::bigint)`;
+        conn.release();
+      });
+      // The mover dies after fencing and catching up, before the flip: writes of shard 1 wait at the fence.
+      await t.throwsAsync(() =>
+        moveShard({
+          store,
+          shard: 1,
+          target,
+          afterStep: (step) => {
+            if (step === 'caught-up') throw new Error('killed before the flip');
+          },
+        }),
+      );
+      // Migrations leave the moving shard alone: nothing pending is fine, a pending file is refused.
+      const live = await store.get();
+      if (!live) throw new Error('no map');
+      const notes = createShards({ service: 'notes', map: rangesOf(live), poolMax: 2 });
+      try {
+        await migrate({ shards: notes, sources: [{ name: 'notes', dir }] });
+        const more = await migrationsDir({ '0002_more.sql': 'ALTER TABLE notes ADD COLUMN extra text;' });
+        try {
+          await t.throwsAsync(
+            () =>
+              migrate({
+                shards: notes,
+                sources: [
+                  { name: 'notes', dir },
+                  { name: 'more', dir: more },
+                ],
+              }),
+            { code: 'MIGRATION_SHARD_MOVING' },
+          );
+        } finally {
+          await removeDir(more);
+        }
+      } finally {
+        await notes.close();
+      }
+      const w = writer(shards, 1);
+      await new Promise((r) => setTimeout(r, 300));
+      t.is(w.ids.length, 0, 'writes wait at the fence');
+      const lines: string[] = [];
+      const aborted = await abortMove({ store, shard: 1, log: (l) => lines.push(l) });
+      await new Promise((r) => setTimeout(r, 500));
+      await w.stop();
+      t.log(lines.join('\n'));
+      t.true(aborted.aborted);
+      t.deepEqual(w.errors, [], 'no write failed');
+      t.true(w.ids.length > 0, 'writes went on, on the old database');
+      const map = await store.get();
+      t.is(map?.shards[1], urls.a);
+      t.deepEqual(map?.moves, {});
+      t.deepEqual(await schemas(target), [], 'the partial copy is gone');
+      t.deepEqual(await schemas(urls.a), ['notes_0001', 'other_0001']);
+      const leftovers = await withDirect(
+        urls.a,
+        (sql) =>
+          sql`SELECT (SELECT count(*) FROM pg_publication)::int AS p, (SELECT count(*) FROM pg_replication_slots)::int AS s`,
+      );
+      t.deepEqual([...leftovers], [{ p: 0, s: 0 }]);
+      t.false((await abortMove({ store, shard: 1 })).aborted, 'a second abort has nothing to do');
+      // The shard moves afterwards as if nothing happened, and a flipped move cannot be given up.
+      await moveShard({
+        store,
+        shard: 1,
+        target,
+        retireGraceMs: 0,
+        afterStep: async (step) => {
+          if (step === 'retiring')
+            await t.throwsAsync(() => abortMove({ store, shard: 1 }), { code: 'SHARD_MOVE_ABORTED' });
+        },
+      });
+      t.is((await store.get())?.shards[1], target);
+      await moveShard({ store, shard: 1, target: urls.a, retireGraceMs: 0 });
+    } finally {
+      await stop();
+    }
+  },
+);
+
+test.serial(
   'npm run shards -- move prints its progress and exits 0; map --json prints the new route',
   async (t) => {
     const label = 'cli';
@@ -311,5 +407,22 @@ test.serial(
     const again = runCommand(cli, ['move', '2', target.toString()], env);
     t.is(again.status, 0);
     t.regex(again.stdout, /already on/);
+    // A fourth database added: rebalance plans one move per database over its share, and applies it.
+    const fourth = new URL(urls.a);
+    fourth.pathname = '/move_cli_fourth';
+    const planned = runCommand(cli, ['rebalance', '--database', fourth.toString()], env);
+    t.is(planned.status, 0, planned.stderr);
+    t.regex(planned.stdout, /1 move\(s\)[\s\S]*move 1 postgres:\/\/postgres@[^ ]+\/move_cli_fourth/);
+    t.regex(planned.stdout, /--apply/);
+    t.is((await store.get())?.shards[1], urls.a, 'a plan moves nothing');
+    const applied = runCommand(
+      cli,
+      ['rebalance', '--database', fourth.toString(), '--apply', '--retire-grace-ms', '0'],
+      env,
+    );
+    t.is(applied.status, 0, applied.stderr);
+    t.regex(applied.stdout, /\[1\/1\] shard 1[\s\S]*done[\s\S]*rebalanced/);
+    t.is((await store.get())?.shards[1], fourth.toString());
+    t.regex(runCommand(cli, ['rebalance'], env).stdout, /nothing to move/);
   },
 );
