@@ -112,7 +112,13 @@ async function runBatch(
     if (deadline.signal.aborted) return;
     for (const msg of msgs) msg.working();
   };
-  const ctx: BatchContext = { consumer: scope.consumer, stream, signal: deadline.signal, heartbeat };
+  const ctx: BatchContext = {
+    consumer: scope.consumer,
+    stream,
+    streamSequences: msgs.map((m) => m.info.streamSequence),
+    signal: deadline.signal,
+    heartbeat,
+  };
   const heartbeats = setInterval(heartbeat, heartbeatIntervalMs);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timed-out'>((resolve) => {

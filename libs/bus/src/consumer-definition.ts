@@ -39,6 +39,8 @@ export interface BatchContext {
   /** The durable consumer's name (the inbox key). */
   readonly consumer: string;
   readonly stream: string;
+  /** Each event's stream sequence, in the order of the events (versions of last-writer-wins projections). */
+  readonly streamSequences: readonly number[];
   /** Aborted at `handlerTimeoutMs`: the batch's events are then retried one by one. */
   readonly signal: AbortSignal;
   /** Resets the server's ack timer of every event of the batch (the runner also does it periodically). */

@@ -1,5 +1,6 @@
 import type { EventData } from '@instantpost/events';
 import type { TimelineEntry } from '../store/keys.ts';
+import type { LikeChange } from '../store/like-batches.ts';
 import type { EdgeVersion, EventVersion, FollowState } from '../store/projections.ts';
 import type { FeedSettings, FeedStores } from './types.ts';
 
@@ -160,6 +161,25 @@ export class FeedProjector {
     if (delta !== 0) await cache.bumpCount(data.postId, 'likes', delta);
     const current = await projections.writeViewerLike(data.userId, data.postId, liked, v);
     await cache.setLiked(data.userId, data.postId, current);
+  }
+
+  /**
+   * Many likes and unlikes at once, with the effect of `likeChanged` on each: the projections in one
+   * transaction per shard, then the cached counts moved once per post and each liker's flag set to the
+   * stored state.
+   */
+  async likesChanged(changes: readonly LikeChange[]): Promise<void> {
+    if (changes.length === 0) return;
+    const { likes, cache } = this.stores;
+    const deltas = await likes.writePostLikes(changes);
+    await Promise.all([...deltas].map(([postId, delta]) => cache.bumpCount(postId, 'likes', delta)));
+    const current = await likes.writeViewerLikes(changes);
+    await Promise.all(
+      [...current].map(([key, liked]) => {
+        const [userId = '', postId = ''] = key.split(':');
+        return cache.setLiked(userId, postId, liked);
+      }),
+    );
   }
 
   async commentCreated(data: EventData<'comment.created'>): Promise<void> {

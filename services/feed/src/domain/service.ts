@@ -2,6 +2,7 @@ import { createMediaUrlSigner } from '@instantpost/media-urls';
 import type { Shards } from '@instantpost/shards';
 import type { Redis } from 'ioredis';
 import { hydrationCache } from '../store/cache.ts';
+import { likeBatchStore } from '../store/like-batches.ts';
 import { projectionStore } from '../store/projections.ts';
 import { timelineStore } from '../store/timelines.ts';
 import { FeedReader } from './feed.ts';
@@ -32,6 +33,7 @@ export function createFeedDomain(deps: {
   const { settings } = deps;
   const stores: FeedStores = {
     projections: projectionStore(deps.shards),
+    likes: likeBatchStore(deps.shards),
     timelines: timelineStore(deps.redis, {
       prefix: deps.redisPrefix,
       cap: settings.timelineCap,

@@ -1,4 +1,5 @@
 import type { HydrationCache } from '../store/cache.ts';
+import type { LikeBatchStore } from '../store/like-batches.ts';
 import type { ProjectionStore } from '../store/projections.ts';
 import type { TimelineStore } from '../store/timelines.ts';
 
@@ -11,6 +12,8 @@ export interface FeedSettings {
 
 export interface FeedStores {
   projections: ProjectionStore;
+  /** Likes projected in batches (the projector consumer's batch path). */
+  likes: LikeBatchStore;
   timelines: TimelineStore;
   cache: HydrationCache;
 }

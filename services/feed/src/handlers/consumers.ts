@@ -3,6 +3,7 @@ import { defineConsumer, streamNameFor } from '@instantpost/bus';
 import type { Logger } from '@instantpost/telemetry';
 import type { JetStreamManager } from 'nats';
 import type { FeedProjector } from '../domain/projector.ts';
+import type { LikeChange } from '../store/like-batches.ts';
 import type { EdgeVersion, EventVersion } from '../store/projections.ts';
 
 /** The version a projection row records: the event's time, then its stream sequence for ties. */
@@ -107,6 +108,35 @@ export function projectorConsumer(projector: FeedProjector, options: ConsumerOpt
       'like.created': (event, ctx) => projector.likeChanged(event.data, true, versionOf(event, ctx)),
       'like.deleted': (event, ctx) => projector.likeChanged(event.data, false, versionOf(event, ctx)),
       'comment.created': (event) => projector.commentCreated(event.data),
+    },
+    // Likes of a batch are projected together (one transaction per shard, one count update per post);
+    // the other events run through their handlers, in order. Versions make the order irrelevant.
+    handleBatch: async (events, ctx) => {
+      const likes: LikeChange[] = [];
+      for (const [i, event] of events.entries()) {
+        const v = versionOf(event, { streamSequence: ctx.streamSequences[i] ?? 0 });
+        if (event.type === 'like.created' || event.type === 'like.deleted') {
+          const { postId, postAuthorId: authorId, userId } = event.data;
+          likes.push({ postId, authorId, userId, liked: event.type === 'like.created', v });
+        } else if (event.type === 'comment.created') {
+          await projector.commentCreated(event.data);
+        } else if (event.type === 'account.created') {
+          await projector.accountCreated(event.data, v);
+        } else if (event.type === 'account.updated') {
+          await projector.accountUpdated(event.data, v);
+        } else {
+          const { followerId, followeeId } = event.data;
+          const state =
+            event.type === 'follow.deleted'
+              ? 'none'
+              : event.type === 'follow.approved'
+                ? 'following'
+                : event.data.state;
+          const edge = { edge: event.data.version ?? 0, ...v };
+          await projector.followChanged(followerId, followeeId, state, edge, () => ctx.heartbeat());
+        }
+      }
+      await projector.likesChanged(likes);
     },
   });
 }

@@ -1,0 +1,128 @@
+import { groupByShard, inTransaction, onShard, type Shards } from '@instantpost/shards';
+import type { EventVersion } from './projections.ts';
+
+/** One like or unlike as feed's projections record it (the event's version: time, then stream sequence). */
+export interface LikeChange {
+  postId: string;
+  authorId: string;
+  userId: string;
+  liked: boolean;
+  v: EventVersion;
+}
+
+const key = (a: string, b: string) => `${a}:${b}`;
+
+/** The columns of `changes` for unnest (one row per change; duplicates are resolved in SQL, newest wins). */
+function columns(changes: readonly LikeChange[]) {
+  return {
+    posts: changes.map((c) => c.postId),
+    users: changes.map((c) => c.userId),
+    liked: changes.map((c) => c.liked),
+    at: changes.map((c) => c.v.at),
+    seq: changes.map((c) => String(c.v.seq)),
+  };
+}
+
+/**
+ * Likes projected in batches, with the effect of `writePostLike` / `writeViewerLike` (store/projections.ts)
+ * applied to each change: per (post, liker) the newest version wins, and a post's like count moves by the
+ * flips of its likers. One transaction per author shard for the whole batch, rows locked in key order
+ * (two batches cannot deadlock), and one counter update per post instead of one per like: a hot post's
+ * likes no longer serialize on its count row.
+ */
+export function likeBatchStore(shards: Shards) {
+  return {
+    /** Applies the changes on each post author's shard; the like count delta of every post it moved. */
+    async writePostLikes(changes: readonly LikeChange[]): Promise<Map<string, number>> {
+      const deltas = new Map<string, number>();
+      for (const { shard, items } of groupByShard(shards, changes, (c) => c.authorId).groups) {
+        const col = columns(items);
+        await inTransaction(shard, async (tx) => {
+          const t = tx.table('post_likes');
+          // A placeholder older than every event, so the rows exist to be locked (as writePostLike).
+          await tx.sql`
+            INSERT INTO ${t} (post_id, user_id, liked, at)
+            SELECT DISTINCT post_id, user_id, false, '-infinity'::timestamptz
+            FROM unnest(${col.posts}::bigint[], ${col.users}::bigint[]) AS i(post_id, user_id)
+            ORDER BY post_id, user_id
+            ON CONFLICT DO NOTHING`;
+          type Row = {
+            post_id: string;
+            user_id: string;
+            was: boolean;
+            liked: boolean;
+            at: string;
+            seq: string;
+          };
+          const newer = await tx.sql<Row[]>`
+            WITH input AS (
+              SELECT DISTINCT ON (post_id, user_id) post_id, user_id, liked, at, seq
+              FROM unnest(${col.posts}::bigint[], ${col.users}::bigint[], ${col.liked}::boolean[],
+                          ${col.at}::timestamptz[], ${col.seq}::bigint[]) AS i(post_id, user_id, liked, at, seq)
+              ORDER BY post_id, user_id, at DESC, seq DESC
+            ), locked AS (
+              SELECT t.post_id, t.user_id, t.liked, t.at, t.seq FROM ${t} t
+              JOIN input i ON i.post_id = t.post_id AND i.user_id = t.user_id
+              ORDER BY t.post_id, t.user_id FOR UPDATE OF t
+            )
+            SELECT i.post_id, i.user_id, l.liked AS was, i.liked, i.at::text AS at, i.seq
+            FROM input i JOIN locked l ON l.post_id = i.post_id AND l.user_id = i.user_id
+            WHERE (l.at, l.seq) < (i.at, i.seq)`;
+          if (newer.length === 0) return;
+          await tx.sql`
+            UPDATE ${t} t SET liked = n.liked, at = n.at, seq = n.seq
+            FROM unnest(${newer.map((r) => r.post_id)}::bigint[], ${newer.map((r) => r.user_id)}::bigint[],
+                        ${newer.map((r) => r.liked)}::boolean[], ${newer.map((r) => r.at)}::timestamptz[],
+                        ${newer.map((r) => r.seq)}::bigint[]) AS n(post_id, user_id, liked, at, seq)
+            WHERE t.post_id = n.post_id AND t.user_id = n.user_id`;
+          const moved = new Map<string, number>();
+          for (const r of newer) {
+            const d = Number(r.liked) - Number(r.was);
+            if (d !== 0) moved.set(r.post_id, (moved.get(r.post_id) ?? 0) + d);
+          }
+          const rows = [...moved].filter(([, d]) => d !== 0);
+          if (rows.length === 0) return;
+          await tx.sql`
+            INSERT INTO ${tx.table('post_counts')} (post_id, like_count)
+            SELECT * FROM unnest(${rows.map(([id]) => id)}::bigint[], ${rows.map(([, d]) => d)}::int[])
+            ORDER BY 1
+            ON CONFLICT (post_id) DO UPDATE SET like_count = ${tx.table('post_counts')}.like_count + excluded.like_count`;
+          for (const [id, d] of rows) deltas.set(id, (deltas.get(id) ?? 0) + d);
+        });
+      }
+      return deltas;
+    },
+
+    /** Records the changes on each liker's shard; every (liker, post)'s current state, keyed `user:post`. */
+    async writeViewerLikes(changes: readonly LikeChange[]): Promise<Map<string, boolean>> {
+      const current = new Map<string, boolean>();
+      for (const { shard, items } of groupByShard(shards, changes, (c) => c.userId).groups) {
+        const col = columns(items);
+        const rows = await onShard(shard, (s) => {
+          const t = s.table('viewer_likes');
+          return s.sql<{ user_id: string; post_id: string; liked: boolean }[]>`
+            WITH input AS (
+              SELECT DISTINCT ON (user_id, post_id) user_id, post_id, liked, at, seq
+              FROM unnest(${col.users}::bigint[], ${col.posts}::bigint[], ${col.liked}::boolean[],
+                          ${col.at}::timestamptz[], ${col.seq}::bigint[]) AS i(user_id, post_id, liked, at, seq)
+              ORDER BY user_id, post_id, at DESC, seq DESC
+            ), written AS (
+              INSERT INTO ${t} (user_id, post_id, liked, at, seq)
+              SELECT user_id, post_id, liked, at, seq FROM input ORDER BY user_id, post_id
+              ON CONFLICT (user_id, post_id) DO UPDATE
+                SET liked = excluded.liked, at = excluded.at, seq = excluded.seq
+                WHERE (${t}.at, ${t}.seq) < (excluded.at, excluded.seq)
+              RETURNING user_id, post_id, liked
+            )
+            SELECT i.user_id, i.post_id, coalesce(w.liked, v.liked, false) AS liked FROM input i
+            LEFT JOIN written w ON w.user_id = i.user_id AND w.post_id = i.post_id
+            LEFT JOIN ${t} v ON v.user_id = i.user_id AND v.post_id = i.post_id`;
+        });
+        for (const r of rows) current.set(key(r.user_id, r.post_id), r.liked);
+      }
+      return current;
+    },
+  };
+}
+
+export type LikeBatchStore = ReturnType<typeof likeBatchStore>;
