@@ -7,6 +7,7 @@ import { Feed } from './screens/feed.tsx';
 import { Login } from './screens/login.tsx';
 import { NewPost } from './screens/new-post.tsx';
 import { Notifications } from './screens/notifications.tsx';
+import { PostPage } from './screens/post.tsx';
 import { Profile } from './screens/profile.tsx';
 import { Settings } from './screens/settings.tsx';
 import { Link } from './ui/link.tsx';
@@ -90,6 +91,7 @@ function SignedIn({ api }: { api: ApiClient }) {
         {route.name === 'notifications' && <Notifications state={notifications} />}
         {route.name === 'settings' && <Settings api={api} />}
         {route.name === 'profile' && <Profile api={api} username={route.username} />}
+        {route.name === 'post' && <PostPage api={api} id={route.id} />}
       </div>
     </>
   );

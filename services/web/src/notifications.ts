@@ -1,12 +1,27 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { ApiClient } from './api/client.ts';
+import { messageOf } from './api/errors.ts';
 import type { Notification, NotificationPage } from './api/types.ts';
+import { pageQuery } from './ui/pages.tsx';
 
 export interface NotificationState {
   items: Notification[];
   unread: number;
+  /** Older items past the loaded ones (the paged list behind the first page). */
+  more: boolean;
+  loading: boolean;
+  error: string | undefined;
+  loadMore(): Promise<void>;
   /** Marks everything read (the Notifications screen was opened). */
   markRead(): void;
+}
+
+const PAGE = 20;
+
+/** Older items below the ones held (an item already held, sent again by the stream, stays as it is). */
+function appendOlder(items: readonly Notification[], older: readonly Notification[]): Notification[] {
+  const held = new Set(items.map((i) => i.id));
+  return [...items, ...older.filter((i) => !held.has(i.id))];
 }
 
 /** Items newest first; an item sent again (a like group grew) replaces its older copy. */
@@ -22,6 +37,10 @@ function merge(items: readonly Notification[], item: Notification): Notification
 export function useNotifications(api: ApiClient): NotificationState {
   const [items, setItems] = useState<Notification[]>([]);
   const [unread, setUnread] = useState(0);
+  // The next older page's cursor; null at the end, undefined until the first page is in.
+  const [cursor, setCursor] = useState<string | null | undefined>(undefined);
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState<string>();
   // Items counted unread here: an update of one of them (a like group grew) does not count again.
   const unreadIds = useRef(new Set<string>()).current;
 
@@ -68,11 +87,13 @@ export function useNotifications(api: ApiClient): NotificationState {
 
     void (async () => {
       try {
-        const page = await api.get<NotificationPage>('/v1/notifications?limit=20');
+        const page = await api.get<NotificationPage>(`/v1/notifications?${pageQuery(PAGE)}`);
         if (stopped) return;
         for (const item of page.items) if (!item.read) unreadIds.add(item.id);
-        setItems(page.items);
+        // The stream may have brought newer items meanwhile: they stay on top.
+        setItems((streamed) => appendOlder(streamed, page.items));
         setUnread(page.unreadCount);
+        setCursor(page.nextCursor);
       } catch {
         // the count stays 0 until the stream brings something
       }
@@ -93,5 +114,20 @@ export function useNotifications(api: ApiClient): NotificationState {
     void api.post('/v1/notifications/read').catch(() => undefined);
   }, [api, unread, unreadIds]);
 
-  return { items, unread, markRead };
+  const loadMore = useCallback(async () => {
+    if (!cursor || loading) return;
+    setLoading(true);
+    setError(undefined);
+    try {
+      const page = await api.get<NotificationPage>(`/v1/notifications?${pageQuery(PAGE, cursor)}`);
+      setItems((list) => appendOlder(list, page.items));
+      setCursor(page.nextCursor);
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setLoading(false);
+    }
+  }, [api, cursor, loading]);
+
+  return { items, unread, markRead, more: cursor !== null, loading, error, loadMore };
 }

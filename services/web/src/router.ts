@@ -7,7 +7,8 @@ export type Route =
   | { name: 'notifications' }
   | { name: 'settings' }
   | { name: 'profile'; username: string }
-  | { name: 'tag'; tag: string };
+  | { name: 'tag'; tag: string }
+  | { name: 'post'; id: string };
 
 export function pathOf(route: Route): string {
   switch (route.name) {
@@ -23,6 +24,8 @@ export function pathOf(route: Route): string {
       return `/u/${encodeURIComponent(route.username)}`;
     case 'tag':
       return `/t/${encodeURIComponent(route.tag)}`;
+    case 'post':
+      return `/p/${route.id}`;
   }
 }
 
@@ -33,6 +36,8 @@ export function routeOf(pathname: string): Route {
   if (pathname === '/settings') return { name: 'settings' };
   const profile = /^\/u\/([a-z0-9._]{1,30})\/?$/.exec(pathname);
   if (profile?.[1]) return { name: 'profile', username: profile[1] };
+  const post = /^\/p\/([0-9]{1,20})\/?$/.exec(pathname);
+  if (post?.[1]) return { name: 'post', id: post[1] };
   const tag = /^\/t\/([^/]+)\/?$/.exec(pathname);
   if (tag?.[1]) {
     try {

@@ -36,3 +36,4 @@ export type PostPage = Ok<paths['/v1/users/{id}/posts']['get'], 200>;
 export type FollowRequestPage = Ok<paths['/v1/follow-requests']['get'], 200>;
 export type CommentPage = Ok<paths['/v1/posts/{id}/comments']['get'], 200>;
 export type Comment = Ok<paths['/v1/posts/{id}/comments']['post'], 201>;
+export type PostById = Ok<paths['/v1/posts/{id}']['get'], 200>;

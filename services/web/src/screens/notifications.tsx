@@ -1,6 +1,8 @@
 import { useEffect } from 'preact/hooks';
 import type { Notification } from '../api/types.ts';
 import type { NotificationState } from '../notifications.ts';
+import { Link } from '../ui/link.tsx';
+import { MoreBelow } from '../ui/pages.tsx';
 
 function who(n: Notification): string {
   const first = n.actors[0]?.username ?? 'someone';
@@ -24,7 +26,7 @@ export function describe(n: Notification): string {
   }
 }
 
-/** The activity list; opening it marks everything read. */
+/** The activity list, each item leading to its post (or to who followed); opening it marks everything read. */
 export function Notifications({ state }: { state: NotificationState }) {
   const { items, markRead } = state;
   useEffect(() => {
@@ -37,14 +39,24 @@ export function Notifications({ state }: { state: NotificationState }) {
         <p class="empty">No activity yet.</p>
       ) : (
         <ul class="notifications">
-          {items.map((n) => (
-            <li key={n.id} class={n.read ? undefined : 'unread'}>
-              <span>{describe(n)}</span>{' '}
-              <time dateTime={n.createdAt}>{new Date(n.createdAt).toLocaleString()}</time>
-            </li>
-          ))}
+          {items.map((n) => {
+            const actor = n.actors[0]?.username;
+            return (
+              <li key={n.id} class={n.read ? undefined : 'unread'}>
+                {n.postId ? (
+                  <Link to={{ name: 'post', id: n.postId }}>{describe(n)}</Link>
+                ) : actor ? (
+                  <Link to={{ name: 'profile', username: actor }}>{describe(n)}</Link>
+                ) : (
+                  <span>{describe(n)}</span>
+                )}{' '}
+                <time dateTime={n.createdAt}>{new Date(n.createdAt).toLocaleString()}</time>
+              </li>
+            );
+          })}
         </ul>
       )}
+      <MoreBelow pages={state} />
     </main>
   );
 }

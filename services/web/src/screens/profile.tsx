@@ -1,9 +1,13 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useState } from 'preact/hooks';
 import type { ApiClient } from '../api/client.ts';
 import { ApiError, messageOf } from '../api/errors.ts';
-import type { FollowReply, Post, PostPage, Profile as ProfileData } from '../api/types.ts';
+import type { FollowReply, PostPage, Profile as ProfileData } from '../api/types.ts';
 import { Link } from '../ui/link.tsx';
+import { MoreBelow, pageQuery, usePages } from '../ui/pages.tsx';
 import { altOf, thumbOf } from '../ui/photo.ts';
+
+/** Four rows of three squares a page. */
+const GRID_PAGE = 12;
 
 type Relation = 'self' | 'none' | 'following' | 'requested';
 
@@ -22,7 +26,6 @@ const count = (n: number, one: string, many: string) => `${n.toLocaleString()} $
 export function Profile({ api, username }: { api: ApiClient; username: string }) {
   const [profile, setProfile] = useState<ProfileData>();
   const [relation, setRelation] = useState<Relation>('none');
-  const [posts, setPosts] = useState<Post[]>();
   const [error, setError] = useState<string>();
 
   useEffect(() => {
@@ -45,17 +48,6 @@ export function Profile({ api, username }: { api: ApiClient; username: string })
 
   const canSee =
     profile !== undefined && (!profile.isPrivate || relation === 'self' || relation === 'following');
-  useEffect(() => {
-    if (!profile || !canSee) return;
-    let live = true;
-    api
-      .get<PostPage>(`/v1/users/${profile.id}/posts?limit=30`)
-      .then((page) => live && setPosts(page.items))
-      .catch((err: unknown) => live && setError(messageOf(err)));
-    return () => {
-      live = false;
-    };
-  }, [api, profile, canSee]);
 
   const toggleFollow = async () => {
     if (!profile || relation === 'self') return;
@@ -67,7 +59,6 @@ export function Profile({ api, username }: { api: ApiClient; username: string })
       } else {
         await api.delete(`/v1/users/${profile.id}/follow`);
         setRelation('none');
-        if (profile.isPrivate) setPosts(undefined);
       }
     } catch (err) {
       setError(messageOf(err));
@@ -105,23 +96,41 @@ export function Profile({ api, username }: { api: ApiClient; username: string })
         )}
       </header>
       {!canSee && <p class="empty">This account is private. Follow it to see its photos.</p>}
-      {canSee && posts?.length === 0 && <p class="empty">No posts yet.</p>}
-      {posts && posts.length > 0 && (
+      {canSee && <Grid api={api} profile={profile} />}
+    </main>
+  );
+}
+
+/** The account's posts as square thumbs, newest first, each leading to its page; endless scrolling. */
+function Grid({ api, profile }: { api: ApiClient; profile: ProfileData }) {
+  const fetchPage = useCallback(
+    (cursor?: string) => api.get<PostPage>(`/v1/users/${profile.id}/posts?${pageQuery(GRID_PAGE, cursor)}`),
+    [api, profile.id],
+  );
+  const pages = usePages(fetchPage);
+  const posts = pages.items;
+  return (
+    <>
+      {!pages.more && posts.length === 0 && <p class="empty">No posts yet.</p>}
+      {posts.length > 0 && (
         <ul class="grid" aria-label={`Posts by ${profile.username}`}>
           {posts.map((post) => {
             const webp = thumbOf(post.media.renditions, 'webp');
             const jpeg = thumbOf(post.media.renditions, 'jpeg');
             return (
               <li key={post.id}>
-                <picture>
-                  {webp && <source type="image/webp" srcset={webp.url} />}
-                  <img src={jpeg?.url} width={150} height={150} alt={altOf(post)} loading="lazy" />
-                </picture>
+                <Link to={{ name: 'post', id: post.id }}>
+                  <picture>
+                    {webp && <source type="image/webp" srcset={webp.url} />}
+                    <img src={jpeg?.url} width={150} height={150} alt={altOf(post)} loading="lazy" />
+                  </picture>
+                </Link>
               </li>
             );
           })}
         </ul>
       )}
-    </main>
+      <MoreBelow pages={pages} />
+    </>
   );
 }
