@@ -37,6 +37,19 @@ export {
   verifyAccessToken,
 } from './jwt.ts';
 export { describeRoutes, type OpenApiDocument, schemaOnly } from './openapi.ts';
+export {
+  JSON_TYPE,
+  jsonInt,
+  jsonString,
+  mediaJson,
+  type PostConstant,
+  type PostFragments,
+  pageJson,
+  postFragments,
+  postJson,
+  postMiddleJson,
+  userSummaryJson,
+} from './post-json.ts';
 export { type Revocation, SessionRevocations } from './revocations.ts';
 export {
   BEARER,

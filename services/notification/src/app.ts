@@ -16,6 +16,7 @@ import { registerNotificationRoutes } from './routes/notifications.ts';
 import { registerStreamRoute } from './routes/stream.ts';
 import { subscribeCreated } from './store/live.ts';
 import { notificationStore } from './store/notifications.ts';
+import { PAGE_TTL_SECONDS, pageCache } from './store/pages.ts';
 import { streamRegistry } from './store/stream-registry.ts';
 import { unreadCache } from './store/unread.ts';
 import { userStore } from './store/users.ts';
@@ -30,12 +31,14 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
 
   const notifications = notificationStore(shards);
   const users = userStore(shards);
+  const pages = pageCache(redis, PAGE_TTL_SECONDS);
   const unread = createUnreadCounts({
     notifications,
     cache: unreadCache(redis, config.unreadTtlSeconds),
+    pages,
     logger,
   });
-  const reader = createReader({ notifications, users, unread });
+  const reader = createReader({ notifications, users, unread, pages });
   const hub = createStreamHub({ reader, logger });
   gauge(app, {
     name: 'instantpost_sse_streams',

@@ -61,7 +61,7 @@ export function follows(deps: { follows: FollowStore; people: People }) {
         'no pending follow request from this user',
       );
     }
-    if (result.changed) await people.countsChanged(followerId);
+    if (result.changed) await people.followChanged(followerId, followeeId);
   };
 
   return {
@@ -77,7 +77,7 @@ export function follows(deps: { follows: FollowStore; people: People }) {
           event: metadataEvent('follow.created', { followerId, followeeId, state, version }, followeeId),
         };
       });
-      if (result.changed) await people.countsChanged(followerId);
+      if (result.changed) await people.followChanged(followerId, followeeId);
       return { state: result.state === 'requested' ? 'requested' : 'following' };
     },
 
@@ -92,7 +92,7 @@ export function follows(deps: { follows: FollowStore; people: People }) {
               event: metadataEvent('follow.deleted', { followerId, followeeId, version }, followeeId),
             },
       );
-      if (result.changed) await people.countsChanged(followerId);
+      if (result.changed) await people.followChanged(followerId, followeeId);
     },
 
     answerRequest: answer,

@@ -1,8 +1,11 @@
 import type { AccountRow, AccountStore } from '../store/accounts.ts';
-import { CACHED, type CacheStore } from '../store/cache.ts';
-import type { Counts, FollowStore } from '../store/follows.ts';
+import { CACHED, type CacheStore, FLAGS } from '../store/cache.ts';
+import type { Counts, EdgeState, FollowStore } from '../store/follows.ts';
 import type { Account, Profile, UserSummary } from './views.ts';
 import { summaryOf } from './views.ts';
+
+/** Usernames → ids remembered in process. */
+const USERNAMES_MAX = 50_000;
 
 export function accountOf(row: AccountRow): Account {
   return {
@@ -20,6 +23,19 @@ export function accountOf(row: AccountRow): Account {
  */
 export function people(deps: { accounts: AccountStore; follows: FollowStore; cache: CacheStore }) {
   const accountCache = deps.cache.json<Account>(CACHED.account);
+  const followCache = deps.cache.flags(FLAGS.follows);
+  // Usernames never change hands (no rename, no account deletion): an in-process map is never stale.
+  const userIds = new Map<string, string>();
+
+  /** The viewer's follow edge to `ownerId`, from the flag cache (Postgres on a miss, then cached). */
+  const followState = async (viewerId: string, ownerId: string): Promise<EdgeState> => {
+    const read = await followCache.get(viewerId, [ownerId]);
+    const hit = read.values[0];
+    if (hit === 'following' || hit === 'requested' || hit === 'none') return hit;
+    const state = await deps.follows.stateOf(viewerId, ownerId);
+    await followCache.fill(viewerId, read, new Map([[0, state]]));
+    return state;
+  };
   const countsCache = deps.cache.json<Counts>(CACHED.counts);
 
   const accounts = async (ids: readonly string[]): Promise<Map<string, Account>> => {
@@ -66,8 +82,20 @@ export function people(deps: { accounts: AccountStore; follows: FollowStore; cac
     },
 
     async byUsername(username: string): Promise<Account | undefined> {
-      const id = await deps.accounts.userIdByUsername(username);
-      return id === undefined ? undefined : account(id);
+      let id = userIds.get(username);
+      if (id === undefined) {
+        id = await deps.accounts.userIdByUsername(username);
+        if (id === undefined) return undefined;
+        if (userIds.size >= USERNAMES_MAX) userIds.delete(userIds.keys().next().value as string);
+        userIds.set(username, id);
+      }
+      return account(id);
+    },
+
+    /** The viewer's follow edge to the owner ('none' for anonymous callers and oneself). */
+    async viewerState(viewerId: string | undefined, ownerId: string): Promise<EdgeState> {
+      if (viewerId === undefined || viewerId === ownerId) return 'none';
+      return followState(viewerId, ownerId);
     },
 
     async profile(id: string): Promise<Profile | undefined> {
@@ -82,6 +110,12 @@ export function people(deps: { accounts: AccountStore; follows: FollowStore; cac
       await accountCache.invalidate(id);
     },
 
+    /** Call after a follow edge changed (its follower's cached counts and state go; the event does it again). */
+    async followChanged(followerId: string, followeeId: string): Promise<void> {
+      await followCache.changed(followerId, followeeId);
+      await countsCache.invalidate(followerId);
+    },
+
     /** Call after a write that changed posts, followers or following of these users. */
     async countsChanged(...ids: string[]): Promise<void> {
       await countsCache.invalidate(...ids);
@@ -94,7 +128,7 @@ export function people(deps: { accounts: AccountStore; follows: FollowStore; cac
     async canSee(viewerId: string | undefined, owner: Account): Promise<boolean> {
       if (!owner.isPrivate || viewerId === owner.id) return true;
       if (viewerId === undefined) return false;
-      return (await deps.follows.stateOf(viewerId, owner.id)) === 'following';
+      return (await followState(viewerId, owner.id)) === 'following';
     },
   };
 }

@@ -1,24 +1,27 @@
 import { NonRetryableError } from '@instantpost/bus';
 import type { EventData } from '@instantpost/events';
+import { type PostFragments, pageJson, postFragments, postJson } from '@instantpost/http';
 import { shardOf } from '@instantpost/ids';
 import type { MediaUrlSigner } from '@instantpost/media-urls';
-import { CACHED, type CacheStore } from '../store/cache.ts';
-import type { PostRow, PostStore, StoredMention } from '../store/posts.ts';
+import { CACHED, type CacheStore, FLAGS } from '../store/cache.ts';
+import type { PostStore, StoredMention } from '../store/posts.ts';
 import { foldTag, parseCaption } from './caption.ts';
 import { MetadataError, MetadataErrorCodes, postNotFound, userNotFound } from './errors.ts';
 import { metadataEvent } from './events.ts';
-import type { Page, Paged } from './input.ts';
+import type { Page } from './input.ts';
 import { encodeCursor } from './input.ts';
 import type { People } from './people.ts';
 import {
   type Account,
   type CachedPost,
   cachedPostOf,
-  type PostView,
   postViewOf,
   type RenditionUrl,
   summaryOf,
 } from './views.ts';
+
+/** How many of an author's newest post ids are cached for the grid (a page of up to 100, plus one). */
+const GRID_IDS = 101;
 
 /** Posts: created from processed media, read with the visibility rule, deleted by their author, tags. */
 export function posts(deps: {
@@ -31,6 +34,9 @@ export function posts(deps: {
   const { people } = deps;
   const postCache = deps.cache.json<CachedPost>(CACHED.post);
   const authors = deps.cache.postAuthors;
+  const likedCache = deps.cache.flags(FLAGS.liked);
+  const gridCache = deps.cache.json<string[]>(CACHED.grid);
+  const written = new WeakMap<CachedPost, { author: Account; expires: number; fragments: PostFragments }>();
 
   /** Resolves @names to accounts; unknown names are ignored. */
   const resolveMentions = async (names: readonly string[]): Promise<StoredMention[]> => {
@@ -53,8 +59,60 @@ export function posts(deps: {
     return cached;
   };
 
-  /** Renders rows for a viewer: drops posts whose author is gone or invisible to the viewer. */
-  const render = async (viewerId: string | undefined, rows: readonly CachedPost[]): Promise<PostView[]> => {
+  /** Which of `ids` the viewer has liked: the flag cache, Postgres for what it misses (then cached). */
+  const likedOf = async (viewerId: string, ids: readonly string[]): Promise<Set<string>> => {
+    const read = await likedCache.get(viewerId, ids);
+    const out = new Set<string>();
+    const missing: string[] = [];
+    read.values.forEach((v, i) => {
+      if (v === undefined) missing.push(ids[i] as string);
+      else if (v === '1') out.add(ids[i] as string);
+    });
+    if (missing.length > 0) {
+      const fromDb = await deps.posts.likedBy(viewerId, missing);
+      const values = new Map<number, string>();
+      read.values.forEach((v, i) => {
+        if (v === undefined) values.set(i, fromDb.has(ids[i] as string) ? '1' : '0');
+      });
+      for (const id of fromDb) out.add(id);
+      await likedCache.fill(viewerId, read, values);
+    }
+    return out;
+  };
+
+  /** Live posts by id in the given order (cached; Postgres for the misses, then cached). */
+  const livePosts = async (ids: readonly string[]): Promise<CachedPost[]> => {
+    const hits = await postCache.getMany(ids);
+    const missing = ids.filter((_, i) => hits[i] === undefined);
+    const loaded = new Map<string, CachedPost>();
+    if (missing.length > 0) {
+      for (const [id, row] of await deps.posts.livePostsByIds(missing)) {
+        const cached = cachedPostOf(row);
+        loaded.set(id, cached);
+        await postCache.fill(id, cached);
+      }
+    }
+    return ids.flatMap((id, i) => {
+      const post = hits[i] ?? loaded.get(id);
+      return post ? [post] : [];
+    });
+  };
+
+  /** The newest ids of an author's grid (cached: a publish or a delete drops them), one more than a page. */
+  const gridIds = async (authorId: string): Promise<string[]> => {
+    const hit = await gridCache.get(authorId);
+    if (hit) return hit;
+    const ids = (await deps.posts.gridOf(authorId, undefined, GRID_IDS)).map((r) => r.id);
+    await gridCache.fill(authorId, ids);
+    return ids;
+  };
+
+  /**
+   * Rows for a viewer as JSON (post-json.ts), invisible ones dropped. What does not change between
+   * requests is written once per post object (the cache hands out one object per cached text), author
+   * object and URL expiry bucket.
+   */
+  const renderJson = async (viewerId: string | undefined, rows: readonly CachedPost[]): Promise<string[]> => {
     const accounts = await people.accounts(rows.map((r) => r.author_id));
     const visible = new Map<string, Account>();
     for (const account of accounts.values()) {
@@ -64,28 +122,22 @@ export function posts(deps: {
     const liked =
       viewerId === undefined
         ? new Set<string>()
-        : await deps.posts.likedBy(
+        : await likedOf(
             viewerId,
             shown.map((r) => r.id),
           );
     const expires = deps.mediaUrls.expires();
-    const urlOf: RenditionUrl = (mediaId, name, format) => deps.mediaUrls.url(mediaId, name, format, expires);
-    return shown.map((r) =>
-      postViewOf(r, summaryOf(visible.get(r.author_id) as Account), liked.has(r.id), urlOf),
-    );
-  };
-
-  const pageOfRows = async (
-    viewerId: string | undefined,
-    rows: PostRow[],
-    limit: number,
-  ): Promise<Paged<PostView>> => {
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
-    return {
-      items: await render(viewerId, page.map(cachedPostOf)),
-      nextCursor: rows.length > limit && last ? encodeCursor(last.id) : null,
-    };
+    return shown.map((r) => {
+      const author = visible.get(r.author_id) as Account;
+      let known = written.get(r);
+      if (known?.author !== author || known.expires !== expires) {
+        const urlOf: RenditionUrl = (mediaId, name, format) =>
+          deps.mediaUrls.url(mediaId, name, format, expires);
+        known = { author, expires, fragments: postFragments(postViewOf(r, summaryOf(author), false, urlOf)) };
+        written.set(r, known);
+      }
+      return postJson(known.fragments, r.like_count, r.comment_count, liked.has(r.id));
+    });
   };
 
   return {
@@ -141,17 +193,19 @@ export function posts(deps: {
           ),
       );
       if (created) {
+        await gridCache.invalidate(media.ownerId);
         await authors.set(media.mediaId, media.ownerId);
         await people.countsChanged(media.ownerId);
       }
       return created;
     },
 
-    async view(viewerId: string | undefined, id: string): Promise<PostView> {
+    /** A post as JSON (PostSchema), or 404. */
+    async view(viewerId: string | undefined, id: string): Promise<string> {
       const post = await livePost(id);
-      const [view] = post ? await render(viewerId, [post]) : [];
-      if (!view) throw postNotFound();
-      return view;
+      const [json] = post ? await renderJson(viewerId, [post]) : [];
+      if (json === undefined) throw postNotFound();
+      return json;
     },
 
     /** Author only (403 for anyone else who can see it, 404 for who cannot). */
@@ -169,30 +223,32 @@ export function posts(deps: {
       }
       await deps.posts.deletePost(id, metadataEvent('post.deleted', { postId: id, authorId: userId }, id));
       await postCache.invalidate(id);
+      await gridCache.invalidate(userId);
       await authors.drop(id);
       await people.countsChanged(userId);
     },
 
-    async grid(viewerId: string | undefined, authorId: string, page: Page): Promise<Paged<PostView>> {
+    /** A page of the author's grid as JSON (Page(PostSchema)); the first pages without Postgres. */
+    async grid(viewerId: string | undefined, authorId: string, page: Page): Promise<string> {
       const author = await people.account(authorId);
       if (!author || !(await people.canSee(viewerId, author))) throw userNotFound();
-      const rows = await deps.posts.gridOf(authorId, page.after?.toString(), page.limit + 1);
-      return pageOfRows(viewerId, rows, page.limit);
+      const ids =
+        page.after === undefined && page.limit < GRID_IDS
+          ? (await gridIds(authorId)).slice(0, page.limit + 1)
+          : (await deps.posts.gridOf(authorId, page.after?.toString(), page.limit + 1)).map((r) => r.id);
+      const pageIds = ids.slice(0, page.limit);
+      const last = pageIds.at(-1);
+      const items = await renderJson(viewerId, await livePosts(pageIds));
+      return pageJson(items, ids.length > page.limit && last ? encodeCursor(last) : null);
     },
 
-    async tagged(viewerId: string | undefined, rawTag: string, page: Page): Promise<Paged<PostView>> {
+    /** A page of a tag's posts as JSON (Page(PostSchema)). */
+    async tagged(viewerId: string | undefined, rawTag: string, page: Page): Promise<string> {
       const tag = foldTag(rawTag);
       const ids = await deps.posts.taggedPostIds(tag, page.after?.toString(), page.limit + 1);
-      const found = await deps.posts.livePostsByIds(ids.slice(0, page.limit));
-      const rows = ids.slice(0, page.limit).flatMap((id) => {
-        const row = found.get(id);
-        return row ? [cachedPostOf(row)] : [];
-      });
       const last = ids.slice(0, page.limit).at(-1);
-      return {
-        items: await render(viewerId, rows),
-        nextCursor: ids.length > page.limit && last ? encodeCursor(last) : null,
-      };
+      const items = await renderJson(viewerId, await livePosts(ids.slice(0, page.limit)));
+      return pageJson(items, ids.length > page.limit && last ? encodeCursor(last) : null);
     },
 
     /** Metadata's own tag consumer: index a published post under its tags (if it still exists). */
@@ -216,6 +272,11 @@ export function posts(deps: {
       if (!post) return undefined;
       await authors.set(postId, post.author_id);
       return post.author_id;
+    },
+
+    /** Call right after a like or unlike committed: the liker's next read shows it (the event does it again). */
+    async likeChanged(userId: string, postId: string): Promise<void> {
+      await likedCache.changed(userId, postId);
     },
 
     async dropCached(postId: string): Promise<void> {

@@ -157,7 +157,7 @@ export function accountRoutes(
       if (!account) throw userNotFound();
       const profile = await deps.people.profile(account.id);
       if (!profile) throw userNotFound();
-      const state = await deps.follows.viewerState(request.user?.id, account.id);
+      const state = await deps.people.viewerState(request.user?.id, account.id);
       return { ...profile, viewer: { following: state === 'following', requested: state === 'requested' } };
     },
   );

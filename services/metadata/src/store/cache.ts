@@ -12,7 +12,12 @@ const TOMBSTONE = '';
 /** Longer than a read takes from its database load to its cache fill. */
 const TOMBSTONE_MS = 5000;
 /** The cached JSON kinds (`<name>:<id>` keys); the writers and the metadata-cache consumer share them. */
-export const CACHED = { account: 'account', counts: 'counts', post: 'post' } as const;
+export const CACHED = { account: 'account', counts: 'counts', post: 'post', grid: 'grid' } as const;
+
+/** Parsed cached values kept per kind (a few KB each). */
+const PARSED_MAX = 20_000;
+/** The flag kinds (`<name>:<viewerId>` hashes, a field per post or account). */
+export const FLAGS = { liked: 'lk', follows: 'fs' } as const;
 
 /** What the login limiter reads when Redis cannot answer: no wait, no failures. */
 const NO_LIMIT: [unknown, unknown][] = [
@@ -35,6 +40,18 @@ export function cacheStore(
    * cannot put its stale copy back, because the writer's tombstone is there (or overwrites it).
    */
   const json = <T>(prefix: string) => {
+    // The same text parses to the same object (kept per id while Redis holds that text), so renderers can
+    // keep what they wrote for it (keyed by object identity) across requests. Callers never mutate it.
+    const parsed = new Map<string, { text: string; value: T }>();
+    const parse = (id: string, text: string | null): T | undefined => {
+      if (text === null || text === TOMBSTONE) return undefined;
+      const known = parsed.get(id);
+      if (known?.text === text) return known.value;
+      const value = JSON.parse(text) as T;
+      if (parsed.size >= PARSED_MAX) parsed.delete(parsed.keys().next().value as string);
+      parsed.set(id, { text, value });
+      return value;
+    };
     /** Drops cached copies; throws when Redis fails (`invalidate` swallows it, the event consumer retries). */
     const invalidateOrThrow = async (...ids: string[]): Promise<void> => {
       if (ids.length === 0) return;
@@ -46,8 +63,7 @@ export function cacheStore(
     };
     return {
       async get(id: string): Promise<T | undefined> {
-        const text = await open(redis.get(`${prefix}:${id}`), null, 'cache read');
-        return text === null || text === TOMBSTONE ? undefined : (JSON.parse(text) as T);
+        return parse(id, await open(redis.get(`${prefix}:${id}`), null, 'cache read'));
       },
       async getMany(ids: readonly string[]): Promise<(T | undefined)[]> {
         if (ids.length === 0) return [];
@@ -56,9 +72,7 @@ export function cacheStore(
           ids.map(() => null),
           'cache read',
         );
-        return texts.map((text) =>
-          text === null || text === TOMBSTONE ? undefined : (JSON.parse(text) as T),
-        );
+        return texts.map((text, i) => parse(ids[i] as string, text));
       },
       async fill(id: string, value: T): Promise<void> {
         await open(
@@ -76,6 +90,7 @@ export function cacheStore(
 
   return {
     json,
+    flags: (prefix: string) => flagCache(redis, prefix, options.ttlSeconds, open),
     postAuthors: postAuthorMap(redis, options.postAuthorBuckets, open),
 
     /**
@@ -165,6 +180,100 @@ export function postAuthorMap(redis: Redis, buckets: number, open: FailOpen = re
       await redis.hdel(keyOf(postId), postId);
     },
   };
+}
+
+// KEYS[1]: the hash; ARGV: when the reader read the hash (ms, before its Postgres read), tombstone ms, ttl seconds, then (field, value, seen) triples. A field
+// is filled when it is still what the reader saw before it read Postgres: absent (seen ''), or a tombstone
+// older than a write's commit can lag behind it (then the reader's Postgres read came after that commit).
+const FILL_FLAGS = `
+local readAt, grace, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+for i = 4, #ARGV, 3 do
+  local cur = redis.call('HGET', KEYS[1], ARGV[i])
+  local seen = ARGV[i + 2]
+  if (cur == false and seen == '') or (cur == seen and seen ~= '' and readAt - tonumber(string.sub(seen, 3)) > grace) then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+end
+redis.call('EXPIRE', KEYS[1], ttl, 'NX')
+return 0`;
+
+type FlagRedis = Redis & {
+  metadataFillFlags(numKeys: number, ...args: (string | number)[]): Promise<number>;
+};
+
+/**
+ * Small per-viewer facts that would otherwise cost a Postgres query on every read — has this viewer liked
+ * this post, does this viewer follow this account — as one hash per viewer (`<prefix>:<viewerId>`, a field
+ * per post or account, short values). A change writes a tombstone `x:<ms>` into the field (from the
+ * change's event, on every replica's behalf: Redis is shared), so a reader that loaded Postgres before the
+ * change committed cannot put its stale answer back; once the tombstone is older than TOMBSTONE_MS a
+ * reader replaces it with what Postgres says. The hash expires `ttlSeconds` after it was created.
+ */
+function flagCache(redis: Redis, prefix: string, ttlSeconds: number, open: FailOpen) {
+  const r = redis as FlagRedis;
+  if (typeof r.metadataFillFlags !== 'function')
+    redis.defineCommand('metadataFillFlags', { lua: FILL_FLAGS });
+  const keyOf = (viewerId: string) => `${prefix}:${viewerId}`;
+  return {
+    /** Cached values (undefined: ask Postgres), and what was seen, for `fill`. */
+    async get(viewerId: string, fields: readonly string[]): Promise<FlagRead> {
+      const at = Date.now();
+      if (fields.length === 0) return { fields, values: [], seen: [], at };
+      const found = await open(
+        redis.hmget(keyOf(viewerId), ...fields),
+        fields.map(() => null),
+        'flag cache read',
+      );
+      return {
+        fields,
+        values: found.map((v) => (v === null || v.startsWith('x:') ? undefined : v)),
+        seen: found.map((v) => v ?? ''),
+        at,
+      };
+    },
+    /** Stores what Postgres said for the fields that are still as `seen` (see FILL_FLAGS). */
+    async fill(viewerId: string, read: FlagRead, values: ReadonlyMap<number, string>): Promise<void> {
+      const args: string[] = [];
+      for (const [i, value] of values) {
+        const seen = read.seen[i] ?? '';
+        if (seen === '' || seen.startsWith('x:')) args.push(read.fields[i] as string, value, seen);
+      }
+      if (args.length === 0) return;
+      await open(
+        r.metadataFillFlags(1, keyOf(viewerId), read.at, TOMBSTONE_MS, ttlSeconds, ...args),
+        0,
+        'flag cache fill',
+      );
+    },
+    /** `changedOrThrow` for the writer right after its commit; a Redis failure is left to the event consumer. */
+    async changed(viewerId: string, ...fields: string[]): Promise<void> {
+      await open(this.changedOrThrow(viewerId, ...fields), undefined, 'flag cache change');
+    },
+    /** A write changed these facts (after its commit); throws when Redis fails (the event consumer retries). */
+    async changedOrThrow(viewerId: string, ...fields: string[]): Promise<void> {
+      if (fields.length === 0) return;
+      const stamp = `x:${Date.now()}`;
+      const results = await redis
+        .multi()
+        .hset(keyOf(viewerId), ...fields.flatMap((f) => [f, stamp]))
+        .expire(keyOf(viewerId), ttlSeconds, 'NX')
+        .exec();
+      const failed = results?.find(([err]) => err);
+      if (!results || failed) throw failed?.[0] ?? new Error('the flag change was not applied');
+    },
+  };
+}
+
+export type FlagCache = ReturnType<typeof flagCache>;
+
+/** One read of a viewer's flags: the values (undefined: ask Postgres) and what `fill` needs. */
+export interface FlagRead {
+  fields: readonly string[];
+  values: (string | undefined)[];
+  /** The raw values seen ('' when absent). */
+  seen: string[];
+  /** When they were read (ms): a tombstone older than TOMBSTONE_MS then may be replaced. */
+  at: number;
 }
 
 /** No fallback: errors reach the caller (tools and benchmarks). */

@@ -1,4 +1,6 @@
+import { jsonInt, jsonString } from '@instantpost/http';
 import type { NotificationStore } from '../store/notifications.ts';
+import type { PageCache } from '../store/pages.ts';
 import type { UserStore } from '../store/users.ts';
 import { toItem } from './present.ts';
 import type { NotificationItem, StoredNotification } from './types.ts';
@@ -22,6 +24,7 @@ export function createReader(deps: {
   notifications: NotificationStore;
   users: Pick<UserStore, 'usersByIds'>;
   unread: UnreadCounts;
+  pages?: Pick<PageCache, 'get' | 'fill'>;
 }) {
   const { notifications, users: userNames, unread } = deps;
 
@@ -32,21 +35,53 @@ export function createReader(deps: {
 
   const unreadCount = (userId: string) => unread.count(userId);
 
+  async function list(userId: string, beforeVersion: string | undefined, limit: number): Promise<Page> {
+    const [rows, count] = await Promise.all([
+      notifications.listNotifications(userId, beforeVersion, limit + 1),
+      unreadCount(userId),
+    ]);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      items: (await entries(page)).map((e) => e.item),
+      nextVersion: rows.length > limit && last ? last.version : null,
+      unreadCount: count,
+    };
+  }
+
+  /** `{"items":…,"nextCursor":…` of a page (the unread count is added per request). */
+  const itemsJson = (page: Page, cursorOf: (version: string) => string) =>
+    `{"items":[${page.items.map(itemJson).join(',')}],"nextCursor":${page.nextVersion === null ? 'null' : jsonString(cursorOf(page.nextVersion))}`;
+  const withCount = (head: string, count: number) => `${head},"unreadCount":${jsonInt(count)}}`;
+
   return {
     unreadCount,
 
-    async list(userId: string, beforeVersion: string | undefined, limit: number): Promise<Page> {
-      const [rows, count] = await Promise.all([
-        notifications.listNotifications(userId, beforeVersion, limit + 1),
-        unreadCount(userId),
-      ]);
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
-      return {
-        items: (await entries(page)).map((e) => e.item),
-        nextVersion: rows.length > limit && last ? last.version : null,
-        unreadCount: count,
-      };
+    list,
+
+    /**
+     * A page as JSON (`NotificationList`, written by hand in its order and shape). The first page at the
+     * default size comes from Redis with its unread count in one round trip; Postgres only on a miss.
+     */
+    async listJson(
+      userId: string,
+      beforeVersion: string | undefined,
+      limit: number,
+      cursorOf: (version: string) => string,
+    ): Promise<string> {
+      const cacheable = beforeVersion === undefined && limit === CACHED_PAGE_SIZE && deps.pages !== undefined;
+      if (!cacheable || unread.isStale(userId)) {
+        const page = await list(userId, beforeVersion, limit);
+        return withCount(itemsJson(page, cursorOf), page.unreadCount);
+      }
+      const cached = await deps.pages?.get(userId).catch(() => undefined);
+      if (cached?.page !== undefined) {
+        return withCount(cached.page, cached.unread ?? (await unreadCount(userId)));
+      }
+      const page = await list(userId, undefined, limit);
+      const head = itemsJson(page, cursorOf);
+      await deps.pages?.fill(userId, head).catch(() => {});
+      return withCount(head, page.unreadCount);
     },
 
     /**
@@ -79,3 +114,29 @@ export function createReader(deps: {
 }
 
 export type Reader = ReturnType<typeof createReader>;
+
+/** The page size clients ask for by default: the one cached. */
+const CACHED_PAGE_SIZE = 20;
+
+const nullable = (s: string | null) => (s === null ? 'null' : jsonString(s));
+
+/**
+ * One item in the order and shape the schema serializer gives for `NotificationSchema`: the required fields
+ * in schema order, then the optional ones present (fast-json-stringify writes required properties first).
+ */
+export function itemJson(item: NotificationItem): string {
+  const actors = item.actors
+    .map(
+      (a) =>
+        `{"id":${jsonString(a.id)},"username":${nullable(a.username)},"displayName":${nullable(a.displayName)}}`,
+    )
+    .join(',');
+  return (
+    `{"id":${jsonString(item.id)},"type":${jsonString(item.type)},"actors":[${actors}],` +
+    `"actorCount":${jsonInt(item.actorCount)},"createdAt":${jsonString(item.createdAt)},"read":${item.read ? 'true' : 'false'}` +
+    (item.approved === undefined ? '' : `,"approved":${item.approved ? 'true' : 'false'}`) +
+    (item.postId === undefined ? '' : `,"postId":${jsonString(item.postId)}`) +
+    (item.commentId === undefined ? '' : `,"commentId":${jsonString(item.commentId)}`) +
+    '}'
+  );
+}

@@ -1,20 +1,24 @@
 import type { Logger } from '@instantpost/telemetry';
 import type { NotificationStore } from '../store/notifications.ts';
+import type { PageCache } from '../store/pages.ts';
 import type { UnreadCache } from '../store/unread.ts';
 
 const REPAIR_EVERY_MS = 1000;
 
 /**
- * Unread counts: Redis first, Postgres as the truth. Redis being down never fails a read or a handler:
+ * Unread counts (and the cached first pages, which change with them): Redis first, Postgres as the truth. Redis being down never fails a read or a handler:
  * reads count in Postgres, and a count this replica could not adjust or drop is marked stale — not read
  * from Redis by this replica, and deleted there as soon as Redis answers again (checked every second).
  */
 export function createUnreadCounts(deps: {
   notifications: Pick<NotificationStore, 'countUnread'>;
   cache: UnreadCache;
+  /** The cached first pages: every change to a list that moves its count (or not) drops its page too. */
+  pages?: Pick<PageCache, 'drop'>;
   logger: Logger;
 }) {
   const { notifications, cache, logger } = deps;
+  const dropPage = async (userId: string) => deps.pages?.drop(userId);
   const stale = new Set<string>();
 
   const markStale = (userId: string) => (err: unknown) => {
@@ -27,6 +31,7 @@ export function createUnreadCounts(deps: {
       for (const userId of stale) {
         try {
           await cache.forget(userId);
+          await dropPage(userId);
           stale.delete(userId);
         } catch {
           return; // still down: next time
@@ -48,11 +53,15 @@ export function createUnreadCounts(deps: {
     },
     /** After a committed change: a missing key stays missing (recounted on the next read). */
     async adjust(userId: string, delta: number): Promise<void> {
-      await cache.adjust(userId, delta).catch(markStale(userId));
+      await Promise.all([cache.adjust(userId, delta), dropPage(userId)]).catch(markStale(userId));
     },
     /** After marking read: the next read recounts. */
     async forget(userId: string): Promise<void> {
-      await cache.forget(userId).catch(markStale(userId));
+      await Promise.all([cache.forget(userId), dropPage(userId)]).catch(markStale(userId));
+    },
+    /** Whether this replica must not trust what Redis holds for the user (a change it could not apply there). */
+    isStale(userId: string): boolean {
+      return stale.has(userId);
     },
     stop(): void {
       clearInterval(repair);

@@ -1,4 +1,4 @@
-import { BEARER, NoContent, replies, userOf } from '@instantpost/http';
+import { BEARER, JSON_TYPE, NoContent, replies, userOf } from '@instantpost/http';
 import type { FastifyInstance } from 'fastify';
 import { NotificationError, NotificationErrorCodes } from '../domain/errors.ts';
 import type { Reader } from '../domain/reader.ts';
@@ -38,14 +38,11 @@ export function registerNotificationRoutes(app: FastifyInstance, reader: Reader)
         response: replies({ 200: NotificationList }, 400, 401),
       },
     },
-    async (request) => {
+    // Written by domain/reader.ts in the shape of NotificationList (which documents it): sent as is.
+    async (request, reply) => {
       const before = request.query.cursor === undefined ? undefined : decodeCursor(request.query.cursor);
-      const page = await reader.list(userOf(request).id, before, request.query.limit ?? 20);
-      return {
-        items: page.items,
-        nextCursor: page.nextVersion === null ? null : encodeCursor(page.nextVersion),
-        unreadCount: page.unreadCount,
-      };
+      const json = await reader.listJson(userOf(request).id, before, request.query.limit ?? 20, encodeCursor);
+      return reply.type(JSON_TYPE).send(json);
     },
   );
 

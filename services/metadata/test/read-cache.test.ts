@@ -1,0 +1,154 @@
+import { Page, PostSchema } from '@instantpost/http';
+import { verifyMediaUrl } from '@instantpost/media-urls';
+import test from 'ava';
+import Fastify from 'fastify';
+import { UserProfileSchema } from '../src/routes/schemas.ts';
+import { call, type Fixture, newPost, newUser, openMetadata, waitFor } from './helpers.ts';
+
+// The hot reads (a post, a grid, a profile) reply with JSON written by hand from cached parts (the post's
+// constant part per URL bucket, counts, the viewer's like and follow flags in Redis). These tests check
+// that a client sees exactly what the schema serializer gives, and that what changes shows up: within
+// LIKE_DELAY_MS for a like (the liker's own flag through the event consumer on every replica's behalf), at
+// once for the writer's own follow, privacy switch and delete.
+
+/** The documented delay of a like in viewerHasLiked (the event consumer's tombstone; README). */
+const LIKE_DELAY_MS = 1000;
+
+let fx: Fixture;
+test.before(async () => {
+  // One-second URL buckets: a read in the next second must carry the next expiry, still signed right.
+  fx = await openMetadata({ MEDIA_URL_BUCKET_SECONDS: '1' });
+});
+test.after.always(async () => {
+  await fx?.close();
+});
+
+async function viaSchema(schema: object, value: unknown): Promise<string> {
+  const app = Fastify();
+  app.get('/', { schema: { response: { 200: schema } } }, async () => value);
+  const res = await app.inject({ url: '/' });
+  await app.close();
+  return res.body;
+}
+
+const raw = async (url: string, token?: string) =>
+  fx.svc.app.inject({ url, headers: token ? { authorization: `Bearer ${token}` } : {} });
+
+test('cached post, grid and profile JSON is byte for byte what the schema serializer gives', async (t) => {
+  const author = await newUser(fx.svc);
+  const fan = await newUser(fx.svc);
+  const first = await newPost(
+    fx,
+    author,
+    'Tea at the "Mad" Hatter’s — 🫖\n#wonderland \u0001 </script> @nobody',
+  );
+  await newPost(fx, author, 'second');
+  await call(fx.svc, 'POST', `/v1/posts/${first}/likes`, { token: fan.token });
+  for (let round = 0; round < 2; round++) {
+    // The second round is served from what the first one cached.
+    const post = await raw(`/v1/posts/${first}`, fan.token);
+    t.is(post.headers['content-type'], 'application/json; charset=utf-8');
+    t.is(post.body, await viaSchema(PostSchema, JSON.parse(post.body)));
+    const grid = await raw(`/v1/users/${author.id}/posts?limit=1`, fan.token);
+    t.is(grid.body, await viaSchema(Page(PostSchema), JSON.parse(grid.body)));
+    t.not(JSON.parse(grid.body).nextCursor, null);
+    const profile = await raw(`/v1/users/${author.username}`, fan.token);
+    t.is(profile.body, await viaSchema(UserProfileSchema, JSON.parse(profile.body)));
+  }
+});
+
+test('cached posts carry valid signed URLs, re-signed in each URL bucket', async (t) => {
+  const author = await newUser(fx.svc);
+  const id = await newPost(fx, author, 'signed');
+  const key = fx.keys.env.MEDIA_URL_SIGNING_KEY as string;
+  const expiriesOf = async () => {
+    const post = (await call(fx.svc, 'GET', `/v1/posts/${id}`)).body;
+    const checked = post.media.renditions.map((r: { url: string }) => verifyMediaUrl(r.url, key));
+    t.true(checked.every((c: { valid: boolean }) => c.valid));
+    return new Set<number>(checked.map((c: { expires?: number }) => c.expires ?? 0));
+  };
+  const before = await expiriesOf();
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const after = await expiriesOf();
+  t.is(before.size, 1);
+  t.is(after.size, 1);
+  t.true(Math.min(...after) > Math.max(...before), 'the next bucket signs with a later expiry');
+});
+
+test('a like shows in viewerHasLiked within the documented delay, also after the post was read', async (t) => {
+  const author = await newUser(fx.svc);
+  const fan = await newUser(fx.svc);
+  const id = await newPost(fx, author, 'like me');
+  const liked = async () =>
+    (await call(fx.svc, 'GET', `/v1/posts/${id}`, { token: fan.token })).body.viewerHasLiked;
+  const gridLiked = async () =>
+    (await call(fx.svc, 'GET', `/v1/users/${author.id}/posts`, { token: fan.token })).body.items[0]
+      .viewerHasLiked;
+  t.false(await liked());
+  t.false(await gridLiked()); // both cached now
+  await call(fx.svc, 'POST', `/v1/posts/${id}/likes`, { token: fan.token });
+  const start = Date.now();
+  await waitFor('the like in viewerHasLiked', async () => (await liked()) === true);
+  t.true(Date.now() - start < LIKE_DELAY_MS, `${Date.now() - start} ms`);
+  t.true(await gridLiked());
+  await waitFor(
+    'the like counted',
+    async () => (await call(fx.svc, 'GET', `/v1/posts/${id}`)).body.likeCount === 1,
+  );
+  await call(fx.svc, 'DELETE', `/v1/posts/${id}/likes`, { token: fan.token });
+  await waitFor('the unlike in viewerHasLiked', async () => (await liked()) === false);
+  t.false(await gridLiked());
+});
+
+test('a follow, a privacy switch and a delete show at once; a private post never leaks from a cache', async (t) => {
+  const author = await newUser(fx.svc);
+  const stranger = await newUser(fx.svc);
+  const fan = await newUser(fx.svc);
+  const id = await newPost(fx, author, 'soon private');
+  const profileOf = async (token: string) =>
+    (await call(fx.svc, 'GET', `/v1/users/${author.username}`, { token })).body;
+  // Everything cached for both viewers while the account is public.
+  for (const viewer of [stranger, fan]) {
+    t.is((await call(fx.svc, 'GET', `/v1/posts/${id}`, { token: viewer.token })).status, 200);
+    t.is((await call(fx.svc, 'GET', `/v1/users/${author.id}/posts`, { token: viewer.token })).status, 200);
+    t.like(await profileOf(viewer.token), { viewer: { following: false, requested: false } });
+  }
+  await call(fx.svc, 'POST', `/v1/users/${author.id}/follow`, { token: fan.token });
+  t.like(await profileOf(fan.token), { viewer: { following: true }, counts: { posts: 1 } });
+
+  await call(fx.svc, 'PATCH', '/v1/me', { token: author.token, body: { isPrivate: true } });
+  t.is((await call(fx.svc, 'GET', `/v1/posts/${id}`, { token: stranger.token })).status, 404);
+  t.is((await call(fx.svc, 'GET', `/v1/posts/${id}`)).status, 404);
+  t.is((await call(fx.svc, 'GET', `/v1/users/${author.id}/posts`, { token: stranger.token })).status, 404);
+  t.is(
+    (await call(fx.svc, 'GET', `/v1/posts/${id}`, { token: fan.token })).status,
+    200,
+    'an approved follower still sees it',
+  );
+
+  await call(fx.svc, 'DELETE', `/v1/users/${author.id}/follow`, { token: fan.token });
+  t.is(
+    (await call(fx.svc, 'GET', `/v1/posts/${id}`, { token: fan.token })).status,
+    404,
+    'an unfollow hides it at once',
+  );
+  await call(fx.svc, 'POST', `/v1/users/${author.id}/follow`, { token: fan.token });
+  t.like(await profileOf(fan.token), { viewer: { following: false, requested: true } });
+  t.is(
+    (await call(fx.svc, 'GET', `/v1/posts/${id}`, { token: fan.token })).status,
+    404,
+    'a request is not a follow',
+  );
+  await call(fx.svc, 'POST', `/v1/follow-requests/${fan.id}/approve`, { token: author.token });
+  t.is(
+    (await call(fx.svc, 'GET', `/v1/posts/${id}`, { token: fan.token })).status,
+    200,
+    'approved: visible at once',
+  );
+
+  t.is((await call(fx.svc, 'DELETE', `/v1/posts/${id}`, { token: author.token })).status, 204);
+  t.is((await call(fx.svc, 'GET', `/v1/posts/${id}`, { token: fan.token })).status, 404);
+  const grid = await call(fx.svc, 'GET', `/v1/users/${author.id}/posts`, { token: fan.token });
+  t.deepEqual(grid.body.items, []);
+  t.like(await profileOf(fan.token), { counts: { posts: 0 } });
+});
