@@ -34,6 +34,8 @@ const ORDER = [
   'notification',
   'interactions',
   'system',
+  'web',
+  'shards',
 ];
 const SERVERS = ['postgres', 'redis-server', 'nats-server'];
 
