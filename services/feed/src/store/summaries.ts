@@ -19,6 +19,18 @@ export class SummaryMemo {
     this.maxEntries = maxEntries;
   }
 
+  has(postId: string): boolean {
+    return this.byId.has(postId);
+  }
+
+  /**
+   * The summary parsed for this post, whatever JSON Redis holds now: a post's summary never changes after
+   * it is published (the API has no caption edit; a deleted post leaves the timelines and the cache).
+   */
+  get(postId: string): PostSummary | undefined {
+    return this.byId.get(postId)?.summary;
+  }
+
   parse(postId: string, json: string): PostSummary {
     const known = this.byId.get(postId);
     if (known !== undefined && known.json === json) return known.summary;

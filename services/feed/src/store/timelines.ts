@@ -19,13 +19,15 @@ end
 return written`;
 
 // KEYS[1]: timeline, KEYS[2]: big followees, KEYS[3]: the viewer's liked set; ARGV: max bound, limit,
-// ttl seconds, key prefix. One round trip for a whole page: the timeline's entries older than the cursor,
+// ttl seconds, key prefix, '1' to return each post's summary JSON (else its length: shipping ~1 KB of JSON
+// per post was ~2/3 of the script's time, and a post's summary never changes, so a reader that parsed it
+// once keeps it). One round trip for a whole page: the timeline's entries older than the cursor,
 // merged with those of every big account the user follows, and what the caches hold to hydrate them.
 // Returns { timelineMissing, bigFolloweesMissing, authors whose post list is missing, members newest
 // first, per member [j, l, c, username, displayName, liked], likedKnown }. The other keys are built here
 // from the prefix (one Redis instance; with Redis Cluster this would need hash tags).
 const READ_PAGE = `
-local maxb, limit, ttl, prefix = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local maxb, limit, ttl, prefix, withJson = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5] == '1'
 local tlMissing = redis.call('ZSCORE', KEYS[1], '0') == false
 local bfMissing = redis.call('SISMEMBER', KEYS[2], '0') == 0
 if tlMissing or bfMissing then return {tlMissing and 1 or 0, bfMissing and 1 or 0, {}, {}, {}, 0} end
@@ -64,7 +66,14 @@ for i, m in ipairs(merged) do
   local colon = string.find(m, ':', 1, true)
   local postId = string.sub(m, string.find(m, '[^0]'), colon - 1)
   local authorId = string.sub(m, colon + 1)
-  local post = redis.call('HMGET', prefix .. 'post:' .. postId, 'j', 'l', 'c')
+  local post
+  if withJson then
+    post = redis.call('HMGET', prefix .. 'post:' .. postId, 'j', 'l', 'c')
+  else
+    -- The summary's length only (0: missing): the reader already holds the summary of every post it saw.
+    post = redis.call('HMGET', prefix .. 'post:' .. postId, 'l', 'c')
+    table.insert(post, 1, redis.call('HSTRLEN', prefix .. 'post:' .. postId, 'j'))
+  end
   local account = names[authorId]
   if account == nil then
     account = redis.call('HMGET', prefix .. 'acct:' .. authorId, 'u', 'n')
@@ -191,16 +200,22 @@ export function timelineStore(client: Redis, options: { prefix: string; cap: num
 
     /** One page: home timeline merged with big followees' recent posts, older than `maxBound`, with cache contents. */
     async readPage(userId: string, maxBound: string, limit: number): Promise<PageRead> {
-      const [tl, bf, missing, members, details, likedKnown] = await redis.feedReadPage(
-        3,
-        keys.timeline(userId),
-        keys.bigFollowees(userId),
-        keys.liked(userId),
-        maxBound,
-        limit,
-        options.ttlSeconds,
-        options.prefix,
-      );
+      const read = (withJson: boolean) =>
+        redis.feedReadPage(
+          3,
+          keys.timeline(userId),
+          keys.bigFollowees(userId),
+          keys.liked(userId),
+          maxBound,
+          limit,
+          options.ttlSeconds,
+          options.prefix,
+          withJson ? '1' : '0',
+        );
+      let [tl, bf, missing, members, details, likedKnown] = await read(false);
+      // A summary this process has not parsed yet: the page once more, with the JSON (cold posts only).
+      const unknown = members.some((m, i) => details[i * 6] !== 0 && !summaries.has(decodeMember(m).postId));
+      if (unknown) [tl, bf, missing, members, details, likedKnown] = await read(true);
       const entries = members.map(decodeMember);
       return {
         timelineMissing: tl === 1,
@@ -288,10 +303,17 @@ function parseDetails(
     const entry = entries[i] as TimelineEntry;
     const j = details[at];
     const u = details[at + 3];
-    posts.push(
+    // A string: the summary's JSON; a positive number: its length, the summary being known here.
+    const summary =
       typeof j === 'string'
+        ? summaries.parse(entry.postId, j)
+        : typeof j === 'number' && j > 0
+          ? summaries.get(entry.postId)
+          : undefined;
+    posts.push(
+      summary !== undefined
         ? {
-            summary: summaries.parse(entry.postId, j),
+            summary,
             likeCount: Number(details[at + 1] ?? 0),
             commentCount: Number(details[at + 2] ?? 0),
           }
