@@ -198,6 +198,7 @@ export async function moveShard(opts: MoveShardOptions): Promise<MoveResult> {
         await unfence(source, schemas, shard);
         throw new ShardMoveError(ShardMoveErrorCodes.Aborted, `the move of shard ${shard} was given up`);
       }
+      log(`  fence up: writes of shard ${shard} wait for the flip`);
       const sourceNow = await clockMs(source);
       await waitCaughtUp(source, dest, names, opts.catchUpTimeoutMs ?? 10_000);
       const sequences = await copySequences(source, dest, schemas);
