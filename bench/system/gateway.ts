@@ -1,15 +1,15 @@
 /**
  * The reads' raw baseline behind the same nginx (PITFALLS: behind nginx a bare route answers ~0.6-0.75 of
  * the same route hit directly, so gateway figures are compared with a bare route through the same
- * gateway). The running gateway's nginx.conf gets an upstream to the bare Fastify server (`bare.ts`, keepalive
- * like the services' upstreams) and `location = /bench/bare` in its server block, every other setting of
+ * gateway). The running gateway's nginx.conf gets an upstream to the bare Fastify server (`bare.ts`, the same keepalive
+ * lines as the services' upstreams) and `location = /bench/bare` in its server block, every other setting of
  * the server (limits, proxy headers, request ids, access log) applying to it as to /v1/*; then the master
  * reloads (SIGHUP) and new workers answer it. Only the benchmark's own copy of the config is edited.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { findNginx } from '../../deploy/local/src/index.ts';
+import { findNginx, UPSTREAM_KEEPALIVE } from '../../deploy/local/src/index.ts';
 
 export const BARE_PATH = '/bench/bare';
 
@@ -19,7 +19,7 @@ export async function routeBareThroughGateway(
   barePort: number,
 ): Promise<void> {
   const config = readFileSync(configFile, 'utf8');
-  const upstream = `\n  upstream bench_bare {\n    server 127.0.0.1:${barePort};\n    keepalive 32;\n  }\n\n  server {`;
+  const upstream = `\n  upstream bench_bare {\n    server 127.0.0.1:${barePort};\n${UPSTREAM_KEEPALIVE}\n  }\n\n  server {`;
   const location = `    location = ${BARE_PATH} {\n      proxy_pass http://bench_bare/bare;\n    }\n\n    location = /healthz {`;
   if (!config.includes('\n  server {') || !config.includes('    location = /healthz {'))
     throw new Error(`${configFile}: no server block or /healthz location to add the bare route next to`);

@@ -9,6 +9,8 @@ export {
   renderNginxConfig,
   STREAMS_PER_CLIENT,
   startGateway,
+  UPSTREAM_KEEPALIVE,
+  WORKER_PROCESSES,
 } from './nginx.ts';
 export { freePort, waitForOk } from './ports.ts';
 export {

@@ -15,6 +15,8 @@ export interface GatewayTuning {
   connectionsPerClient?: number;
   /** Open notification streams per client address (several users behind one NAT share it). */
   streamsPerClient?: number;
+  /** nginx worker processes: a number or `auto` (one per core); default WORKER_PROCESSES. */
+  workerProcesses?: number | 'auto';
 }
 
 export interface GatewayOptions extends GatewayTuning {
@@ -40,6 +42,15 @@ export const MEDIA_CACHE_VALID_SECONDS = 30;
  * single address may hold 128 of them, and 40 streams (8 people behind one NAT at 5 streams each).
  */
 export const CONNECTIONS_PER_CLIENT = 128;
+/**
+ * Idle keep-alive connections each worker keeps to each service (and how long and how many requests each
+ * lives): a request never waits for a TCP handshake to a service, and a connection is not closed every
+ * 1,000 requests (nginx's default) under load. bench/system's bare route gets the same lines.
+ */
+export const UPSTREAM_KEEPALIVE =
+  '    keepalive 64;\n    keepalive_requests 10000;\n    keepalive_timeout 60s;';
+/** worker_processes of the local gateway (GatewayTuning.workerProcesses). */
+export const WORKER_PROCESSES = '1';
 export const STREAMS_PER_CLIENT = 40;
 
 const TEMPLATE = join(REPO_ROOT, 'deploy/nginx/nginx.conf.template');
@@ -72,7 +83,7 @@ export function renderNginxConfig(options: GatewayOptions): string {
   const upstreams = Object.entries(options.upstreams)
     .map(
       ([service, servers]) =>
-        `  upstream ${service} {\n${servers.map((s) => `    server ${s} max_fails=1 fail_timeout=2s;`).join('\n')}\n    keepalive 32;\n  }`,
+        `  upstream ${service} {\n${servers.map((s) => `    server ${s} max_fails=1 fail_timeout=2s;`).join('\n')}\n${UPSTREAM_KEEPALIVE}\n  }`,
     )
     .join('\n');
   const readiness = Object.keys(options.upstreams)
@@ -87,6 +98,7 @@ export function renderNginxConfig(options: GatewayOptions): string {
     throw new Error('the njs module for nginx is not installed: apt-get install -y libnginx-mod-http-js');
   const values: Record<string, string> = {
     NJS_MODULE: njs,
+    WORKER_PROCESSES: String(options.workerProcesses ?? WORKER_PROCESSES),
     NGINX_DIR: `${NGINX_DIR}/`,
     MEDIA_CACHE_VALID: `${options.mediaCacheValidSeconds ?? MEDIA_CACHE_VALID_SECONDS}s`,
     CONNECTIONS_PER_CLIENT: String(options.connectionsPerClient ?? CONNECTIONS_PER_CLIENT),

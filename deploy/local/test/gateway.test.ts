@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, get as httpGet, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { signedMediaUrl } from '@instantpost/media-urls';
 import { openNamespace, s3ClientFor, stopTestInfra, type TestNamespace } from '@instantpost/testing';
@@ -23,6 +24,11 @@ const INDEX_HTML =
 const SCRIPT = 'console.log("app")';
 const KEY = randomBytes(32).toString('hex');
 const HOUR = 3600;
+const PAGE = JSON.stringify({
+  items: Array.from({ length: 20 }, (_, i) => ({ id: String(i), caption: `post ${i} `.repeat(100) })),
+  nextCursor: null,
+});
+let upstreamConnections = 0;
 /** A URL as the API hands it out, valid for `validFor` more seconds. */
 const signed = (path: string, validFor = 24 * HOUR) =>
   signedMediaUrl(`${gateway.url}/media`, KEY, path, Math.floor(Date.now() / 1000) + validFor);
@@ -37,8 +43,11 @@ test.before(async () => {
   // One stand-in HTTP upstream for every service: it records what the gateway forwards.
   upstream = createServer((req, res) => {
     seen.push({ url: req.url ?? '', requestId: req.headers['x-request-id'] as string | undefined });
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ url: req.url }));
+    // `?page`: a feed-page-sized JSON reply (~24 KB).
+    const body = req.url?.endsWith('?page') ? PAGE : JSON.stringify({ url: req.url });
+    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end(body);
   });
+  upstream.on('connection', () => upstreamConnections++);
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   const at = `127.0.0.1:${(upstream.address() as AddressInfo).port}`;
   gateway = await startGateway({
@@ -165,6 +174,35 @@ test('API paths are routed by prefix and carry a request id', async (t) => {
   const unknown = await fetch(`${gateway.url}/v1/unknown`);
   t.is(unknown.status, 404);
   await unknown.arrayBuffer();
+});
+
+test.serial('JSON pages are gzipped for clients that ask, sent as they are otherwise; upstream connections are kept', async (t) => {
+  const get = (encoding?: string) =>
+    new Promise<{ headers: IncomingHttpHeaders; bytes: Buffer }>((resolve, reject) => {
+      httpGet(
+        `${gateway.url}/v1/feed?page`,
+        { headers: encoding ? { 'accept-encoding': encoding } : {} },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ headers: res.headers, bytes: Buffer.concat(chunks) }));
+        },
+      ).on('error', reject);
+    });
+  const zipped = await get('gzip, br');
+  t.is(zipped.headers['content-encoding'], 'gzip');
+  t.is(gunzipSync(zipped.bytes).toString(), PAGE);
+  t.true(zipped.bytes.length < PAGE.length / 4, `${zipped.bytes.length} of ${PAGE.length} bytes`);
+  const plain = await get();
+  t.is(plain.headers['content-encoding'], undefined);
+  t.is(plain.bytes.toString(), PAGE);
+
+  const before = upstreamConnections;
+  for (let i = 0; i < 30; i++) await get();
+  t.true(
+    upstreamConnections - before <= 1,
+    `${upstreamConnections - before} new upstream connections for 30 requests`,
+  );
 });
 
 test('the web client: index.html at / and at every client route, never cached; hashed assets cached for a year', async (t) => {
