@@ -192,28 +192,37 @@ export async function moveShard(opts: MoveShardOptions): Promise<MoveResult> {
     if (move.step === 'fencing') {
       fencedAt = Date.now();
       await fence(source, schemas, shard);
+      const [still, sourceNow] = await Promise.all([store.get(), clockMs(source)]);
       // An --abort that ran between this run's last step and its fence has lifted the fence already:
       // lift this one too rather than leave the shard refusing writes with no mover.
-      if ((await store.get())?.moves[shard]?.step !== 'fencing') {
+      if (still?.moves[shard]?.step !== 'fencing') {
         await unfence(source, schemas, shard);
         throw new ShardMoveError(ShardMoveErrorCodes.Aborted, `the move of shard ${shard} was given up`);
       }
       log(`  fence up: writes of shard ${shard} wait for the flip`);
-      const sourceNow = await clockMs(source);
+      const up = Date.now();
       await waitCaughtUp(source, dest, names, opts.catchUpTimeoutMs ?? 10_000);
-      const sequences = await copySequences(source, dest, schemas);
-      rows = await compareCounts(source, dest, schemas);
+      const caughtUp = Date.now();
+      const [sequences, counted] = await Promise.all([
+        copySequences(source, dest, schemas),
+        compareCounts(source, dest, schemas),
+      ]);
+      rows = counted;
+      const checked = Date.now();
       await waitClockPast(dest, sourceNow);
-      log(`  fenced and caught up: ${rows} rows, ${sequences} sequences carried over`);
+      log(
+        `  fenced and caught up: ${rows} rows, ${sequences} sequences carried over ` +
+          `(catch-up ${caughtUp - up} ms, sequences and counts ${checked - caughtUp} ms, clock ${Date.now() - checked} ms)`,
+      );
       await step('caught-up');
     }
-    if (move.step === 'caught-up') {
-      await dropSubscription(dest, names);
-      await step('retiring', move.to);
-    }
+    // The flip comes first: writers wait until it. The subscription has nothing left to apply (the source
+    // is fenced), so it is dropped after, and again by a re-run at `retiring` (idempotent).
+    if (move.step === 'caught-up') await step('retiring', move.to);
     const fencedMs = fencedAt === undefined ? undefined : Date.now() - fencedAt;
     if (fencedMs !== undefined) log(`  writes of shard ${shard} waited at most ${fencedMs} ms`);
     if (move.step === 'retiring') {
+      await dropSubscription(dest, names);
       await sleep(opts.retireGraceMs ?? 2000);
       await dropPublication(source, names);
       await dropSchemas(source, await schemasOfShard(source, shard));
