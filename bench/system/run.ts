@@ -3,10 +3,12 @@
  * over HTTP through the gateway, in three phases, each next to its raw baseline measured in the same run:
  *
  *   1. reads alone: the read mix at a constant request rate, open loop (wrk2 style, latency from each
- *      request's due time): 60% GET /v1/feed, 30% profile grid GET /v1/users/:id/posts (profiles by the
- *      same Zipf law as follows), 10% GET /v1/posts/:id — throughput and p50/p99/p99.9, next to a bare
- *      Fastify route behind the same nginx (`/bench/bare`, gateway.ts) at the same rate, in alternating
- *      rounds; plus each one's capacity (closed loop, BENCH_CONNECTIONS callers);
+ *      request's due time): 50% GET /v1/feed, 25% profile grid GET /v1/users/:id/posts (profiles by the
+ *      same Zipf law as follows), 10% GET /v1/posts/:id, 10% GET /v1/users/:username, 5% GET
+ *      /v1/notifications — throughput and p50/p99/p99.9, next to a bare Fastify route behind the same nginx
+ *      (`/bench/bare`, gateway.ts) at the same rate, in alternating rounds; plus each one's capacity (closed
+ *      loop, BENCH_CONNECTIONS callers); then each of the five endpoints alone next to the bare route, side
+ *      by side in each round (reads.ts/wrk.ts: wrk, BENCH_ENDPOINT_CONNECTIONS for BENCH_ENDPOINT_SECONDS);
  *   2. uploads alone: photos from POST /v1/media to `published` (GET /v1/media/:id/status) and into a
  *      follower's feed, in photos/s and upload→published/feed p50/p99, next to raw sharp doing the same
  *      renditions (media-processing's renderImage, one at a time, in this process): the phone-sized photo
@@ -31,7 +33,8 @@
  * BENCH_RATE (100 req/s), BENCH_ROUNDS (2), BENCH_SECONDS (15 per run and round), BENCH_WARMUP_SECONDS (5),
  * BENCH_CONNECTIONS (32) and BENCH_CAPACITY_SECONDS (10) for the closed-loop capacity run,
  * BENCH_PHOTOS (24 phone photos), BENCH_PHOTOS_12MP (6), BENCH_PHOTOS_IN_FLIGHT (4),
- * BENCH_SEED_CONCURRENCY (32), BENCH_MIX (60/30/10: feed/grid/post percentages).
+ * BENCH_SEED_CONCURRENCY (32), BENCH_MIX (50/25/10/10/5: feed/grid/post/profile/notifications percentages),
+ * BENCH_ENDPOINT_CONNECTIONS (50) and BENCH_ENDPOINT_SECONDS (5) for each endpoint next to the bare route.
  */
 import { performance } from 'node:perf_hooks';
 import { openNamespace, stopTestInfra } from '@instantpost/testing';
@@ -51,7 +54,9 @@ import {
   twelveMegapixelPhoto,
   uploadPipeline,
 } from './pipeline.ts';
+import { bareEndpoint, readEndpoints } from './reads.ts';
 import { followZipf, prng, publishPosts, settled, signUpUsers, type User, zipf } from './seed.ts';
+import { endpointRounds, haveWrk } from './wrk.ts';
 
 const env = process.env;
 const USERS = Number(env.BENCH_USERS ?? 1000);
@@ -69,12 +74,20 @@ const PHOTOS_12MP = Number(env.BENCH_PHOTOS_12MP ?? 6);
 const PHOTOS_IN_FLIGHT = Number(env.BENCH_PHOTOS_IN_FLIGHT ?? 4);
 const SEED_CONCURRENCY = Number(env.BENCH_SEED_CONCURRENCY ?? 32);
 /** `feed/grid/post` percentages of the read mix (reads only: uploads are phases of their own). */
-const MIX = (env.BENCH_MIX ?? '60/30/10').split('/').map(Number);
-if (MIX.length !== 3 || MIX.some((n) => !Number.isFinite(n) || n < 0) || MIX.reduce((a, b) => a + b) !== 100)
+const MIX = (env.BENCH_MIX ?? '50/25/10/10/5').split('/').map(Number);
+if (MIX.length !== 5 || MIX.some((n) => !Number.isFinite(n) || n < 0) || MIX.reduce((a, b) => a + b) !== 100)
   throw new Error(
-    `BENCH_MIX must be three percentages feed/grid/post adding up to 100, got ${env.BENCH_MIX}`,
+    `BENCH_MIX must be five percentages feed/grid/post/profile/notifications adding up to 100, got ${env.BENCH_MIX}`,
   );
-const [FEED_SHARE, GRID_SHARE] = MIX.map((n) => n / 100) as [number, number, number];
+const [FEED_SHARE, GRID_SHARE, POST_SHARE, PROFILE_SHARE] = MIX.map((n) => n / 100) as number[] as [
+  number,
+  number,
+  number,
+  number,
+];
+/** Each read endpoint's capacity next to the bare route's, side by side (wrk, closed loop). */
+const ENDPOINT_CONNECTIONS = Number(env.BENCH_ENDPOINT_CONNECTIONS ?? 50);
+const ENDPOINT_SECONDS = Number(env.BENCH_ENDPOINT_SECONDS ?? 5);
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const ms = (x: number) => `${x.toFixed(1)} ms`;
@@ -210,8 +223,29 @@ try {
         expect: 200,
       };
     }
-    const post = posts[Math.floor(pick() * posts.length)] as string;
-    return { kind: 'post', method: 'GET', path: `/v1/posts/${post}`, token: anyone().token, expect: 200 };
+    if (x < FEED_SHARE + GRID_SHARE + POST_SHARE) {
+      const post = posts[Math.floor(pick() * posts.length)] as string;
+      return { kind: 'post', method: 'GET', path: `/v1/posts/${post}`, token: anyone().token, expect: 200 };
+    }
+    if (x < FEED_SHARE + GRID_SHARE + POST_SHARE + PROFILE_SHARE) {
+      const profile = users[popular()] as User;
+      return {
+        kind: 'profile',
+        method: 'GET',
+        path: `/v1/users/${profile.username}`,
+        token: anyone().token,
+        expect: 200,
+      };
+    }
+    // Notifications of people with followers (follows are what the seed notifies).
+    const recipient = users[popular()] as User;
+    return {
+      kind: 'notifications',
+      method: 'GET',
+      path: '/v1/notifications',
+      token: recipient.token,
+      expect: 200,
+    };
   };
   // The bare route behind the same nginx: the read path's physical limit through this gateway.
   const bareCall = (): PlannedCall => ({ kind: 'bare', method: 'GET', path: BARE_PATH, expect: 200 });
@@ -248,6 +282,17 @@ try {
   log(
     `capacity, closed loop, ${CONNECTIONS} connections, ${CAPACITY_SECONDS} s: bare route via nginx ${bareCapacity.throughput.toFixed(0)} req/s ` +
       `(${bareCapacity.failed} failed), read mix ${readCapacity.throughput.toFixed(1)} req/s (${readCapacity.failed} failed)`,
+  );
+  log(
+    `each read endpoint next to the bare route, ${haveWrk ? 'wrk' : 'Node'} closed loop, ${ENDPOINT_CONNECTIONS} connections, ${ROUNDS} rounds of ${ENDPOINT_SECONDS} s:`,
+  );
+  const endpoints = await endpointRounds(
+    running.url,
+    api,
+    bareEndpoint,
+    readEndpoints(users, posts, ZIPF_S),
+    { rounds: ROUNDS, connections: ENDPOINT_CONNECTIONS, seconds: ENDPOINT_SECONDS, warmupSeconds: 2 },
+    log,
   );
 
   // --- 2. uploads alone vs raw sharp doing the same renditions ------------------------------------------
@@ -329,6 +374,8 @@ try {
         ['feed', 'GET /v1/feed p99'],
         ['grid', 'profile grid GET /v1/users/:id/posts p99'],
         ['post', 'GET /v1/posts/:id p99'],
+        ['profile', 'GET /v1/users/:username p99'],
+        ['notifications', 'GET /v1/notifications p99'],
       ] as const
     ).map(([kind, figure]) => {
       const value = measured.byKind[kind]?.p99 ?? Number.NaN;
@@ -391,6 +438,24 @@ try {
       baselineValue: bareCapacity.throughput,
       ratio: rateRatio(readCapacity.throughput, bareCapacity.throughput),
     },
+    ...endpoints.flatMap((e): BenchFigure[] => [
+      {
+        figure: `reads alone, ${ENDPOINT_CONNECTIONS} connections: ${e.name}`,
+        value: e.throughput,
+        unit: 'req/s',
+        baseline: 'bare route via nginx, same rounds',
+        baselineValue: e.bareThroughput,
+        ratio: e.ratio,
+      },
+      {
+        figure: `reads alone, ${ENDPOINT_CONNECTIONS} connections: ${e.name} p99`,
+        value: e.p99,
+        unit: 'ms',
+        baseline: 'bare route via nginx p99',
+        baselineValue: e.bareP99,
+        ratio: latencyRatio(e.p99, e.bareP99),
+      },
+    ]),
     ...pipelineRows(`uploads alone, phone 1080×1350 JPEG ${(phone.length / 1e3).toFixed(0)} KB`, phoneAlone),
     ...pipelineRows(`uploads alone, 12 MP JPEG ${(twelve.length / 1e6).toFixed(1)} MB`, twelveAlone),
     {

@@ -1,0 +1,224 @@
+/**
+ * The read endpoints one by one, each next to the bare Fastify route behind the same nginx, side by side in
+ * one run (issue 17's first goal: each ≥ 0.5 of the bare route, p99 ≤ 20 ms at 50 connections).
+ * `readEndpoints` builds the calls from the seeded graph; run.ts measures them in its reads-alone phase, and
+ * this file alone starts the stack, seeds it and measures only them (no upload phases):
+ *
+ *   taskset -c 1 npx tsx bench/system/reads.ts      (BENCH_USERS=200 by default here)
+ *
+ * Env as run.ts (BENCH_USERS, BENCH_FOLLOWS, BENCH_ZIPF, BENCH_POSTS_PER_USER, BENCH_ROUNDS) plus
+ * BENCH_ENDPOINT_CONNECTIONS (50), BENCH_ENDPOINT_SECONDS (5), BENCH_ENDPOINT_WARMUP_SECONDS (2);
+ * BENCH_INTERACTIVE=1 keeps the stack for commands on stdin (see below); BENCH_CPU_PROF=<dir> for profiles.
+ */
+
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
+import { openNamespace, stopTestInfra } from '@instantpost/testing';
+import { connect } from 'nats';
+import { openTestStack } from '../../deploy/local/test/stack-fixture.ts';
+import { startHelper } from './children.ts';
+import { BARE_PATH, routeBareThroughGateway } from './gateway.ts';
+import { HttpClient } from './http.ts';
+import type { PlannedCall } from './load.ts';
+import { ownCpus, pinTree } from './pin.ts';
+import { followZipf, prng, publishPosts, settled, signUpUsers, type User, zipf } from './seed.ts';
+import { type Endpoint, endpointRounds, haveWrk } from './wrk.ts';
+
+export const bareEndpoint: Endpoint = {
+  name: 'bare route via nginx',
+  calls: [{ kind: 'bare', method: 'GET', path: BARE_PATH, expect: 200 }],
+};
+
+/**
+ * The five reads of the issue, each a rotation of `count` calls drawn like the read mix: random viewers,
+ * profiles by the follows' Zipf law, seeded posts.
+ */
+export function readEndpoints(
+  users: readonly User[],
+  posts: readonly string[],
+  zipfS: number,
+  count = 2000,
+): Endpoint[] {
+  const pick = prng(11);
+  const popular = zipf(users.length, zipfS, pick);
+  const anyone = () => users[Math.floor(pick() * users.length)] as User;
+  const profile = () => users[popular()] as User;
+  const calls = (kind: string, make: () => Omit<PlannedCall, 'kind' | 'method' | 'expect'>): PlannedCall[] =>
+    Array.from({ length: count }, () => ({ kind, method: 'GET', expect: 200, ...make() }));
+  return [
+    {
+      name: 'GET /v1/posts/:id',
+      calls: calls('post', () => ({
+        path: `/v1/posts/${posts[Math.floor(pick() * posts.length)]}`,
+        token: anyone().token,
+      })),
+    },
+    { name: 'GET /v1/feed', calls: calls('feed', () => ({ path: '/v1/feed', token: anyone().token })) },
+    {
+      name: 'GET /v1/users/:id/posts',
+      calls: calls('grid', () => ({ path: `/v1/users/${profile().id}/posts`, token: anyone().token })),
+    },
+    {
+      name: 'GET /v1/users/:username',
+      calls: calls('profile', () => ({ path: `/v1/users/${profile().username}`, token: anyone().token })),
+    },
+    {
+      name: 'GET /v1/notifications',
+      calls: calls('notifications', () => ({ path: '/v1/notifications', token: profile().token })),
+    },
+  ];
+}
+
+async function main() {
+  const env = process.env;
+  const USERS = Number(env.BENCH_USERS ?? 200);
+  const FOLLOWS = Number(env.BENCH_FOLLOWS ?? 8);
+  const ZIPF_S = Number(env.BENCH_ZIPF ?? 1.0);
+  const POSTS_PER_USER = Number(env.BENCH_POSTS_PER_USER ?? 2);
+  const ROUNDS = Number(env.BENCH_ROUNDS ?? 3);
+  const CONNECTIONS = Number(env.BENCH_ENDPOINT_CONNECTIONS ?? 50);
+  const SECONDS = Number(env.BENCH_ENDPOINT_SECONDS ?? 5);
+  const WARMUP = Number(env.BENCH_ENDPOINT_WARMUP_SECONDS ?? 2);
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  const began = performance.now();
+  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  log(`reads: load generator on CPU ${ownCpus()}, ${haveWrk ? 'wrk' : 'Node closed loop (no wrk)'}`);
+  try {
+    const s3 = await startHelper('./s3.ts');
+    cleanups.push(() => s3.stop());
+    env.TEST_S3_ENDPOINT = `http://127.0.0.1:${s3.port}`;
+    const bare = await startHelper('./bare.ts');
+    cleanups.push(
+      () => bare.stop(),
+      () => stopTestInfra(),
+    );
+    const ns = await openNamespace({ databases: 2 });
+    cleanups.push(() => ns.close().catch(() => undefined));
+    const running = await openTestStack(ns, {
+      env: {
+        UPLOAD_RATE_MAX: '100000',
+        MEDIA_CONCURRENCY: '1',
+      },
+    });
+    cleanups.push(() => running.stop());
+    const nc = await connect({ servers: ns.nats.servers, name: 'bench-reads' });
+    cleanups.push(() => nc.close());
+    const jsm = await nc.jetstreamManager();
+    const api = new HttpClient(running.url);
+    cleanups.push(() => api.close());
+    pinTree('0-1');
+    const users = await signUpUsers(api, USERS, 32, running.options.env.JWT_PRIVATE_KEY as string);
+    await followZipf(api, users, FOLLOWS, ZIPF_S, 32, prng(42));
+    const posts = await publishPosts(nc, ns.nats.prefix, users, POSTS_PER_USER);
+    await settled(jsm, ns.nats.prefix);
+    await routeBareThroughGateway(running.stack.gateway.configFile, running.url, bare.port);
+    log(
+      `seeded ${USERS} users, ${posts.length} posts in ${((performance.now() - began) / 1000).toFixed(0)} s; ${pinTree('0')} processes on CPU 0`,
+    );
+    const endpoints = readEndpoints(users, posts, ZIPF_S);
+    const measure = async (only?: string) => {
+      const chosen = only ? endpoints.filter((e) => e.calls[0]?.kind === only) : endpoints;
+      const figures = await endpointRounds(
+        running.url,
+        api,
+        bareEndpoint,
+        chosen,
+        { rounds: ROUNDS, connections: CONNECTIONS, seconds: SECONDS, warmupSeconds: WARMUP },
+        log,
+      );
+      log(
+        `\n${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS} s (median ratio to the bare route of the same round):`,
+      );
+      for (const f of figures)
+        log(
+          `  ${f.name.padEnd(24)} ${f.throughput.toFixed(0).padStart(6)} req/s  p99 ${f.p99.toFixed(1).padStart(6)} ms  ratio ${f.ratio.toFixed(2)}  (bare ${f.bareThroughput.toFixed(0)} req/s, p99 ${f.bareP99.toFixed(1)} ms)${f.failed ? `  ${f.failed} failed` : ''}`,
+        );
+    };
+    await measure();
+    // Development: the seeded stack stays up; stdin lines `restart <service>...` (new code, a fresh CPU
+    // profile with BENCH_CPU_PROF), `measure [kind]`, `quit`.
+    if (env.BENCH_INTERACTIVE) {
+      for await (const line of createInterface({ input: process.stdin })) {
+        const [command, ...args] = line.trim().split(/\s+/);
+        try {
+          if (command === 'quit') break;
+          if (command === 'restart') {
+            for (const p of running.stack.processes.filter((p) => args.includes(p.service))) {
+              await p.stop();
+              await p.start(120_000);
+            }
+            log(`restarted ${args.join(' ')}; ${pinTree('0')} processes on CPU 0`);
+          }
+          if (command === 'measure') await measure(args[0]);
+          if (command === 'profile') {
+            const [service, kind] = args;
+            const target = running.stack.processes.find((p) => p.service === service);
+            if (!target?.pid || !kind) throw new Error('profile <service> <kind>');
+            const file = await profiled(target.pid, () => measure(kind), env.BENCH_CPU_PROF);
+            log(`profile of ${service} written to ${file}`);
+          }
+        } catch (err) {
+          log(`${line}: ${(err as Error).message}`);
+        }
+      }
+    }
+  } finally {
+    for (const step of cleanups.reverse()) {
+      try {
+        await step();
+      } catch (err) {
+        log(`cleanup: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+/**
+ * A CPU profile of a running process while `work` runs: SIGUSR1 opens its inspector (127.0.0.1:9229),
+ * the DevTools protocol starts and stops the profiler; written as <pid>.cpuprofile under BENCH_CPU_PROF.
+ */
+async function profiled(pid: number, work: () => Promise<void>, cpuProfileDir?: string): Promise<string> {
+  process.kill(pid, 'SIGUSR1');
+  let targets: { webSocketDebuggerUrl: string }[] = [];
+  for (let i = 0; i < 50 && targets.length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    targets = (await fetch('http://127.0.0.1:9229/json/list')
+      .then((r) => r.json())
+      .catch(() => [])) as typeof targets;
+  }
+  const ws = new WebSocket((targets[0] as { webSocketDebuggerUrl: string }).webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = reject;
+  });
+  let id = 0;
+  const pending = new Map<number, (result: unknown) => void>();
+  ws.onmessage = (m) => {
+    const msg = JSON.parse(String(m.data)) as { id?: number; result?: unknown };
+    if (msg.id !== undefined) pending.get(msg.id)?.(msg.result);
+  };
+  const call = (method: string, params: object = {}) =>
+    new Promise<unknown>((resolve) => {
+      pending.set(++id, resolve);
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  await call('Profiler.enable');
+  await call('Profiler.setSamplingInterval', { interval: 200 });
+  await call('Profiler.start');
+  await work();
+  const { profile } = (await call('Profiler.stop')) as { profile: unknown };
+  // Closes the inspector (no answer comes back: the connection ends with it).
+  void call('Runtime.evaluate', { expression: 'process._debugEnd()' });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  ws.close();
+  const dir = cpuProfileDir ?? tmpdir();
+  const file = join(dir, `${pid}-${Date.now()}.cpuprofile`);
+  writeFileSync(file, JSON.stringify(profile));
+  return file;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();
