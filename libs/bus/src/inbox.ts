@@ -46,7 +46,7 @@ export async function withInboxBatch(
  * The SQLSTATE a moving shard's write fence raises (libs/shards `SHARD_MOVING_SQLSTATE`; the bus does not
  * depend on the shards library, so the code is repeated here).
  */
-const SHARD_MOVING_SQLSTATE = 'IPMOV';
+export const SHARD_MOVING_SQLSTATE = 'IPMOV';
 
 /**
  * Runs `work` in a transaction on `shard` once per (consumer, event): returns `false` without calling

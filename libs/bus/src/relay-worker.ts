@@ -1,5 +1,6 @@
 import type { Logger } from '@instantpost/telemetry';
 import type postgres from 'postgres';
+import { SHARD_MOVING_SQLSTATE } from './inbox.ts';
 import { OUTBOX_CHANNEL, type OutboxShard } from './outbox.ts';
 import type { Publisher } from './publisher.ts';
 import type { OutboxRelayOptions, RelayStats } from './relay-options.ts';
@@ -164,8 +165,12 @@ export class PoolWorker {
         }
       }
     } catch (err) {
-      this.recordError(err, schema);
       this.backlog.delete(schema);
+      // The shard is moving (its write fence refused marking the batch sent): its rows go out from the new
+      // database once the map flips and the relay regroups (the republished ones are duplicates the stream
+      // and the inboxes absorb). Not a failure: the other shards of this database must not wait for it.
+      if ((err as { code?: unknown } | null)?.code === SHARD_MOVING_SQLSTATE) return;
+      this.recordError(err, schema);
       this.dirty.add(schema);
       await this.pauseAfterFailure();
     }
