@@ -477,8 +477,10 @@ try {
     },
   ];
   const notes =
-    'Anchors: Instagram published ~25 photos/s for the whole service in 2011; issue 17 aims at read p99 ≤ 50 ms at 500 req/s ' +
-    'with uploads flat out, each read ≥ 0.5 of the bare route behind nginx, and the pipeline ≥ 0.85 of raw sharp. ' +
+    'Anchors: the bare Fastify route behind the same nginx (the physical limit of one Node process here); Instagram published ' +
+    '~25 photos/s for the whole service in 2011; DeathStarBench measures its social network open loop, wrk2 style (as the read mix ' +
+    'here). Issue 17 aims at each read endpoint ≥ 0.5 of the bare route with p99 ≤ 20 ms at 50 connections, read p99 ≤ 50 ms at ' +
+    '500 req/s with uploads flat out, and the pipeline ≥ 0.85 of raw sharp. ' +
     'media-processing runs at idle priority (SCHED_IDLE) on the same CPU as the read path (deploy/local/README.md).';
   // The knobs this run was given, so a small run is never read as a default one in BENCHMARKS.md.
   const knobs = Object.entries(env)
