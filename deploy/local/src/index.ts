@@ -25,8 +25,10 @@ export {
   targetsOf,
 } from './prometheus.ts';
 export {
+  allButFirstCpu,
   type CpuPriority,
   haveChrt,
+  haveTaskset,
   lowerPriority,
   nodeCommand,
   REPO_ROOT,

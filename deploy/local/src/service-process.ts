@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, readdirSync, type WriteStream } from 'node:fs';
-import { getPriority, setPriority } from 'node:os';
+import { availableParallelism, getPriority, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { ServiceName } from '@instantpost/chassis';
@@ -79,11 +79,17 @@ export function runServiceScript(
 export interface CpuPriority {
   readonly niceness?: number;
   readonly idle?: boolean;
+  /** The CPUs it may run on once ready (a taskset list, e.g. `1` or `1-7`). */
+  readonly cpus?: string;
 }
 
 /** `chrt` (util-linux) is there to set SCHED_IDLE; without it an idle priority falls back to its nice value. */
 export const haveChrt =
   process.platform === 'linux' && spawnSync('chrt', ['--version'], { stdio: 'ignore' }).status === 0;
+
+/** `taskset` (util-linux) is there to give a process its own CPUs. */
+export const haveTaskset =
+  process.platform === 'linux' && spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status === 0;
 
 /** The command that starts `node <args>` under `nice -n <niceness>` when asked (coreutils' nice; not on Windows). */
 export function nodeCommand(args: string[], niceness = 0): [string, string[]] {
@@ -92,15 +98,29 @@ export function nodeCommand(args: string[], niceness = 0): [string, string[]] {
 }
 
 /**
- * Lowers a running process's priority: every thread's nice value raised by `niceness` (`setpriority` on
- * each thread id: on Linux a nice value belongs to a thread) and, with `idle`, SCHED_IDLE for every thread (`chrt -a`).
- * Threads started later inherit both from the thread that starts them (libuv's pool, libvips' workers).
- * Done once the process is ready, not at exec: on a machine kept busy by normal tasks a process started at
- * nice 10 or idle waits for a free core even to load its code (measured: media-processing missed its 30 s
- * readiness deadline at load average ~20 on two cores, both ways). Linux only; elsewhere a no-op.
+ * Every CPU but the first (`1-<n-1>`), or undefined on a single core: batch work confined there can never
+ * occupy every core, so the read path always has one free of its work (and of its cache footprint:
+ * measured here, reads slowed while photos were processed on their core even at SCHED_IDLE, and recovered
+ * with media-processing stopped).
+ */
+export function allButFirstCpu(cores = availableParallelism()): string | undefined {
+  if (cores < 2) return undefined;
+  return cores === 2 ? '1' : `1-${cores - 1}`;
+}
+
+/**
+ * Lowers a running process's priority: confines every thread to `cpus` (`taskset -a`), raises every
+ * thread's nice value by `niceness` (`setpriority` on each thread id: on Linux a nice value belongs to a
+ * thread) and, with `idle`, puts every thread under SCHED_IDLE (`chrt -a`). Threads started later inherit
+ * all three from the thread that starts them (libuv's pool, libvips' workers). Done once the process is
+ * ready, not at exec: on a machine kept busy by normal tasks a process started at nice 10, idle or on one
+ * busy CPU waits for a free core even to load its code (measured: media-processing missed its 30 s
+ * readiness deadline at load average ~20-30 on two cores, each way). Linux only; elsewhere a no-op.
  */
 export async function lowerPriority(pid: number, priority: CpuPriority): Promise<void> {
   if (process.platform !== 'linux') return;
+  if (priority.cpus && haveTaskset)
+    await execFileAsync('taskset', ['-a', '-p', '-c', priority.cpus, String(pid)]);
   if (priority.niceness) {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
@@ -157,8 +177,11 @@ export class ServiceProcess {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Starts the process and waits until its /readyz answers 200. */
-  async start(timeoutMs = 30_000): Promise<void> {
+  /**
+   * Starts the process and waits until its /readyz answers 200. 90 s: five services loading at once on a
+   * two-core machine shared with other work (load average ~30) took longer than the 30 s this used to allow.
+   */
+  async start(timeoutMs = 90_000): Promise<void> {
     const child = spawn(
       process.execPath,
       [...runtimeArgs(this.runtime), '--import', '@instantpost/telemetry/register', 'src/main.ts'],
@@ -176,7 +199,11 @@ export class ServiceProcess {
         resolve(code);
       }),
     );
-    await waitForOk(`http://127.0.0.1:${this.port}/readyz`, { timeoutMs, alive: () => this.running });
+    try {
+      await waitForOk(`http://127.0.0.1:${this.port}/readyz`, { timeoutMs, alive: () => this.running });
+    } catch (err) {
+      throw new Error(`${this.name}: ${(err as Error).message}`, { cause: err });
+    }
     if (child.pid !== undefined) await lowerPriority(child.pid, this.priority);
   }
 

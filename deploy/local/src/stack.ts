@@ -3,22 +3,34 @@ import { join } from 'node:path';
 import { SERVICE_PORTS, type ServiceName } from '@instantpost/chassis';
 import { type Gateway, type GatewayTuning, startGateway } from './nginx.ts';
 import { freePort } from './ports.ts';
-import { type CpuPriority, type LogSink, runServiceScript, ServiceProcess } from './service-process.ts';
+import {
+  allButFirstCpu,
+  type CpuPriority,
+  type LogSink,
+  runServiceScript,
+  ServiceProcess,
+} from './service-process.ts';
 import { ensureWebBuild } from './web.ts';
 
 export const SERVICES = Object.keys(SERVICE_PORTS) as ServiceName[];
 
 /**
- * CPU priorities of the services in the local stack: media-processing (sharp decoding and encoding every
- * rendition) moves to nice 10 and SCHED_IDLE once ready (nice 10 alone where chrt is missing), so photo
- * processing never takes a core from the read path; with the CPU idle it still gets all of it. nice 10 alone was measured not to
- * protect reads (bench/system, p99 244 ms with uploads flat out): a nice-10 task still gets ~10 % of a busy
- * core in slices the reads wait behind. In Kubernetes media-processing has its own node pool instead
- * (k8s/components/media-node-pool).
+ * CPU priorities of the services in the local stack. media-processing (sharp decoding and encoding every
+ * rendition), once ready, is confined to every CPU but the first (unrestricted on a single core), so it
+ * never occupies every core, and moves to nice 10 and SCHED_IDLE (nice 10 alone where chrt is missing), so
+ * on its CPUs a read-path thread waking up preempts it at once. MEDIA_CONCURRENCY keeps its default (the
+ * machine's cores): on two cores two images in flight on its one CPU, one rendering while the other waits
+ * on S3. nice 10 alone was measured not to protect reads (bench/system, p99 244 ms with uploads flat
+ * out): a nice-10 task still gets ~10 % of a busy core in slices the reads wait behind. In Kubernetes
+ * media-processing has its own node pool instead (k8s/components/media-node-pool).
  */
 export const DEFAULT_PRIORITY: Partial<Record<ServiceName, CpuPriority>> = {
-  'media-processing': { idle: true, niceness: 10 },
+  'media-processing': { idle: true, niceness: 10, ...cpusOf(allButFirstCpu()) },
 };
+
+function cpusOf(cpus: string | undefined): { cpus?: string } {
+  return cpus ? { cpus } : {};
+}
 
 export interface StackOptions {
   /** Environment shared by every service (SHARD_MAP, REDIS_URL, NATS_URL, JWT keys, S3 settings, …). */

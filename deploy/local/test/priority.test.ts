@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { getPriority } from 'node:os';
+import { availableParallelism, getPriority } from 'node:os';
 import { openNamespace, stopTestInfra, type TestNamespace } from '@instantpost/testing';
 import test from 'ava';
-import { DEFAULT_PRIORITY, haveChrt, SERVICES } from '../src/index.ts';
+import { allButFirstCpu, DEFAULT_PRIORITY, haveChrt, SERVICES } from '../src/index.ts';
 import { openTestStack } from './stack-fixture.ts';
 
 let ns: TestNamespace;
@@ -29,9 +29,27 @@ function threadPriorities(pid: number): { niceness: number; policy: number }[] {
   });
 }
 
-test('the stack runs media-processing under SCHED_IDLE at nice 10, every thread of it, and the other services at the parent priority', async (t) => {
+/** The CPUs a process may run on, as Linux lists them (`0-1`, `1`). */
+function allowedCpus(pid: number): string {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return /^Cpus_allowed_list:\s*(\S+)/m.exec(status)?.[1] ?? '';
+}
+
+test('allButFirstCpu leaves the first CPU to the read path', (t) => {
+  t.is(allButFirstCpu(1), undefined);
+  t.is(allButFirstCpu(2), '1');
+  t.is(allButFirstCpu(8), '1-7');
+  t.is(allButFirstCpu(), allButFirstCpu(availableParallelism()));
+});
+
+test('the stack runs media-processing on every CPU but the first, under SCHED_IDLE at nice 10, every thread of it, and the other services at the parent priority', async (t) => {
   if (process.platform !== 'linux') return t.pass('priorities are read from /proc (Linux)');
-  t.deepEqual(DEFAULT_PRIORITY['media-processing'], { idle: true, niceness: 10 });
+  const mediaCpus = allButFirstCpu();
+  t.deepEqual(DEFAULT_PRIORITY['media-processing'], {
+    idle: true,
+    niceness: 10,
+    ...(mediaCpus ? { cpus: mediaCpus } : {}),
+  });
   t.true(haveChrt, 'chrt (util-linux) is installed here, so the idle policy is really tested');
   const { stack, stop } = await openTestStack(ns);
   try {
@@ -53,7 +71,12 @@ test('the stack runs media-processing under SCHED_IDLE at nice 10, every thread 
         threads.map(() => expected),
         `every thread of ${service} (libuv's pool, where sharp works, included)`,
       );
-      // The pid is node itself (chrt and nice exec it), so the stack's signals reach the service.
+      t.is(
+        allowedCpus(pid),
+        batch && mediaCpus ? mediaCpus : allowedCpus(process.pid),
+        `${service}'s CPUs (media-processing: every CPU but the first)`,
+      );
+      // The pid is node itself (no wrapper process), so the stack's signals reach the service.
       t.regex(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /node/, service);
     }
   } finally {
