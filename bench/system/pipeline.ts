@@ -166,7 +166,7 @@ export async function uploadPipeline(
 /**
  * The raw baseline: sharp doing the same renditions — media-processing's own image work (renderImage: one
  * decode, 1080/640/320/thumb in JPEG and WebP, blurhash; no HTTP, S3, NATS or Postgres) on the same photo,
- * one at a time (the stack's MEDIA_CONCURRENCY=1), in this process.
+ * one at a time, in this process (on CPU 1, the one CPU the stack's media-processing has in bench/system).
  */
 export async function rawRendering(
   photo: Buffer,

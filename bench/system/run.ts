@@ -21,7 +21,9 @@
  * Every process this benchmark spawns (services, nginx master + workers, S3 emulator, baseline server)
  * inherits CPU 1; once started they are all moved with `taskset -a -p -c` (pin.ts walks this process's
  * descendants in /proc): to CPUs 0-1 while the graph is seeded (sign-up is scrypt-bound), then to CPU 0
- * for every measured phase, so the load generator alone has CPU 1. MEDIA_CONCURRENCY=1 (one core).
+ * for every measured phase, so the load generator has CPU 1 — except media-processing, which goes to CPU 1
+ * as the local stack confines it to every CPU but the first (at SCHED_IDLE: the generator preempts it).
+ * MEDIA_CONCURRENCY=2 on that one CPU (one image renders while the other waits on S3).
  *
  * Seeding (seed.ts): sign-ups over HTTP, tokens minted with the stack's JWT key, follows over HTTP with
  * Zipf-distributed followees, posts as `media.processed` events that the real consumers turn into posts
@@ -36,6 +38,7 @@
  * BENCH_SEED_CONCURRENCY (32), BENCH_MIX (50/25/10/10/5: feed/grid/post/profile/notifications percentages),
  * BENCH_ENDPOINT_CONNECTIONS (50) and BENCH_ENDPOINT_SECONDS (5) for each endpoint next to the bare route.
  */
+import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { openNamespace, stopTestInfra } from '@instantpost/testing';
 import { connect } from 'nats';
@@ -140,7 +143,8 @@ try {
     }),
   );
   const running = await openTestStack(ns, {
-    env: { UPLOAD_RATE_MAX: '100000', MEDIA_CONCURRENCY: '1', UV_THREADPOOL_SIZE: '4' },
+    // Two images in flight on media-processing's one CPU: one renders while the other waits on S3.
+    env: { UPLOAD_RATE_MAX: '100000', MEDIA_CONCURRENCY: '2', UV_THREADPOOL_SIZE: '4' },
   });
   cleanups.push(() => running.stop());
   const nc = await connect({ servers: ns.nats.servers, name: 'bench-system' });
@@ -206,6 +210,13 @@ try {
   // --- the raw baselines' setup -----------------------------------------------------------------------
   await routeBareThroughGateway(running.stack.gateway.configFile, running.url, bare.port);
   log(`${pinTree('0')} processes pinned to CPU 0 for the measured phases`);
+  // media-processing goes where the local stack confines it (every CPU but the first): CPU 1, beside this
+  // load generator, which preempts it (SCHED_IDLE); the read path keeps CPU 0 free of image work.
+  if (haveTaskset)
+    for (const { pid } of running.stack.replicasOf('media-processing'))
+      if (pid !== undefined)
+        execFileSync('taskset', ['-a', '-p', '-c', '1', String(pid)], { stdio: 'ignore' });
+  log('media-processing pinned to CPU 1 (SCHED_IDLE, beside the load generator)');
   const pick = prng(7);
   const popular = zipf(USERS, ZIPF_S, pick);
   const anyone = () => users[Math.floor(pick() * USERS)] as User;
