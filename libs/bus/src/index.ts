@@ -81,8 +81,10 @@ export {
   busMigrations,
   enqueue,
   OUTBOX_CHANNEL,
+  type OutboxRow,
   type OutboxShard,
   outboxOldestUnsentSeconds,
+  outboxRows,
   outboxStatus,
 } from './outbox.ts';
 export {

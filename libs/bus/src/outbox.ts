@@ -44,7 +44,25 @@ export async function enqueue(
   assertSchemaName(schema);
   const list: readonly AnyCloudEvent[] = Array.isArray(events) ? events : [events as AnyCloudEvent];
   if (list.length === 0) return;
-  const rows = list.map((event) => {
+  const rows = outboxRows(list);
+  await tx`INSERT INTO ${tx(`${schema}.outbox`)} ${tx(rows, 'event_id', 'subject', 'payload', 'traceparent')}`;
+}
+
+/** One outbox row as stored: what `enqueue` inserts for an event. */
+export interface OutboxRow {
+  event_id: string;
+  subject: string;
+  payload: string;
+  traceparent: string | null;
+}
+
+/**
+ * The outbox rows of `events` (each validated first, with its trace), for a writer that inserts them in a
+ * statement of its own (e.g. a data-modifying CTE that inserts only the events of the rows it changed);
+ * `enqueue` is the usual way.
+ */
+export function outboxRows(events: readonly AnyCloudEvent[]): OutboxRow[] {
+  return events.map((event) => {
     const checked = validateEvent(event);
     if (!checked.ok) throw checked.error;
     // an event naming its trace (written for another request, e.g. by group commit) keeps it
@@ -56,7 +74,6 @@ export async function enqueue(
       traceparent: withTrace.traceparent ?? null,
     };
   });
-  await tx`INSERT INTO ${tx(`${schema}.outbox`)} ${tx(rows, 'event_id', 'subject', 'payload', 'traceparent')}`;
 }
 
 /**

@@ -17,7 +17,7 @@ function columns(changes: readonly LikeChange[]) {
   return {
     posts: changes.map((c) => c.postId),
     users: changes.map((c) => c.userId),
-    liked: changes.map((c) => c.liked),
+    liked: changes.map((c) => String(c.liked)),
     at: changes.map((c) => c.v.at),
     seq: changes.map((c) => String(c.v.seq)),
   };
@@ -56,8 +56,8 @@ export function likeBatchStore(shards: Shards) {
           };
           const newer = await tx.sql<Row[]>`
             WITH input AS (
-              SELECT DISTINCT ON (post_id, user_id) post_id, user_id, liked, at, seq
-              FROM unnest(${col.posts}::bigint[], ${col.users}::bigint[], ${col.liked}::boolean[],
+              SELECT DISTINCT ON (post_id, user_id) post_id, user_id, liked::boolean AS liked, at, seq
+              FROM unnest(${col.posts}::bigint[], ${col.users}::bigint[], ${col.liked}::text[],
                           ${col.at}::timestamptz[], ${col.seq}::bigint[]) AS i(post_id, user_id, liked, at, seq)
               ORDER BY post_id, user_id, at DESC, seq DESC
             ), locked AS (
@@ -70,9 +70,9 @@ export function likeBatchStore(shards: Shards) {
             WHERE (l.at, l.seq) < (i.at, i.seq)`;
           if (newer.length === 0) return;
           await tx.sql`
-            UPDATE ${t} t SET liked = n.liked, at = n.at, seq = n.seq
+            UPDATE ${t} t SET liked = n.liked::boolean, at = n.at, seq = n.seq
             FROM unnest(${newer.map((r) => r.post_id)}::bigint[], ${newer.map((r) => r.user_id)}::bigint[],
-                        ${newer.map((r) => r.liked)}::boolean[], ${newer.map((r) => r.at)}::timestamptz[],
+                        ${newer.map((r) => String(r.liked))}::text[], ${newer.map((r) => r.at)}::timestamptz[],
                         ${newer.map((r) => r.seq)}::bigint[]) AS n(post_id, user_id, liked, at, seq)
             WHERE t.post_id = n.post_id AND t.user_id = n.user_id`;
           const moved = new Map<string, number>();
@@ -102,8 +102,8 @@ export function likeBatchStore(shards: Shards) {
           const t = s.table('viewer_likes');
           return s.sql<{ user_id: string; post_id: string; liked: boolean }[]>`
             WITH input AS (
-              SELECT DISTINCT ON (user_id, post_id) user_id, post_id, liked, at, seq
-              FROM unnest(${col.users}::bigint[], ${col.posts}::bigint[], ${col.liked}::boolean[],
+              SELECT DISTINCT ON (user_id, post_id) user_id, post_id, liked::boolean AS liked, at, seq
+              FROM unnest(${col.users}::bigint[], ${col.posts}::bigint[], ${col.liked}::text[],
                           ${col.at}::timestamptz[], ${col.seq}::bigint[]) AS i(user_id, post_id, liked, at, seq)
               ORDER BY user_id, post_id, at DESC, seq DESC
             ), written AS (

@@ -92,8 +92,8 @@ export function interactions(deps: {
   return {
     /** Idempotent: liking twice (or unliking what was not liked) changes nothing and sends no event. */
     async setLike(userId: string, postId: string, liked: boolean): Promise<void> {
-      await visibleAuthor(userId, postId);
-      const result = await deps.writes.setLike(postId, userId, liked, (postAuthorId) =>
+      const authorId = await visibleAuthor(userId, postId);
+      const result = await deps.writes.setLike(postId, userId, liked, authorId, (postAuthorId) =>
         metadataEvent(liked ? 'like.created' : 'like.deleted', { postId, postAuthorId, userId }, postId),
       );
       // The cached post stays: its counts change when the counters consumer applies the event.

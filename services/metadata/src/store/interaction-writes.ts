@@ -1,6 +1,6 @@
-import { enqueue } from '@instantpost/bus';
+import { enqueue, type OutboxRow, outboxRows } from '@instantpost/bus';
 import type { AnyCloudEvent } from '@instantpost/events';
-import { inTransaction, type Shards, type ShardTx } from '@instantpost/shards';
+import { inTransaction, onShard, type ShardConn, type Shards, type ShardTx } from '@instantpost/shards';
 import { traceparentOf } from '@instantpost/telemetry';
 import { GroupCommit } from './group-commit.ts';
 import type { CommentRow, StoredMention } from './posts.ts';
@@ -11,8 +11,10 @@ interface LikeOp {
   kind: 'like' | 'unlike';
   postId: string;
   userId: string;
-  traceparent: string | undefined;
-  eventFor(postAuthorId: string): AnyCloudEvent;
+  /** The post's author as the request found it (authors never change); the write checks it. */
+  authorId: string;
+  /** The outbox row of the event, written only when the like changes something. */
+  row: OutboxRow;
 }
 
 interface CommentOp {
@@ -32,56 +34,52 @@ type Outcome = LikeOutcome | CommentRow | undefined;
 const tracedBy = (event: AnyCloudEvent, traceparent: string | undefined): AnyCloudEvent =>
   traceparent && !event.traceparent ? { ...event, traceparent } : event;
 
-/** Likes or unlikes of one batch (distinct post × user pairs), in one statement; outcome per op. */
-async function writeLikes(tx: ShardTx, ops: readonly LikeOp[], liked: boolean): Promise<LikeOutcome[]> {
+/**
+ * Likes and unlikes of one batch (distinct post × user pairs) with the events of those that changed
+ * something, in ONE statement: on its own it commits atomically (no BEGIN/COMMIT round trips), inside a
+ * transaction it is part of it. Outcome per op.
+ */
+async function writeLikes(s: ShardConn, ops: readonly LikeOp[]): Promise<LikeOutcome[]> {
   if (ops.length === 0) return [];
   // lock order: every batch inserts/deletes its rows in (post, user) order
   const order = ops.map((_, i) => i).sort((a, b) => compareKeys(ops[a] as LikeOp, ops[b] as LikeOp));
-  const ords = order;
-  const postIds = order.map((i) => (ops[i] as LikeOp).postId);
-  const userIds = order.map((i) => (ops[i] as LikeOp).userId);
-  const posts = tx.table('posts');
-  const likes = tx.table('likes');
-  type Row = { ord: number; author_id: string | null; changed: boolean };
+  const at = (i: number) => ops[i] as LikeOp;
+  type Row = { ord: number; live: boolean; changed: boolean };
   // A plain read of the post (no row lock): likes of one post proceed in parallel. A like racing the
   // post's deletion may land; it is never shown.
-  const rows = liked
-    ? await tx.sql<Row[]>`
-        WITH input AS (
-          SELECT * FROM unnest(${ords}::int[], ${postIds}::bigint[], ${userIds}::bigint[]) AS i(ord, post_id, user_id)
-        ), live AS (
-          SELECT i.ord, i.post_id, i.user_id, p.author_id FROM input i
-          JOIN ${posts} p ON p.id = i.post_id AND p.deleted_at IS NULL
-        ), done AS (
-          INSERT INTO ${likes} (post_id, user_id) SELECT post_id, user_id FROM live ORDER BY post_id, user_id
-          ON CONFLICT DO NOTHING RETURNING post_id, user_id
-        )
-        SELECT i.ord, live.author_id, done.post_id IS NOT NULL AS changed FROM input i
-        LEFT JOIN live ON live.ord = i.ord
-        LEFT JOIN done ON done.post_id = i.post_id AND done.user_id = i.user_id`
-    : await tx.sql<Row[]>`
-        WITH input AS (
-          SELECT * FROM unnest(${ords}::int[], ${postIds}::bigint[], ${userIds}::bigint[]) AS i(ord, post_id, user_id)
-        ), live AS (
-          SELECT i.ord, i.post_id, i.user_id, p.author_id FROM input i
-          JOIN ${posts} p ON p.id = i.post_id AND p.deleted_at IS NULL
-        ), done AS (
-          DELETE FROM ${likes} l USING live
-          WHERE l.post_id = live.post_id AND l.user_id = live.user_id
-          RETURNING l.post_id, l.user_id
-        )
-        SELECT i.ord, live.author_id, done.post_id IS NOT NULL AS changed FROM input i
-        LEFT JOIN live ON live.ord = i.ord
-        LEFT JOIN done ON done.post_id = i.post_id AND done.user_id = i.user_id`;
+  const rows = await s.sql<Row[]>`
+    WITH input AS (
+      SELECT * FROM unnest(${order}::int[], ${order.map((i) => at(i).kind)}::text[],
+        ${order.map((i) => at(i).postId)}::bigint[], ${order.map((i) => at(i).userId)}::bigint[],
+        ${order.map((i) => at(i).authorId)}::bigint[], ${order.map((i) => at(i).row.event_id)}::text[],
+        ${order.map((i) => at(i).row.subject)}::text[], ${order.map((i) => at(i).row.payload)}::text[],
+        ${order.map((i) => at(i).row.traceparent)}::text[])
+        AS i(ord, kind, post_id, user_id, author_id, event_id, subject, payload, traceparent)
+    ), live AS (
+      SELECT i.* FROM input i
+      JOIN ${s.table('posts')} p ON p.id = i.post_id AND p.author_id = i.author_id AND p.deleted_at IS NULL
+    ), added AS (
+      INSERT INTO ${s.table('likes')} (post_id, user_id)
+      SELECT post_id, user_id FROM live WHERE kind = 'like' ORDER BY post_id, user_id
+      ON CONFLICT DO NOTHING RETURNING post_id, user_id
+    ), removed AS (
+      DELETE FROM ${s.table('likes')} l USING live
+      WHERE live.kind = 'unlike' AND l.post_id = live.post_id AND l.user_id = live.user_id
+      RETURNING l.post_id, l.user_id
+    ), changed AS (
+      SELECT post_id, user_id FROM added UNION ALL SELECT post_id, user_id FROM removed
+    ), sent AS (
+      INSERT INTO ${s.table('outbox')} (event_id, subject, payload, traceparent)
+      SELECT i.event_id, i.subject, i.payload, i.traceparent FROM input i
+      JOIN changed c ON c.post_id = i.post_id AND c.user_id = i.user_id
+      ORDER BY i.ord
+      RETURNING 1
+    )
+    SELECT i.ord, live.ord IS NOT NULL AS live, c.post_id IS NOT NULL AS changed FROM input i
+    LEFT JOIN live ON live.ord = i.ord
+    LEFT JOIN changed c ON c.post_id = i.post_id AND c.user_id = i.user_id`;
   const out: LikeOutcome[] = ops.map(() => 'missing');
-  const events: AnyCloudEvent[] = [];
-  for (const row of rows) {
-    const op = ops[row.ord] as LikeOp;
-    if (row.author_id === null) continue;
-    out[row.ord] = row.changed ? 'changed' : 'unchanged';
-    if (row.changed) events.push(tracedBy(op.eventFor(row.author_id), op.traceparent));
-  }
-  await enqueue(tx.sql, tx.schema, events);
+  for (const row of rows) out[row.ord] = !row.live ? 'missing' : row.changed ? 'changed' : 'unchanged';
   return out;
 }
 
@@ -139,39 +137,43 @@ export function interactionWrites(shards: Shards, options: { maxBatch?: number }
     perDatabase: shards.poolMax,
     databaseOf: (shard) => shards.forShard(shard).database,
     conflictKey: (op) => (op.kind === 'comment' ? `c${commentKey++}` : `${op.postId}:${op.userId}`),
-    write: (shard, ops) =>
-      inTransaction(shards.forShard(shard), async (tx) => {
-        const likes = ops.filter((o): o is LikeOp => o.kind === 'like');
-        const unlikes = ops.filter((o): o is LikeOp => o.kind === 'unlike');
-        const comments = ops.filter((o): o is CommentOp => o.kind === 'comment');
-        const results = new Map<Op, Outcome>();
-        const set = <O extends Op>(list: O[], outcomes: Outcome[]) => {
-          list.forEach((o, i) => {
-            results.set(o, outcomes[i]);
-          });
-        };
-        set(likes, await writeLikes(tx, likes, true));
-        set(unlikes, await writeLikes(tx, unlikes, false));
-        set(comments, await writeComments(tx, comments));
-        return ops.map((o) => results.get(o));
-      }),
+    write: async (shard, ops) => {
+      const likes = ops.filter((o): o is LikeOp => o.kind !== 'comment');
+      const comments = ops.filter((o): o is CommentOp => o.kind === 'comment');
+      const results = new Map<Op, Outcome>();
+      const set = <O extends Op>(list: O[], outcomes: Outcome[]) => {
+        list.forEach((o, i) => {
+          results.set(o, outcomes[i]);
+        });
+      };
+      if (comments.length === 0) {
+        // the usual batch of a like storm: one statement, one round trip, one commit
+        set(likes, await onShard(shards.forShard(shard), (s) => writeLikes(s, likes)));
+      } else {
+        await inTransaction(shards.forShard(shard), async (tx) => {
+          set(likes, await writeLikes(tx, likes));
+          set(comments, await writeComments(tx, comments));
+        });
+      }
+      return ops.map((o) => results.get(o));
+    },
   });
 
   return {
-    /** Likes or unlikes; idempotent ('unchanged', no event), 'missing' when the post is not live. */
+    /**
+     * Likes or unlikes; idempotent ('unchanged', no event), 'missing' when the post is not live (or is not
+     * `postAuthorId`'s). The event is built and validated now, written only if the like changes something.
+     */
     setLike(
       postId: string,
       userId: string,
       liked: boolean,
+      postAuthorId: string,
       eventFor: (postAuthorId: string) => AnyCloudEvent,
     ): Promise<LikeOutcome> {
-      const op: LikeOp = {
-        kind: liked ? 'like' : 'unlike',
-        postId,
-        userId,
-        traceparent: traceparentOf(),
-        eventFor,
-      };
+      const [row] = outboxRows([tracedBy(eventFor(postAuthorId), traceparentOf())]);
+      if (!row) throw new Error('no outbox row for the event');
+      const op: LikeOp = { kind: liked ? 'like' : 'unlike', postId, userId, authorId: postAuthorId, row };
       return commit.submit(shards.forId(postId).shard, op) as Promise<LikeOutcome>;
     },
 
