@@ -87,6 +87,7 @@ const COMPARED = [
   'x-content-type-options',
   'referrer-policy',
   'content-encoding',
+  'vary',
 ] as const;
 
 async function answer(base: string, path: string, init: RequestInit = {}) {
