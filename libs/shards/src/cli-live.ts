@@ -119,3 +119,9 @@ export async function rebalanceCommand(
     }
   });
 }
+
+/** The live map as a `ShardMap` (`SHARD_MAP` when none is stored yet), for `status --live` and `migrate --live`. */
+export async function liveShardMap(fallback: ShardMap): Promise<ShardMap> {
+  const stored = await withStore((store) => store.get());
+  return stored ? rangesOf(stored) : fallback;
+}

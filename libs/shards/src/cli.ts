@@ -16,7 +16,7 @@
 import { basename } from 'node:path';
 import { ConfigError, loadConfig } from '@instantpost/config';
 import { type CliOption, type CommandSpec, exitUsage, parseCommand } from '@instantpost/config/cli';
-import { abortCommand, mapCommand, moveCommand, rebalanceCommand } from './cli-live.ts';
+import { abortCommand, liveShardMap, mapCommand, moveCommand, rebalanceCommand } from './cli-live.ts';
 import { ensureDatabases } from './databases.ts';
 import { shardMapVar } from './env.ts';
 import { migrate } from './migrate.ts';
@@ -62,6 +62,11 @@ const COMMAND = {
       description: 'migrate: create missing databases first',
     },
     json: { type: 'boolean', default: false, description: 'map: print JSON' },
+    live: {
+      type: 'boolean',
+      default: false,
+      description: 'status, migrate: the live map (NATS) instead of SHARD_MAP, which moves make stale',
+    },
     reveal: { type: 'boolean', default: false, description: 'map: show passwords (hidden by default)' },
     database: {
       type: 'string',
@@ -202,10 +207,13 @@ async function main(argv: string[]): Promise<number> {
     const created = await ensureDatabases(shardMap, values['admin-url']);
     if (created.length > 0) console.log(`created ${created.join(', ')}`);
   }
-  const shards = createShards({ service, map: shardMap, poolMax: 2 });
+  // After moves, the live map (not SHARD_MAP) says where each shard's schemas are.
+  const map = values.live ? await liveShardMap(shardMap) : shardMap;
+  const shards = createShards({ service, map, poolMax: 2 });
   try {
     console.log(
-      `service ${service}: ${shardMap.shardCount} logical shards on ${shards.databases.length} databases; ` +
+      `service ${service}: ${map.shardCount} logical shards on ${shards.databases.length} databases` +
+        `${values.live ? ' (live map)' : ''}; ` +
         `sources ${sources.map((s) => `${s.name} (${basename(s.dir)})`).join(', ')}`,
     );
     if (command === 'migrate') {

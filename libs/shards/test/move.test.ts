@@ -407,6 +407,12 @@ test.serial(
     const again = runCommand(cli, ['move', '2', target.toString()], env);
     t.is(again.status, 0);
     t.regex(again.stdout, /already on/);
+    // SHARD_MAP still names the old database; status --live looks where the live map puts the shard.
+    const stale = runCommand(cli, ['status', '--service', 'notes', '--dir', dir], env);
+    t.is(stale.status, 3, 'by SHARD_MAP, shard 2 looks missing');
+    const live = runCommand(cli, ['status', '--service', 'notes', '--dir', dir, '--live'], env);
+    t.is(live.status, 0, live.stdout + live.stderr);
+    t.regex(live.stdout, /\(live map\)[\s\S]*move_cli/);
     // A fourth database added: rebalance plans one move per database over its share, and applies it.
     const fourth = new URL(urls.a);
     fourth.pathname = '/move_cli_fourth';
