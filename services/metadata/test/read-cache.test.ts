@@ -88,16 +88,14 @@ test('a like shows in viewerHasLiked within the documented delay, also after the
   t.false(await liked());
   t.false(await gridLiked()); // both cached now
   await call(fx.svc, 'POST', `/v1/posts/${id}/likes`, { token: fan.token });
-  const liking = Date.now();
-  await waitFor('the like in viewerHasLiked', async () => (await liked()) === true);
-  t.true(Date.now() - liking < LIKE_DELAY_MS, `${Date.now() - liking} ms`);
+  t.true(await liked(), "the liker's own like shows at once");
   t.true(await gridLiked());
   await waitFor(
     'the like counted',
     async () => (await call(fx.svc, 'GET', `/v1/posts/${id}`)).body.likeCount === 1,
   );
   await call(fx.svc, 'DELETE', `/v1/posts/${id}/likes`, { token: fan.token });
-  await waitFor('the unlike in viewerHasLiked', async () => (await liked()) === false);
+  t.false(await liked(), "the liker's own unlike shows at once");
   t.false(await gridLiked());
 
   // Where the writer's own drop did not happen (a replica whose Redis call failed), the event's does, within

@@ -98,6 +98,8 @@ export function interactions(deps: {
       );
       // The cached post stays: its counts change when the counters consumer applies the event.
       if (result === 'missing') throw postNotFound();
+      // The liker's own cached like flag goes now; the event drops it again for every replica.
+      if (result === 'changed') await postsDomain.likeChanged(userId, postId);
     },
 
     async comment(userId: string, postId: string, text: string): Promise<CommentView> {
