@@ -50,6 +50,8 @@ const FIRST_PHOTO_PROBE = `document.addEventListener('load', (e) => {
 
 interface Load {
   firstPhotoMs: number;
+  /** When, after navigation started, each step of the way ended (ms): script, session, feed, photo start. */
+  steps: Record<string, number>;
   bytes: { html: number; js: number; css: number; json: number; image: number };
   photoUrl: string;
   photoSize: { width: number; height: number };
@@ -109,10 +111,22 @@ async function visit(
     const img = document.querySelector('img');
     return [img.currentSrc, img.naturalWidth, img.naturalHeight];
   })()`)) as [string, number, number];
+  // The app's path to its first photo, from the Resource Timing entries.
+  const steps = (await page.evaluate(`(() => {
+    const out = {};
+    for (const e of performance.getEntriesByType('resource')) {
+      const path = new URL(e.name).pathname;
+      const step = path.endsWith('.js') ? 'script' : path === '/v1/sessions/refresh' ? 'session'
+        : path === '/v1/feed' ? 'feed' : undefined;
+      if (step && out[step] === undefined) out[step] = e.responseEnd;
+      if (path.startsWith('/media/') && out.photoRequested === undefined) out.photoRequested = e.startTime;
+    }
+    return out;
+  })()`)) as Record<string, number>;
   const bytes = { html: 0, js: 0, css: 0, json: 0, image: 0 };
   for (const { kind, bytes: n } of await Promise.all(sizes)) bytes[kind] += n;
   await context.close();
-  return { firstPhotoMs: first, bytes, photoUrl, photoSize: { width, height } };
+  return { firstPhotoMs: first, steps, bytes, photoUrl, photoSize: { width, height } };
 }
 
 const ns = await openNamespace({ databases: 2 });
@@ -174,11 +188,19 @@ try {
     const a = apps.at(-1) as Load;
     const r = raws.at(-1) as Load;
     log(
-      `round ${round + 1}: app ${a.firstPhotoMs.toFixed(0)} ms (JS ${a.bytes.js} B, CSS ${a.bytes.css} B, HTML ${a.bytes.html} B, JSON ${a.bytes.json} B, images ${a.bytes.image} B), raw <img> ${r.firstPhotoMs.toFixed(0)} ms (${r.bytes.image} B) — ${a.photoUrl.replace(/\?.*/, '').replace(stack.url, '')}`,
+      `round ${round + 1}: app ${a.firstPhotoMs.toFixed(0)} ms (${Object.entries(a.steps)
+        .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+        .join(
+          ', ',
+        )}; JS ${a.bytes.js} B, CSS ${a.bytes.css} B, HTML ${a.bytes.html} B, JSON ${a.bytes.json} B, images ${a.bytes.image} B), raw <img> ${r.firstPhotoMs.toFixed(0)} ms (${r.bytes.image} B) — ${a.photoUrl.replace(/\?.*/, '').replace(stack.url, '')}`,
     );
   }
 
   const first = apps[0] as Load;
+  const stepNames = ['script', 'session', 'feed', 'photoRequested'];
+  const medianSteps = stepNames
+    .map((k) => `${k} ${median(apps.map((a) => a.steps[k] ?? Number.NaN)).toFixed(0)} ms`)
+    .join(', ');
   const scriptsAndStyles = first.bytes.js + first.bytes.css;
   const appMs = median(apps.map((a) => a.firstPhotoMs));
   const rawMs = median(raws.map((r) => r.firstPhotoMs));
@@ -216,7 +238,8 @@ try {
     `npm run bench -- web${env.BENCH_ROUNDS ? ` (BENCH_ROUNDS=${ROUNDS})` : ''}`,
     figures,
     `Headless Chromium (Debian's), a 390×844 phone screen at 2×, an empty cache each visit; the first photo: the ${first.photoUrl.replace(/\?.*/, '').replace(/.*\/media\/\d+\//, '')} rendition, shown ${first.photoSize.width}×${first.photoSize.height} CSS px (the baseline page loads that URL). ` +
-      `First load: index.html ${first.bytes.html} B, JS ${first.bytes.js} B, CSS ${first.bytes.css} B.`,
+      `First load: index.html ${first.bytes.html} B, JS ${first.bytes.js} B, CSS ${first.bytes.css} B. ` +
+      `The app's way to its first photo (medians since navigation): ${medianSteps}, photo loaded ${appMs.toFixed(0)} ms.`,
   );
 } finally {
   await browser.close();

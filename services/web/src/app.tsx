@@ -18,8 +18,10 @@ function useSignedIn(api: ApiClient): boolean | undefined {
   useEffect(() => {
     const update = () => setSignedIn(api.tokens.access !== undefined);
     const unsubscribe = api.tokens.subscribe(update);
-    // A reload: the stored refresh token buys a new access token, quietly.
-    if (!api.tokens.access) void api.accessToken().then(update);
+    // A reload: the stored refresh token buys a new access token, quietly (main.tsx started it; it may
+    // be over already).
+    if (api.tokens.access) update();
+    else void api.accessToken().then(update);
     return unsubscribe;
   }, [api]);
   return signedIn;

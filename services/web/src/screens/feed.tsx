@@ -28,6 +28,7 @@ export function Feed({ api, source, title }: { api: ApiClient; source: string; t
           api={api}
           post={post}
           eager={i < 2}
+          first={i === 0}
           onDeleted={() => pages.update((list) => list.filter((p) => p.id !== post.id))}
         />
       ))}

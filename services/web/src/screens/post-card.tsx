@@ -18,6 +18,8 @@ export function PostCard(props: {
   api: ApiClient;
   post: Post;
   eager: boolean;
+  /** The first post of the screen: its photo is fetched first. */
+  first?: boolean;
   commentsOpen?: boolean;
   onDeleted(): void;
 }) {
@@ -67,7 +69,7 @@ export function PostCard(props: {
         </Link>
         {mine && <DeletePost api={api} post={post} onDeleted={props.onDeleted} />}
       </header>
-      <PhotoView post={post} eager={eager} />
+      <PhotoView post={post} eager={eager} first={props.first} />
       <div class="post-actions">
         <button type="button" class="like" aria-pressed={liked} onClick={toggle}>
           Like

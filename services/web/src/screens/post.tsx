@@ -38,6 +38,7 @@ export function PostPage({ api, id }: { api: ApiClient; id: string }) {
           api={api}
           post={post}
           eager={true}
+          first={true}
           commentsOpen={true}
           onDeleted={() => navigate(me ? { name: 'profile', username: me } : { name: 'home' })}
         />

@@ -9,7 +9,7 @@ const SIZES = '(min-width: 600px) 600px, 100vw';
  * WebP where the browser takes it, JPEG otherwise; width and height reserve the space before it loads, and
  * the blurhash fills that space meanwhile.
  */
-export function PhotoView({ post, eager }: { post: Post; eager: boolean }) {
+export function PhotoView({ post, eager, first }: { post: Post; eager: boolean; first?: boolean }) {
   const { media } = post;
   const fallback = fallbackOf(media.renditions);
   const placeholder = placeholderOf(media.blurhash, media.width, media.height);
@@ -24,6 +24,8 @@ export function PhotoView({ post, eager }: { post: Post; eager: boolean }) {
         height={media.height}
         alt={altOf(post)}
         loading={eager ? 'eager' : 'lazy'}
+        // The first photo is what a person waits for: ahead of the other requests of the first load.
+        fetchpriority={first ? 'high' : undefined}
         decoding="async"
         style={placeholder ? { backgroundImage: `url("${placeholder}")` } : undefined}
       />
