@@ -11,9 +11,9 @@
  * BENCH_INTERACTIVE=1 keeps the stack for commands on stdin (see below); BENCH_CPU_PROF=<dir> for profiles.
  */
 
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
@@ -120,6 +120,7 @@ async function main() {
     const posts = await publishPosts(nc, ns.nats.prefix, users, POSTS_PER_USER);
     await settled(jsm, ns.nats.prefix);
     await routeBareThroughGateway(running.stack.gateway.configFile, running.url, bare.port);
+    log(`gateway config: ${running.stack.gateway.configFile}`);
     log(
       `seeded ${USERS} users, ${posts.length} posts in ${((performance.now() - began) / 1000).toFixed(0)} s; ${pinTree('0')} processes on CPU 0`,
     );
@@ -158,6 +159,15 @@ async function main() {
             log(`restarted ${args.join(' ')}; ${pinTree('0')} processes on CPU 0`);
           }
           if (command === 'measure') await measure(args[0]);
+          if (command === 'reload') {
+            // After an edit of the gateway's config (its path is logged at start): workers restart with it.
+            process.kill(
+              Number(readFileSync(join(dirname(running.stack.gateway.configFile), 'nginx.pid'), 'utf8')),
+              'SIGHUP',
+            );
+            await new Promise((resolve) => setTimeout(resolve, 1000));
+            log(`gateway reloaded; ${pinTree('0')} processes on CPU 0`);
+          }
           if (command === 'profile') {
             const [service, kind] = args;
             const target = running.stack.processes.find((p) => p.service === service);
