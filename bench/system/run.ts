@@ -449,7 +449,7 @@ try {
       ratio: latencyRatio(result.uploadToFeed.p99, raw.p99),
     },
   ];
-  const reads = `reads alone (${MIX.join('/')} feed/grid/post, ${RATE} req/s open loop, ${USERS} users, ${ROUNDS}×${SECONDS} s)`;
+  const reads = `reads alone (${MIX.join('/')} feed/grid/post/profile/notifications, ${RATE} req/s open loop, ${USERS} users, ${ROUNDS}×${SECONDS} s)`;
   const both = `reads + phone uploads flat out (${PHOTOS_IN_FLIGHT} in flight)`;
   const figures: BenchFigure[] = [
     {

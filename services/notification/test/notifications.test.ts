@@ -515,3 +515,35 @@ test('actors are shown with their current display name; an older event arriving 
     { id: wes.id, username: wes.username, displayName: 'Wes Anderson' },
   ]);
 });
+
+test('the first page is served from Redis as ready JSON; a change handled by any replica shows on every replica', async (t) => {
+  const other = await world.start(); // a second replica on the same namespace (one durable consumer)
+  try {
+    const [ann, ben, cat] = await users('ann', 'ben', 'cat');
+    if (!ann || !ben || !cat) throw new Error('users');
+    await world.publish('follow.created', { followerId: ben.id, followeeId: ann.id, state: 'following' });
+    await world.settled();
+    // The change left a 5 s tombstone (a read that loaded Postgres before it cannot fill): wait it out.
+    await new Promise((resolve) => setTimeout(resolve, 5100));
+    const first = await list(other, ann);
+    t.is(first.items.length, 1);
+    const redis = new Redis(world.ns.redis.url);
+    try {
+      const cached = await redis.get(`${other.config.redisPrefix}page:${ann.id}`);
+      t.truthy(cached, 'the page was cached');
+      t.is(JSON.parse(`${cached}}`).items[0].id, first.items[0]?.id);
+    } finally {
+      redis.disconnect();
+    }
+    // Whichever replica's consumer takes the event, both replicas' next reads show it.
+    await world.publish('follow.created', { followerId: cat.id, followeeId: ann.id, state: 'following' });
+    await world.settled();
+    for (const replica of [svc, other]) {
+      const after = await list(replica, ann);
+      t.is(after.items.length, 2);
+      t.is(after.unreadCount, 2);
+    }
+  } finally {
+    await other.close();
+  }
+});
