@@ -132,7 +132,15 @@ async function main() {
         api,
         bareEndpoint,
         chosen,
-        { rounds: ROUNDS, connections: CONNECTIONS, seconds: SECONDS, warmupSeconds: WARMUP },
+        {
+          rounds: ROUNDS,
+          connections: CONNECTIONS,
+          seconds: SECONDS,
+          warmupSeconds: WARMUP,
+          // An nginx worker was found on both CPUs after the bare route's reload (the baseline then ran
+          // ~2× faster, spilling onto the load generator's CPU): everything back on CPU 0 each round.
+          beforeRound: () => pinTree('0'),
+        },
         log,
       );
       log(

@@ -318,7 +318,14 @@ try {
     api,
     bareEndpoint,
     readEndpoints(users, posts, ZIPF_S),
-    { rounds: ROUNDS, connections: ENDPOINT_CONNECTIONS, seconds: ENDPOINT_SECONDS, warmupSeconds: 2 },
+    {
+      rounds: ROUNDS,
+      connections: ENDPOINT_CONNECTIONS,
+      seconds: ENDPOINT_SECONDS,
+      warmupSeconds: 2,
+      // Phase 1 runs the whole stack on CPU 0; an nginx worker was once found on both CPUs (reads.ts).
+      beforeRound: () => pinTree('0'),
+    },
     log,
   );
 

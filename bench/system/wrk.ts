@@ -133,16 +133,25 @@ export async function endpointRounds(
   client: HttpClient,
   bare: Endpoint,
   endpoints: readonly Endpoint[],
-  options: { rounds: number; connections: number; seconds: number; warmupSeconds: number },
+  options: {
+    rounds: number;
+    connections: number;
+    seconds: number;
+    warmupSeconds: number;
+    /** Runs before every round, e.g. re-pinning the stack (an nginx worker was seen on both CPUs). */
+    beforeRound?: () => void;
+  },
   log: (line: string) => void,
 ): Promise<EndpointFigure[]> {
   const run = (e: Endpoint, seconds: number) => capacity(url, client, e.calls, options.connections, seconds);
+  options.beforeRound?.();
   for (const e of [bare, ...endpoints]) await run(e, options.warmupSeconds);
   const bareRuns: Capacity[] = [];
   const runs = new Map<string, Capacity[]>(endpoints.map((e) => [e.name, []]));
   const fmt = (c: Capacity) =>
     `${c.throughput.toFixed(0)} req/s p50 ${c.p50.toFixed(1)} ms p99 ${c.p99.toFixed(1)} ms${c.failed ? ` (${c.failed} failed)` : ''}`;
   for (let round = 1; round <= options.rounds; round++) {
+    options.beforeRound?.();
     const b = await run(bare, options.seconds);
     bareRuns.push(b);
     log(`  round ${round} ${bare.name.padEnd(24)} ${fmt(b)}`);
