@@ -176,34 +176,37 @@ test('API paths are routed by prefix and carry a request id', async (t) => {
   await unknown.arrayBuffer();
 });
 
-test.serial('JSON pages are gzipped for clients that ask, sent as they are otherwise; upstream connections are kept', async (t) => {
-  const get = (encoding?: string) =>
-    new Promise<{ headers: IncomingHttpHeaders; bytes: Buffer }>((resolve, reject) => {
-      httpGet(
-        `${gateway.url}/v1/feed?page`,
-        { headers: encoding ? { 'accept-encoding': encoding } : {} },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ headers: res.headers, bytes: Buffer.concat(chunks) }));
-        },
-      ).on('error', reject);
-    });
-  const zipped = await get('gzip, br');
-  t.is(zipped.headers['content-encoding'], 'gzip');
-  t.is(gunzipSync(zipped.bytes).toString(), PAGE);
-  t.true(zipped.bytes.length < PAGE.length / 4, `${zipped.bytes.length} of ${PAGE.length} bytes`);
-  const plain = await get();
-  t.is(plain.headers['content-encoding'], undefined);
-  t.is(plain.bytes.toString(), PAGE);
+test.serial(
+  'JSON pages are gzipped for clients that ask, sent as they are otherwise; upstream connections are kept',
+  async (t) => {
+    const get = (encoding?: string) =>
+      new Promise<{ headers: IncomingHttpHeaders; bytes: Buffer }>((resolve, reject) => {
+        httpGet(
+          `${gateway.url}/v1/feed?page`,
+          { headers: encoding ? { 'accept-encoding': encoding } : {} },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ headers: res.headers, bytes: Buffer.concat(chunks) }));
+          },
+        ).on('error', reject);
+      });
+    const zipped = await get('gzip, br');
+    t.is(zipped.headers['content-encoding'], 'gzip');
+    t.is(gunzipSync(zipped.bytes).toString(), PAGE);
+    t.true(zipped.bytes.length < PAGE.length / 4, `${zipped.bytes.length} of ${PAGE.length} bytes`);
+    const plain = await get();
+    t.is(plain.headers['content-encoding'], undefined);
+    t.is(plain.bytes.toString(), PAGE);
 
-  const before = upstreamConnections;
-  for (let i = 0; i < 30; i++) await get();
-  t.true(
-    upstreamConnections - before <= 1,
-    `${upstreamConnections - before} new upstream connections for 30 requests`,
-  );
-});
+    const before = upstreamConnections;
+    for (let i = 0; i < 30; i++) await get();
+    t.true(
+      upstreamConnections - before <= 1,
+      `${upstreamConnections - before} new upstream connections for 30 requests`,
+    );
+  },
+);
 
 test('the web client: index.html at / and at every client route, never cached; hashed assets cached for a year', async (t) => {
   for (const path of ['/', '/new', '/notifications', '/u/alice', '/p/7301234567890123456']) {

@@ -17,7 +17,7 @@ const IMAGE_CONFIG = join(WEB_DIR, 'image/nginx.conf');
 
 let work: string;
 let gateway: Gateway;
-let image: { url: string; child: ChildProcess };
+let image: { url: string; child: ChildProcess; stderr: () => string };
 
 /**
  * The image's config with the three things that differ on this machine: the port (8080 in the pod), the
@@ -52,8 +52,13 @@ test.before(async () => {
   const args = ['-p', work, '-c', configFile, '-e', join(work, 'error.log')];
   // The image's CMD: nginx -g 'daemon off;'.
   execFileSync(nginx, ['-t', '-q', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const child = spawn(nginx, [...args, '-g', 'daemon off;'], { stdio: 'ignore' });
-  image = { url: `http://127.0.0.1:${port}`, child };
+  const child = spawn(nginx, [...args, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // The image logs to stderr (error_log stderr warn): kept, so a failed comparison says what nginx saw.
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  image = { url: `http://127.0.0.1:${port}`, child, stderr: () => stderr };
   await waitForOk(`${image.url}/healthz`, { timeoutMs: 10_000, alive: () => child.exitCode === null });
   // The gateway with no service behind it: only its static locations matter here.
   const nowhere = '127.0.0.1:9';
@@ -118,7 +123,11 @@ test('every path answers as through the gateway: the app, its hashed assets, cli
   ];
   for (const path of paths) {
     const [fromImage, fromGateway] = await Promise.all([answer(image.url, path), answer(gateway.url, path)]);
-    t.deepEqual(fromImage, fromGateway, path);
+    t.deepEqual(
+      fromImage,
+      fromGateway,
+      `${path} (image nginx ${image.child.exitCode === null ? 'running' : 'exited'}; its log: ${image.stderr() || 'empty'})`,
+    );
   }
   // What those answers are (so equal answers cannot both be wrong the same way).
   const page = await answer(image.url, '/u/alice');

@@ -171,7 +171,8 @@ test.serial(
       // what a move must keep is: no id twice, and every id issued on the new database above every id
       // issued before the move.
       t.is(new Set(w.ids).size, w.ids.length, 'no id issued twice');
-      const maxBefore = w.ids.slice(0, beforeMove).reduce((a, b) => (b > a ? b : a), 0n);
+      let maxBefore = 0n; // Math.max takes no bigint
+      for (const id of w.ids.slice(0, beforeMove)) if (id > maxBefore) maxBefore = id;
       t.true(
         w.ids.slice(afterMove).every((id) => id > maxBefore),
         'every id after the move is above every id before it',
