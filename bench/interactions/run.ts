@@ -6,7 +6,7 @@
  *   likes spread   POST /v1/posts/:id/likes, random user × random post
  *   likes hot      every caller likes and unlikes one post (a celebrity's photo)
  *   comments       POST /v1/posts/:id/comments
- *   follows        POST /v1/users/:id/follow, random pairs
+ *   follows        POST /v1/users/:id/follow, random pairs of two different users
  *   baseline       the same calls on a second nginx rendered from the same template whose upstreams are a
  *                  bare Fastify process answering those routes with no work (bare.ts)
  *   raw INSERT     single-row INSERTs (autocommit) at the same concurrency, one pool of that size
@@ -55,6 +55,8 @@ interface Run {
   p50: number;
   p99: number;
   failed: number;
+  /** Why calls failed: the status (or the error's message) and how often. */
+  failures: Record<string, number>;
 }
 
 /** CONNECTIONS callers, each sending the next call as soon as its previous one is answered. */
@@ -62,6 +64,11 @@ async function closedLoop(client: HttpClient, next: (i: number) => Call & { expe
   const latencies: number[] = [];
   let i = 0;
   let failed = 0;
+  const failures: Record<string, number> = {};
+  const fail = (why: string) => {
+    failed++;
+    failures[why] = (failures[why] ?? 0) + 1;
+  };
   const start = performance.now();
   const end = start + SECONDS * 1000;
   await Promise.all(
@@ -72,9 +79,9 @@ async function closedLoop(client: HttpClient, next: (i: number) => Call & { expe
         try {
           const reply = await client.send(call);
           if (reply.status === call.expect) latencies.push(performance.now() - t0);
-          else failed++;
-        } catch {
-          failed++;
+          else fail(String(reply.status));
+        } catch (err) {
+          fail(err instanceof Error ? err.message : String(err));
         }
       }
     }),
@@ -84,6 +91,7 @@ async function closedLoop(client: HttpClient, next: (i: number) => Call & { expe
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     failed,
+    failures,
   };
 }
 
@@ -187,12 +195,18 @@ try {
     },
     {
       name: 'follows',
-      next: () => ({
-        method: 'POST',
-        path: `/v1/users/${pick(users).id}/follow`,
-        token: pick(users).token,
-        expect: 200,
-      }),
+      next: () => {
+        const follower = pick(users);
+        // Following oneself is a 400 by contract: draw the followee among the others.
+        let followee = pick(users);
+        while (followee === follower) followee = pick(users);
+        return {
+          method: 'POST',
+          path: `/v1/users/${followee.id}/follow`,
+          token: follower.token,
+          expect: 200,
+        };
+      },
     },
   ];
 
@@ -206,7 +220,7 @@ try {
         entry[which].push(run);
         if (which === 'stack') entry.drain.push(await drainMs(jsm, ns.nats.prefix, performance.now()));
         log(
-          `round ${round} ${phase.name.padEnd(28)} ${which.padEnd(5)} ${run.rate.toFixed(0).padStart(6)}/s  p50 ${run.p50.toFixed(1)} ms  p99 ${run.p99.toFixed(1)} ms  failed ${run.failed}${which === 'stack' ? `  drain ${(entry.drain.at(-1) ?? 0).toFixed(0)} ms` : ''}`,
+          `round ${round} ${phase.name.padEnd(28)} ${which.padEnd(5)} ${run.rate.toFixed(0).padStart(6)}/s  p50 ${run.p50.toFixed(1)} ms  p99 ${run.p99.toFixed(1)} ms  failed ${run.failed}${run.failed ? ` ${JSON.stringify(run.failures)}` : ''}${which === 'stack' ? `  drain ${(entry.drain.at(-1) ?? 0).toFixed(0)} ms` : ''}`,
         );
       }
       results.set(phase.name, entry);
