@@ -1,4 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServiceName } from '@instantpost/chassis';
@@ -33,6 +34,8 @@ export interface GatewayOptions extends GatewayTuning {
   mediaUrlSigningKey: string;
   /** The web client's built files served at `/` (default services/web/dist; `ensureWebBuild` makes it). */
   webRoot?: string;
+  /** Sent by /healthz as X-Gateway-Instance: startGateway waits for its own nginx by it (random per start). */
+  instance?: string;
 }
 
 /** Default of `mediaCacheValidSeconds`: a deleted post's renditions stop within the 60 s the API promises. */
@@ -115,6 +118,7 @@ export function renderNginxConfig(options: GatewayOptions): string {
     READINESS_LOCATIONS: readiness,
     OPENAPI_FILE,
     WEB_ROOT: options.webRoot ?? WEB_DIST,
+    INSTANCE: options.instance ?? 'local',
   };
   return readFileSync(TEMPLATE, 'utf8').replace(/\{\{([A-Z0-9_]+)\}\}/g, (whole, key: string) => {
     const value = values[key];
@@ -139,7 +143,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     for (const d of ['', 'cache']) chownSync(join(options.workDir, d), 65534, 65534);
   }
   const configFile = join(options.workDir, 'nginx.conf');
-  writeFileSync(configFile, renderNginxConfig(options));
+  const instance = randomUUID();
+  writeFileSync(configFile, renderNginxConfig({ ...options, instance }));
   if (!options.mediaUrlSigningKey) throw new Error('the gateway needs MEDIA_URL_SIGNING_KEY');
   // `env MEDIA_URL_SIGNING_KEY;` in the config passes it on to the workers' njs.
   const env = { ...process.env, MEDIA_URL_SIGNING_KEY: options.mediaUrlSigningKey };
@@ -158,7 +163,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${options.listen}`;
-  await waitForOk(`${url}/healthz`, { timeoutMs: 10_000, alive: () => child.exitCode === null });
+  await waitForOk(`${url}/healthz`, {
+    timeoutMs: 10_000,
+    alive: () => child.exitCode === null,
+    header: ['x-gateway-instance', instance],
+  });
   return {
     url,
     configFile,

@@ -5,6 +5,7 @@
  * body, content type, caching, CSP and the other security headers, compression).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,16 +24,22 @@ let image: { url: string; child: ChildProcess; stderr: () => string };
  * The image's config with the three things that differ on this machine: the port (8080 in the pod), the
  * root (/usr/share/nginx/html, where the Dockerfile copies dist) and /tmp (the pod's emptyDir).
  */
-function localConfig(port: number): string {
+function localConfig(port: number, instance: string): string {
   const config = readFileSync(IMAGE_CONFIG, 'utf8');
   const replaced = config
     .replace(/listen 8080;/, `listen 127.0.0.1:${port};`)
+    // So the test waits for this nginx, not another process that took the port first.
+    .replace(
+      /location = \/healthz \{/,
+      `location = /healthz {\n      add_header X-Instance ${instance} always;`,
+    )
     .replace(/root \/usr\/share\/nginx\/html;/, `root ${WEB_DIST};`)
     .replaceAll(' /tmp/', ` ${work}/`);
   for (const [what, pattern] of [
     ['listen 8080', /listen 8080;/],
     ['root /usr/share/nginx/html', /root \/usr\/share\/nginx\/html;/],
     ['pid /tmp/', /pid \/tmp\//],
+    ['location = /healthz', /location = \/healthz \{/],
   ] as const) {
     if (!pattern.test(config)) throw new Error(`${IMAGE_CONFIG} no longer has ${what}: update this test`);
   }
@@ -48,7 +55,8 @@ test.before(async () => {
   if (!nginx) throw new Error('nginx is not installed: apt-get install -y nginx-light');
   const port = await freePort();
   const configFile = join(work, 'web-nginx.conf');
-  writeFileSync(configFile, localConfig(port));
+  const instance = randomUUID();
+  writeFileSync(configFile, localConfig(port, instance));
   const args = ['-p', work, '-c', configFile, '-e', join(work, 'error.log')];
   // The image's CMD: nginx -g 'daemon off;'.
   execFileSync(nginx, ['-t', '-q', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -59,7 +67,11 @@ test.before(async () => {
     stderr += chunk;
   });
   image = { url: `http://127.0.0.1:${port}`, child, stderr: () => stderr };
-  await waitForOk(`${image.url}/healthz`, { timeoutMs: 10_000, alive: () => child.exitCode === null });
+  await waitForOk(`${image.url}/healthz`, {
+    timeoutMs: 10_000,
+    alive: () => child.exitCode === null,
+    header: ['x-instance', instance],
+  });
   // The gateway with no service behind it: only its static locations matter here.
   const nowhere = '127.0.0.1:9';
   gateway = await startGateway({
