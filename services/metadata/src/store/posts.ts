@@ -133,45 +133,6 @@ export function postStore(shards: Shards) {
       });
     },
 
-    /**
-     * Adds (or removes) a like with its event, in one transaction on the post's shard, and nothing else:
-     * the post's counter is applied later from the event (store/counters.ts), so likes of one post never
-     * wait for each other. 'missing' when the post is gone; 'unchanged' when the like already was (or was
-     * not) there.
-     */
-    async setLike(
-      postId: string,
-      userId: string,
-      liked: boolean,
-      eventFor: (authorId: string) => AnyCloudEvent,
-    ): Promise<'changed' | 'unchanged' | 'missing'> {
-      const shard = shards.forId(postId);
-      return inTransaction(shard, async (tx) => {
-        const posts = tx.table('posts');
-        const likes = tx.table('likes');
-        // One statement: the post must be live; a plain read (no row lock), so concurrent likes of one
-        // post proceed in parallel. A like racing the post's deletion may land; it is never shown.
-        type Outcome = { author_id: string | null; changed: boolean }[];
-        const [row] = liked
-          ? await tx.sql<Outcome>`
-              WITH post AS (SELECT author_id FROM ${posts} WHERE id = ${postId} AND deleted_at IS NULL),
-              done AS (
-                INSERT INTO ${likes} (post_id, user_id) SELECT ${postId}::bigint, ${userId}::bigint FROM post
-                ON CONFLICT DO NOTHING RETURNING 1)
-              SELECT (SELECT author_id FROM post) AS author_id, EXISTS (SELECT 1 FROM done) AS changed`
-          : await tx.sql<Outcome>`
-              WITH post AS (SELECT author_id FROM ${posts} WHERE id = ${postId} AND deleted_at IS NULL),
-              done AS (
-                DELETE FROM ${likes} WHERE post_id = ${postId} AND user_id = ${userId}
-                  AND EXISTS (SELECT 1 FROM post) RETURNING 1)
-              SELECT (SELECT author_id FROM post) AS author_id, EXISTS (SELECT 1 FROM done) AS changed`;
-        if (!row || row.author_id === null) return 'missing';
-        if (!row.changed) return 'unchanged';
-        await enqueue(tx.sql, tx.schema, eventFor(row.author_id));
-        return 'changed';
-      });
-    },
-
     /** Which of `postIds` `userId` has liked. */
     async likedBy(userId: string, postIds: readonly string[]): Promise<Set<string>> {
       const out = new Set<string>();
@@ -181,32 +142,6 @@ export function postStore(shards: Shards) {
         for (const row of rows) out.add(row.post_id);
       }
       return out;
-    },
-
-    /**
-     * Adds a comment (id minted on the post's shard) with its event; undefined when the post is gone. The
-     * post's comment counter follows from the event (store/counters.ts).
-     */
-    async addComment(
-      postId: string,
-      authorId: string,
-      text: string,
-      mentions: StoredMention[],
-      eventFor: (comment: CommentRow, postAuthorId: string) => AnyCloudEvent,
-    ): Promise<CommentRow | undefined> {
-      const shard = shards.forId(postId);
-      return inTransaction(shard, async (tx) => {
-        const [comment] = await tx.sql<(CommentRow & { post_author_id: string })[]>`
-          WITH post AS (SELECT author_id FROM ${tx.table('posts')} WHERE id = ${postId} AND deleted_at IS NULL)
-          INSERT INTO ${tx.table('comments')} (post_id, author_id, text, mentions)
-          SELECT ${postId}::bigint, ${authorId}::bigint, ${text}::text, ${tx.sql.json(mentions)}::jsonb FROM post
-          RETURNING id, post_id, author_id, text, mentions, created_at,
-            (SELECT author_id FROM post) AS post_author_id`;
-        if (!comment) return undefined;
-        const { post_author_id: postAuthorId, ...row } = comment;
-        await enqueue(tx.sql, tx.schema, eventFor(row, postAuthorId));
-        return row;
-      });
     },
 
     /** Comments of a post, oldest first. */
