@@ -18,7 +18,8 @@
  * Env: BENCH_ROUNDS (7).
  */
 import { openNamespace, stopTestInfra, waitFor } from '@instantpost/testing';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../../deploy/local/test/chromium.ts';
 import { Client } from '../../deploy/local/test/client.ts';
 import { openTestStack } from '../../deploy/local/test/stack-fixture.ts';
 import { type BenchFigure, latencyRatio, reportFigures } from '../report.ts';
@@ -30,16 +31,6 @@ const ROUNDS = Number(env.BENCH_ROUNDS ?? 7);
 const BUDGET_BYTES = 150 * 1024;
 const PASSWORD = 'correct horse battery';
 const REFRESH_KEY = 'instantpost.refreshToken'; // services/web/src/api/tokens.ts
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -131,7 +122,7 @@ async function visit(
 
 const ns = await openNamespace({ databases: 2 });
 const stack = await openTestStack(ns);
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+const browser = await launchChromium();
 try {
   // Bob follows alice, who has shared three phone photos: his home feed opens on them.
   const api = new Client(stack.url);

@@ -11,22 +11,12 @@ import { join } from 'node:path';
 import { openNamespace, stopTestInfra, type TestNamespace, waitFor } from '@instantpost/testing';
 import test, { type ExecutionContext } from 'ava';
 import axe from 'axe-core';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
+import { launchChromium } from './chromium.ts';
 import { Client } from './client.ts';
 import { openTestStack, type TestStack } from './stack-fixture.ts';
 
-/** The flags this machine needs (.library env doc): no sandbox as root, no calls to Google's hosts. */
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const PASSWORD = 'correct horse battery';
 /** Long enough for a photo to pass through processing and fan-out on a loaded 2-core machine. */
 const SLOW_MS = 45_000;
@@ -41,8 +31,7 @@ const ACCESS_TOKEN_TTL_SECONDS = 10;
 test.before(async () => {
   ns = await openNamespace({ databases: 2 });
   running = await openTestStack(ns, { env: { ACCESS_TOKEN_TTL_SECONDS: String(ACCESS_TOKEN_TTL_SECONDS) } });
-  // launch() gives every run a new, empty user-data-dir of its own (and removes it on close).
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+  browser = await launchChromium();
 });
 test.after.always(async () => {
   await browser?.close();
