@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chownSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -17,7 +17,6 @@ import { ensureWebBuild, WEB_DIR, WEB_DIST } from '../src/web.ts';
 const IMAGE_CONFIG = join(WEB_DIR, 'image/nginx.conf');
 
 let work: string;
-let dist: string;
 let gateway: Gateway;
 let image: { url: string; child: ChildProcess; stderr: () => string };
 
@@ -36,7 +35,7 @@ function localConfig(port: number, instance: string): string {
     )
     // The pod's /tmp first: the root put in next may itself be under /tmp (a clone there, as CI's).
     .replaceAll(' /tmp/', ` ${work}/`)
-    .replace(/root \/usr\/share\/nginx\/html;/, `root ${dist};`);
+    .replace(/root \/usr\/share\/nginx\/html;/, `root ${WEB_DIST};`);
   for (const [what, pattern] of [
     ['listen 8080', /listen 8080;/],
     ['root /usr/share/nginx/html', /root \/usr\/share\/nginx\/html;/],
@@ -51,9 +50,6 @@ function localConfig(port: number, instance: string): string {
 test.before(async () => {
   await ensureWebBuild();
   work = mkdtempSync(join(tmpdir(), 'instantpost-web-image-'));
-  // A copy of its own: parallel tests' stacks may swap services/web/dist for a fresh build meanwhile.
-  dist = join(work, 'dist');
-  cpSync(WEB_DIST, dist, { recursive: true });
   // Workers run as nobody when the tests run as root; they write nginx's scratch files here.
   if (process.getuid?.() === 0) chownSync(work, 65534, 65534);
   const nginx = findNginx();
@@ -92,7 +88,7 @@ test.before(async () => {
     s3: { endpoint: 'http://127.0.0.1:9', bucket: 'none' },
     uploadMaxBytes: 1024 * 1024,
     mediaUrlSigningKey: 'k'.repeat(64),
-    webRoot: dist,
+    webRoot: WEB_DIST,
   });
 });
 
@@ -122,7 +118,7 @@ async function answer(base: string, path: string, init: RequestInit = {}) {
 }
 
 test('every path answers as through the gateway: the app, its hashed assets, client routes, API and media 404s', async (t) => {
-  const assets = readdirSync(join(dist, 'assets'));
+  const assets = readdirSync(join(WEB_DIST, 'assets'));
   const script = assets.find((a) => a.endsWith('.js'));
   const style = assets.find((a) => a.endsWith('.css'));
   t.truthy(script && style, 'the build made a script and a stylesheet');
