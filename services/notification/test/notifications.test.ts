@@ -42,7 +42,11 @@ test('each event notifies the right recipient with the right actor and post', as
   const comment = postId();
   await world.publish('follow.created', { followerId: bob.id, followeeId: alice.id, state: 'following' });
   await world.publish('follow.created', { followerId: carol.id, followeeId: dave.id, state: 'requested' });
+  // The consumer handles events concurrently, so two published a moment apart may be listed either way
+  // round; each step here comes after the one before is handled, as it would from people.
+  await world.settled();
   await world.publish('like.created', { postId: post, postAuthorId: alice.id, userId: bob.id });
+  await world.settled();
   await world.publish('comment.created', {
     commentId: comment,
     postId: post,
