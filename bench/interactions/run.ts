@@ -19,7 +19,7 @@
  *   npm run bench -- interactions        (pinned: services and servers on CPU 0, this generator on CPU 1)
  *
  * Env: BENCH_USERS (200), BENCH_POSTS_PER_USER (2), BENCH_CONNECTIONS (50), BENCH_SECONDS (8),
- * BENCH_ROUNDS (2), BENCH_PG_POOL_MAX (4, each service's pool per database).
+ * BENCH_ROUNDS (2), BENCH_PG_POOL_MAX (4, each service's pool per database), BENCH_PHASES (all; e.g. `spread,hot`).
  */
 
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -47,6 +47,8 @@ const CONNECTIONS = Number(env.BENCH_CONNECTIONS ?? 50);
 const SECONDS = Number(env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(env.BENCH_ROUNDS ?? 2);
 const PG_POOL_MAX = env.BENCH_PG_POOL_MAX ?? '4';
+/** Only the phases whose names contain one of these words (comma-separated), e.g. `spread,hot`. */
+const PHASES = env.BENCH_PHASES?.split(',').filter(Boolean);
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -210,9 +212,10 @@ try {
     },
   ];
 
+  const chosen = PHASES ? phases.filter((p) => PHASES.some((word) => p.name.includes(word))) : phases;
   const results = new Map<string, { stack: Run[]; bare: Run[]; drain: number[] }>();
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const phase of phases) {
+    for (const phase of chosen) {
       const entry = results.get(phase.name) ?? { stack: [], bare: [], drain: [] };
       const order = round % 2 ? (['stack', 'bare'] as const) : (['bare', 'stack'] as const);
       for (const which of order) {

@@ -42,9 +42,13 @@ function pipeOutput(child: ChildProcess, label: string, sink: LogSink): WriteStr
  */
 export type Runtime = 'node' | 'tsx';
 
-/** Node's arguments before the script for a runtime. */
+/**
+ * Node's arguments before the script for a runtime, plus SERVICE_NODE_ARGS from the environment (flags
+ * NODE_OPTIONS refuses, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile every service of a bench).
+ */
 export function runtimeArgs(runtime: Runtime): string[] {
-  return runtime === 'tsx' ? ['--import', 'tsx'] : [];
+  const extra = (process.env.SERVICE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  return [...(runtime === 'tsx' ? ['--import', 'tsx'] : []), ...extra];
 }
 
 /** Runs `node <script>` in a service's folder and resolves with its exit code. */
