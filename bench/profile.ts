@@ -88,9 +88,14 @@ function profilesIn(paths: string[]): string[] {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const count = Number(args.find((a) => a.startsWith('top='))?.slice(4) ?? 15);
+  const usage = 'usage: node --import tsx bench/profile.ts <profile or folder>... [top=15]\n';
+  if (args.includes('--help')) {
+    process.stdout.write(usage);
+    process.exit(0);
+  }
   const files = profilesIn(args.filter((a) => !a.startsWith('top=')));
   if (files.length === 0) {
-    process.stderr.write('usage: node --import tsx bench/profile.ts <profile or folder>... [top=15]\n');
+    process.stderr.write(usage);
     process.exit(2);
   }
   const line = (ms: number, busy: number, what: string) =>
