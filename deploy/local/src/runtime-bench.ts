@@ -17,7 +17,6 @@ import { parseArgs } from 'node:util';
 import { SERVICE_PORTS, type ServiceName } from '@instantpost/chassis';
 import { makeTestKeys, testEnvironment } from '@instantpost/chassis/testing';
 import { openNamespace, stopTestInfra } from '@instantpost/testing';
-import { freePort } from './ports.ts';
 import { type Runtime, ServiceProcess } from './service-process.ts';
 import { type StackOptions, setupStack } from './stack.ts';
 
@@ -78,7 +77,7 @@ async function measure(
   logFile: string,
   idleMs: number,
 ): Promise<Sample> {
-  const process_ = new ServiceProcess(service, 0, await freePort(), env, { file: logFile }, runtime);
+  const process_ = new ServiceProcess(service, 0, 0, env, { file: logFile }, runtime);
   const started = performance.now();
   try {
     await process_.start(60_000);

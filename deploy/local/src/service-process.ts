@@ -137,6 +137,30 @@ export async function lowerPriority(pid: number, priority: CpuPriority): Promise
   if (priority.idle && haveChrt) await execFileAsync('chrt', ['-a', '--idle', '-p', '0', String(pid)]);
 }
 
+/** The port a service started with PORT=0 reports once it listens. */
+function boundPort(child: ChildProcess, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const done = (fn: () => void) => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      fn();
+    };
+    const onMessage = (message: unknown) => {
+      const port = (message as { type?: unknown; port?: unknown } | null)?.port;
+      if ((message as { type?: unknown }).type === 'listening' && typeof port === 'number')
+        done(() => resolve(port));
+    };
+    const onExit = () => done(() => reject(new Error('process exited before it listened')));
+    const timer = setTimeout(
+      () => done(() => reject(new Error(`no port reported after ${timeoutMs} ms`))),
+      timeoutMs,
+    );
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
 /** One running replica of a service. */
 export class ServiceProcess {
   private child: ChildProcess | undefined;
@@ -144,7 +168,7 @@ export class ServiceProcess {
 
   readonly service: ServiceName;
   readonly replica: number;
-  readonly port: number;
+  private listenPort: number;
   private readonly env: NodeJS.ProcessEnv;
   private readonly sink: LogSink;
   readonly runtime: Runtime;
@@ -162,7 +186,7 @@ export class ServiceProcess {
   ) {
     this.service = service;
     this.replica = replica;
-    this.port = port;
+    this.listenPort = port;
     this.env = env;
     this.sink = sink;
     this.runtime = runtime;
@@ -171,6 +195,15 @@ export class ServiceProcess {
 
   get name(): string {
     return `${this.service}#${this.replica}`;
+  }
+
+  /**
+   * The port it listens on: the one it was given or, given 0, the one its first start bound (the child
+   * reports it), kept for restarts so the gateway's upstream stays right. A port chosen here and bound in
+   * the child could be taken in between by another test's process.
+   */
+  get port(): number {
+    return this.listenPort;
   }
 
   get pid(): number | undefined {
@@ -191,8 +224,9 @@ export class ServiceProcess {
       [...runtimeArgs(this.runtime), '--import', '@instantpost/telemetry/register', 'src/main.ts'],
       {
         cwd: serviceDir(this.service),
-        env: { ...this.env, PORT: String(this.port), SERVICE_NAME: this.service },
-        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...this.env, PORT: String(this.listenPort), SERVICE_NAME: this.service },
+        // The IPC channel only carries the bound port (libs/chassis run.ts `announcePort`).
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       },
     );
     this.child = child;
@@ -204,6 +238,7 @@ export class ServiceProcess {
       }),
     );
     try {
+      if (this.listenPort === 0) this.listenPort = await boundPort(child, timeoutMs);
       await waitForOk(`http://127.0.0.1:${this.port}/readyz`, { timeoutMs, alive: () => this.running });
     } catch (err) {
       throw new Error(`${this.name}: ${(err as Error).message}`, { cause: err });

@@ -2,7 +2,6 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SERVICE_PORTS, type ServiceName } from '@instantpost/chassis';
 import { type Gateway, type GatewayTuning, startGateway } from './nginx.ts';
-import { freePort } from './ports.ts';
 import {
   allButFirstCpu,
   type CpuPriority,
@@ -107,7 +106,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   for (const service of SERVICES) {
     const count = options.replicas?.[service] ?? 1;
     for (let replica = 0; replica < count; replica++) {
-      const port = options.ports === 'default' ? SERVICE_PORTS[service] + 10 * replica : await freePort();
+      // 0: the child binds a port of its choosing and reports it (no port chosen here and taken meanwhile).
+      const port = options.ports === 'default' ? SERVICE_PORTS[service] + 10 * replica : 0;
       processes.push(
         new ServiceProcess(
           service,

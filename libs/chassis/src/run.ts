@@ -73,6 +73,18 @@ export async function runService<S extends ConfigSpec>(options: RunServiceOption
       await flushErrorTracking();
     },
   });
+  announcePort(app);
+}
+
+/**
+ * Tells the parent that started this process with an IPC channel (the local stack and tests start
+ * services with PORT=0) which port it bound; without a channel (a cluster, a terminal) it does nothing.
+ */
+function announcePort(app: FastifyInstance): void {
+  const address = app.server.address();
+  if (!process.send || typeof address !== 'object' || address === null) return;
+  process.send({ type: 'listening', port: address.port });
+  process.channel?.unref();
 }
 
 /** A service's configuration, logger and clients for its operator commands (rebuild, reprocess, ...). */
