@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import rateLimit from '@fastify/rate-limit';
-import { type Logger, responseTraceparent, setHttpRoute } from '@instantpost/telemetry';
+import { type Logger, responseTraceparent, setHttpRoute, tracedRequestHandler } from '@instantpost/telemetry';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { registerAuth } from './auth.ts';
@@ -36,6 +37,11 @@ export interface HttpAppOptions {
   trustedProxies?: readonly string[] | undefined;
   /** Sessions that ended: their access tokens are refused (filled from `session.revoked` by the chassis). */
   revocations?: SessionRevocations | undefined;
+  /**
+   * A GET or HEAD without a caller's `traceparent` gets an HTTP server span once in this many (default
+   * 100; 1 every read, 0 none); every other request always gets one (telemetry's `tracedRequestHandler`).
+   */
+  readTraceSampleEvery?: number | undefined;
 }
 
 const REQUEST_ID = 'x-request-id';
@@ -61,14 +67,32 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
       options.trustedProxies && options.trustedProxies.length > 0 ? [...options.trustedProxies] : false,
     return503OnClosing: true,
     forceCloseConnections: true,
+    // Fastify's own server, with the HTTP server span (telemetry) around the requests that get one.
+    serverFactory: (handler, fastifyOptions) => {
+      // As Fastify sets up its own server (its options carry its defaults by now).
+      const opts = fastifyOptions as {
+        keepAliveTimeout?: number;
+        requestTimeout?: number;
+        connectionTimeout?: number;
+        maxRequestsPerSocket?: number;
+      };
+      const server = createServer(
+        tracedRequestHandler(handler, { readSampleEvery: options.readTraceSampleEvery }),
+      );
+      if (opts.keepAliveTimeout !== undefined) server.keepAliveTimeout = opts.keepAliveTimeout;
+      if (opts.requestTimeout !== undefined) server.requestTimeout = opts.requestTimeout;
+      if (opts.connectionTimeout !== undefined) server.setTimeout(opts.connectionTimeout);
+      if (opts.maxRequestsPerSocket) server.maxRequestsPerSocket = opts.maxRequestsPerSocket;
+      return server;
+    },
   });
   // Callback-style hooks (here and in metrics.ts): an async hook costs a promise on every request.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID, request.id);
-    // The HTTP instrumentation's server span (telemetry) is active here: the route names it, and the
-    // response names its trace, the one every event this request causes continues.
-    if (request.routeOptions.url) setHttpRoute(request.routeOptions.url);
-    reply.header('traceparent', responseTraceparent());
+    // The request's HTTP server span (telemetry; every write, sampled reads) is active here: the route
+    // names it, and the response names its trace, the one every event this request causes continues.
+    if (request.routeOptions.url) setHttpRoute(request.raw, request.routeOptions.url);
+    reply.header('traceparent', responseTraceparent(request.raw));
     done();
   });
   registerProblemHandler(app);

@@ -1,4 +1,9 @@
-export { responseTraceparent, setHttpRoute } from './http-server.ts';
+export {
+  responseTraceparent,
+  type ServerTracingOptions,
+  setHttpRoute,
+  tracedRequestHandler,
+} from './http-server.ts';
 export { createLogger, type Logger, type LoggerOptions, REDACTED_PATHS } from './logger.ts';
 export {
   contextFromTraceparent,

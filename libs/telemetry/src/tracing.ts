@@ -56,23 +56,22 @@ export function startTelemetry(options: TelemetryOptions): void {
 }
 
 /**
- * HTTP server and client spans (the server span is where a request's trace starts; S3 calls show as
- * client spans too), Redis commands and S3 operations. postgres.js has no OpenTelemetry instrumentation.
+ * HTTP client spans (S3 calls show as client spans), Redis commands and S3 operations. HTTP server spans
+ * are libs/http's (`tracedRequestHandler` in http-server.ts: every write, sampled reads), not the HTTP
+ * instrumentation's, which would wrap every incoming request. postgres.js has no OpenTelemetry
+ * instrumentation.
  */
 function instrumentations() {
   return [
     new HttpInstrumentation({
+      disableIncomingRequestInstrumentation: true,
       // An outgoing call outside any trace (a library's own housekeeping) is not worth a trace of its own.
       requireParentforOutgoingSpans: true,
-      // Probes and scrapes would be most of the spans and none of the interest.
-      ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.has(req.url?.split('?', 1)[0] ?? ''),
     }),
     new IORedisInstrumentation({ requireParentSpan: true }),
     new AwsInstrumentation({ suppressInternalInstrumentation: true }),
   ];
 }
-
-const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
  * Packages an instrumentation patches that services import straight from ES modules (see register.ts).
