@@ -50,6 +50,8 @@ test('cached post, grid and profile JSON is byte for byte what the schema serial
     const post = await raw(`/v1/posts/${first}`, fan.token);
     t.is(post.headers['content-type'], 'application/json; charset=utf-8');
     t.is(post.body, await viaSchema(PostSchema, JSON.parse(post.body)));
+    const anonymous = await raw(`/v1/posts/${first}`);
+    t.is(anonymous.body, await viaSchema(PostSchema, JSON.parse(anonymous.body)));
     const grid = await raw(`/v1/users/${author.id}/posts?limit=1`, fan.token);
     t.is(grid.body, await viaSchema(Page(PostSchema), JSON.parse(grid.body)));
     t.not(JSON.parse(grid.body).nextCursor, null);

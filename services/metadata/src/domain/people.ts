@@ -38,6 +38,17 @@ export function people(deps: { accounts: AccountStore; follows: FollowStore; cac
   };
   const countsCache = deps.cache.json<Counts>(CACHED.counts);
 
+  const idOf = async (username: string): Promise<string | undefined> => {
+    let id = userIds.get(username);
+    if (id === undefined) {
+      id = await deps.accounts.userIdByUsername(username);
+      if (id === undefined) return undefined;
+      if (userIds.size >= USERNAMES_MAX) userIds.delete(userIds.keys().next().value as string);
+      userIds.set(username, id);
+    }
+    return id;
+  };
+
   const accounts = async (ids: readonly string[]): Promise<Map<string, Account>> => {
     const unique = [...new Set(ids)];
     const cached = await accountCache.getMany(unique);
@@ -82,14 +93,40 @@ export function people(deps: { accounts: AccountStore; follows: FollowStore; cac
     },
 
     async byUsername(username: string): Promise<Account | undefined> {
-      let id = userIds.get(username);
-      if (id === undefined) {
-        id = await deps.accounts.userIdByUsername(username);
-        if (id === undefined) return undefined;
-        if (userIds.size >= USERNAMES_MAX) userIds.delete(userIds.keys().next().value as string);
-        userIds.set(username, id);
+      const id = await idOf(username);
+      return id === undefined ? undefined : account(id);
+    },
+
+    /** The id of a username (in process once seen: usernames never change hands). */
+    idOf,
+
+    /**
+     * A profile and the viewer's follow edge to it in ONE Redis round trip, when all of it is cached;
+     * undefined otherwise (the caller reads the long way, which fills the caches).
+     */
+    async cachedProfile(
+      viewerId: string | undefined,
+      id: string,
+    ): Promise<{ profile: Profile; state: EdgeState } | undefined> {
+      const asks = viewerId !== undefined && viewerId !== id;
+      const read = await deps.cache.readAll(
+        [
+          [CACHED.account, id],
+          [CACHED.counts, id],
+        ],
+        asks ? [[FLAGS.follows, viewerId, id]] : [],
+      );
+      if (!read) return undefined;
+      const found = accountCache.parsed(id, read[0] ?? null);
+      const counted = countsCache.parsed(id, read[1] ?? null);
+      if (!found || !counted) return undefined;
+      let state: EdgeState = 'none';
+      if (asks) {
+        const hit = read[2];
+        if (hit !== 'following' && hit !== 'requested' && hit !== 'none') return undefined;
+        state = hit;
       }
-      return account(id);
+      return { profile: { ...found, counts: counted }, state };
     },
 
     /** The viewer's follow edge to the owner ('none' for anonymous callers and oneself). */

@@ -22,6 +22,12 @@ import {
 
 /** How many of an author's newest post ids are cached for the grid (a page of up to 100, plus one). */
 const GRID_IDS = 101;
+/** Post → author pairs kept in process (~150 bytes each). */
+const KNOWN_AUTHORS = 100_000;
+
+/** A flag cache value, or undefined when absent or a tombstone (ask Postgres). */
+const flagValue = (raw: string | null): string | undefined =>
+  raw === null || raw.startsWith('x:') ? undefined : raw;
 
 /** Posts: created from processed media, read with the visibility rule, deleted by their author, tags. */
 export function posts(deps: {
@@ -36,6 +42,7 @@ export function posts(deps: {
   const authors = deps.cache.postAuthors;
   const likedCache = deps.cache.flags(FLAGS.liked);
   const gridCache = deps.cache.json<string[]>(CACHED.grid);
+  const accountCache = deps.cache.json<Account>(CACHED.account);
   const written = new WeakMap<CachedPost, { author: Account; expires: number; fragments: PostFragments }>();
 
   /** Resolves @names to accounts; unknown names are ignored. */
@@ -108,10 +115,21 @@ export function posts(deps: {
   };
 
   /**
-   * Rows for a viewer as JSON (post-json.ts), invisible ones dropped. What does not change between
-   * requests is written once per post object (the cache hands out one object per cached text), author
-   * object and URL expiry bucket.
+   * A visible post as JSON (post-json.ts). What does not change between requests is written once per post
+   * object (the cache hands out one object per cached text), author object and URL expiry bucket.
    */
+  const rowJson = (r: CachedPost, author: Account, liked: boolean, expires: number): string => {
+    let known = written.get(r);
+    if (known?.author !== author || known.expires !== expires) {
+      const urlOf: RenditionUrl = (mediaId, name, format) =>
+        deps.mediaUrls.url(mediaId, name, format, expires);
+      known = { author, expires, fragments: postFragments(postViewOf(r, summaryOf(author), false, urlOf)) };
+      written.set(r, known);
+    }
+    return postJson(known.fragments, r.like_count, r.comment_count, liked);
+  };
+
+  /** Rows for a viewer as JSON, invisible ones dropped. */
   const renderJson = async (viewerId: string | undefined, rows: readonly CachedPost[]): Promise<string[]> => {
     const accounts = await people.accounts(rows.map((r) => r.author_id));
     const visible = new Map<string, Account>();
@@ -127,17 +145,103 @@ export function posts(deps: {
             shown.map((r) => r.id),
           );
     const expires = deps.mediaUrls.expires();
-    return shown.map((r) => {
-      const author = visible.get(r.author_id) as Account;
-      let known = written.get(r);
-      if (known?.author !== author || known.expires !== expires) {
-        const urlOf: RenditionUrl = (mediaId, name, format) =>
-          deps.mediaUrls.url(mediaId, name, format, expires);
-        known = { author, expires, fragments: postFragments(postViewOf(r, summaryOf(author), false, urlOf)) };
-        written.set(r, known);
+    return shown.map((r) => rowJson(r, visible.get(r.author_id) as Account, liked.has(r.id), expires));
+  };
+
+  // A post's author never changes: known authors let a warm read ask Redis for everything at once.
+  const authorOfPost = new Map<string, string>();
+  const rememberAuthor = (postId: string, authorId: string) => {
+    if (authorOfPost.size >= KNOWN_AUTHORS) authorOfPost.delete(authorOfPost.keys().next().value as string);
+    authorOfPost.set(postId, authorId);
+  };
+
+  /**
+   * A warm post read in ONE Redis round trip (post, author, the viewer's liked and follow flags). Undefined
+   * when anything it needs is not cached (or Redis fails): the caller reads the long way, which fills it.
+   * Throws 404 exactly where the long way would (a private author the viewer does not follow).
+   */
+  const warmView = async (viewerId: string | undefined, id: string, authorId: string) => {
+    const read = await deps.cache.readAll(
+      [
+        [CACHED.post, id],
+        [CACHED.account, authorId],
+      ],
+      viewerId === undefined
+        ? []
+        : [
+            [FLAGS.liked, viewerId, id],
+            [FLAGS.follows, viewerId, authorId],
+          ],
+    );
+    if (!read) return undefined;
+    const [postText = null, accountText = null, likedRaw = null, followsRaw = null] = read;
+    const post = postCache.parsed(id, postText);
+    const author = accountCache.parsed(authorId, accountText);
+    if (!post || !author || post.author_id !== authorId) return undefined;
+    if (author.isPrivate && viewerId !== author.id) {
+      if (viewerId === undefined) throw postNotFound();
+      const state = flagValue(followsRaw);
+      if (state === undefined) return undefined;
+      if (state !== 'following') throw postNotFound();
+    }
+    let liked = false;
+    if (viewerId !== undefined) {
+      const flag = flagValue(likedRaw);
+      if (flag === undefined) return undefined;
+      liked = flag === '1';
+    }
+    return rowJson(post, author, liked, deps.mediaUrls.expires());
+  };
+
+  /**
+   * The first page of a grid in TWO Redis round trips (author, cached grid ids and the viewer's follow
+   * flag; then the posts and the viewer's liked flags), when all of it is cached; undefined otherwise (the
+   * caller reads the long way, which fills the caches). Throws 404 exactly where the long way would.
+   */
+  const warmGrid = async (viewerId: string | undefined, authorId: string, limit: number) => {
+    const asks = viewerId !== undefined && viewerId !== authorId;
+    const first = await deps.cache.readAll(
+      [
+        [CACHED.account, authorId],
+        [CACHED.grid, authorId],
+      ],
+      asks ? [[FLAGS.follows, viewerId, authorId]] : [],
+    );
+    if (!first) return undefined;
+    const author = accountCache.parsed(authorId, first[0] ?? null);
+    const ids = gridCache.parsed(authorId, first[1] ?? null);
+    if (!author || !ids) return undefined;
+    if (author.isPrivate && viewerId !== authorId) {
+      if (viewerId === undefined) throw userNotFound();
+      const state = flagValue(first[2] ?? null);
+      if (state === undefined) return undefined;
+      if (state !== 'following') throw userNotFound();
+    }
+    const pageIds = ids.slice(0, limit);
+    const second =
+      pageIds.length === 0
+        ? []
+        : await deps.cache.readAll(
+            pageIds.map((id) => [CACHED.post, id] as const),
+            viewerId === undefined ? [] : pageIds.map((id) => [FLAGS.liked, viewerId, id] as const),
+          );
+    if (!second) return undefined;
+    const expires = deps.mediaUrls.expires();
+    const items: string[] = [];
+    for (const [i, id] of pageIds.entries()) {
+      // A post not cached (or deleted: a tombstone) goes the long way, which drops deleted posts.
+      const post = postCache.parsed(id, second[i] ?? null);
+      if (!post || post.author_id !== authorId) return undefined;
+      let liked = false;
+      if (viewerId !== undefined) {
+        const flag = flagValue(second[pageIds.length + i] ?? null);
+        if (flag === undefined) return undefined;
+        liked = flag === '1';
       }
-      return postJson(known.fragments, r.like_count, r.comment_count, liked.has(r.id));
-    });
+      items.push(rowJson(post, author, liked, expires));
+    }
+    const last = pageIds.at(-1);
+    return pageJson(items, ids.length > limit && last ? encodeCursor(last) : null);
   };
 
   return {
@@ -202,7 +306,13 @@ export function posts(deps: {
 
     /** A post as JSON (PostSchema), or 404. */
     async view(viewerId: string | undefined, id: string): Promise<string> {
+      const authorId = authorOfPost.get(id);
+      if (authorId !== undefined) {
+        const warm = await warmView(viewerId, id, authorId);
+        if (warm !== undefined) return warm;
+      }
       const post = await livePost(id);
+      if (post) rememberAuthor(id, post.author_id);
       const [json] = post ? await renderJson(viewerId, [post]) : [];
       if (json === undefined) throw postNotFound();
       return json;
@@ -230,6 +340,10 @@ export function posts(deps: {
 
     /** A page of the author's grid as JSON (Page(PostSchema)); the first pages without Postgres. */
     async grid(viewerId: string | undefined, authorId: string, page: Page): Promise<string> {
+      if (page.after === undefined && page.limit < GRID_IDS) {
+        const warm = await warmGrid(viewerId, authorId, page.limit);
+        if (warm !== undefined) return warm;
+      }
       const author = await people.account(authorId);
       if (!author || !(await people.canSee(viewerId, author))) throw userNotFound();
       const ids =

@@ -153,7 +153,15 @@ export function accountRoutes(
       },
     },
     async (request) => {
-      const account = await deps.people.byUsername(request.params.id);
+      const viewerId = request.user?.id;
+      const id = await deps.people.idOf(request.params.id);
+      if (id === undefined) throw userNotFound();
+      const warm = await deps.people.cachedProfile(viewerId, id);
+      if (warm) {
+        const { profile, state } = warm;
+        return { ...profile, viewer: { following: state === 'following', requested: state === 'requested' } };
+      }
+      const account = await deps.people.account(id);
       if (!account) throw userNotFound();
       const profile = await deps.people.profile(account.id);
       if (!profile) throw userNotFound();

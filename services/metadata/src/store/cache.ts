@@ -65,6 +65,10 @@ export function cacheStore(
       async get(id: string): Promise<T | undefined> {
         return parse(id, await open(redis.get(`${prefix}:${id}`), null, 'cache read'));
       },
+      /** The value of a text read by another command (`postRead`): the same object for the same text. */
+      parsed(id: string, text: string | null): T | undefined {
+        return parse(id, text);
+      },
       async getMany(ids: readonly string[]): Promise<(T | undefined)[]> {
         if (ids.length === 0) return [];
         const texts = await open(
@@ -88,10 +92,31 @@ export function cacheStore(
     };
   };
 
+  const r = redis as ReadAllRedis;
+  if (typeof r.metadataReadAll !== 'function') redis.defineCommand('metadataReadAll', { lua: READ_ALL });
+
   return {
     json,
     flags: (prefix: string) => flagCache(redis, prefix, options.ttlSeconds, open),
     postAuthors: postAuthorMap(redis, options.postAuthorBuckets, open),
+
+    /**
+     * Everything a warm read needs in ONE round trip: the cached JSON of `kind:id` keys and single fields of
+     * flag hashes (`[kind, viewerId, field]`), raw (null when absent, '' or `x:<ms>` for tombstones).
+     * Undefined when Redis fails (the caller reads the long way).
+     */
+    async readAll(
+      json: readonly (readonly [string, string])[],
+      flags: readonly (readonly [string, string, string])[] = [],
+    ): Promise<(string | null)[] | undefined> {
+      const keys = [
+        ...json.map(([kind, id]) => `${kind}:${id}`),
+        ...flags.map(([kind, viewer]) => `${kind}:${viewer}`),
+      ];
+      const read = r.metadataReadAll(keys.length, ...keys, json.length, ...flags.map(([, , field]) => field));
+      const found = await open(read, undefined, 'cache read');
+      return found?.map((v) => v ?? null);
+    },
 
     /**
      * How long this client must wait before trying this username again (0: go ahead), or before trying
@@ -196,6 +221,20 @@ for i = 4, #ARGV, 3 do
 end
 redis.call('EXPIRE', KEYS[1], ttl, 'NX')
 return 0`;
+
+// KEYS: string keys, then hash keys; ARGV[1]: how many string keys, then one field per hash key. Returns
+// their values in order (nil for absent: Lua false).
+const READ_ALL = `
+local n = tonumber(ARGV[1])
+local out = {}
+for i = 1, #KEYS do
+  if i <= n then out[i] = redis.call('GET', KEYS[i]) else out[i] = redis.call('HGET', KEYS[i], ARGV[i - n + 1]) end
+end
+return out`;
+
+type ReadAllRedis = Redis & {
+  metadataReadAll(numKeys: number, ...args: (string | number)[]): Promise<(string | null)[]>;
+};
 
 type FlagRedis = Redis & {
   metadataFillFlags(numKeys: number, ...args: (string | number)[]): Promise<number>;
