@@ -1,7 +1,8 @@
 import { createEvent, type EventData } from '@instantpost/events';
 import type { NotificationStore, NotificationTx } from '../store/notifications.ts';
+import { type LikeChange, planLikeBatch } from './like-batch.ts';
 import { createdData } from './present.ts';
-import { followApprovedIntents } from './rules.ts';
+import { followApprovedIntents, likeIntents } from './rules.ts';
 import type { Intent, StoredNotification } from './types.ts';
 import type { UnreadCounts } from './unread.ts';
 
@@ -76,7 +77,59 @@ export function createNotifier(deps: NotifierDeps) {
     return group;
   }
 
+  /**
+   * One shard's likes and unlikes of a batch in one transaction: the inbox keys claimed in one statement,
+   * the like groups of every touched (recipient, post) locked in one (the same locks as the per-event
+   * path) and read in one pipeline, the outcome decided in memory (like-batch.ts) and written back in one
+   * more, then the announcements (outbox) in one insert. Returns each recipient's unread change.
+   */
+  async function likesOnShard(
+    tx: NotificationTx,
+    changes: readonly LikeChange[],
+  ): Promise<Map<string, number>> {
+    const [fresh, , state] = await Promise.all([
+      tx.claimMany(changes.map((c) => `${c.eventId}:${c.recipientId}`)),
+      tx.lockManyLikeGroups(changes),
+      tx.likeBatchState(changes),
+    ]);
+    // each event once per recipient: a duplicate in the batch (or one handled before) does nothing
+    const once = changes.filter((c) => fresh.delete(`${c.eventId}:${c.recipientId}`));
+    if (once.length === 0) return new Map();
+    const plan = planLikeBatch({ changes: once, ...state, windowMs: deps.likeGroupWindowMs });
+    const announced = await tx.applyLikeBatch(plan);
+    await tx.enqueue(
+      announced.map((item) => createEvent('notification.created', createdData(item), { source: SOURCE })),
+    );
+    return plan.unread;
+  }
+
   return {
+    /**
+     * Likes and unlikes of a batch of events, with the effect of `notify(likeIntents)` and `unlike` on each
+     * in event-time order: one transaction per recipient shard, then the unread counts in one Redis round trip.
+     */
+    async likes(changes: readonly LikeChange[]): Promise<void> {
+      const relevant = changes.filter((c) => c.actorId !== c.recipientId);
+      const unreadChanges = new Map<string, number>();
+      const outside = await notifications.perRecipientShard(
+        consumer,
+        relevant,
+        (c) => c.recipientId,
+        async (tx, items) => {
+          for (const [recipientId, delta] of await likesOnShard(tx, items)) {
+            unreadChanges.set(recipientId, delta);
+          }
+        },
+      );
+      await unread.adjustMany(unreadChanges);
+      // ids of no shard of the map: the per-event path reports them as it does for single events
+      for (const c of outside) {
+        const data = { postId: c.postId, postAuthorId: c.recipientId, userId: c.actorId };
+        if (c.liked) await deliver(c.eventId, likeIntents(data, c.at)[0] as Intent);
+        else await this.unlike(c.eventId, data, c.at);
+      }
+    },
+
     /** Stores what one event means for each recipient. */
     async notify(eventId: string, intents: readonly Intent[]): Promise<void> {
       for (const intent of intents) await deliver(eventId, intent);

@@ -14,7 +14,7 @@ export function createUnreadCounts(deps: {
   notifications: Pick<NotificationStore, 'countUnread'>;
   cache: UnreadCache;
   /** The cached first pages: every change to a list that moves its count (or not) drops its page too. */
-  pages?: Pick<PageCache, 'drop'>;
+  pages?: Pick<PageCache, 'drop' | 'dropMany'>;
   logger: Logger;
 }) {
   const { notifications, cache, logger } = deps;
@@ -54,6 +54,15 @@ export function createUnreadCounts(deps: {
     /** After a committed change: a missing key stays missing (recounted on the next read). */
     async adjust(userId: string, delta: number): Promise<void> {
       await Promise.all([cache.adjust(userId, delta), dropPage(userId)]).catch(markStale(userId));
+    },
+    /** `adjust` for every recipient of a batch (0: the list changed, the count did not): two pipelines. */
+    async adjustMany(changes: ReadonlyMap<string, number>): Promise<void> {
+      if (changes.size === 0) return;
+      try {
+        await Promise.all([cache.adjustMany(changes), deps.pages?.dropMany(changes.keys())]);
+      } catch (err) {
+        for (const userId of changes.keys()) markStale(userId)(err);
+      }
     },
     /** After marking read: the next read recounts. */
     async forget(userId: string): Promise<void> {

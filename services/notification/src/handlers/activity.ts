@@ -1,61 +1,112 @@
 import { defineConsumer } from '@instantpost/bus';
+import type { CloudEvent } from '@instantpost/events';
+import type { LikeChange } from '../domain/like-batch.ts';
 import type { Notifier } from '../domain/notifier.ts';
 import { commentIntents, followIntents, likeIntents, postMentionIntents } from '../domain/rules.ts';
 import type { UserStore } from '../store/users.ts';
 
 export const ACTIVITY_CONSUMER = 'notification-activity';
 
+const SUBJECTS = [
+  'account.created',
+  'account.updated',
+  'follow.created',
+  'follow.approved',
+  'follow.deleted',
+  'post.published',
+  'post.deleted',
+  'like.created',
+  'like.deleted',
+  'comment.created',
+] as const;
+
+type ActivityEvent = CloudEvent<(typeof SUBJECTS)[number]>;
+
 /**
  * The one durable consumer of notification: every event that makes (or unmakes) an item, plus the
  * account events that give actors their names. Malformed events are dead-lettered by the runner;
  * duplicates are absorbed by the inbox (per event and recipient) and by upserts for accounts.
+ *
+ * First deliveries come in batches: the batch's likes and unlikes are written together (one transaction
+ * per recipient shard, `notifier.likes`); its other events go through their handlers one by one, in order.
+ * A batch that fails is retried event by event (libs/bus), through the same handlers as a redelivery.
  */
 export function activityConsumer(deps: {
   notifier: Notifier;
   users: Pick<UserStore, 'saveAccount'>;
   concurrency: number;
+  /** Most first deliveries per batch (libs/bus default: 100). */
+  batchSize?: number;
 }) {
   const { notifier, users } = deps;
+  const handle = async (event: ActivityEvent): Promise<void> => {
+    const at = new Date(event.time);
+    switch (event.type) {
+      case 'account.created': {
+        const d = event.data;
+        return users.saveAccount({ userId: d.userId, username: d.username, displayName: d.displayName, at });
+      }
+      case 'account.updated':
+        return users.saveAccount({ userId: event.data.userId, displayName: event.data.displayName, at });
+      case 'follow.created':
+        return notifier.notify(event.id, followIntents(event.data, at));
+      case 'follow.approved':
+        return notifier.followApproved(event.id, event.data, at);
+      case 'follow.deleted':
+        return notifier.followDeleted(event.id, event.data);
+      case 'post.published':
+        return notifier.notify(event.id, postMentionIntents(event.data, at));
+      case 'post.deleted':
+        return notifier.postDeleted(event.id, event.data);
+      case 'like.created':
+        return notifier.notify(event.id, likeIntents(event.data, at));
+      case 'like.deleted':
+        return notifier.unlike(event.id, event.data, at);
+      case 'comment.created':
+        return notifier.notify(event.id, commentIntents(event.data, at));
+    }
+  };
   return defineConsumer({
     name: ACTIVITY_CONSUMER,
     description: 'notifications from follows, likes, comments and mentions; actor names from accounts',
-    subjects: [
-      'account.created',
-      'account.updated',
-      'follow.created',
-      'follow.approved',
-      'follow.deleted',
-      'post.published',
-      'post.deleted',
-      'like.created',
-      'like.deleted',
-      'comment.created',
-    ],
-    settings: { concurrency: deps.concurrency },
+    subjects: SUBJECTS,
+    settings: {
+      concurrency: deps.concurrency,
+      ...(deps.batchSize === undefined ? {} : { batchSize: deps.batchSize }),
+    },
     handlers: {
-      'account.created': async (event) => {
-        const d = event.data;
-        await users.saveAccount({
-          userId: d.userId,
-          username: d.username,
-          displayName: d.displayName,
-          at: new Date(event.time),
-        });
-      },
-      'account.updated': async (event) => {
-        const d = event.data;
-        await users.saveAccount({ userId: d.userId, displayName: d.displayName, at: new Date(event.time) });
-      },
-      'follow.created': (event) => notifier.notify(event.id, followIntents(event.data, new Date(event.time))),
-      'follow.approved': (event) => notifier.followApproved(event.id, event.data, new Date(event.time)),
-      'follow.deleted': (event) => notifier.followDeleted(event.id, event.data),
-      'post.published': (event) =>
-        notifier.notify(event.id, postMentionIntents(event.data, new Date(event.time))),
-      'post.deleted': (event) => notifier.postDeleted(event.id, event.data),
-      'like.created': (event) => notifier.notify(event.id, likeIntents(event.data, new Date(event.time))),
-      'like.deleted': (event) => notifier.unlike(event.id, event.data, new Date(event.time)),
-      'comment.created': (event) =>
-        notifier.notify(event.id, commentIntents(event.data, new Date(event.time))),
+      'account.created': handle,
+      'account.updated': handle,
+      'follow.created': handle,
+      'follow.approved': handle,
+      'follow.deleted': handle,
+      'post.published': handle,
+      'post.deleted': handle,
+      'like.created': handle,
+      'like.deleted': handle,
+      'comment.created': handle,
+    },
+    // A run of likes and unlikes is written together; any other event first writes the run before it, so
+    // the batch's items are stored in the order of its events.
+    handleBatch: async (events) => {
+      let likes: LikeChange[] = [];
+      for (const event of events) {
+        if (event.type === 'like.created' || event.type === 'like.deleted') {
+          likes.push({
+            eventId: event.id,
+            liked: event.type === 'like.created',
+            recipientId: event.data.postAuthorId,
+            postId: event.data.postId,
+            actorId: event.data.userId,
+            at: new Date(event.time),
+          });
+          continue;
+        }
+        await notifier.likes(likes);
+        likes = [];
+        await handle(event);
+      }
+      await notifier.likes(likes);
     },
   });
 }

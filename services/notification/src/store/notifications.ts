@@ -1,6 +1,14 @@
-import { enqueue, withInbox } from '@instantpost/bus';
+import { enqueue, withInbox, withInboxBatch } from '@instantpost/bus';
 import type { AnyCloudEvent } from '@instantpost/events';
-import { inTransaction, onShard, type ShardConn, type Shards, type ShardTx } from '@instantpost/shards';
+import {
+  groupByShard,
+  inTransaction,
+  onShard,
+  type ShardConn,
+  type Shards,
+  type ShardTx,
+} from '@instantpost/shards';
+import type { LikeBatchPlan, StoredGroup, StoredMember, UnlikeMark } from '../domain/like-batch.ts';
 import {
   type Intent,
   LATEST_ACTORS,
@@ -36,19 +44,24 @@ function toStored(row: Row): StoredNotification {
   };
 }
 
-/** The reads of one shard (the recipient's), on its pool or in a transaction. */
-function reads(s: ShardConn) {
-  const { sql } = s;
-  /** The columns of an item plus its latest actors. */
-  const selectItems = () => sql`
+/** The columns of an item plus its latest actors (`n`: the items). */
+function selectItems(s: ShardConn) {
+  return s.sql`
     SELECT n.id, n.recipient_id, n.kind, n.post_id, n.comment_id, n.actor_count, n.version, n.last_at, n.read_at,
       ARRAY(SELECT a.actor_id FROM ${s.table('notification_actors')} a
             WHERE a.notification_id = n.id ORDER BY a.acted_at DESC, a.actor_id DESC LIMIT ${LATEST_ACTORS}) AS actor_ids
     FROM ${s.table('notifications')} n`;
+}
+
+/** The reads of one shard (the recipient's), on its pool or in a transaction. */
+function reads(s: ShardConn) {
+  const { sql } = s;
 
   return {
     async notificationById(recipientId: string, id: string): Promise<StoredNotification | undefined> {
-      const [row] = await sql<Row[]>`${selectItems()} WHERE n.recipient_id = ${recipientId} AND n.id = ${id}`;
+      const [row] = await sql<
+        Row[]
+      >`${selectItems(s)} WHERE n.recipient_id = ${recipientId} AND n.id = ${id}`;
       return row ? toStored(row) : undefined;
     },
 
@@ -59,7 +72,7 @@ function reads(s: ShardConn) {
       limit: number,
     ): Promise<StoredNotification[]> {
       const rows = await sql<Row[]>`
-        ${selectItems()}
+        ${selectItems(s)}
         WHERE n.recipient_id = ${recipientId} ${beforeVersion === undefined ? sql`` : sql`AND n.version < ${beforeVersion}`}
         ORDER BY n.version DESC LIMIT ${limit}`;
       return rows.map(toStored);
@@ -72,7 +85,7 @@ function reads(s: ShardConn) {
       limit: number,
     ): Promise<StoredNotification[]> {
       const rows = await sql<Row[]>`
-        ${selectItems()}
+        ${selectItems(s)}
         WHERE n.recipient_id = ${recipientId} AND n.version > ${afterVersion}
         ORDER BY n.version ASC LIMIT ${limit}`;
       return rows.map(toStored);
@@ -109,12 +122,15 @@ function writes(tx: ShardTx, consumer: string) {
     /** Claims `key` in the consumer's inbox; false when it was handled before (nothing to do). */
     claim: (key: string): Promise<boolean> => withInbox(sql, schema, consumer, key),
 
+    /** `claim` for many keys in one statement: the keys that were not claimed before. */
+    claimMany: (keys: readonly string[]): Promise<Set<string>> => withInboxBatch(sql, schema, consumer, keys),
+
     /** Claims an event once for this shard (a fan-out over every shard): inbox key `<event id>:<schema>`. */
     claimOnShard: (eventId: string): Promise<boolean> =>
       withInbox(sql, schema, consumer, `${eventId}:${schema}`),
 
     /** Writes an event to the outbox, published after the commit. */
-    enqueue: (event: AnyCloudEvent): Promise<void> => enqueue(sql, schema, event),
+    enqueue: (event: AnyCloudEvent | readonly AnyCloudEvent[]): Promise<void> => enqueue(sql, schema, event),
 
     /** Stores a new item with its one actor. */
     async insertNotification(intent: Intent): Promise<StoredNotification> {
@@ -179,6 +195,169 @@ function writes(tx: ShardTx, consumer: string) {
         SET actor_count = actor_count + 1, last_at = GREATEST(last_at, ${at}), version = ${sql(schema)}.next_id()
         WHERE id = ${notificationId}`;
       return read.notificationById(recipientId, notificationId);
+    },
+
+    /**
+     * `lockLikeGroups` for many (recipient, post) pairs in one statement, in hash order (two batches lock
+     * their common pairs in the same order), on the same keys as `lockLikeGroups`.
+     */
+    async lockManyLikeGroups(pairs: readonly { recipientId: string; postId: string }[]): Promise<void> {
+      const keys = [...new Set(pairs.map((p) => `${schema}:${p.recipientId}:${p.postId}`))];
+      if (keys.length === 0) return;
+      await sql`
+        SELECT pg_advisory_xact_lock(h) FROM (
+          SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(${keys}::text[]) AS k ORDER BY 1) AS locks`;
+    },
+
+    /**
+     * What a batch of likes and unlikes needs to know (read after `lockManyLikeGroups`, in the same
+     * pipeline): every unread like group of the pairs (oldest version first), which of the batch's actors
+     * are in them, and the actors' unlike marks. Three statements, one round trip.
+     */
+    likeBatchState(changes: readonly { recipientId: string; postId: string; actorId: string }[]): Promise<{
+      groups: StoredGroup[];
+      members: StoredMember[];
+      unlikes: UnlikeMark[];
+    }> {
+      const recipients = changes.map((c) => c.recipientId);
+      const posts = changes.map((c) => c.postId);
+      const actors = changes.map((c) => c.actorId);
+      type GroupRow = {
+        id: string;
+        recipient_id: string;
+        post_id: string;
+        first_at: Date;
+        last_at: Date;
+        actor_count: number;
+      };
+      const groups = sql<GroupRow[]>`
+        SELECT n.id, n.recipient_id, n.post_id, n.first_at, n.last_at, n.actor_count
+        FROM ${tx.table('notifications')} n
+        JOIN (SELECT DISTINCT r, p FROM unnest(${recipients}::bigint[], ${posts}::bigint[]) AS x(r, p)) x
+          ON n.recipient_id = x.r AND n.post_id = x.p
+        WHERE n.kind = 'like' AND n.read_at IS NULL
+        ORDER BY n.version`;
+      const members = sql<{ notification_id: string; actor_id: string; acted_at: Date }[]>`
+        SELECT DISTINCT a.notification_id, a.actor_id, a.acted_at
+        FROM unnest(${recipients}::bigint[], ${posts}::bigint[], ${actors}::bigint[]) AS x(r, p, u)
+        JOIN ${tx.table('notifications')} n
+          ON n.recipient_id = x.r AND n.post_id = x.p AND n.kind = 'like' AND n.read_at IS NULL
+        JOIN ${tx.table('notification_actors')} a ON a.notification_id = n.id AND a.actor_id = x.u`;
+      const unlikes = sql<{ recipient_id: string; post_id: string; actor_id: string; unliked_at: Date }[]>`
+        SELECT DISTINCT u.recipient_id, u.post_id, u.actor_id, u.unliked_at
+        FROM unnest(${recipients}::bigint[], ${posts}::bigint[], ${actors}::bigint[]) AS x(r, p, a)
+        JOIN ${tx.table('unlikes')} u ON u.recipient_id = x.r AND u.post_id = x.p AND u.actor_id = x.a`;
+      return Promise.all([groups, members, unlikes]).then(([g, m, u]) => ({
+        groups: g.map((r) => ({
+          id: String(r.id),
+          recipientId: String(r.recipient_id),
+          postId: String(r.post_id),
+          firstAt: r.first_at,
+          lastAt: r.last_at,
+          actorCount: r.actor_count,
+        })),
+        members: m.map((r) => ({
+          groupId: String(r.notification_id),
+          actorId: String(r.actor_id),
+          actedAt: r.acted_at,
+        })),
+        unlikes: u.map((r) => ({
+          recipientId: String(r.recipient_id),
+          postId: String(r.post_id),
+          actorId: String(r.actor_id),
+          at: r.unliked_at,
+        })),
+      }));
+    },
+
+    /**
+     * Writes a batch's plan (domain/like-batch.ts) as one pipeline of set-based statements, and returns
+     * the groups an actor joined (new or grown: new versions, latest actors), to announce.
+     */
+    async applyLikeBatch(plan: LikeBatchPlan): Promise<StoredNotification[]> {
+      const iso = (d: Date) => d.toISOString();
+      const pending: Promise<unknown>[] = [];
+      if (plan.unlikes.length > 0) {
+        const u = plan.unlikes;
+        pending.push(sql`
+          INSERT INTO ${tx.table('unlikes')} (recipient_id, post_id, actor_id, unliked_at)
+          SELECT * FROM unnest(${u.map((x) => x.recipientId)}::bigint[], ${u.map((x) => x.postId)}::bigint[],
+            ${u.map((x) => x.actorId)}::bigint[], ${u.map((x) => iso(x.at))}::timestamptz[])
+          ON CONFLICT (recipient_id, post_id, actor_id)
+          DO UPDATE SET unliked_at = greatest(${tx.table('unlikes')}.unliked_at, excluded.unliked_at)`);
+      }
+      if (plan.removedActors.length > 0) {
+        const r = plan.removedActors;
+        pending.push(sql`
+          DELETE FROM ${tx.table('notification_actors')} a
+          USING unnest(${r.map((x) => x.groupId)}::bigint[], ${r.map((x) => x.actorId)}::bigint[]) AS x(g, u)
+          WHERE a.notification_id = x.g AND a.actor_id = x.u`);
+      }
+      if (plan.addedActors.length > 0) {
+        const a = plan.addedActors;
+        pending.push(sql`
+          INSERT INTO ${tx.table('notification_actors')} (notification_id, actor_id, acted_at)
+          SELECT * FROM unnest(${a.map((x) => x.groupId)}::bigint[], ${a.map((x) => x.actorId)}::bigint[],
+            ${a.map((x) => iso(x.actedAt))}::timestamptz[])
+          ON CONFLICT (notification_id, actor_id) DO UPDATE SET acted_at = excluded.acted_at`);
+      }
+      if (plan.updatedGroups.length > 0) {
+        // id order: two batches updating the same items take their row locks in the same order
+        const g = [...plan.updatedGroups].sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+        pending.push(sql`
+          UPDATE ${tx.table('notifications')} n
+          SET actor_count = x.c, last_at = x.l,
+            version = CASE WHEN x.a THEN ${sql(schema)}.next_id() ELSE n.version END
+          FROM unnest(${g.map((x) => x.id)}::bigint[], ${g.map((x) => x.actorCount)}::int[],
+            ${g.map((x) => iso(x.lastAt))}::timestamptz[], ${g.map((x) => x.announce)}::bool[]) AS x(id, c, l, a)
+          WHERE n.id = x.id`);
+      }
+      if (plan.deletedGroups.length > 0) {
+        pending.push(sql`
+          DELETE FROM ${tx.table('notifications')} WHERE id = ANY(${plan.deletedGroups}::bigint[])`);
+      }
+      let created: Promise<{ id: string }[]> | undefined;
+      const fresh = plan.newGroups;
+      if (fresh.length > 0) {
+        const actors = fresh.flatMap((g, ord) => g.actors.map((a) => ({ ord, ...a })));
+        // Ids minted first (a CTE calling next_id() is evaluated once), so each actor finds its group by ord.
+        created = sql<{ id: string }[]>`
+          WITH g AS (
+            SELECT ${sql(schema)}.next_id() AS id, x.* FROM unnest(${fresh.map((_, i) => i)}::int[],
+              ${fresh.map((x) => x.recipientId)}::bigint[], ${fresh.map((x) => x.postId)}::bigint[],
+              ${fresh.map((x) => iso(x.firstAt))}::timestamptz[], ${fresh.map((x) => iso(x.lastAt))}::timestamptz[],
+              ${fresh.map((x) => x.actors.length)}::int[])
+              AS x(ord, recipient_id, post_id, first_at, last_at, actor_count)
+          ), made AS (
+            INSERT INTO ${tx.table('notifications')} (id, recipient_id, kind, post_id, first_at, last_at, actor_count)
+            SELECT id, recipient_id, 'like', post_id, first_at, last_at, actor_count FROM g ORDER BY ord
+            RETURNING id
+          ), actors AS (
+            INSERT INTO ${tx.table('notification_actors')} (notification_id, actor_id, acted_at)
+            SELECT made.id, a.u, a.t
+            FROM unnest(${actors.map((a) => a.ord)}::int[], ${actors.map((a) => a.actorId)}::bigint[],
+              ${actors.map((a) => iso(a.actedAt))}::timestamptz[]) AS a(ord, u, t)
+            JOIN g ON g.ord = a.ord JOIN made ON made.id = g.id
+          )
+          SELECT id FROM made`;
+      }
+      const grown = plan.updatedGroups.filter((g) => g.announce).map((g) => g.id);
+      // Read after the writes (a pipeline runs in order): the grown items by id, the new ones as the unread
+      // like groups of their pairs (their ids come back with this same round trip).
+      const items =
+        grown.length > 0 || fresh.length > 0
+          ? sql<Row[]>`
+              ${selectItems(tx)}
+              WHERE n.id = ANY(${grown}::bigint[])
+                OR (n.kind = 'like' AND n.read_at IS NULL AND (n.recipient_id, n.post_id) IN (
+                  SELECT * FROM unnest(${fresh.map((g) => g.recipientId)}::bigint[],
+                    ${fresh.map((g) => g.postId)}::bigint[])))`
+          : undefined;
+      // Statements are sent when awaited, in this order: the writes, then the read.
+      await Promise.all([...pending, created, items]);
+      const announced = new Set(grown);
+      for (const m of (await created) ?? []) announced.add(String(m.id));
+      return ((await items) ?? []).map(toStored).filter((item) => announced.has(item.id));
     },
 
     /**
@@ -283,6 +462,23 @@ export function notificationStore(shards: Shards) {
     /** Runs `work` in one transaction on the recipient's shard, with `consumer`'s inbox. */
     inTransaction: <T>(recipientId: string, consumer: string, work: (tx: NotificationTx) => Promise<T>) =>
       inTransaction(shards.forId(recipientId), (tx) => work(writes(tx, consumer))),
+
+    /**
+     * Runs `work` once per logical shard holding recipients of `items` (shard order), each in its own
+     * transaction with that shard's items; returns the items whose recipient id names no shard of the map.
+     */
+    async perRecipientShard<T>(
+      consumer: string,
+      items: readonly T[],
+      recipientOf: (item: T) => string,
+      work: (tx: NotificationTx, items: T[]) => Promise<void>,
+    ): Promise<T[]> {
+      const { groups, outside } = groupByShard(shards, items, recipientOf);
+      for (const { shard, items: mine } of groups) {
+        await inTransaction(shard, (tx) => work(writes(tx, consumer), mine));
+      }
+      return outside;
+    },
 
     /** Runs `work` once on every shard, each in its own transaction; results in shard order. */
     inEveryShard: <T>(consumer: string, work: (tx: NotificationTx) => Promise<T>) =>

@@ -32,6 +32,15 @@ export function pageCache(redis: Redis, ttlSeconds: number) {
     async drop(userId: string): Promise<void> {
       await redis.set(page(userId), TOMBSTONE, 'PX', TOMBSTONE_MS);
     },
+    /** `drop` for many recipients in one round trip (a pipeline). */
+    async dropMany(userIds: Iterable<string>): Promise<void> {
+      const pipeline = redis.pipeline();
+      for (const userId of userIds) pipeline.set(page(userId), TOMBSTONE, 'PX', TOMBSTONE_MS);
+      if (pipeline.length === 0) return;
+      const results = await pipeline.exec();
+      const failed = results?.find(([err]) => err);
+      if (!results || failed) throw failed?.[0] ?? new Error('the pages were not dropped');
+    },
   };
 }
 

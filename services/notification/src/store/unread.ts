@@ -27,6 +27,17 @@ export function unreadCache(redis: Redis, ttlSeconds: number) {
     async adjust(userId: string, delta: number): Promise<void> {
       if (delta !== 0) await redis.eval(ADJUST_IF_CACHED, 1, key(userId), delta);
     },
+    /** `adjust` for many recipients in one round trip (a pipeline); zero changes are skipped. */
+    async adjustMany(changes: ReadonlyMap<string, number>): Promise<void> {
+      const pipeline = redis.pipeline();
+      for (const [userId, delta] of changes) {
+        if (delta !== 0) pipeline.eval(ADJUST_IF_CACHED, 1, key(userId), delta);
+      }
+      if (pipeline.length === 0) return;
+      const results = await pipeline.exec();
+      const failed = results?.find(([err]) => err);
+      if (!results || failed) throw failed?.[0] ?? new Error('the unread changes were not applied');
+    },
     /** Drops the cached count (after marking read: the next read recounts). */
     async forget(userId: string): Promise<void> {
       await redis.del(key(userId));

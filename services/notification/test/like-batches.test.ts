@@ -1,0 +1,189 @@
+import { streamNameFor } from '@instantpost/bus';
+import { createEvent } from '@instantpost/events';
+import { formatId } from '@instantpost/ids';
+import test from 'ava';
+import { createUser, list, type NotificationService, openWorld, type User, type World } from './helpers.ts';
+
+// Likes arrive in batches: the consumer hands the first deliveries a pull brings to one batch handler, and
+// the batch's likes and unlikes are written together (one transaction per recipient shard). Each test
+// publishes its events while no instance runs, then starts one: the pull finds them all waiting, so they
+// are handled in one batch (or a few), as under load. Serial: one instance at a time.
+
+let world: World;
+
+test.before(async () => {
+  world = await openWorld();
+  // the first instance migrates and declares the streams and the durable consumer
+  await (await world.start()).close();
+});
+
+test.after.always(async () => {
+  await world?.close();
+});
+
+let seq = 1;
+const postId = () => formatId(BigInt(Date.now()) * 1000n + BigInt(seq++));
+
+async function users(...names: string[]): Promise<User[]> {
+  // Spread over both physical databases (shards 0-7 and 8-15).
+  return Promise.all(names.map((name, i) => createUser(world, `${name}${seq++}`, (i * 5) % 16)));
+}
+
+/** Starts an instance, waits until it has handled everything published, runs `check`, stops it. */
+async function handled(check: (svc: NotificationService) => Promise<void>): Promise<void> {
+  const svc = await world.start();
+  try {
+    await world.settled();
+    await check(svc);
+  } finally {
+    await svc.close();
+  }
+}
+
+test.serial(
+  'a burst of likes of one post is one item with every liker counted and the latest three shown',
+  async (t) => {
+    const [owner, ...likers] = await users('star', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h');
+    if (!owner) throw new Error('users');
+    const post = postId();
+    const start = Date.now() - 60_000;
+    // 8 likes published at once, one second apart in event time
+    await Promise.all(
+      likers.map((liker, i) =>
+        world.publisher.publish(
+          createEvent(
+            'like.created',
+            { postId: post, postAuthorId: owner.id, userId: liker.id },
+            { source: '/instantpost/metadata', time: new Date(start + i * 1000) },
+          ),
+        ),
+      ),
+    );
+    await handled(async (svc) => {
+      const body = await list(svc, owner);
+      t.is(body.items.length, 1, 'one grouped item');
+      t.is(body.items[0]?.actorCount, 8);
+      t.deepEqual(
+        body.items[0]?.actors.map((a) => a.username),
+        likers
+          .slice(-3)
+          .reverse()
+          .map((l) => l.username),
+        'the three latest likers, latest first, with their names',
+      );
+      t.is(body.items[0]?.createdAt, new Date(start + 7000).toISOString(), "the latest like's time");
+      t.is(body.unreadCount, 1);
+      const created = (await world.createdEvents()).filter((e) => e.data.recipientId === owner.id);
+      t.true(created.length >= 1, 'the group is announced');
+      t.deepEqual(
+        created.at(-1)?.data,
+        {
+          notificationId: body.items[0]?.id,
+          recipientId: owner.id,
+          type: 'like',
+          actorIds: body.items[0]?.actors.map((a) => a.id),
+          actorCount: 8,
+          postId: post,
+        },
+        'the last announcement carries the whole group',
+      );
+    });
+  },
+);
+
+test.serial('a batch delivered again (same event ids) changes nothing', async (t) => {
+  const [owner, x, y] = await users('dup', 'x', 'y');
+  if (!owner || !x || !y) throw new Error('users');
+  const post = postId();
+  const events = [x, y].map((liker) =>
+    createEvent(
+      'like.created',
+      { postId: post, postAuthorId: owner.id, userId: liker.id },
+      { source: '/instantpost/metadata' },
+    ),
+  );
+  const unlike = createEvent(
+    'like.deleted',
+    { postId: post, postAuthorId: owner.id, userId: x.id },
+    { source: '/instantpost/metadata', time: new Date(Date.now() + 1000) },
+  );
+  // Core publishes (no Nats-Msg-Id): JetStream stores every copy; the inbox has to absorb them.
+  for (const event of events) await world.publishRaw(event.type, JSON.stringify(event));
+  for (const event of events) await world.publishRaw(event.type, JSON.stringify(event));
+  await handled(async (svc) => {
+    const body = await list(svc, owner);
+    t.deepEqual(
+      body.items.map((i) => [i.type, i.actorCount]),
+      [['like', 2]],
+    );
+    t.is(body.unreadCount, 1);
+  });
+  // The unlike, then the same likes once more (a replay): x stays out, y stays in, still one item.
+  await world.publishRaw(unlike.type, JSON.stringify(unlike));
+  for (const event of events) await world.publishRaw(event.type, JSON.stringify(event));
+  await handled(async (svc) => {
+    const body = await list(svc, owner);
+    t.deepEqual(
+      body.items.map((i) => [i.actorCount, i.actors.map((a) => a.id)]),
+      [[1, [y.id]]],
+    );
+    t.is(body.unreadCount, 1);
+  });
+});
+
+test.serial('a malformed event in a batch is dead-lettered and its neighbours are handled', async (t) => {
+  const [owner, p, q] = await users('mal', 'p', 'q');
+  if (!owner || !p || !q) throw new Error('users');
+  const post = postId();
+  const bad = createEvent(
+    'like.created',
+    { postId: post, postAuthorId: owner.id, userId: p.id },
+    { source: '/instantpost/metadata' },
+  );
+  await world.publish('like.created', { postId: post, postAuthorId: owner.id, userId: p.id });
+  await world.publishRaw('like.created', JSON.stringify({ ...bad, data: { postId: 12, userId: p.id } }));
+  await world.publish('like.created', { postId: post, postAuthorId: owner.id, userId: q.id });
+  await handled(async (svc) => {
+    const body = await list(svc, owner);
+    t.deepEqual(
+      body.items.map((i) => [i.type, i.actorCount]),
+      [['like', 2]],
+    );
+    const jsm = await world.nc.jetstreamManager();
+    const dlq = await jsm.streams.getMessage(streamNameFor('DLQ', world.ns.nats.prefix), {
+      last_by_subj: `${world.ns.nats.prefix}.dlq.like.created`,
+    });
+    const letter = dlq.json<{ event: { id: string }; error: { code: string } }>();
+    t.is(letter.event.id, bad.id);
+    t.is(letter.error.code, 'SCHEMA_VIOLATION');
+  });
+});
+
+test.serial(
+  'a like and its unlike in the same batch leave nothing; a like after the unlike notifies',
+  async (t) => {
+    const [owner, fan, other] = await users('undo', 'fan', 'other');
+    if (!owner || !fan || !other) throw new Error('users');
+    const post = postId();
+    const data = { postId: post, postAuthorId: owner.id, userId: fan.id };
+    const t0 = Date.now() - 10_000;
+    const source = '/instantpost/metadata';
+    await world.publisher.publish(createEvent('like.created', data, { source, time: new Date(t0) }));
+    await world.publisher.publish(createEvent('like.deleted', data, { source, time: new Date(t0 + 1000) }));
+    // another post of the owner: liked, unliked, liked again
+    const again = postId();
+    const data2 = { postId: again, postAuthorId: owner.id, userId: other.id };
+    await world.publisher.publish(createEvent('like.created', data2, { source, time: new Date(t0) }));
+    await world.publisher.publish(createEvent('like.deleted', data2, { source, time: new Date(t0 + 1000) }));
+    await world.publisher.publish(createEvent('like.created', data2, { source, time: new Date(t0 + 2000) }));
+    await handled(async (svc) => {
+      const body = await list(svc, owner);
+      t.deepEqual(
+        body.items.map((i) => [i.postId, i.actorCount, i.actors.map((a) => a.id)]),
+        [[again, 1, [other.id]]],
+        'nothing about the undone like; the like after the unlike is there',
+      );
+      t.is(body.unreadCount, 1);
+    });
+  },
+);
