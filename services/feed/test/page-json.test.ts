@@ -67,16 +67,16 @@ test('a page is written exactly as the response schema would serialize it', asyn
     nextCursor: '9',
   };
   const expected = await viaSchema(page);
-  t.is(feedPageJson(page), expected);
-  t.is(feedPageJson(page), expected, 'the second time, from the reused fragments, too');
-  t.is(JSON.parse(feedPageJson(page)).items[3].caption, 'another caption');
+  t.is(feedPageJson(page).toString(), expected);
+  t.is(feedPageJson(page).toString(), expected, 'the second time, from the reused fragments, too');
+  t.is(JSON.parse(feedPageJson(page).toString()).items[3].caption, 'another caption');
 });
 
 test('an empty last page and a page of one', async (t) => {
   const empty: FeedPage = { items: [], nextCursor: null };
-  t.is(feedPageJson(empty), await viaSchema(empty));
+  t.is(feedPageJson(empty).toString(), await viaSchema(empty));
   const one: FeedPage = { items: [item({ likeCount: 0 })], nextCursor: null };
-  t.is(feedPageJson(one), await viaSchema(one));
+  t.is(feedPageJson(one).toString(), await viaSchema(one));
 });
 
 test('a count that is not a number is an error, never invalid JSON', (t) => {

@@ -43,8 +43,8 @@ export function feedRoutes(app: FastifyInstance, reader: FeedReader): void {
     async (request, reply) => {
       const cursor = parseCursor(request.query.cursor);
       const limit = request.query.limit ?? 20;
-      // Written by page-json.ts in the shape of feedReplySchema (which documents it); a string with a
-      // JSON content type is sent as is.
+      // Written by page-json.ts in the shape of feedReplySchema (which documents it), as bytes: a Buffer
+      // with a JSON content type is sent as is.
       const json = feedPageJson(await reader.page(userOf(request).id, cursor, limit));
       return reply.type('application/json; charset=utf-8').send(json);
     },
