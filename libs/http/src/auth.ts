@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { unauthorized } from './errors.ts';
 import { JwtError } from './jwt.ts';
 import type { SessionRevocations } from './revocations.ts';
@@ -15,6 +15,9 @@ export interface AuthUser {
   expiresAt: number;
 }
 
+/** A callback-style onRequest hook (an async hook costs a promise on every request). */
+export type AuthHook = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void;
+
 declare module 'fastify' {
   interface FastifyRequest {
     /** Set by `app.requireUser`; undefined on routes that do not require it. */
@@ -22,9 +25,9 @@ declare module 'fastify' {
   }
   interface FastifyInstance {
     /** An onRequest hook: 401 problem+json unless a valid bearer token is present. */
-    requireUser: (request: FastifyRequest) => Promise<void>;
+    requireUser: AuthHook;
     /** Like requireUser, but a request without a token passes as anonymous. */
-    optionalUser: (request: FastifyRequest) => Promise<void>;
+    optionalUser: AuthHook;
   }
   interface FastifyContextConfig {
     /** Also accept the token as `?access_token=` (for browser EventSource, which cannot set headers). */
@@ -77,8 +80,19 @@ export function registerAuth(
     }
   };
   app.decorateRequest('user', undefined);
-  app.decorate('requireUser', async (request: FastifyRequest) => authenticate(request, true));
-  app.decorate('optionalUser', async (request: FastifyRequest) => authenticate(request, false));
+  const hook =
+    (required: boolean): AuthHook =>
+    (request, _reply, done) => {
+      try {
+        authenticate(request, required);
+      } catch (err) {
+        done(err as Error);
+        return;
+      }
+      done();
+    };
+  app.decorate('requireUser', hook(true));
+  app.decorate('optionalUser', hook(false));
 }
 
 /**
