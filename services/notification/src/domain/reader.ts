@@ -52,7 +52,12 @@ export function createReader(deps: {
   /** `{"items":…,"nextCursor":…` of a page (the unread count is added per request). */
   const itemsJson = (page: Page, cursorOf: (version: string) => string) =>
     `{"items":[${page.items.map(itemJson).join(',')}],"nextCursor":${page.nextVersion === null ? 'null' : jsonString(cursorOf(page.nextVersion))}`;
-  const withCount = (head: string, count: number) => `${head},"unreadCount":${jsonInt(count)}}`;
+  const withCount = (head: string | Buffer, count: number): Buffer => {
+    const tail = `,"unreadCount":${jsonInt(count)}}`;
+    return typeof head === 'string'
+      ? Buffer.from(head + tail)
+      : Buffer.concat([head, Buffer.from(tail)], head.length + tail.length);
+  };
 
   return {
     unreadCount,
@@ -60,15 +65,16 @@ export function createReader(deps: {
     list,
 
     /**
-     * A page as JSON (`NotificationList`, written by hand in its order and shape). The first page at the
-     * default size comes from Redis with its unread count in one round trip; Postgres only on a miss.
+     * A page as JSON bytes (`NotificationList`, written by hand in its order and shape). The first page at
+     * the default size comes from Redis with its unread count in one round trip, as the bytes Redis holds
+     * (a string would be decoded, measured for Content-Length and encoded again); Postgres only on a miss.
      */
     async listJson(
       userId: string,
       beforeVersion: string | undefined,
       limit: number,
       cursorOf: (version: string) => string,
-    ): Promise<string> {
+    ): Promise<Buffer> {
       const cacheable = beforeVersion === undefined && limit === CACHED_PAGE_SIZE && deps.pages !== undefined;
       if (!cacheable || unread.isStale(userId)) {
         const page = await list(userId, beforeVersion, limit);

@@ -18,12 +18,15 @@ export function pageCache(redis: Redis, ttlSeconds: number) {
   const page = (userId: string) => `page:${userId}`;
   const unread = (userId: string) => `unread:${userId}`;
   return {
-    /** The cached page (undefined: a miss) and the cached unread count (undefined: recount). */
-    async get(userId: string): Promise<{ page: string | undefined; unread: number | undefined }> {
-      const [p, u] = await redis.mget(page(userId), unread(userId));
+    /**
+     * The cached page as the bytes Redis holds (undefined: a miss; sent as is, never decoded into a string)
+     * and the cached unread count (undefined: recount).
+     */
+    async get(userId: string): Promise<{ page: Buffer | undefined; unread: number | undefined }> {
+      const [p = null, u = null] = await redis.mgetBuffer(page(userId), unread(userId));
       return {
-        page: p === null || p === TOMBSTONE ? undefined : p,
-        unread: u === null ? undefined : Number(u),
+        page: p === null || p.length === TOMBSTONE.length ? undefined : p,
+        unread: u === null ? undefined : Number(u.toString()),
       };
     },
     async fill(userId: string, json: string): Promise<void> {
