@@ -3,24 +3,28 @@ import type { PostJson, UserSummaryJson } from './contract.ts';
 /**
  * A post's JSON written by hand, in the order and shape of `PostSchema` (only the fields it names, integers
  * as integers, `null` where it allows null): the bytes Fastify's schema serializer gives, which tests
- * compare. Hot reads reply with a ready string (a string with a JSON content type is sent as is), and the
- * parts of a post that do not change between requests — everything but the counts and the viewer's like —
- * are written once and kept by the caller (per post object and URL expiry bucket: signed URLs are the same
- * within a bucket), so a warm request only joins strings.
+ * compare. Hot reads reply with ready bytes (a Buffer with a JSON content type is sent as is: a string would
+ * be walked twice more, by Buffer.byteLength for Content-Length and by the UTF-8 encoding into the socket),
+ * and everything of a post but the viewer's like is written once and kept by the caller (per cached post
+ * object — its counts included — and URL expiry bucket: signed URLs are the same within a bucket), so a warm
+ * request only joins three buffers.
  */
 export interface PostFragments {
-  /** `{"id":…,"author":{…},"caption":…,"hashtags":…,"mentions":…,"altText":…,"createdAt":…,` */
-  readonly head: string;
+  /** `{"id":…,"author":{…},"caption":…,…,"likeCount":…,"commentCount":…,"viewerHasLiked":` */
+  readonly head: Buffer;
   /** `,"media":{…}}` */
-  readonly tail: string;
+  readonly tail: Buffer;
 }
 
-export type PostConstant = Omit<PostJson, 'likeCount' | 'commentCount' | 'viewerHasLiked'>;
+export type PostConstant = Omit<PostJson, 'viewerHasLiked'>;
 
 export function postFragments(post: PostConstant): PostFragments {
   return {
-    head: `{"id":${jsonString(post.id)},"author":${userSummaryJson(post.author)},${postMiddleJson(post)},`,
-    tail: `,"media":${mediaJson(post.media)}}`,
+    head: Buffer.from(
+      `{"id":${jsonString(post.id)},"author":${userSummaryJson(post.author)},${postMiddleJson(post)},` +
+        `"likeCount":${jsonInt(post.likeCount)},"commentCount":${jsonInt(post.commentCount)},"viewerHasLiked":`,
+    ),
+    tail: Buffer.from(`,"media":${mediaJson(post.media)}}`),
   };
 }
 
@@ -48,19 +52,26 @@ export function mediaJson(m: PostJson['media']): string {
   return `{"width":${jsonInt(m.width)},"height":${jsonInt(m.height)},"blurhash":${jsonString(m.blurhash)},"renditions":[${renditions.join(',')}]}`;
 }
 
-/** A whole post from its fragments and what changes between requests. */
-export function postJson(
-  f: PostFragments,
-  likeCount: number,
-  commentCount: number,
-  viewerHasLiked: boolean,
-): string {
-  return `${f.head}"likeCount":${jsonInt(likeCount)},"commentCount":${jsonInt(commentCount)},"viewerHasLiked":${viewerHasLiked ? 'true' : 'false'}${f.tail}`;
+const TRUE = Buffer.from('true');
+const FALSE = Buffer.from('false');
+
+/** A whole post from its fragments and the viewer's like. */
+export function postJson(f: PostFragments, viewerHasLiked: boolean): Buffer {
+  return Buffer.concat([f.head, viewerHasLiked ? TRUE : FALSE, f.tail]);
 }
 
-/** `{"items":[…],"nextCursor":…}` from items already written as JSON. */
-export function pageJson(items: readonly string[], nextCursor: string | null): string {
-  return `{"items":[${items.join(',')}],"nextCursor":${nextCursor === null ? 'null' : jsonString(nextCursor)}}`;
+const ITEMS = Buffer.from('{"items":[');
+const COMMA = Buffer.from(',');
+
+/** `{"items":[…],"nextCursor":…}` from items already written as JSON bytes. */
+export function pageJson(items: readonly Buffer[], nextCursor: string | null): Buffer {
+  const parts: Buffer[] = [ITEMS];
+  items.forEach((item, i) => {
+    if (i > 0) parts.push(COMMA);
+    parts.push(item);
+  });
+  parts.push(Buffer.from(`],"nextCursor":${nextCursor === null ? 'null' : jsonString(nextCursor)}}`));
+  return Buffer.concat(parts);
 }
 
 export const jsonString = (s: string): string => JSON.stringify(String(s));

@@ -115,10 +115,10 @@ export function posts(deps: {
   };
 
   /**
-   * A visible post as JSON (post-json.ts). What does not change between requests is written once per post
+   * A visible post as JSON bytes (post-json.ts). All but the viewer's like is written once per post
    * object (the cache hands out one object per cached text), author object and URL expiry bucket.
    */
-  const rowJson = (r: CachedPost, author: Account, liked: boolean, expires: number): string => {
+  const rowJson = (r: CachedPost, author: Account, liked: boolean, expires: number): Buffer => {
     let known = written.get(r);
     if (known?.author !== author || known.expires !== expires) {
       const urlOf: RenditionUrl = (mediaId, name, format) =>
@@ -126,11 +126,11 @@ export function posts(deps: {
       known = { author, expires, fragments: postFragments(postViewOf(r, summaryOf(author), false, urlOf)) };
       written.set(r, known);
     }
-    return postJson(known.fragments, r.like_count, r.comment_count, liked);
+    return postJson(known.fragments, liked);
   };
 
   /** Rows for a viewer as JSON, invisible ones dropped. */
-  const renderJson = async (viewerId: string | undefined, rows: readonly CachedPost[]): Promise<string[]> => {
+  const renderJson = async (viewerId: string | undefined, rows: readonly CachedPost[]): Promise<Buffer[]> => {
     const accounts = await people.accounts(rows.map((r) => r.author_id));
     const visible = new Map<string, Account>();
     for (const account of accounts.values()) {
@@ -227,7 +227,7 @@ export function posts(deps: {
           );
     if (!second) return undefined;
     const expires = deps.mediaUrls.expires();
-    const items: string[] = [];
+    const items: Buffer[] = [];
     for (const [i, id] of pageIds.entries()) {
       // A post not cached (or deleted: a tombstone) goes the long way, which drops deleted posts.
       const post = postCache.parsed(id, second[i] ?? null);
@@ -305,7 +305,7 @@ export function posts(deps: {
     },
 
     /** A post as JSON (PostSchema), or 404. */
-    async view(viewerId: string | undefined, id: string): Promise<string> {
+    async view(viewerId: string | undefined, id: string): Promise<Buffer> {
       const authorId = authorOfPost.get(id);
       if (authorId !== undefined) {
         const warm = await warmView(viewerId, id, authorId);
@@ -339,7 +339,7 @@ export function posts(deps: {
     },
 
     /** A page of the author's grid as JSON (Page(PostSchema)); the first pages without Postgres. */
-    async grid(viewerId: string | undefined, authorId: string, page: Page): Promise<string> {
+    async grid(viewerId: string | undefined, authorId: string, page: Page): Promise<Buffer> {
       if (page.after === undefined && page.limit < GRID_IDS) {
         const warm = await warmGrid(viewerId, authorId, page.limit);
         if (warm !== undefined) return warm;
@@ -357,7 +357,7 @@ export function posts(deps: {
     },
 
     /** A page of a tag's posts as JSON (Page(PostSchema)). */
-    async tagged(viewerId: string | undefined, rawTag: string, page: Page): Promise<string> {
+    async tagged(viewerId: string | undefined, rawTag: string, page: Page): Promise<Buffer> {
       const tag = foldTag(rawTag);
       const ids = await deps.posts.taggedPostIds(tag, page.after?.toString(), page.limit + 1);
       const last = ids.slice(0, page.limit).at(-1);
