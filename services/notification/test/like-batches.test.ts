@@ -29,11 +29,21 @@ async function users(...names: string[]): Promise<User[]> {
   return Promise.all(names.map((name, i) => createUser(world, `${name}${seq++}`, (i * 5) % 16)));
 }
 
-/** Starts an instance, waits until it has handled everything published, runs `check`, stops it. */
+/**
+ * Starts an instance, waits until it has handled everything published, checks that no batch failed (a
+ * failed batch is retried event by event, which would hide a fault of the batch path behind the per-event
+ * one), runs `check`, stops it.
+ */
 async function handled(check: (svc: NotificationService) => Promise<void>): Promise<void> {
   const svc = await world.start();
   try {
     await world.settled();
+    const metrics = await svc.app.inject({ method: 'GET', url: '/metrics' });
+    const retried = metrics.body
+      .split('\n')
+      .filter((line) => line.startsWith('instantpost_consumer_outcomes_total') && line.includes('"retried"'));
+    if (retried.some((line) => !line.endsWith(' 0')))
+      throw new Error(`a batch failed: ${retried.join('; ')}`);
     await check(svc);
   } finally {
     await svc.close();
@@ -87,6 +97,49 @@ test.serial(
         },
         'the last announcement carries the whole group',
       );
+    });
+  },
+);
+
+test.serial(
+  'a second burst joins the unread group: one item, counted once per liker, announced again',
+  async (t) => {
+    const [owner, ...likers] = await users('star2', 'a', 'b', 'c', 'd', 'e');
+    if (!owner) throw new Error('users');
+    const post = postId();
+    const start = Date.now() - 60_000;
+    const likeAt = (liker: User, s: number) =>
+      world.publisher.publish(
+        createEvent(
+          'like.created',
+          { postId: post, postAuthorId: owner.id, userId: liker.id },
+          { source: '/instantpost/metadata', time: new Date(start + s * 1000) },
+        ),
+      );
+    await Promise.all(likers.slice(0, 3).map((liker, i) => likeAt(liker, i)));
+    let first = '';
+    await handled(async (svc) => {
+      const body = await list(svc, owner);
+      t.deepEqual(
+        body.items.map((i) => i.actorCount),
+        [3],
+      );
+      first = body.items[0]?.id ?? '';
+    });
+    // the rest, and one of the first three again with a new event (liked twice: counted once)
+    await Promise.all([
+      ...likers.slice(3).map((liker, i) => likeAt(liker, 10 + i)),
+      likeAt(likers[0] as User, 20),
+    ]);
+    await handled(async (svc) => {
+      const body = await list(svc, owner);
+      t.deepEqual(
+        body.items.map((i) => [i.id, i.actorCount, i.createdAt]),
+        [[first, 5, new Date(start + 11_000).toISOString()]],
+      );
+      t.is(body.unreadCount, 1);
+      const created = (await world.createdEvents()).filter((e) => e.data.notificationId === first);
+      t.is(created.at(-1)?.data.actorCount, 5, 'announced again with the grown group');
     });
   },
 );

@@ -307,9 +307,10 @@ function writes(tx: ShardTx, consumer: string) {
         pending.push(sql`
           UPDATE ${tx.table('notifications')} n
           SET actor_count = x.c, last_at = x.l,
-            version = CASE WHEN x.a THEN ${sql(schema)}.next_id() ELSE n.version END
+            version = CASE WHEN x.a = 1 THEN ${sql(schema)}.next_id() ELSE n.version END
           FROM unnest(${g.map((x) => x.id)}::bigint[], ${g.map((x) => x.actorCount)}::int[],
-            ${g.map((x) => iso(x.lastAt))}::timestamptz[], ${g.map((x) => x.announce)}::bool[]) AS x(id, c, l, a)
+            ${g.map((x) => iso(x.lastAt))}::timestamptz[], ${g.map((x) => (x.announce ? 1 : 0))}::int[])
+            AS x(id, c, l, a)
           WHERE n.id = x.id`);
       }
       if (plan.deletedGroups.length > 0) {
