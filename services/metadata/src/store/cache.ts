@@ -94,6 +94,8 @@ export function cacheStore(
 
   const r = redis as ReadAllRedis;
   if (typeof r.metadataReadAll !== 'function') redis.defineCommand('metadataReadAll', { lua: READ_ALL });
+  const g = redis as GridReadRedis;
+  if (typeof g.metadataGridRead !== 'function') redis.defineCommand('metadataGridRead', { lua: GRID_READ });
 
   return {
     json,
@@ -114,6 +116,23 @@ export function cacheStore(
         ...flags.map(([kind, viewer]) => `${kind}:${viewer}`),
       ];
       const read = r.metadataReadAll(keys.length, ...keys, json.length, ...flags.map(([, , field]) => field));
+      const found = await open(read, undefined, 'cache read');
+      return found?.map((v) => v ?? null);
+    },
+
+    /**
+     * A grid's first page in ONE round trip: the author's cached account and grid ids, the viewer's follow
+     * flag of the author, the first `limit` posts' cached JSON and the viewer's liked flags of them — raw, as
+     * `readAll` (`[account, ids, follows, ...posts, ...liked]`). Undefined when Redis fails.
+     */
+    async gridRead(
+      authorId: string,
+      viewerId: string | undefined,
+      limit: number,
+    ): Promise<(string | null)[] | undefined> {
+      const keys = [`${CACHED.account}:${authorId}`, `${CACHED.grid}:${authorId}`];
+      if (viewerId !== undefined) keys.push(`${FLAGS.follows}:${viewerId}`, `${FLAGS.liked}:${viewerId}`);
+      const read = g.metadataGridRead(keys.length, ...keys, redis.options.keyPrefix ?? '', limit, authorId);
       const found = await open(read, undefined, 'cache read');
       return found?.map((v) => v ?? null);
     },
@@ -234,6 +253,27 @@ return out`;
 
 type ReadAllRedis = Redis & {
   metadataReadAll(numKeys: number, ...args: (string | number)[]): Promise<(string | null)[]>;
+};
+
+// KEYS: the author's account JSON and grid ids JSON[, the viewer's follow flags and liked flags]; ARGV: the
+// client's key prefix, the page size, the author id. The posts' keys are built here from the prefix (one
+// Redis instance; with Redis Cluster they would need hash tags). Returns account, grid ids, follow flag,
+// then the page's post JSON texts, then (for a viewer) their liked flags; nil for what is absent.
+const GRID_READ = `
+local account, grid = redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])
+local out = {account, grid, false}
+if #KEYS == 4 then out[3] = redis.call('HGET', KEYS[3], ARGV[3]) end
+if not grid or grid == '' then return out end
+local ids = cjson.decode(grid)
+local n = math.min(tonumber(ARGV[2]), #ids)
+for i = 1, n do
+  out[3 + i] = redis.call('GET', ARGV[1] .. '${CACHED.post}:' .. ids[i])
+  if #KEYS == 4 then out[3 + n + i] = redis.call('HGET', KEYS[4], ids[i]) end
+end
+return out`;
+
+type GridReadRedis = Redis & {
+  metadataGridRead(numKeys: number, ...args: (string | number)[]): Promise<(string | null)[]>;
 };
 
 type FlagRedis = Redis & {
