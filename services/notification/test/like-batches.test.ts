@@ -240,3 +240,62 @@ test.serial(
     });
   },
 );
+
+test.serial(
+  'follows, comments and mentions of one batch: one item each, counted once, in event order',
+  async (t) => {
+    const [owner, fan, pal] = await users('items', 'fan', 'pal');
+    if (!owner || !fan || !pal) throw new Error('users');
+    const post = postId();
+    const comment = postId();
+    const start = Date.now() - 60_000;
+    const source = '/instantpost/metadata';
+    const follow = createEvent(
+      'follow.created',
+      { followerId: fan.id, followeeId: owner.id, state: 'following' },
+      { source, time: new Date(start) },
+    );
+    await world.publisher.publish(follow);
+    await world.publishRaw('follow.created', JSON.stringify(follow)); // the same event again
+    await world.publisher.publish(
+      createEvent(
+        'comment.created',
+        {
+          commentId: comment,
+          postId: post,
+          postAuthorId: owner.id,
+          userId: fan.id,
+          text: 'hi @pal',
+          mentions: [{ userId: pal.id, username: pal.username }],
+        },
+        { source, time: new Date(start + 1000) },
+      ),
+    );
+    await world.publisher.publish(
+      createEvent(
+        'follow.created',
+        { followerId: pal.id, followeeId: owner.id, state: 'requested' },
+        { source, time: new Date(start + 2000) },
+      ),
+    );
+    await handled(async (svc) => {
+      const forOwner = await list(svc, owner);
+      t.deepEqual(
+        forOwner.items.map((i) => [i.type, i.actors[0]?.id, i.postId ?? null, i.commentId ?? null]),
+        [
+          ['follow_request', pal.id, null, null],
+          ['comment', fan.id, post, comment],
+          ['follow', fan.id, null, null],
+        ],
+      );
+      t.is(forOwner.unreadCount, 3);
+      const forPal = await list(svc, pal);
+      t.deepEqual(
+        forPal.items.map((i) => [i.type, i.actors[0]?.id, i.postId ?? null, i.commentId ?? null]),
+        [['mention', fan.id, post, comment]],
+      );
+      const created = (await world.createdEvents()).filter((e) => e.data.recipientId === owner.id);
+      t.is(created.length, 3, 'each item announced once');
+    });
+  },
+);

@@ -130,6 +130,37 @@ export function createNotifier(deps: NotifierDeps) {
       }
     },
 
+    /**
+     * `notify` for the events of a batch whose intents each make a new item (follows, comments, mentions;
+     * not likes, which group): per recipient shard one transaction claims every (event, recipient) once,
+     * inserts the fresh items in one statement and their `notification.created` in one more; then the
+     * unread counts in one Redis round trip.
+     */
+    async notifyMany(events: readonly { eventId: string; intents: readonly Intent[] }[]): Promise<void> {
+      const items = events.flatMap(({ eventId, intents }) => intents.map((intent) => ({ eventId, intent })));
+      if (items.some(({ intent }) => intent.kind === 'like')) throw new Error('likes go through likes()');
+      const unreadChanges = new Map<string, number>();
+      const outside = await notifications.perRecipientShard(
+        consumer,
+        items,
+        (item) => item.intent.recipientId,
+        async (tx, mine) => {
+          const fresh = await tx.claimMany(mine.map((m) => `${m.eventId}:${m.intent.recipientId}`));
+          const once = mine.filter((m) => fresh.delete(`${m.eventId}:${m.intent.recipientId}`));
+          for (const m of mine) unreadChanges.set(m.intent.recipientId, 0);
+          const stored = await tx.insertNotifications(once.map((m) => m.intent));
+          await tx.enqueue(
+            stored.map((item) => createEvent('notification.created', createdData(item), { source: SOURCE })),
+          );
+          for (const item of stored) {
+            unreadChanges.set(item.recipientId, (unreadChanges.get(item.recipientId) ?? 0) + 1);
+          }
+        },
+      );
+      await unread.adjustMany(unreadChanges);
+      for (const { eventId, intent } of outside) await deliver(eventId, intent);
+    },
+
     /** Stores what one event means for each recipient. */
     async notify(eventId: string, intents: readonly Intent[]): Promise<void> {
       for (const intent of intents) await deliver(eventId, intent);

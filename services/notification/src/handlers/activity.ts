@@ -3,6 +3,7 @@ import type { CloudEvent } from '@instantpost/events';
 import type { LikeChange } from '../domain/like-batch.ts';
 import type { Notifier } from '../domain/notifier.ts';
 import { commentIntents, followIntents, likeIntents, postMentionIntents } from '../domain/rules.ts';
+import type { Intent } from '../domain/types.ts';
 import type { UserStore } from '../store/users.ts';
 
 export const ACTIVITY_CONSUMER = 'notification-activity';
@@ -86,12 +87,34 @@ export function activityConsumer(deps: {
       'like.deleted': handle,
       'comment.created': handle,
     },
-    // A run of likes and unlikes is written together; any other event first writes the run before it, so
-    // the batch's items are stored in the order of its events.
+    // A run of likes and unlikes is written together, and so is a run of events that make new items
+    // (follows, comments, mentions); any other event first writes the run before it, so the batch's items
+    // are stored in the order of its events.
     handleBatch: async (events) => {
       let likes: LikeChange[] = [];
+      let inserts: { eventId: string; intents: Intent[] }[] = [];
+      const flush = async () => {
+        await notifier.likes(likes);
+        likes = [];
+        await notifier.notifyMany(inserts);
+        inserts = [];
+      };
       for (const event of events) {
+        const newItems =
+          event.type === 'follow.created'
+            ? followIntents(event.data, new Date(event.time))
+            : event.type === 'comment.created'
+              ? commentIntents(event.data, new Date(event.time))
+              : event.type === 'post.published'
+                ? postMentionIntents(event.data, new Date(event.time))
+                : undefined;
+        if (newItems) {
+          if (likes.length > 0) await flush();
+          inserts.push({ eventId: event.id, intents: newItems });
+          continue;
+        }
         if (event.type === 'like.created' || event.type === 'like.deleted') {
+          if (inserts.length > 0) await flush();
           likes.push({
             eventId: event.id,
             liked: event.type === 'like.created',
@@ -102,11 +125,10 @@ export function activityConsumer(deps: {
           });
           continue;
         }
-        await notifier.likes(likes);
-        likes = [];
+        await flush();
         await handle(event);
       }
-      await notifier.likes(likes);
+      await flush();
     },
   });
 }

@@ -159,6 +159,48 @@ function writes(tx: ShardTx, consumer: string) {
       };
     },
 
+    /**
+     * `insertNotification` for many intents in one statement (ids minted first, each actor matched to its
+     * item by position); the stored items, in the order of `intents`.
+     */
+    async insertNotifications(intents: readonly Intent[]): Promise<StoredNotification[]> {
+      if (intents.length === 0) return [];
+      const iso = (d: Date) => d.toISOString();
+      const rows = await sql<{ ord: number; id: string; version: string }[]>`
+        WITH x AS (
+          SELECT ${sql(schema)}.next_id() AS id, x.* FROM unnest(${intents.map((_, i) => i)}::int[],
+            ${intents.map((i) => i.recipientId)}::bigint[], ${intents.map((i) => i.kind)}::text[],
+            ${intents.map((i) => i.postId ?? null)}::bigint[], ${intents.map((i) => i.commentId ?? null)}::bigint[],
+            ${intents.map((i) => i.actorId)}::bigint[], ${intents.map((i) => iso(i.at))}::timestamptz[])
+            AS x(ord, recipient_id, kind, post_id, comment_id, actor_id, at)
+        ), made AS (
+          INSERT INTO ${tx.table('notifications')} (id, recipient_id, kind, post_id, comment_id, first_at, last_at)
+          SELECT id, recipient_id, kind, post_id, comment_id, at, at FROM x ORDER BY ord
+          RETURNING id, version
+        ), actors AS (
+          INSERT INTO ${tx.table('notification_actors')} (notification_id, actor_id, acted_at)
+          SELECT made.id, x.actor_id, x.at FROM x JOIN made ON made.id = x.id
+        )
+        SELECT x.ord, made.id, made.version FROM x JOIN made ON made.id = x.id`;
+      const out: StoredNotification[] = [];
+      for (const row of rows) {
+        const intent = intents[row.ord] as Intent;
+        out[row.ord] = {
+          id: String(row.id),
+          recipientId: intent.recipientId,
+          kind: intent.kind,
+          postId: intent.postId ?? null,
+          commentId: intent.commentId ?? null,
+          actorCount: 1,
+          version: String(row.version),
+          lastAt: intent.at,
+          readAt: null,
+          actorIds: [intent.actorId],
+        };
+      }
+      return out;
+    },
+
     /** Serializes the writers of one recipient's like groups of one post (two likes must not open two groups). */
     async lockLikeGroups(recipientId: string, postId: string): Promise<void> {
       await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`${schema}:${recipientId}:${postId}`}, 0))`;
