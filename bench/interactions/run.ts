@@ -97,16 +97,29 @@ async function closedLoop(client: HttpClient, next: (i: number) => Call & { expe
   };
 }
 
-/** Milliseconds until every durable consumer of the namespace has nothing pending or unacknowledged. */
+/**
+ * Milliseconds until every durable consumer of the namespace has nothing pending or unacknowledged; logs
+ * when each consumer that was behind caught up (which one holds the drain).
+ */
 async function drainMs(jsm: JetStreamManager, prefix: string, since: number): Promise<number> {
+  const caughtUp = new Map<string, number>();
+  const behind = new Set<string>();
   for (;;) {
     let busy = false;
     for (const stream of STREAM_NAMES.map((s) => streamNameFor(s, prefix))) {
       for await (const info of jsm.consumers.list(stream)) {
-        busy ||= info.num_pending > 0 || info.num_ack_pending > 0;
+        const lagging = info.num_pending > 0 || info.num_ack_pending > 0;
+        if (lagging) behind.add(info.name);
+        else if (behind.has(info.name) && !caughtUp.has(info.name))
+          caughtUp.set(info.name, performance.now() - since);
+        busy ||= lagging;
       }
     }
-    if (!busy) return performance.now() - since;
+    if (!busy) {
+      const report = [...caughtUp].map(([name, ms]) => `${name} ${(ms / 1000).toFixed(1)} s`).join(', ');
+      if (report) log(`  caught up: ${report}`);
+      return performance.now() - since;
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
