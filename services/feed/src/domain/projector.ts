@@ -172,12 +172,12 @@ export class FeedProjector {
     if (changes.length === 0) return;
     const { likes, cache } = this.stores;
     const deltas = await likes.writePostLikes(changes);
-    await Promise.all([...deltas].map(([postId, delta]) => cache.bumpCount(postId, 'likes', delta)));
+    await cache.bumpCounts('likes', deltas);
     const current = await likes.writeViewerLikes(changes);
-    await Promise.all(
+    await cache.setLikedMany(
       [...current].map(([key, liked]) => {
-        const [userId = '', postId = ''] = key.split(':');
-        return cache.setLiked(userId, postId, liked);
+        const [viewerId = '', postId = ''] = key.split(':');
+        return { viewerId, postId, liked };
       }),
     );
   }

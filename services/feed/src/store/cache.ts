@@ -58,15 +58,20 @@ export function hydrationCache(redis: Redis) {
       await pipeline.exec();
     },
 
-    /** Moves a cached count; on a missing hash this leaves a partial one that reads treat as a miss. */
+    /** Moves cached counts, one round trip for many posts; on a missing hash this leaves a partial one that reads treat as a miss. */
+    async bumpCounts(field: 'likes' | 'comments', deltas: ReadonlyMap<string, number>): Promise<void> {
+      if (deltas.size === 0) return;
+      const multi = redis.multi();
+      for (const [postId, delta] of deltas) {
+        const key = keys.post(postId);
+        // EXPIRE NX: a partial hash (no `j`) created here must not outlive the cache either.
+        multi.hincrby(key, field === 'likes' ? 'l' : 'c', delta).expire(key, POST_TTL_SECONDS, 'NX');
+      }
+      await multi.exec();
+    },
+
     async bumpCount(postId: string, field: 'likes' | 'comments', delta: number): Promise<void> {
-      const key = keys.post(postId);
-      // EXPIRE NX: a partial hash (no `j`) created here must not outlive the cache either.
-      await redis
-        .multi()
-        .hincrby(key, field === 'likes' ? 'l' : 'c', delta)
-        .expire(key, POST_TTL_SECONDS, 'NX')
-        .exec();
+      await this.bumpCounts(field, new Map([[postId, delta]]));
     },
 
     async forgetPost(postId: string): Promise<void> {
@@ -96,10 +101,22 @@ export function hydrationCache(redis: Redis) {
       await multi.exec();
     },
 
+    /** Adds or removes posts in viewers' liked sets, one round trip for many (viewer, post) pairs. */
+    async setLikedMany(
+      changes: readonly { viewerId: string; postId: string; liked: boolean }[],
+    ): Promise<void> {
+      if (changes.length === 0) return;
+      const multi = redis.multi();
+      for (const { viewerId, postId, liked } of changes) {
+        const key = keys.liked(viewerId);
+        if (liked) multi.sadd(key, postId).expire(key, LIKED_TTL_SECONDS, 'NX');
+        else multi.srem(key, postId);
+      }
+      await multi.exec();
+    },
+
     async setLiked(viewerId: string, postId: string, liked: boolean): Promise<void> {
-      const key = keys.liked(viewerId);
-      if (liked) await redis.multi().sadd(key, postId).expire(key, LIKED_TTL_SECONDS, 'NX').exec();
-      else await redis.srem(key, postId);
+      await this.setLikedMany([{ viewerId, postId, liked }]);
     },
   };
 }

@@ -379,6 +379,11 @@ export function posts(deps: {
       await likedCache.changed(userId, postId);
     },
 
+    /** `likeChanged` for many likes at once (viewer → posts): one Redis round trip. */
+    async likesChanged(changes: ReadonlyMap<string, Iterable<string>>): Promise<void> {
+      await likedCache.changedMany(changes);
+    },
+
     async dropCached(postId: string): Promise<void> {
       await postCache.invalidate(postId);
     },

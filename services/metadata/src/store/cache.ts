@@ -330,15 +330,27 @@ function flagCache(redis: Redis, prefix: string, ttlSeconds: number, open: FailO
     },
     /** A write changed these facts (after its commit); throws when Redis fails (the event consumer retries). */
     async changedOrThrow(viewerId: string, ...fields: string[]): Promise<void> {
-      if (fields.length === 0) return;
+      await this.changedManyOrThrow(new Map([[viewerId, fields]]));
+    },
+    /** `changedOrThrow` for many viewers in one MULTI (a batch of events' changes); throws when Redis fails. */
+    async changedManyOrThrow(changes: ReadonlyMap<string, Iterable<string>>): Promise<void> {
       const stamp = `x:${Date.now()}`;
-      const results = await redis
-        .multi()
-        .hset(keyOf(viewerId), ...fields.flatMap((f) => [f, stamp]))
-        .expire(keyOf(viewerId), ttlSeconds, 'NX')
-        .exec();
+      const batch = redis.multi();
+      let queued = 0;
+      for (const [viewerId, fields] of changes) {
+        const pairs = [...fields].flatMap((f) => [f, stamp]);
+        if (pairs.length === 0) continue;
+        batch.hset(keyOf(viewerId), ...pairs).expire(keyOf(viewerId), ttlSeconds, 'NX');
+        queued++;
+      }
+      if (queued === 0) return; // nothing was sent: a multi goes out on exec
+      const results = await batch.exec();
       const failed = results?.find(([err]) => err);
-      if (!results || failed) throw failed?.[0] ?? new Error('the flag change was not applied');
+      if (!results || failed) throw failed?.[0] ?? new Error('the flag changes were not applied');
+    },
+    /** `changedManyOrThrow` for the writers right after their commits; a Redis failure is left to the event consumer. */
+    async changedMany(changes: ReadonlyMap<string, Iterable<string>>): Promise<void> {
+      await open(this.changedManyOrThrow(changes), undefined, 'flag cache change');
     },
   };
 }
