@@ -66,7 +66,7 @@ export function cacheInvalidationConsumer(cache: CacheStore) {
       retryBackoff: { initialMs: 500, maxMs: 3000 },
     },
     handlers,
-    // A like storm is one flag change per viewer per batch, all sent at once, and one span per batch
+    // A like storm is one MULTI of flag changes per batch, and one span per batch
     // instead of one per like. Not dropped: the writer's own change after its commit is skipped while Redis
     // is away, and this is what repeats it once Redis answers (a failing batch is retried event by event,
     // each retried until Redis is back). Other events of the batch run through their handlers, in order.
@@ -100,7 +100,7 @@ export function cacheInvalidationConsumer(cache: CacheStore) {
             break;
         }
       }
-      await Promise.all([...byViewer].map(([viewerId, posts]) => liked.changedOrThrow(viewerId, ...posts)));
+      await liked.changedManyOrThrow(byViewer);
     },
   });
 }
