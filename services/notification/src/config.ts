@@ -34,6 +34,6 @@ export const configSpec = {
     default: 4,
     min: 1,
     max: 64,
-    doc: 'events handled at once per replica; keep at or below PG_POOL_MAX',
+    doc: 'batches (of up to 100 events) handled at once per replica; keep at or below PG_POOL_MAX',
   }),
 };
