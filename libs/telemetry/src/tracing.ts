@@ -3,6 +3,7 @@ import {
   type Attributes,
   type Context,
   context,
+  type Link,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -95,6 +96,11 @@ export interface SpanOptions {
   attributes?: Attributes;
   /** The context to start the span in (e.g. one extracted from message headers); the active one otherwise. */
   parent?: Context;
+  /**
+   * Spans this one is caused by without being their child — e.g. a batch of messages handled in one span
+   * links the trace of each message, so every request's trace still reaches the work its event caused.
+   */
+  links?: Link[];
 }
 
 /** Runs `work` inside a new active span; records an exception and marks the span failed if it throws. */
@@ -110,6 +116,7 @@ export async function withSpan<T>(
     {
       kind: options.kind ?? SpanKind.INTERNAL,
       ...(options.attributes ? { attributes: options.attributes } : {}),
+      ...(options.links ? { links: options.links } : {}),
     },
     parent,
     async (span) => {

@@ -104,3 +104,17 @@ test('log lines carry trace_id and span_id inside a span', async (t) => {
   t.is(inside?.span_id, ids?.span_id);
   t.is(outside?.trace_id, undefined);
 });
+
+test('a span can link the traces it was caused by (a batch of messages handled in one span)', async (t) => {
+  const a = await withSpan('request a', (span) => span.spanContext());
+  const b = await withSpan('request b', (span) => span.spanContext());
+  const batch = await withSpan('batch', (span) => span.spanContext(), {
+    links: [{ context: a }, { context: b }],
+  });
+  const exported = exporter.getFinishedSpans().find((s) => s.spanContext().spanId === batch.spanId);
+  t.deepEqual(
+    exported?.links.map((l) => l.context.traceId),
+    [a.traceId, b.traceId],
+  );
+  t.not(batch.traceId, a.traceId, 'a trace of its own');
+});
