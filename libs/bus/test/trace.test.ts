@@ -1,6 +1,11 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { activeTraceIds, shutdownTelemetry, startTelemetry } from '@instantpost/telemetry';
+import {
+  activeTraceIds,
+  shutdownTelemetry,
+  startTelemetry,
+  tracedRequestHandler,
+} from '@instantpost/telemetry';
 import { stopTestInfra } from '@instantpost/testing';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import test from 'ava';
@@ -29,16 +34,18 @@ test.after.always(async () => {
 type Ids = { trace_id: string; span_id: string } | undefined;
 
 /**
- * Runs `work` in the handler of a real HTTP request: the HTTP instrumentation's server span (what every
- * service's requests get) is the active span, and its ids are answered.
+ * Runs `work` in the handler of a real HTTP write request: the server span of libs/telemetry's
+ * `tracedRequestHandler` (what every service's writes get) is the active span, and its ids are answered.
  */
 async function inRequest(work: () => Promise<unknown>): Promise<Ids> {
-  const server = createServer((_req, res) => {
-    work().then(
-      () => res.end(JSON.stringify(activeTraceIds() ?? null)),
-      (err: unknown) => res.writeHead(500).end(String(err)),
-    );
-  });
+  const server = createServer(
+    tracedRequestHandler((_req, res) => {
+      work().then(
+        () => res.end(JSON.stringify(activeTraceIds() ?? null)),
+        (err: unknown) => res.writeHead(500).end(String(err)),
+      );
+    }),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
     const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, {
