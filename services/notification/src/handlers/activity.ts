@@ -8,20 +8,19 @@ import type { UserStore } from '../store/users.ts';
 
 export const ACTIVITY_CONSUMER = 'notification-activity';
 
-const SUBJECTS = [
-  'account.created',
-  'account.updated',
-  'follow.created',
-  'follow.approved',
-  'follow.deleted',
-  'post.published',
-  'post.deleted',
-  'like.created',
-  'like.deleted',
-  'comment.created',
-] as const;
-
-type ActivityEvent = CloudEvent<(typeof SUBJECTS)[number]>;
+/** The events this consumer reads (its `subjects`, written out there for deploy/k8s-checks' NATS permissions). */
+type ActivityEvent = CloudEvent<
+  | 'account.created'
+  | 'account.updated'
+  | 'follow.created'
+  | 'follow.approved'
+  | 'follow.deleted'
+  | 'post.published'
+  | 'post.deleted'
+  | 'like.created'
+  | 'like.deleted'
+  | 'comment.created'
+>;
 
 /**
  * The one durable consumer of notification: every event that makes (or unmakes) an item, plus the
@@ -70,7 +69,18 @@ export function activityConsumer(deps: {
   return defineConsumer({
     name: ACTIVITY_CONSUMER,
     description: 'notifications from follows, likes, comments and mentions; actor names from accounts',
-    subjects: SUBJECTS,
+    subjects: [
+      'account.created',
+      'account.updated',
+      'follow.created',
+      'follow.approved',
+      'follow.deleted',
+      'post.published',
+      'post.deleted',
+      'like.created',
+      'like.deleted',
+      'comment.created',
+    ],
     settings: {
       concurrency: deps.concurrency,
       ...(deps.batchSize === undefined ? {} : { batchSize: deps.batchSize }),
