@@ -1,9 +1,9 @@
 import { type AnyCloudEvent, isEventSubject, parseEvent } from '@instantpost/events';
 import { SpanKind, withSpan } from '@instantpost/telemetry';
-import { ROOT_CONTEXT } from '@opentelemetry/api';
+import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import type { JsMsg } from 'nats';
 import type { BatchContext } from './consumer-definition.ts';
-import { type DeliveryScope, deliver, type Outcome } from './delivery.ts';
+import { type DeliveryScope, deliver, type Outcome, traceParent } from './delivery.ts';
 import { type Random, type RetryPolicy, retryDelay } from './delivery-decision.ts';
 import { eventSubjectOf } from './names.ts';
 
@@ -58,8 +58,18 @@ export async function deliverBatch(
   }
   if (ready.length === 0) return out;
 
+  // A batch of one is traced as its event alone would be (a child of the event's trace); a bigger batch
+  // is a span of its own that links the trace of each event, so every request's trace still reaches it.
+  const contexts = ready.map((r) => traceParent(r.msg.headers, r.event.traceparent));
+  const only = ready.length === 1 ? ready[0] : undefined;
+  const links = only
+    ? []
+    : contexts.flatMap((context) => {
+        const linked = trace.getSpanContext(context);
+        return linked && trace.isSpanContextValid(linked) ? [{ context: linked }] : [];
+      });
   const result = await withSpan(
-    `${scope.consumer} batch`,
+    only ? `${scope.consumer} ${only.subject}` : `${scope.consumer} batch`,
     (span) =>
       runBatch(
         scope,
@@ -73,11 +83,15 @@ export async function deliverBatch(
       }),
     {
       kind: SpanKind.CONSUMER,
-      parent: ROOT_CONTEXT,
+      parent: only ? (contexts[0] ?? ROOT_CONTEXT) : ROOT_CONTEXT,
+      ...(links.length > 0 ? { links } : {}),
       attributes: {
         'messaging.system': 'nats',
         'messaging.consumer.group.name': scope.consumer,
         'messaging.batch.message_count': ready.length,
+        ...(only
+          ? { 'messaging.destination.name': only.msg.subject, 'messaging.message.id': only.event.id }
+          : {}),
       },
     },
   );

@@ -220,7 +220,7 @@ async function deadLetter(
 }
 
 /** Header `traceparent` first (what the bus publishes), then the event's own, else a new trace. */
-function traceParent(headers: MsgHdrs | undefined, fromEvent: string | undefined): Context {
+export function traceParent(headers: MsgHdrs | undefined, fromEvent: string | undefined): Context {
   if (headers?.has('traceparent')) return extractTraceContext(headers, ROOT_CONTEXT);
   if (fromEvent) return contextFromTraceparent(fromEvent, ROOT_CONTEXT);
   return ROOT_CONTEXT;

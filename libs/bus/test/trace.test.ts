@@ -189,3 +189,48 @@ test.serial('a dead letter stays in the trace of the event', async (t) => {
   });
   t.regex(dead?.headers.traceparent ?? '', new RegExp(`^00-${request?.trace_id}-`));
 });
+
+test.serial(
+  'a batch consumer: a batch of one continues its event trace; a bigger batch links every event trace',
+  async (t) => {
+    const prefix = await fx.isolate();
+    const publisher = createPublisher({ nc: fx.nc, prefix });
+    // two events from two requests published before the consumer exists: its first pull takes both at once
+    const first = await inRequest(() => publisher.publish(sampleEvent('post.published')));
+    const second = await inRequest(() => publisher.publish(sampleEvent('post.published')));
+    const batches: number[] = [];
+    const definition = defineConsumer({
+      name: 'feed-batch-trace',
+      subjects: ['post.published'],
+      handlers: { 'post.published': async () => {} },
+      handleBatch: async (events) => {
+        batches.push(events.length);
+      },
+      settings: fast,
+    });
+    const runner = await startConsumer({ nc: fx.nc, prefix, logger: silent, definition });
+    t.teardown(() => runner.stop());
+    await waitFor('both handled', () => batches.reduce((a, b) => a + b, 0) === 2);
+    if (batches.length === 1) {
+      const span = await waitFor('batch span ended', () =>
+        exporter.getFinishedSpans().find((s) => s.name === 'feed-batch-trace batch'),
+      );
+      t.deepEqual(
+        span.links.map((l) => l.context.traceId).sort(),
+        [first?.trace_id, second?.trace_id].sort(),
+        'the batch span links the trace of each of its events',
+      );
+    } else t.pass('delivered one by one this time: each a batch of one (below)');
+
+    // a batch of one: a consumer span of the event's own trace
+    const third = await inRequest(() => publisher.publish(sampleEvent('post.published')));
+    const span = await waitFor('consumer span in the trace of the third event', () =>
+      exporter
+        .getFinishedSpans()
+        .find(
+          (s) => s.name === 'feed-batch-trace post.published' && s.spanContext().traceId === third?.trace_id,
+        ),
+    );
+    t.truthy(span.parentSpanContext, 'a child in the request trace, not a new trace');
+  },
+);
