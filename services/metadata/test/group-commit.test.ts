@@ -127,3 +127,28 @@ test('a batch Postgres refuses is written again one request at a time: only the 
   const [row] = await shard.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM ${probe}`;
   t.is(row?.n, 39, 'every answered request is stored, once');
 });
+
+test("likes answered together: each liker's own viewerHasLiked shows at once, after the post was read", async (t) => {
+  const author = await newUser(fx.svc, { database: 1 });
+  const postId = await newPost(fx, author, 'read, then liked by many at once');
+  const likers = await Promise.all(Array.from({ length: 12 }, () => newUser(fx.svc)));
+  const liked = async (token: string) =>
+    (await call(fx.svc, 'GET', `/v1/posts/${postId}`, { token })).body.viewerHasLiked as boolean;
+  // Read first, so each liker's "not liked" is cached and would be served stale.
+  t.deepEqual(
+    await Promise.all(likers.map((u) => liked(u.token))),
+    likers.map(() => false),
+  );
+  const answers = await Promise.all(
+    likers.map((u) => call(fx.svc, 'POST', `/v1/posts/${postId}/likes`, { token: u.token })),
+  );
+  t.deepEqual(
+    answers.map((a) => a.status),
+    likers.map(() => 204),
+  );
+  // Right after the answers (no wait for the events): the flag changes went to Redis before them.
+  t.deepEqual(
+    await Promise.all(likers.map((u) => liked(u.token))),
+    likers.map(() => true),
+  );
+});

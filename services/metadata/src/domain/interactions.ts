@@ -60,6 +60,25 @@ export function interactions(deps: {
     return account;
   };
 
+  // The likers' own flag changes (after their commits) of the likes answered in one turn of the event loop
+  // (group commit answers a batch at once) go to Redis together, one MULTI, before those likes are answered.
+  let pendingFlags: Map<string, Set<string>> | undefined;
+  let flagsWritten: Promise<void> = Promise.resolve();
+  const likeChanged = (userId: string, postId: string): Promise<void> => {
+    if (!pendingFlags) {
+      const changes = new Map<string, Set<string>>();
+      pendingFlags = changes;
+      flagsWritten = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        pendingFlags = undefined;
+        return postsDomain.likesChanged(changes);
+      });
+    }
+    const posts = pendingFlags.get(userId) ?? new Set<string>();
+    posts.add(postId);
+    pendingFlags.set(userId, posts);
+    return flagsWritten;
+  };
+
   /**
    * The post's author when the viewer may see the post, else 404. Whether the post is still live is
    * checked by the write itself; a private author's follower check reads the follow cache or Postgres.
@@ -99,7 +118,7 @@ export function interactions(deps: {
       // The cached post stays: its counts change when the counters consumer applies the event.
       if (result === 'missing') throw postNotFound();
       // The liker's own cached like flag goes now; the event drops it again for every replica.
-      if (result === 'changed') await postsDomain.likeChanged(userId, postId);
+      if (result === 'changed') await likeChanged(userId, postId);
     },
 
     async comment(userId: string, postId: string, text: string): Promise<CommentView> {
