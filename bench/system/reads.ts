@@ -8,7 +8,8 @@
  *
  * Env as run.ts (BENCH_USERS, BENCH_FOLLOWS, BENCH_ZIPF, BENCH_POSTS_PER_USER, BENCH_ROUNDS) plus
  * BENCH_ENDPOINT_CONNECTIONS (50), BENCH_ENDPOINT_SECONDS (5), BENCH_ENDPOINT_WARMUP_SECONDS (2);
- * BENCH_INTERACTIVE=1 keeps the stack for commands on stdin (see below); BENCH_CPU_PROF=<dir> for profiles.
+ * BENCH_INTERACTIVE=1 keeps the stack for commands on stdin (see below); BENCH_CPU_PROF=<dir> for profiles;
+ * BENCH_ACCEPT_ENCODING=gzip sends that Accept-Encoding with every request (the gateway compresses JSON > 1 KB).
  */
 
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -26,7 +27,7 @@ import { HttpClient } from './http.ts';
 import type { PlannedCall } from './load.ts';
 import { ownCpus, pinTree } from './pin.ts';
 import { followZipf, prng, publishPosts, settled, signUpUsers, type User, zipf } from './seed.ts';
-import { type Endpoint, endpointRounds, haveWrk } from './wrk.ts';
+import { type Endpoint, endpointRounds, haveWrk, requestEncoding } from './wrk.ts';
 
 export const bareEndpoint: Endpoint = {
   name: 'bare route via nginx',
@@ -83,6 +84,7 @@ async function main() {
   const CONNECTIONS = Number(env.BENCH_ENDPOINT_CONNECTIONS ?? 50);
   const SECONDS = Number(env.BENCH_ENDPOINT_SECONDS ?? 5);
   const WARMUP = Number(env.BENCH_ENDPOINT_WARMUP_SECONDS ?? 2);
+  requestEncoding.value = env.BENCH_ACCEPT_ENCODING || undefined;
   const log = (line: string) => process.stdout.write(`${line}\n`);
   const began = performance.now();
   const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -153,7 +155,7 @@ async function main() {
     };
     await measure();
     // Development: the seeded stack stays up; stdin lines `restart <service>...` (new code, a fresh CPU
-    // profile with BENCH_CPU_PROF), `measure [kind]`, `quit`.
+    // profile with BENCH_CPU_PROF), `measure [kind]`, `encoding <gzip|off>`, `quit`.
     if (env.BENCH_INTERACTIVE) {
       for await (const line of createInterface({ input: process.stdin })) {
         const [command, ...args] = line.trim().split(/\s+/);
@@ -167,6 +169,11 @@ async function main() {
             log(`restarted ${args.join(' ')}; ${pinTree('0')} processes on CPU 0`);
           }
           if (command === 'measure') await measure(args[0]);
+          if (command === 'encoding') {
+            // `encoding gzip` sends Accept-Encoding: gzip with every request from now on, `encoding off` none.
+            requestEncoding.value = args[0] === 'off' ? undefined : args[0];
+            log(`Accept-Encoding: ${requestEncoding.value ?? '(none)'}`);
+          }
           if (command === 'reload') {
             // After an edit of the gateway's config (its path is logged at start): workers restart with it.
             process.kill(

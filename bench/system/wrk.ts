@@ -26,7 +26,17 @@ export interface Capacity {
 
 const lua = (s: string) => JSON.stringify(s); // a JSON string is a valid Lua string literal for ASCII
 
+/**
+ * `Accept-Encoding` sent with every request (none by default: the gateway then sends JSON as it is). Read at
+ * each run (reads.ts sets it from BENCH_ACCEPT_ENCODING), so its interactive `encoding <value|off>` switches it between measurements.
+ */
+export const requestEncoding: { value: string | undefined } = { value: undefined };
+
 function script(calls: readonly { path: string; token?: string }[]): string {
+  const encoding =
+    requestEncoding.value === undefined
+      ? ''
+      : `headers["Accept-Encoding"] = ${lua(requestEncoding.value)}\n    `;
   const rows = calls
     .map((c) => `  {${lua(c.path)}, ${c.token === undefined ? 'nil' : lua(`Bearer ${c.token}`)}},`)
     .join('\n');
@@ -39,7 +49,7 @@ init = function(args)
   for k, c in ipairs(calls) do
     local headers = {}
     if c[2] then headers["Authorization"] = c[2] end
-    formatted[k] = wrk.format("GET", c[1], headers)
+    ${encoding}formatted[k] = wrk.format("GET", c[1], headers)
   end
 end
 request = function()
