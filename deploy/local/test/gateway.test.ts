@@ -45,7 +45,14 @@ test.before(async () => {
     seen.push({ url: req.url ?? '', requestId: req.headers['x-request-id'] as string | undefined });
     // `?page`: a feed-page-sized JSON reply (~24 KB).
     const body = req.url?.endsWith('?page') ? PAGE : JSON.stringify({ url: req.url });
-    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end(body);
+    // Echoes the request id as the services do (the client must still get the header once).
+    const echo = req.headers['x-request-id'];
+    res
+      .writeHead(200, {
+        'content-type': 'application/json; charset=utf-8',
+        ...(typeof echo === 'string' ? { 'x-request-id': echo } : {}),
+      })
+      .end(body);
   });
   upstream.on('connection', () => upstreamConnections++);
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
