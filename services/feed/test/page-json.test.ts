@@ -84,3 +84,14 @@ test('a count that is not a number is an error, never invalid JSON', (t) => {
     message: /not an integer/,
   });
 });
+
+test('a page object written again gives the same bytes without writing them again', async (t) => {
+  // FeedReader hands out the same page object while nothing on it changed: its bytes are reused.
+  const page: FeedPage = { items: [item(), item({ id: '8', viewerHasLiked: false })], nextCursor: '8' };
+  const bytes = feedPageJson(page);
+  t.is(feedPageJson(page), bytes, 'the very same Buffer');
+  t.is(bytes.toString(), await viaSchema(page));
+  const copy: FeedPage = { ...page, items: [...page.items] };
+  t.not(feedPageJson(copy), bytes, 'another page object is written anew');
+  t.true(feedPageJson(copy).equals(bytes));
+});

@@ -2,12 +2,24 @@ import { isDependencyOutage } from '@instantpost/http/errors';
 import type { MediaUrlSigner } from '@instantpost/media-urls';
 import type { AccountName, CachedPost, PageLookup, PostSummary } from '../store/cache.ts';
 import { olderThan, type TimelineEntry } from '../store/keys.ts';
-import type { PageRead } from '../store/timelines.ts';
+import type { PageAnswer, PageRead } from '../store/timelines.ts';
 import type { TimelineBuilder } from './timelines.ts';
 import type { FeedItem, FeedStores } from './types.ts';
 
 /** How many liked posts of a viewer are cached (the newest; older ones cannot be in a capped feed). */
 const LIKED_CACHE_SIZE = 5000;
+
+/** Viewers whose last page is kept (~25 KB each with its bytes: ~25 MB at most). */
+export const PAGE_MEMO_SIZE = 1024;
+
+/** A viewer's last page and the script answer it was hydrated from. */
+interface MemoizedPage {
+  bound: string;
+  limit: number;
+  expires: number;
+  answer: PageAnswer;
+  page: FeedPage;
+}
 
 export interface FeedPage {
   items: FeedItem[];
@@ -21,6 +33,16 @@ export class FeedReader {
    * URL expiry: URLs are identical within a time bucket, so a post's media is signed once per bucket.
    */
   private readonly media = new WeakMap<PostSummary, { expires: number; media: FeedItem['media'] }>();
+
+  /**
+   * Each viewer's last page, reused (the very same object, so routes/page-json.ts reuses its bytes too)
+   * while the page script answers exactly as it did then, for the same bound, limit and URL expiry. The
+   * script is still run on every read: a like, a comment, a rename, a new or deleted post or the viewer's
+   * own like all change its answer, so a reused page is never staler than a freshly built one. Only pages
+   * hydrated entirely from Redis are kept — a page that needed Postgres is a pure function of the answer
+   * only once the caches are filled. Bounded: the least recently read viewer goes first.
+   */
+  private readonly pages = new Map<string, MemoizedPage>();
 
   private readonly stores: FeedStores;
   private readonly builder: TimelineBuilder;
@@ -78,8 +100,33 @@ export class FeedReader {
       if (read.bigFolloweesMissing) await this.builder.rebuildBigFollowees(viewerId);
       for (const authorId of read.missingAuthors) await this.builder.rebuildAuthorPosts(authorId);
     }
-    const items = await this.hydrate(viewerId, read.entries, read.cached, this.mediaUrls.expires());
-    return pageOf(read.entries, items, limit);
+    const expires = this.mediaUrls.expires();
+    const known = this.pages.get(viewerId);
+    if (
+      known !== undefined &&
+      known.bound === bound &&
+      known.limit === limit &&
+      known.expires === expires &&
+      sameAnswer(known.answer, read.answer)
+    ) {
+      // Most recently read last: the Map's first key is the one to drop.
+      this.pages.delete(viewerId);
+      this.pages.set(viewerId, known);
+      return known.page;
+    }
+    const page = pageOf(
+      read.entries,
+      await this.hydrate(viewerId, read.entries, read.cached, expires),
+      limit,
+    );
+    if (fromRedisAlone(read)) {
+      this.pages.delete(viewerId);
+      if (this.pages.size >= PAGE_MEMO_SIZE) this.pages.delete(this.pages.keys().next().value as string);
+      this.pages.set(viewerId, { bound, limit, expires, answer: read.answer, page });
+    } else {
+      this.pages.delete(viewerId);
+    }
+    return page;
   }
 
   /** Fills what the caches missed from Postgres (and caches it). */
@@ -145,6 +192,22 @@ export class FeedReader {
     this.media.set(summary, { expires, media });
     return media;
   }
+}
+
+/** Every post, author name and like of the page came from Redis (nothing from Postgres). */
+function fromRedisAlone(read: PageRead): boolean {
+  if (read.cached.liked === undefined) return false;
+  for (const p of read.cached.posts) if (p === undefined) return false;
+  for (const a of read.cached.accounts.values()) if (a === undefined) return false;
+  return true;
+}
+
+function sameAnswer(a: PageAnswer, b: PageAnswer): boolean {
+  if (a.likedKnown !== b.likedKnown) return false;
+  if (a.members.length !== b.members.length || a.details.length !== b.details.length) return false;
+  for (let i = 0; i < a.members.length; i++) if (a.members[i] !== b.members[i]) return false;
+  for (let i = 0; i < a.details.length; i++) if (a.details[i] !== b.details[i]) return false;
+  return true;
 }
 
 /** A full page has a next one, after its last entry (a post some items of which may be deleted). */

@@ -43,7 +43,22 @@ const TRUE = Buffer.from('true');
 const FALSE = Buffer.from('false');
 const LAST_PAGE = Buffer.from('],"nextCursor":null}');
 
+/**
+ * Pages already written: FeedReader hands out the same page object again while nothing on it changed (its
+ * page memo), and pages are never modified after they are built, so their bytes are reused as they are.
+ */
+const pages = new WeakMap<FeedPage, Buffer>();
+
 export function feedPageJson(page: FeedPage): Buffer {
+  let bytes = pages.get(page);
+  if (bytes === undefined) {
+    bytes = writePage(page);
+    pages.set(page, bytes);
+  }
+  return bytes;
+}
+
+function writePage(page: FeedPage): Buffer {
   const parts: Buffer[] = [OPEN];
   for (let i = 0; i < page.items.length; i++) {
     const item = page.items[i] as FeedItem;

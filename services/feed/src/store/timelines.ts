@@ -114,6 +114,17 @@ export interface PageRead {
   entries: TimelineEntry[];
   /** What the caches hold for each member (a miss is `undefined`), read in the same round trip. */
   cached: PageLookup;
+  /**
+   * The script's answer as it came (members, six details per member, whether the liked set is known): two
+   * equal answers for the same bound and limit hydrate to the same page (FeedReader's page memo).
+   */
+  answer: PageAnswer;
+}
+
+export interface PageAnswer {
+  members: readonly string[];
+  details: readonly (string | number | null)[];
+  likedKnown: number;
 }
 
 /** Redis timelines: home timelines, authors' recent posts, big-account sets. */
@@ -223,6 +234,7 @@ export function timelineStore(client: Redis, options: { prefix: string; cap: num
         missingAuthors: missing,
         entries,
         cached: parseDetails(entries, details, likedKnown === 1, summaries),
+        answer: { members, details, likedKnown },
       };
     },
 
