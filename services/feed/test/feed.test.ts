@@ -239,10 +239,12 @@ test.serial(
       }),
     );
     t.like(r.items[0], { commentCount: 1 }, r.what);
+    // Through the script's JSON answer unchanged: quotes, slashes, backslashes, emoji.
+    const name = 'Bee "/\\ 🐝 </b>';
     r = await after('the author is renamed', () =>
-      h.publish('account.updated', { userId: b.id, displayName: 'Bee' }),
+      h.publish('account.updated', { userId: b.id, displayName: name }),
     );
-    t.like(r.items[0], { author: { displayName: 'Bee' } }, r.what);
+    t.like(r.items[0], { author: { displayName: name } }, r.what);
     let second = '';
     r = await after('a new post', async () => {
       second = await h.post(b, 'second');

@@ -2,7 +2,7 @@ import { isDependencyOutage } from '@instantpost/http/errors';
 import type { MediaUrlSigner } from '@instantpost/media-urls';
 import type { AccountName, CachedPost, PageLookup, PostSummary } from '../store/cache.ts';
 import { olderThan, type TimelineEntry } from '../store/keys.ts';
-import type { PageAnswer, PageRead } from '../store/timelines.ts';
+import type { PageRead } from '../store/timelines.ts';
 import type { TimelineBuilder } from './timelines.ts';
 import type { FeedItem, FeedStores } from './types.ts';
 
@@ -17,7 +17,7 @@ interface MemoizedPage {
   bound: string;
   limit: number;
   expires: number;
-  answer: PageAnswer;
+  answer: string;
   page: FeedPage;
 }
 
@@ -107,7 +107,7 @@ export class FeedReader {
       known.bound === bound &&
       known.limit === limit &&
       known.expires === expires &&
-      sameAnswer(known.answer, read.answer)
+      known.answer === read.answer
     ) {
       // Most recently read last: the Map's first key is the one to drop.
       this.pages.delete(viewerId);
@@ -199,14 +199,6 @@ function fromRedisAlone(read: PageRead): boolean {
   if (read.cached.liked === undefined) return false;
   for (const p of read.cached.posts) if (p === undefined) return false;
   for (const a of read.cached.accounts.values()) if (a === undefined) return false;
-  return true;
-}
-
-function sameAnswer(a: PageAnswer, b: PageAnswer): boolean {
-  if (a.likedKnown !== b.likedKnown) return false;
-  if (a.members.length !== b.members.length || a.details.length !== b.details.length) return false;
-  for (let i = 0; i < a.members.length; i++) if (a.members[i] !== b.members[i]) return false;
-  for (let i = 0; i < a.details.length; i++) if (a.details[i] !== b.details[i]) return false;
   return true;
 }
 
