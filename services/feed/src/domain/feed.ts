@@ -91,24 +91,24 @@ export class FeedReader {
     limit: number,
   ): Promise<FeedPage> {
     const bound = cursor === undefined ? '+' : olderThan(cursor);
+    const expires = this.mediaUrls.expires();
+    const known = this.pages.get(viewerId);
+    // The answer the memoized page was hydrated from, if it is for this very page: an equal answer is not
+    // even parsed.
+    const knownAnswer =
+      known !== undefined && known.bound === bound && known.limit === limit && known.expires === expires
+        ? known.answer
+        : undefined;
     let read: PageRead;
     for (let attempt = 0; ; attempt++) {
-      read = await this.stores.timelines.readPage(viewerId, bound, limit);
+      read = await this.stores.timelines.readPage(viewerId, bound, limit, knownAnswer);
       const complete = !read.timelineMissing && !read.bigFolloweesMissing && read.missingAuthors.length === 0;
       if (complete || attempt === 2) break;
       if (read.timelineMissing) await this.builder.rebuildTimeline(viewerId);
       if (read.bigFolloweesMissing) await this.builder.rebuildBigFollowees(viewerId);
       for (const authorId of read.missingAuthors) await this.builder.rebuildAuthorPosts(authorId);
     }
-    const expires = this.mediaUrls.expires();
-    const known = this.pages.get(viewerId);
-    if (
-      known !== undefined &&
-      known.bound === bound &&
-      known.limit === limit &&
-      known.expires === expires &&
-      known.answer === read.answer
-    ) {
+    if (known !== undefined && read.unchanged) {
       // Most recently read last: the Map's first key is the one to drop.
       this.pages.delete(viewerId);
       this.pages.set(viewerId, known);

@@ -120,6 +120,8 @@ export interface PageRead {
    * hydrate to the same page (FeedReader's page memo).
    */
   answer: string;
+  /** The answer was the caller's `unchangedIf`: nothing was parsed (`entries` and `cached` are empty). */
+  unchanged: boolean;
 }
 
 interface PageAnswer {
@@ -225,8 +227,12 @@ export function timelineStore(client: Redis, options: { prefix: string; cap: num
       await redis.del(keys.timeline(userId));
     },
 
-    /** One page: home timeline merged with big followees' recent posts, older than `maxBound`, with cache contents. */
-    async readPage(userId: string, maxBound: string, limit: number): Promise<PageRead> {
+    /**
+     * One page: home timeline merged with big followees' recent posts, older than `maxBound`, with cache
+     * contents. An answer equal to `unchangedIf` (the caller's last answer for this page) is not parsed:
+     * `unchanged` is set and `entries` and `cached` are left empty.
+     */
+    async readPage(userId: string, maxBound: string, limit: number, unchangedIf?: string): Promise<PageRead> {
       const read = (withJson: boolean) =>
         redis.feedReadPage(
           3,
@@ -240,6 +246,17 @@ export function timelineStore(client: Redis, options: { prefix: string; cap: num
           withJson ? '1' : '0',
         );
       let [tl, bf, missing, json] = await read(false);
+      if (json !== '' && json === unchangedIf) {
+        return {
+          timelineMissing: false,
+          bigFolloweesMissing: false,
+          missingAuthors: [],
+          entries: [],
+          cached: { posts: [], accounts: new Map(), liked: [] },
+          answer: json,
+          unchanged: true,
+        };
+      }
       let answer = parseAnswer(json);
       const { members, details } = answer;
       // A summary this process has not parsed yet: the page once more, with the JSON (cold posts only).
@@ -256,6 +273,7 @@ export function timelineStore(client: Redis, options: { prefix: string; cap: num
         entries,
         cached: parseDetails(entries, answer.details, answer.likedKnown === 1, summaries),
         answer: json,
+        unchanged: false,
       };
     },
 
