@@ -2,6 +2,18 @@ import { defineConsumer } from '@instantpost/bus';
 import type { CloudEvent } from '@instantpost/events';
 import { CACHED, type CacheStore, FLAGS } from '../store/cache.ts';
 
+/** The events this consumer reads (its `subjects`, written out there for deploy/k8s-checks' NATS permissions). */
+type CacheEvent = CloudEvent<
+  | 'account.updated'
+  | 'follow.created'
+  | 'follow.approved'
+  | 'follow.deleted'
+  | 'post.published'
+  | 'post.deleted'
+  | 'like.created'
+  | 'like.deleted'
+>;
+
 /**
  * Drops the cached copies every committed write made stale, once more, from its event. The writer
  * already invalidated right after its commit; this catches the writes whose invalidation failed (Redis
@@ -21,26 +33,28 @@ export function cacheInvalidationConsumer(cache: CacheStore) {
     await followStates.changedOrThrow(data.followerId, data.followeeId);
     await counts.invalidateOrThrow(data.followerId, data.followeeId);
   };
-  const like = async (data: { userId: string; postId: string }) =>
-    liked.changedOrThrow(data.userId, data.postId);
-  const handlers = {
-    'account.updated': async (event: CloudEvent<'account.updated'>) =>
-      accounts.invalidateOrThrow(event.data.userId),
-    'follow.created': async (event: CloudEvent<'follow.created'>) => followCounts(event.data),
-    'follow.approved': async (event: CloudEvent<'follow.approved'>) => followCounts(event.data),
-    'follow.deleted': async (event: CloudEvent<'follow.deleted'>) => followCounts(event.data),
-    'post.published': async (event: CloudEvent<'post.published'>) => {
-      await grids.invalidateOrThrow(event.data.authorId);
-      await counts.invalidateOrThrow(event.data.authorId);
-    },
-    'like.created': async (event: CloudEvent<'like.created'>) => like(event.data),
-    'like.deleted': async (event: CloudEvent<'like.deleted'>) => like(event.data),
-    'post.deleted': async (event: CloudEvent<'post.deleted'>) => {
-      await posts.invalidateOrThrow(event.data.postId);
-      await grids.invalidateOrThrow(event.data.authorId);
-      await counts.invalidateOrThrow(event.data.authorId);
-      await cache.postAuthors.dropOrThrow(event.data.postId);
-    },
+  const handle = async (event: CacheEvent): Promise<void> => {
+    switch (event.type) {
+      case 'account.updated':
+        return accounts.invalidateOrThrow(event.data.userId);
+      case 'follow.created':
+      case 'follow.approved':
+      case 'follow.deleted':
+        return followCounts(event.data);
+      case 'post.published':
+        await grids.invalidateOrThrow(event.data.authorId);
+        await counts.invalidateOrThrow(event.data.authorId);
+        return;
+      case 'like.created':
+      case 'like.deleted':
+        return liked.changedOrThrow(event.data.userId, event.data.postId);
+      case 'post.deleted':
+        await posts.invalidateOrThrow(event.data.postId);
+        await grids.invalidateOrThrow(event.data.authorId);
+        await counts.invalidateOrThrow(event.data.authorId);
+        await cache.postAuthors.dropOrThrow(event.data.postId);
+        return;
+    }
   };
   return defineConsumer({
     name: 'metadata-cache',
@@ -65,7 +79,16 @@ export function cacheInvalidationConsumer(cache: CacheStore) {
       maxDeliver: 200,
       retryBackoff: { initialMs: 500, maxMs: 3000 },
     },
-    handlers,
+    handlers: {
+      'account.updated': handle,
+      'follow.created': handle,
+      'follow.approved': handle,
+      'follow.deleted': handle,
+      'post.published': handle,
+      'post.deleted': handle,
+      'like.created': handle,
+      'like.deleted': handle,
+    },
     // A like storm is one MULTI of flag changes per batch, and one span per batch
     // instead of one per like. Not dropped: the writer's own change after its commit is skipped while Redis
     // is away, and this is what repeats it once Redis answers (a failing batch is retried event by event,
@@ -79,26 +102,7 @@ export function cacheInvalidationConsumer(cache: CacheStore) {
           byViewer.set(event.data.userId, fields);
           continue;
         }
-        switch (event.type) {
-          case 'account.updated':
-            await handlers[event.type](event);
-            break;
-          case 'follow.created':
-            await handlers[event.type](event);
-            break;
-          case 'follow.approved':
-            await handlers[event.type](event);
-            break;
-          case 'follow.deleted':
-            await handlers[event.type](event);
-            break;
-          case 'post.published':
-            await handlers[event.type](event);
-            break;
-          case 'post.deleted':
-            await handlers[event.type](event);
-            break;
-        }
+        await handle(event);
       }
       await liked.changedManyOrThrow(byViewer);
     },
