@@ -134,29 +134,9 @@ function writes(tx: ShardTx, consumer: string) {
 
     /** Stores a new item with its one actor. */
     async insertNotification(intent: Intent): Promise<StoredNotification> {
-      // Item and actor in one statement (one round trip): the CTE's row satisfies the foreign key.
-      const [row] = await sql<{ id: string; version: string }[]>`
-        WITH n AS (
-          INSERT INTO ${tx.table('notifications')} (recipient_id, kind, post_id, comment_id, first_at, last_at)
-          VALUES (${intent.recipientId}, ${intent.kind}, ${intent.postId ?? null}, ${intent.commentId ?? null},
-                  ${intent.at}, ${intent.at})
-          RETURNING id, version)
-        INSERT INTO ${tx.table('notification_actors')} (notification_id, actor_id, acted_at)
-        SELECT n.id, ${intent.actorId}, ${intent.at} FROM n
-        RETURNING notification_id AS id, (SELECT version FROM n) AS version`;
-      if (!row) throw new Error('insert returned no row');
-      return {
-        id: String(row.id),
-        recipientId: intent.recipientId,
-        kind: intent.kind,
-        postId: intent.postId ?? null,
-        commentId: intent.commentId ?? null,
-        actorCount: 1,
-        version: String(row.version),
-        lastAt: intent.at,
-        readAt: null,
-        actorIds: [intent.actorId],
-      };
+      const [stored] = await this.insertNotifications([intent]);
+      if (!stored) throw new Error('insert returned no row');
+      return stored;
     },
 
     /**
