@@ -103,15 +103,20 @@ export async function openTestService<S extends ConfigSpec>(
   const ctx: ServiceContext<ConfigOf<S>> = { config, infra, logger };
   const built = await options.build(ctx);
   await built.app.ready();
+  // Closing twice (a test's own close, then its fixture's) waits for the one close.
+  let closed: Promise<void> | undefined;
   return {
     ...built,
     ctx,
     infra,
     config,
-    close: async () => {
-      await built.app.close();
-      await built.stop?.();
-      await infra.close();
+    close: () => {
+      closed ??= (async () => {
+        await built.app.close();
+        await built.stop?.();
+        await infra.close();
+      })();
+      return closed;
     },
   };
 }
