@@ -72,8 +72,10 @@ test('over HTTP: a token answered from the cache still turns 401 when it expires
   t.teardown(() => app.close());
   const get = (token: string) => app.inject({ url: '/v1/me', headers: { authorization: `Bearer ${token}` } });
 
-  const now = Date.now();
-  const token = signAccessToken(keys.privateKey, alice, 1, now); // exp within the next second
+  // Signed just after a second starts with 2 s to live: between 1 and 2 s of validity (exp is whole
+  // seconds), long enough for the requests below on a loaded machine, short enough to wait out.
+  await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 5));
+  const token = signAccessToken(keys.privateKey, alice, 2);
   for (let i = 0; i < 3; i++) {
     const ok = await get(token);
     t.is(ok.statusCode, 200);
