@@ -4,6 +4,7 @@ export {
   findNjsModule,
   type Gateway,
   type GatewayOptions,
+  GatewayPortTaken,
   type GatewayTuning,
   MEDIA_CACHE_VALID_SECONDS,
   renderNginxConfig,
@@ -12,7 +13,7 @@ export {
   UPSTREAM_KEEPALIVE,
   WORKER_PROCESSES,
 } from './nginx.ts';
-export { freePort, waitForOk } from './ports.ts';
+export { freePort, type ReservedPort, reservePort, waitForOk } from './ports.ts';
 export {
   findPrometheus,
   PROMETHEUS_PORT,

@@ -138,6 +138,15 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
+/** The gateway's port was taken by another process before nginx bound it. */
+export class GatewayPortTaken extends Error {
+  readonly port: number;
+  constructor(port: number) {
+    super(`the gateway's port ${port} was taken by another process before nginx bound it`);
+    this.port = port;
+  }
+}
+
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const nginx = findNginx();
   if (!nginx) throw new Error('nginx is not installed: apt-get install -y nginx-light');
@@ -167,11 +176,18 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${options.listen}`;
-  await waitForOk(`${url}/healthz`, {
-    timeoutMs: 10_000,
-    alive: () => child.exitCode === null,
-    header: ['x-gateway-instance', instance],
-  });
+  try {
+    await waitForOk(`${url}/healthz`, {
+      timeoutMs: 10_000,
+      alive: () => child.exitCode === null,
+      header: ['x-gateway-instance', instance],
+    });
+  } catch (err) {
+    child.kill('SIGKILL');
+    const log = readFileSync(join(options.workDir, 'error.log'), { encoding: 'utf8', flag: 'a+' });
+    if (log.includes('Address already in use')) throw new GatewayPortTaken(options.listen);
+    throw err;
+  }
   return {
     url,
     configFile,

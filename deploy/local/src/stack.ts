@@ -37,6 +37,8 @@ export interface StackOptions {
   /** Each service's Redis keys go under `<redisPrefix><service>:`. */
   redisPrefix?: string;
   gatewayPort: number;
+  /** Called right before the gateway starts: frees `gatewayPort` if the caller held it (reservePort). */
+  releaseGatewayPort?: () => Promise<void>;
   /** nginx's config, temp files and cache; service logs when `logs` is a file. */
   workDir: string;
   replicas?: Partial<Record<ServiceName, number>>;
@@ -131,18 +133,26 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     SERVICES.map((s) => [s, processes.filter((p) => p.service === s).map((p) => `127.0.0.1:${p.port}`)]),
   ) as Record<ServiceName, string[]>;
   const mediaUrlSigningKey = options.env.MEDIA_URL_SIGNING_KEY;
-  if (!mediaUrlSigningKey)
-    throw new Error('the stack needs MEDIA_URL_SIGNING_KEY (services and gateway share it)');
-  const gateway = await startGateway({
-    workDir: join(options.workDir, 'nginx'),
-    listen: options.gatewayPort,
-    upstreams,
-    s3: options.s3,
-    uploadMaxBytes: options.uploadMaxBytes,
-    accessLog: options.logs === 'files',
-    mediaUrlSigningKey,
-    ...options.gateway,
-  });
+  let gateway: Gateway;
+  try {
+    if (!mediaUrlSigningKey)
+      throw new Error('the stack needs MEDIA_URL_SIGNING_KEY (services and gateway share it)');
+    await options.releaseGatewayPort?.();
+    gateway = await startGateway({
+      workDir: join(options.workDir, 'nginx'),
+      listen: options.gatewayPort,
+      upstreams,
+      s3: options.s3,
+      uploadMaxBytes: options.uploadMaxBytes,
+      accessLog: options.logs === 'files',
+      mediaUrlSigningKey,
+      ...options.gateway,
+    });
+  } catch (err) {
+    // No service outlives a stack that did not start (a test's worker would wait for them forever).
+    await Promise.all(processes.map((p) => p.stop()));
+    throw err;
+  }
   return {
     gatewayUrl: gateway.url,
     processes,

@@ -9,9 +9,9 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { signedMediaUrl } from '@instantpost/media-urls';
 import { openNamespace, s3ClientFor, stopTestInfra, type TestNamespace } from '@instantpost/testing';
 import test from 'ava';
-import { type Gateway, startGateway } from '../src/nginx.ts';
+import { type Gateway, GatewayPortTaken, startGateway } from '../src/nginx.ts';
 import { committedOpenApi } from '../src/openapi.ts';
-import { freePort } from '../src/ports.ts';
+import { freePort, reservePort } from '../src/ports.ts';
 
 let ns: TestNamespace;
 let gateway: Gateway;
@@ -303,3 +303,25 @@ async function eventuallyRead(file: string, needle: string): Promise<string> {
   }
   return existsSync(file) ? readFileSync(file, 'utf8') : '';
 }
+
+test('a gateway whose port another process holds fails with GatewayPortTaken (the test stack then tries another port)', async (t) => {
+  const held = await reservePort();
+  const dir = mkdtempSync(join(tmpdir(), 'instantpost-gw-taken-'));
+  t.teardown(async () => {
+    await held.release();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const at = `127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  const error = await t.throwsAsync(
+    startGateway({
+      workDir: dir,
+      listen: held.port,
+      upstreams: { upload: [at], 'media-processing': [at], metadata: [at], feed: [at], notification: [at] },
+      s3: { endpoint: ns.s3.endpoint, bucket: ns.s3.bucket },
+      uploadMaxBytes: 1024 * 1024,
+      mediaUrlSigningKey: KEY,
+    }),
+    { instanceOf: GatewayPortTaken },
+  );
+  t.is(error?.port, held.port);
+});

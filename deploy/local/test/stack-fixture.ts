@@ -5,8 +5,9 @@ import type { ServiceName } from '@instantpost/chassis';
 import { makeTestKeys, testEnvironment } from '@instantpost/chassis/testing';
 import type { TestNamespace } from '@instantpost/testing';
 import {
-  freePort,
+  GatewayPortTaken,
   type GatewayTuning,
+  reservePort,
   type Stack,
   type StackOptions,
   setupStack,
@@ -41,6 +42,8 @@ export async function openTestStack(
   const workDir = mkdtempSync(join(tmpdir(), 'instantpost-stack-'));
   // mkdtemp makes it 0700; nginx's workers (nobody, when run as root) must reach their cache inside it.
   chmodSync(workDir, 0o755);
+  // The gateway's port is held here until the gateway starts (the services' signed URLs name it before).
+  const gatewayPort = await reservePort();
   const stackOptions: StackOptions = {
     env: {
       PATH: process.env.PATH,
@@ -53,7 +56,8 @@ export async function openTestStack(
       ...options.env,
     },
     redisPrefix: ns.redis.prefix,
-    gatewayPort: await freePort(),
+    gatewayPort: gatewayPort.port,
+    releaseGatewayPort: gatewayPort.release,
     workDir,
     ports: 'random',
     replicas: options.replicas,
@@ -64,7 +68,13 @@ export async function openTestStack(
   };
   try {
     await setupStack(stackOptions);
-    const stack = await startStack(stackOptions);
+    const stack = await startStack(stackOptions).catch(async (err: unknown) => {
+      // Another process took the port in the moment between its release and nginx's bind: once more.
+      if (!(err instanceof GatewayPortTaken)) throw err;
+      const again = await reservePort();
+      Object.assign(stackOptions, { gatewayPort: again.port, releaseGatewayPort: again.release });
+      return startStack(stackOptions);
+    });
     return {
       stack,
       options: stackOptions,
