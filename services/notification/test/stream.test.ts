@@ -39,6 +39,10 @@ const postId = () => formatId(BigInt(Date.now()) * 1000n + BigInt(seq++));
 test('a client on instance 1 gets, over SSE, a notification made by instance 2; heartbeats keep it open', async (t) => {
   const owner = await createUser(world, `owner${seq++}`, 2);
   const fan = await createUser(world, `fan${seq++}`, 11);
+  // The accounts are known before the like, as they are when a person signs up and then likes: events are
+  // handled in concurrent batches, so a like published right behind its liker's account.created may be
+  // pushed before the name is stored (the list names the actor at read time; the pushed item would not).
+  await world.settled();
   const stream = await openSse(`${url1}/v1/notifications/stream?access_token=${owner.token}`);
   t.is(stream.status, 200);
   t.is(stream.contentType, 'text/event-stream; charset=utf-8');
@@ -57,6 +61,7 @@ test('a client on instance 1 gets, over SSE, a notification made by instance 2; 
 
     // A second like grows the group: the item is sent again, same id, actorCount 2.
     const other = await createUser(world, `other${seq++}`, 7);
+    await world.settled();
     await world.publish('like.created', { postId: post, postAuthorId: owner.id, userId: other.id });
     const events = await stream.waitForEvents(2);
     const grown = JSON.parse(events[1]?.data ?? '{}') as Item;
