@@ -78,13 +78,16 @@ export async function runService<S extends ConfigSpec>(options: RunServiceOption
 
 /**
  * Tells the parent that started this process with an IPC channel (the local stack and tests start
- * services with PORT=0) which port it bound; without a channel (a cluster, a terminal) it does nothing.
+ * services with PORT=0) which port it bound, and stops when that parent goes; without a channel (a
+ * cluster, a terminal) it does nothing.
  */
 function announcePort(app: FastifyInstance): void {
   const address = app.server.address();
   if (!process.send || typeof address !== 'object' || address === null) return;
   process.send({ type: 'listening', port: address.port });
   process.channel?.unref();
+  // The parent is gone (a test runner killed, a stack runner crashed): stop as on SIGTERM, not live on orphaned.
+  process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
 }
 
 /** A service's configuration, logger and clients for its operator commands (rebuild, reprocess, ...). */
