@@ -374,12 +374,10 @@ export function posts(deps: {
       return post.author_id;
     },
 
-    /** Call right after a like or unlike committed: the liker's next read shows it (the event does it again). */
-    async likeChanged(userId: string, postId: string): Promise<void> {
-      await likedCache.changed(userId, postId);
-    },
-
-    /** `likeChanged` for many likes at once (viewer → posts): one Redis round trip. */
+    /**
+     * Call right after likes or unlikes committed (viewer → posts, one Redis round trip): the likers' next
+     * reads show them (their events do it again).
+     */
     async likesChanged(changes: ReadonlyMap<string, Iterable<string>>): Promise<void> {
       await likedCache.changedMany(changes);
     },
