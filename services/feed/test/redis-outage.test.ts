@@ -70,3 +70,41 @@ test('with Redis cut off the home feed is served from Postgres: same posts, orde
   );
   await proxy.restore();
 });
+
+test('a like and a comment projected while Redis is cut off show in the cached page once it is back', async (t) => {
+  const reader = await h.user();
+  const author = await h.user();
+  await h.follow(reader, author);
+  await h.settled();
+  const postId = await h.post(author, 'counted');
+  await h.until('the post reaches the reader', async () => (await h.feedIds(reader)).includes(postId));
+  t.like((await h.feedOf(reader)).items[0], { id: postId, likeCount: 0, commentCount: 0 }, 'cached');
+
+  // Postgres commits each event's counts, then the Redis write fails: the state a crash between the two
+  // leaves. The redelivery finds nothing new to count and must still bring the cache up to date.
+  await proxy.cut();
+  await h.publish('like.created', { postId, postAuthorId: author.id, userId: reader.id });
+  await h.publish('comment.created', {
+    commentId: h.id(3),
+    postId,
+    postAuthorId: author.id,
+    userId: reader.id,
+    text: 'nice',
+    mentions: [],
+  });
+  const shard = h.feed.infra.shards.forId(author.id);
+  await h.until('both are counted in Postgres', async () => {
+    const [row] = await shard.sql<{ like_count: number; comment_count: number }[]>`
+      SELECT like_count, comment_count FROM ${shard.table('post_counts')} WHERE post_id = ${postId}`;
+    return row?.like_count === 1 && row.comment_count === 1;
+  });
+  await proxy.restore();
+  await h.settled();
+
+  t.like((await h.feedOf(reader)).items[0], {
+    id: postId,
+    likeCount: 1,
+    commentCount: 1,
+    viewerHasLiked: true,
+  });
+});

@@ -10,7 +10,8 @@ export type Heartbeat = () => void;
 /**
  * Applies SOCIAL events: Postgres projections first (idempotent, last writer by event version wins), then
  * the Redis effects derived from the resulting state, not from the event, so a duplicate or a late
- * event re-applies the current truth instead of an old one.
+ * event re-applies the current truth instead of an old one (and repairs a Redis write lost after the
+ * commit: counts are written as stored, never as deltas).
  */
 export class FeedProjector {
   private readonly stores: FeedStores;
@@ -152,27 +153,26 @@ export class FeedProjector {
 
   async likeChanged(data: EventData<'like.created'>, liked: boolean, v: EventVersion): Promise<void> {
     const { projections, cache } = this.stores;
-    const delta = await projections.writePostLike(
+    const counts = await projections.writePostLike(
       { postId: data.postId, authorId: data.postAuthorId },
       data.userId,
       liked,
       v,
     );
-    if (delta !== 0) await cache.bumpCount(data.postId, 'likes', delta);
+    await cache.storeCounts(new Map([[data.postId, counts]]));
     const current = await projections.writeViewerLike(data.userId, data.postId, liked, v);
     await cache.setLiked(data.userId, data.postId, current);
   }
 
   /**
    * Many likes and unlikes at once, with the effect of `likeChanged` on each: the projections in one
-   * transaction per shard, then the cached counts moved once per post and each liker's flag set to the
+   * transaction per shard, then the counts of each post cached once and each liker's flag set to the
    * stored state.
    */
   async likesChanged(changes: readonly LikeChange[]): Promise<void> {
     if (changes.length === 0) return;
     const { likes, cache } = this.stores;
-    const deltas = await likes.writePostLikes(changes);
-    await cache.bumpCounts('likes', deltas);
+    await cache.storeCounts(await likes.writePostLikes(changes));
     const current = await likes.writeViewerLikes(changes);
     await cache.setLikedMany(
       [...current].map(([key, liked]) => {
@@ -182,15 +182,13 @@ export class FeedProjector {
     );
   }
 
+  /** Counts the comment once; the cache gets the stored counts even for a duplicate (see storeCounts). */
   async commentCreated(data: EventData<'comment.created'>): Promise<void> {
-    if (
-      await this.stores.projections.addComment(data.commentId, {
-        postId: data.postId,
-        authorId: data.postAuthorId,
-      })
-    ) {
-      await this.stores.cache.bumpCount(data.postId, 'comments', 1);
-    }
+    const counts = await this.stores.projections.addComment(data.commentId, {
+      postId: data.postId,
+      authorId: data.postAuthorId,
+    });
+    await this.stores.cache.storeCounts(new Map([[data.postId, counts]]));
   }
 
   /** Approved followers in keyset pages of FEED_FANOUT_BATCH, a heartbeat after each. */

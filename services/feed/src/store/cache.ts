@@ -24,6 +24,16 @@ export interface CachedPost {
   commentCount: number;
 }
 
+/** A post's counts as Postgres holds them; `version` moves with every change (migration 0004). */
+export interface PostCounts {
+  likeCount: number;
+  commentCount: number;
+  version: number;
+}
+
+/** A post read from Postgres, with the version of its counts, to be cached. */
+export type StoredPost = CachedPost & { countsVersion: number };
+
 export interface AccountName {
   username: string;
   displayName: string;
@@ -41,37 +51,76 @@ const POST_TTL_SECONDS = 2 * 24 * 3600;
 const ACCOUNT_TTL_SECONDS = 7 * 24 * 3600;
 const LIKED_TTL_SECONDS = 7 * 24 * 3600;
 
+// KEYS: post hashes; ARGV[1]: ttl; then per key: like count, comment count, version, summary JSON ('' keeps
+// the hash's own). Counts are written only over older ones (a missing `v` is older than any), so a refill
+// read before a like cannot undo it, and a counts-only write to a missing hash leaves a partial one (no
+// `j`) that reads treat as a miss but whose version still guards the refill that follows.
+const STORE_COUNTS = `
+local ttl = tonumber(ARGV[1])
+for i = 1, #KEYS do
+  local at = 2 + (i - 1) * 4
+  local key = KEYS[i]
+  local held = tonumber(redis.call('HGET', key, 'v') or '-1')
+  if held < tonumber(ARGV[at + 2]) then
+    redis.call('HSET', key, 'l', ARGV[at], 'c', ARGV[at + 1], 'v', ARGV[at + 2])
+  end
+  if ARGV[at + 3] ~= '' then
+    redis.call('HSET', key, 'j', ARGV[at + 3])
+    redis.call('EXPIRE', key, ttl)
+  else
+    redis.call('EXPIRE', key, ttl, 'NX')
+  end
+end
+return 0`;
+
+type RedisWithCounts = Redis & {
+  feedStoreCounts(numKeys: number, ...args: (string | number)[]): Promise<number>;
+};
+
+function withCountsScript(redis: Redis): RedisWithCounts {
+  const r = redis as RedisWithCounts;
+  if (typeof r.feedStoreCounts !== 'function') redis.defineCommand('feedStoreCounts', { lua: STORE_COUNTS });
+  return r;
+}
+
 /**
  * Redis caches that hydrate feed pages: post summaries with counts, account names, viewers' likes. They are
  * read by the page script in store/timelines.ts (same key layout), written here.
  */
 export function hydrationCache(redis: Redis) {
+  const scripted = withCountsScript(redis);
   return {
-    async storePosts(posts: readonly CachedPost[]): Promise<void> {
+    /** Caches posts read from Postgres; their counts only where the cache holds none as new. */
+    async storePosts(posts: readonly StoredPost[]): Promise<void> {
       if (posts.length === 0) return;
-      const pipeline = redis.pipeline();
-      for (const p of posts) {
-        const key = keys.post(p.summary.id);
-        pipeline.hset(key, 'j', JSON.stringify(p.summary), 'l', p.likeCount, 'c', p.commentCount);
-        pipeline.expire(key, POST_TTL_SECONDS);
-      }
-      await pipeline.exec();
+      const args = posts.flatMap((p) => [
+        p.likeCount,
+        p.commentCount,
+        p.countsVersion,
+        JSON.stringify(p.summary),
+      ]);
+      await scripted.feedStoreCounts(
+        posts.length,
+        ...posts.map((p) => keys.post(p.summary.id)),
+        POST_TTL_SECONDS,
+        ...args,
+      );
     },
 
-    /** Moves cached counts, one round trip for many posts; on a missing hash this leaves a partial one that reads treat as a miss. */
-    async bumpCounts(field: 'likes' | 'comments', deltas: ReadonlyMap<string, number>): Promise<void> {
-      if (deltas.size === 0) return;
-      const multi = redis.multi();
-      for (const [postId, delta] of deltas) {
-        const key = keys.post(postId);
-        // EXPIRE NX: a partial hash (no `j`) created here must not outlive the cache either.
-        multi.hincrby(key, field === 'likes' ? 'l' : 'c', delta).expire(key, POST_TTL_SECONDS, 'NX');
-      }
-      await multi.exec();
-    },
-
-    async bumpCount(postId: string, field: 'likes' | 'comments', delta: number): Promise<void> {
-      await this.bumpCounts(field, new Map([[postId, delta]]));
+    /**
+     * Writes the counts Postgres holds for these posts, one round trip for many, each only over an older
+     * version: the same call after a redelivery repairs what a lost write left behind.
+     */
+    async storeCounts(counts: ReadonlyMap<string, PostCounts>): Promise<void> {
+      if (counts.size === 0) return;
+      const ids = [...counts.keys()];
+      const args = [...counts.values()].flatMap((c) => [c.likeCount, c.commentCount, c.version, '']);
+      await scripted.feedStoreCounts(
+        ids.length,
+        ...ids.map((id) => keys.post(id)),
+        POST_TTL_SECONDS,
+        ...args,
+      );
     },
 
     async forgetPost(postId: string): Promise<void> {

@@ -1,5 +1,6 @@
 import { groupByShard, inTransaction, onShard, type Shards } from '@instantpost/shards';
-import type { EventVersion } from './projections.ts';
+import type { PostCounts } from './cache.ts';
+import { countsOf, type EventVersion } from './projections.ts';
 
 /** One like or unlike as feed's projections record it (the event's version: time, then stream sequence). */
 export interface LikeChange {
@@ -32,9 +33,12 @@ function columns(changes: readonly LikeChange[]) {
  */
 export function likeBatchStore(shards: Shards) {
   return {
-    /** Applies the changes on each post author's shard; the like count delta of every post it moved. */
-    async writePostLikes(changes: readonly LikeChange[]): Promise<Map<string, number>> {
-      const deltas = new Map<string, number>();
+    /**
+     * Applies the changes on each post author's shard; the counts of every post of the batch as committed
+     * (moved or not: a redelivered batch reports them again, so the cache can be repaired).
+     */
+    async writePostLikes(changes: readonly LikeChange[]): Promise<Map<string, PostCounts>> {
+      const counts = new Map<string, PostCounts>();
       for (const { shard, items } of groupByShard(shards, changes, (c) => c.authorId).groups) {
         const col = columns(items);
         await inTransaction(shard, async (tx) => {
@@ -68,7 +72,16 @@ export function likeBatchStore(shards: Shards) {
             SELECT i.post_id, i.user_id, l.liked AS was, i.liked, i.at::text AS at, i.seq
             FROM input i JOIN locked l ON l.post_id = i.post_id AND l.user_id = i.user_id
             WHERE (l.at, l.seq) < (i.at, i.seq)`;
-          if (newer.length === 0) return;
+          const readCounts = async () => {
+            const t = tx.table('post_counts');
+            const rows = await tx.sql<
+              { post_id: string; like_count: number; comment_count: number; version: string }[]
+            >`
+              SELECT post_id, like_count, comment_count, version FROM ${t}
+              WHERE post_id = ANY(${[...new Set(col.posts)]}::bigint[])`;
+            for (const r of rows) counts.set(r.post_id, countsOf(r));
+          };
+          if (newer.length === 0) return readCounts();
           await tx.sql`
             UPDATE ${t} t SET liked = n.liked::boolean, at = n.at, seq = n.seq
             FROM unnest(${newer.map((r) => r.post_id)}::bigint[], ${newer.map((r) => r.user_id)}::bigint[],
@@ -81,16 +94,18 @@ export function likeBatchStore(shards: Shards) {
             if (d !== 0) moved.set(r.post_id, (moved.get(r.post_id) ?? 0) + d);
           }
           const rows = [...moved].filter(([, d]) => d !== 0);
-          if (rows.length === 0) return;
-          await tx.sql`
-            INSERT INTO ${tx.table('post_counts')} (post_id, like_count)
-            SELECT * FROM unnest(${rows.map(([id]) => id)}::bigint[], ${rows.map(([, d]) => d)}::int[])
+          if (rows.length > 0)
+            await tx.sql`
+            INSERT INTO ${tx.table('post_counts')} (post_id, like_count, version)
+            SELECT post_id, delta, 1 FROM unnest(${rows.map(([id]) => id)}::bigint[], ${rows.map(([, d]) => d)}::int[])
+              AS m(post_id, delta)
             ORDER BY 1
-            ON CONFLICT (post_id) DO UPDATE SET like_count = ${tx.table('post_counts')}.like_count + excluded.like_count`;
-          for (const [id, d] of rows) deltas.set(id, (deltas.get(id) ?? 0) + d);
+            ON CONFLICT (post_id) DO UPDATE SET like_count = ${tx.table('post_counts')}.like_count + excluded.like_count,
+              version = ${tx.table('post_counts')}.version + 1`;
+          await readCounts();
         });
       }
-      return deltas;
+      return counts;
     },
 
     /** Records the changes on each liker's shard; every (liker, post)'s current state, keyed `user:post`. */

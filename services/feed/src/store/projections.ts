@@ -1,5 +1,5 @@
 import { groupByShard, inTransaction, onShard, type Shards, type ShardTx } from '@instantpost/shards';
-import type { AccountName, CachedPost, PostSummary } from './cache.ts';
+import type { AccountName, PostCounts, PostSummary, StoredPost } from './cache.ts';
 import type { TimelineEntry } from './keys.ts';
 
 export type FollowState = 'following' | 'requested' | 'none';
@@ -36,6 +36,13 @@ interface PostRow {
   media: PostSummary['media'];
   like_count: number | null;
   comment_count: number | null;
+  version: string | null;
+}
+
+type CountsRow = { post_id: string; like_count: number; comment_count: number; version: string };
+
+export function countsOf(r: CountsRow): PostCounts {
+  return { likeCount: r.like_count, commentCount: r.comment_count, version: Number(r.version) };
 }
 
 /**
@@ -66,17 +73,28 @@ async function writeEdge(
   return { applied: true, before: row.state, after: state };
 }
 
-/** Moves a post's like or comment count (on the author's shard, in the transaction that changed it). */
+/**
+ * Moves a post's like or comment count by `delta` (0: moves nothing) on the author's shard, in the
+ * transaction that changed it; returns the post's counts as they are now.
+ */
 async function bumpCount(
   s: ShardTx,
   postId: string,
   column: 'like_count' | 'comment_count',
   delta: number,
-): Promise<void> {
+): Promise<PostCounts> {
   const tx = s.sql;
   const t = s.table('post_counts');
-  await tx`INSERT INTO ${t} (post_id, ${tx(column)}) VALUES (${postId}, ${delta})
-           ON CONFLICT (post_id) DO UPDATE SET ${tx(column)} = ${t}.${tx(column)} + ${delta}`;
+  const [row] =
+    delta === 0
+      ? await tx<
+          CountsRow[]
+        >`SELECT post_id, like_count, comment_count, version FROM ${t} WHERE post_id = ${postId}`
+      : await tx<CountsRow[]>`
+        INSERT INTO ${t} (post_id, ${tx(column)}, version) VALUES (${postId}, ${delta}, 1)
+        ON CONFLICT (post_id) DO UPDATE SET ${tx(column)} = ${t}.${tx(column)} + ${delta}, version = ${t}.version + 1
+        RETURNING post_id, like_count, comment_count, version`;
+  return row ? countsOf(row) : { likeCount: 0, commentCount: 0, version: 0 };
 }
 
 /** feed's Postgres projections. Every write is idempotent and order-independent (see the migration). */
@@ -261,13 +279,13 @@ export function projectionStore(shards: Shards) {
     },
 
     /** Visible posts with their counts (deleted and unknown ones are left out). */
-    async posts(entries: readonly TimelineEntry[]): Promise<Map<string, CachedPost>> {
-      const out = new Map<string, CachedPost>();
+    async posts(entries: readonly TimelineEntry[]): Promise<Map<string, StoredPost>> {
+      const out = new Map<string, StoredPost>();
       for (const { shard: s, items } of groupByShard(shards, entries, (e) => e.authorId).groups) {
         const ids = items.map((e) => e.postId);
         const rows = await s.sql<PostRow[]>`
         SELECT p.post_id, p.author_id, p.created_at, p.caption, p.hashtags, p.mentions, p.alt_text, p.media,
-               c.like_count, c.comment_count
+               c.like_count, c.comment_count, c.version
         FROM ${s.table('posts')} p LEFT JOIN ${s.table('post_counts')} c USING (post_id)
         WHERE p.post_id = ANY(${ids}::bigint[]) AND p.published AND NOT p.deleted`;
         for (const r of rows) {
@@ -284,6 +302,7 @@ export function projectionStore(shards: Shards) {
             },
             likeCount: r.like_count ?? 0,
             commentCount: r.comment_count ?? 0,
+            countsVersion: Number(r.version ?? 0),
           });
         }
       }
@@ -292,13 +311,13 @@ export function projectionStore(shards: Shards) {
 
     // --- likes and comments ---
 
-    /** Records (post, user) liked or not on the author's shard; returns the change of the like count. */
+    /** Records (post, user) liked or not on the author's shard; returns the post's counts after it. */
     async writePostLike(
       post: TimelineEntry,
       userId: string,
       liked: boolean,
       v: EventVersion,
-    ): Promise<number> {
+    ): Promise<PostCounts> {
       const postId = post.postId;
       const s = shards.forId(post.authorId);
       return inTransaction(s, async (shardTx) => {
@@ -309,11 +328,9 @@ export function projectionStore(shards: Shards) {
         const [row] = await tx<{ liked: boolean; newer: boolean }[]>`
         SELECT liked, (at, seq) < (${v.at}::timestamptz, ${v.seq}::bigint) AS newer FROM ${t}
         WHERE post_id = ${postId} AND user_id = ${userId} FOR UPDATE`;
-        if (!row?.newer) return 0;
+        if (!row?.newer) return bumpCount(shardTx, postId, 'like_count', 0);
         await tx`UPDATE ${t} SET liked = ${liked}, at = ${v.at}, seq = ${v.seq} WHERE post_id = ${postId} AND user_id = ${userId}`;
-        const delta = Number(liked) - Number(row.liked);
-        if (delta !== 0) await bumpCount(shardTx, postId, 'like_count', delta);
-        return delta;
+        return bumpCount(shardTx, postId, 'like_count', Number(liked) - Number(row.liked));
       });
     },
 
@@ -342,17 +359,15 @@ export function projectionStore(shards: Shards) {
       return rows.map((r) => r.post_id);
     },
 
-    /** Counts a comment once; returns whether it was new. */
-    async addComment(commentId: string, post: TimelineEntry): Promise<boolean> {
+    /** Counts a comment once (a duplicate moves nothing); returns the post's counts after it. */
+    async addComment(commentId: string, post: TimelineEntry): Promise<PostCounts> {
       const postId = post.postId;
       const s = shards.forId(post.authorId);
       return inTransaction(s, async (tx) => {
         const inserted = await tx.sql`
         INSERT INTO ${tx.table('post_comments')} (comment_id, post_id) VALUES (${commentId}, ${postId})
         ON CONFLICT DO NOTHING RETURNING 1`;
-        if (inserted.length === 0) return false;
-        await bumpCount(tx, postId, 'comment_count', 1);
-        return true;
+        return bumpCount(tx, postId, 'comment_count', inserted.length);
       });
     },
   };
