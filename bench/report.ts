@@ -28,13 +28,18 @@ export interface BenchReport {
   notes?: string;
 }
 
-const format = (n: number) =>
-  Math.abs(n) >= 100 ? Math.round(n).toLocaleString('en-US') : n.toPrecision(3).replace(/\.?0+$/, '');
+/** A figure as printed; one that was not measured (NaN, or null once through JSON) as `n/a`, not a crash. */
+const format = (n: number | null) =>
+  n === null || !Number.isFinite(n)
+    ? 'n/a'
+    : Math.abs(n) >= 100
+      ? Math.round(n).toLocaleString('en-US')
+      : n.toPrecision(3).replace(/\.?0+$/, '');
 
 export function renderFigures(figures: readonly BenchFigure[]): string {
   const rows = figures.map(
     (f) =>
-      `| ${f.figure} | ${format(f.value)} ${f.unit} | ${f.baseline}: ${format(f.baselineValue)} ${f.unit} | ${f.ratio.toFixed(2)} |`,
+      `| ${f.figure} | ${format(f.value)} ${f.unit} | ${f.baseline}: ${format(f.baselineValue)} ${f.unit} | ${f.ratio === null || !Number.isFinite(f.ratio) ? 'n/a' : f.ratio.toFixed(2)} |`,
   );
   return ['| figure | value | baseline | ratio |', '|---|---:|---:|---:|', ...rows].join('\n');
 }

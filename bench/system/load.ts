@@ -3,7 +3,7 @@
  * earlier ones have answered, and its latency is measured from that due time, so a stalled server shows up
  * in the percentiles instead of silently slowing the generator (no coordinated omission).
  */
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { percentile } from '../stats.ts';
 import type { Call, HttpClient } from './http.ts';
 
@@ -20,6 +20,12 @@ export interface OpenLoopResult {
   byKind: Record<string, { count: number; p50: number; p99: number }>;
   /** A few distinct failures (status and body start), for the log. */
   failures: string[];
+  /**
+   * This generator's own event-loop delay during the run (ms): a stalled generator sends late and in bursts,
+   * and the open loop counts its lateness as latency of every kind, so a high figure here makes the
+   * latencies say more about the generator than about the stack.
+   */
+  generatorDelay: { p99: number; max: number };
   /** The raw samples, so rounds can be pooled (`pooled`). */
   samples: { seconds: number; latencies: number[]; kinds: Map<string, number[]> };
 }
@@ -47,6 +53,8 @@ export async function openLoop(
   let failed = 0;
   let lastAnswer = 0;
   const inFlight: Promise<void>[] = [];
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
   const start = performance.now();
   const fire = async (call: PlannedCall, due: number) => {
     try {
@@ -81,11 +89,15 @@ export async function openLoop(
     if (i < total) await sleep(Math.max(0, Math.min(5, start + i * interval - performance.now())));
   }
   await Promise.all(inFlight);
-  return summarize(ok, failed, total, [...failures], {
-    seconds: (lastAnswer - start) / 1000,
-    latencies,
-    kinds,
-  });
+  delay.disable();
+  return summarize(
+    ok,
+    failed,
+    total,
+    [...failures],
+    { seconds: (lastAnswer - start) / 1000, latencies, kinds },
+    { p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 },
+  );
 }
 
 function summarize(
@@ -94,6 +106,7 @@ function summarize(
   sent: number,
   failures: string[],
   samples: OpenLoopResult['samples'],
+  generatorDelay: OpenLoopResult['generatorDelay'],
 ): OpenLoopResult {
   const byKind: OpenLoopResult['byKind'] = {};
   for (const [kind, list] of samples.kinds) {
@@ -110,6 +123,7 @@ function summarize(
     byKind,
     failures,
     samples,
+    generatorDelay,
   };
 }
 
@@ -125,6 +139,10 @@ export function pooled(runs: readonly OpenLoopResult[]): OpenLoopResult {
     sum((r) => r.sent),
     runs.flatMap((r) => r.failures).slice(0, 5),
     { seconds: sum((r) => r.samples.seconds), latencies: runs.flatMap((r) => r.samples.latencies), kinds },
+    {
+      p99: Math.max(...runs.map((r) => r.generatorDelay.p99)),
+      max: Math.max(...runs.map((r) => r.generatorDelay.max)),
+    },
   );
 }
 

@@ -12,7 +12,28 @@ import type { HttpClient } from './http.ts';
 import { closedLoop, type PlannedCall } from './load.ts';
 import { haveTaskset } from './pin.ts';
 
-export const haveWrk = spawnSync('wrk', ['-v']).error === undefined;
+/**
+ * Whether Debian's wrk is there; as root it is installed when missing (as `npm test` installs nginx), since
+ * the Node fallback is a far heavier generator and gives no latency percentiles.
+ */
+function ensureWrk(): boolean {
+  if (spawnSync('wrk', ['-v']).error === undefined) return true;
+  if (process.getuid?.() !== 0) {
+    process.stderr.write(
+      'wrk is missing (sudo apt-get install -y wrk): falling back to a Node closed loop\n',
+    );
+    return false;
+  }
+  process.stderr.write("installing wrk (the endpoint load generator) from Debian's packages…\n");
+  const install = spawnSync(
+    'sh',
+    ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk'],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  return install.status === 0 && spawnSync('wrk', ['-v']).error === undefined;
+}
+
+export const haveWrk = ensureWrk();
 
 export interface Capacity {
   /** Answers with a 2xx status per second. */
