@@ -36,11 +36,15 @@ export function createNotifier(deps: NotifierDeps) {
     work: (tx: NotificationTx, prepared: P) => Promise<number>,
   ): Promise<void> {
     let delta = 0;
+    let handledBefore = false;
     await notifications.inTransaction(recipientId, consumer, async (tx) => {
       const [fresh, prepared] = await Promise.all([tx.claim(`${eventId}:${recipientId}`), prepare(tx)]);
       if (fresh) delta = await work(tx, prepared);
+      handledBefore = !fresh;
     });
-    await unread.adjust(recipientId, delta);
+    // A retry of a committed event: its count change may never have reached the cache (unread.forgetMany).
+    if (handledBefore) await unread.forget(recipientId);
+    else await unread.adjust(recipientId, delta);
   }
 
   const nothing = async () => undefined;
@@ -86,12 +90,15 @@ export function createNotifier(deps: NotifierDeps) {
   async function likesOnShard(
     tx: NotificationTx,
     changes: readonly LikeChange[],
+    handledBefore: Set<string>,
   ): Promise<Map<string, number>> {
     const [fresh, , state] = await Promise.all([
       tx.claimMany(changes.map((c) => `${c.eventId}:${c.recipientId}`)),
       tx.lockManyLikeGroups(changes),
       tx.likeBatchState(changes),
     ]);
+    for (const c of changes)
+      if (!fresh.has(`${c.eventId}:${c.recipientId}`)) handledBefore.add(c.recipientId);
     // each event once per recipient: a duplicate in the batch (or one handled before) does nothing
     const once = changes.filter((c) => fresh.delete(`${c.eventId}:${c.recipientId}`));
     if (once.length === 0) return new Map();
@@ -111,17 +118,19 @@ export function createNotifier(deps: NotifierDeps) {
     async likes(changes: readonly LikeChange[]): Promise<void> {
       const relevant = changes.filter((c) => c.actorId !== c.recipientId);
       const unreadChanges = new Map<string, number>();
+      const handledBefore = new Set<string>();
       const outside = await notifications.perRecipientShard(
         consumer,
         relevant,
         (c) => c.recipientId,
         async (tx, items) => {
-          for (const [recipientId, delta] of await likesOnShard(tx, items)) {
+          for (const [recipientId, delta] of await likesOnShard(tx, items, handledBefore)) {
             unreadChanges.set(recipientId, delta);
           }
         },
       );
       await unread.adjustMany(unreadChanges);
+      await unread.forgetMany(handledBefore);
       // ids of no shard of the map: the per-event path reports them as it does for single events
       for (const c of outside) {
         const data = { postId: c.postId, postAuthorId: c.recipientId, userId: c.actorId };
@@ -140,12 +149,15 @@ export function createNotifier(deps: NotifierDeps) {
       const items = events.flatMap(({ eventId, intents }) => intents.map((intent) => ({ eventId, intent })));
       if (items.some(({ intent }) => intent.kind === 'like')) throw new Error('likes go through likes()');
       const unreadChanges = new Map<string, number>();
+      const handledBefore = new Set<string>();
       const outside = await notifications.perRecipientShard(
         consumer,
         items,
         (item) => item.intent.recipientId,
         async (tx, mine) => {
           const fresh = await tx.claimMany(mine.map((m) => `${m.eventId}:${m.intent.recipientId}`));
+          for (const m of mine)
+            if (!fresh.has(`${m.eventId}:${m.intent.recipientId}`)) handledBefore.add(m.intent.recipientId);
           const once = mine.filter((m) => fresh.delete(`${m.eventId}:${m.intent.recipientId}`));
           for (const m of mine) unreadChanges.set(m.intent.recipientId, 0);
           const stored = await tx.insertNotifications(once.map((m) => m.intent));
@@ -158,6 +170,7 @@ export function createNotifier(deps: NotifierDeps) {
         },
       );
       await unread.adjustMany(unreadChanges);
+      await unread.forgetMany(handledBefore);
       for (const { eventId, intent } of outside) await deliver(eventId, intent);
     },
 

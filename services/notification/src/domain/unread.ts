@@ -68,6 +68,14 @@ export function createUnreadCounts(deps: {
     async forget(userId: string): Promise<void> {
       await Promise.all([cache.forget(userId), dropPage(userId)]).catch(markStale(userId));
     },
+    /**
+     * Recounts of the recipients of events that were handled before (an inbox key already claimed): the
+     * run that committed them may have died before it adjusted the cached count, and a retry cannot tell,
+     * so the count is dropped and the next read takes it from Postgres. Genuine duplicates are rare.
+     */
+    async forgetMany(userIds: ReadonlySet<string>): Promise<void> {
+      await Promise.all([...userIds].map((userId) => this.forget(userId)));
+    },
     /** Whether this replica must not trust what Redis holds for the user (a change it could not apply there). */
     isStale(userId: string): boolean {
       return stale.has(userId);

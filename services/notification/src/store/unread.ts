@@ -2,8 +2,8 @@ import type { Redis } from 'ioredis';
 
 // The unread count per recipient, cached in Redis (`unread:<userId>`, under the service prefix).
 // Postgres is the truth: a missing key is recounted from it. Writers only adjust a key that exists,
-// so they never create a partial count; the TTL bounds how long a count that missed an adjustment
-// (a crash between commit and adjust) can stay wrong.
+// so they never create a partial count; a count that missed an adjustment (a crash between commit and
+// adjust) is deleted when the event comes back (domain/unread.ts forgetMany), the TTL bounds the rest.
 
 const ADJUST_IF_CACHED = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
