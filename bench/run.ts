@@ -2,8 +2,9 @@
  * `npm run bench`: every benchmark of bench/<name>/run.ts, one after the other, each pinned to CPU 1
  * with `taskset -c 1` while the servers it loads (Postgres, Redis, NATS) are moved to CPU 0 with
  * `taskset -a -p -c 0 <pid>` for the run, so load generator and server never fight over one core.
- * The servers get every CPU back at the end. Writes bench/results/<date>.json and BENCHMARKS.md (the newest
- * run of every benchmark).
+ * The servers get every CPU back at the end. Writes bench/results/<date>.json and BENCHMARKS.md: the sections
+ * of the benchmarks that ran now anew (keeping what their old sections held below a `<!-- kept -->` line),
+ * every other section as the file had it (benchmarks-md.ts).
  *
  *   npm run bench                 # all of them
  *   npm run bench -- ids feed     # some of them
@@ -21,6 +22,7 @@ import {
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mergeSections, sectionsOf } from './benchmarks-md.ts';
 import { type BenchReport, renderFigures } from './report.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -108,15 +110,21 @@ for (const file of readdirSync(resultsDir)
   const run = JSON.parse(readFileSync(join(resultsDir, file), 'utf8')) as RunFile;
   for (const report of run.reports) newest.set(report.bench, { report, pinned: run.pinned });
 }
-const ordered = [...newest.values()].sort(
-  (a, b) => ORDER.indexOf(a.report.bench) - ORDER.indexOf(b.report.bench),
-);
-const sections = ordered.map(
-  ({ report, pinned: wasPinned }) =>
+const generated = new Map(
+  [...newest.values()].map(({ report, pinned: wasPinned }) => [
+    report.bench,
     `## ${report.bench}\n\n\`${report.command}\` — ${report.date.slice(0, 16).replace('T', ' ')} UTC, ${wasPinned ? 'pinned' : 'not pinned'}\n\n${renderFigures(report.figures)}\n${report.notes ? `\n${report.notes}\n` : ''}`,
+  ]),
 );
+const benchmarksFile = join(ROOT, 'BENCHMARKS.md');
+const sections = mergeSections(
+  ORDER,
+  existsSync(benchmarksFile) ? sectionsOf(readFileSync(benchmarksFile, 'utf8')) : new Map(),
+  generated,
+  new Set(reports.map((r) => r.bench)),
+).map((section) => `${section}\n`);
 writeFileSync(
-  join(ROOT, 'BENCHMARKS.md'),
+  benchmarksFile,
   [
     '# Benchmarks',
     '',
@@ -125,6 +133,7 @@ writeFileSync(
     'Pinned: the benchmark ran on CPU 1 (`taskset -c 1`) with Postgres, Redis and NATS moved to CPU 0',
     '(`taskset -a -p -c 0`); bench/system also moves the processes it starts to CPU 0.',
     'A ratio above 1 is better than the raw baseline measured in the same run (rate / baseline, or baseline latency / latency).',
+    'A section whose benchmark did not run stays as written; in one that ran, text below a `<!-- kept -->` line survives.',
     '',
     ...sections,
     failed.length ? `Failed to run this time: ${failed.join(', ')}.` : '',
