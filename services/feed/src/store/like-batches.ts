@@ -1,6 +1,6 @@
 import { groupByShard, inTransaction, onShard, type Shards } from '@instantpost/shards';
 import type { PostCounts } from './cache.ts';
-import { countsOf, type EventVersion } from './projections.ts';
+import { type CountsRow, countsOf, type EventVersion } from './projections.ts';
 
 /** One like or unlike as feed's projections record it (the event's version: time, then stream sequence). */
 export interface LikeChange {
@@ -74,9 +74,7 @@ export function likeBatchStore(shards: Shards) {
             WHERE (l.at, l.seq) < (i.at, i.seq)`;
           const readCounts = async () => {
             const t = tx.table('post_counts');
-            const rows = await tx.sql<
-              { post_id: string; like_count: number; comment_count: number; version: string }[]
-            >`
+            const rows = await tx.sql<CountsRow[]>`
               SELECT post_id, like_count, comment_count, version FROM ${t}
               WHERE post_id = ANY(${[...new Set(col.posts)]}::bigint[])`;
             for (const r of rows) counts.set(r.post_id, countsOf(r));

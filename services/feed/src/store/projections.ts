@@ -39,7 +39,8 @@ interface PostRow {
   version: string | null;
 }
 
-type CountsRow = { post_id: string; like_count: number; comment_count: number; version: string };
+/** A `post_counts` row as postgres.js returns it (bigint `version` as a string). */
+export type CountsRow = { post_id: string; like_count: number; comment_count: number; version: string };
 
 export function countsOf(r: CountsRow): PostCounts {
   return { likeCount: r.like_count, commentCount: r.comment_count, version: Number(r.version) };
