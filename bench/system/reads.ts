@@ -22,9 +22,11 @@ import { openNamespace, stopTestInfra } from '@instantpost/testing';
 import { connect } from 'nats';
 import { openTestStack } from '../../deploy/local/test/stack-fixture.ts';
 import { startHelper } from './children.ts';
+import { coresUsed, formatCores, pidsNamed, sampleCpu } from './cpu.ts';
 import { BARE_PATH, routeBareThroughGateway } from './gateway.ts';
 import { HttpClient } from './http.ts';
-import type { PlannedCall } from './load.ts';
+import { openLoop, type PlannedCall } from './load.ts';
+import { mixShares, readMix } from './mix.ts';
 import { ownCpus, pinTree } from './pin.ts';
 import { followZipf, prng, publishPosts, settled, signUpUsers, type User, zipf } from './seed.ts';
 import { type Endpoint, endpointRounds, haveWrk, requestEncoding } from './wrk.ts';
@@ -153,9 +155,45 @@ async function main() {
           `  ${f.name.padEnd(24)} ${f.throughput.toFixed(0).padStart(6)} req/s  p99 ${f.p99.toFixed(1).padStart(6)} ms  ratio ${f.ratio.toFixed(2)}  (bare ${f.bareThroughput.toFixed(0)} req/s, p99 ${f.bareP99.toFixed(1)} ms)${f.failed ? `  ${f.failed} failed` : ''}`,
         );
     };
-    await measure();
+    /**
+     * n posts by the second most followed user as media.processed events — the publishing side of uploads
+     * (post creation, fan-out, caches) without the images — timed until every consumer has drained.
+     */
+    const publish = async (count: number) => {
+      const author = users[1] as User;
+      const t = performance.now();
+      await publishPosts(nc, ns.nats.prefix, Array<User>(count).fill(author), 1);
+      await settled(jsm, ns.nats.prefix);
+      log(
+        `published ${count} posts of a user with ${author.followers} followers, drained in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+      );
+    };
+    const mix = readMix(users, posts, ZIPF_S, mixShares(env.BENCH_MIX), prng(7));
+    /** The read mix of bench/system at `rate` req/s, open loop, with the CPU each process used meanwhile. */
+    const mixRun = async (rate: number, seconds: number) => {
+      const cpuFrom = sampleCpu(cpuGroups);
+      const r = await openLoop(api, rate, seconds, mix);
+      log(
+        `mix at ${rate} req/s for ${seconds} s: ${r.ok}/${r.sent} ok, p50 ${r.p50.toFixed(1)} ms p99 ${r.p99.toFixed(1)} ms; generator's event-loop delay p99 ${r.generatorDelay.p99.toFixed(1)} ms`,
+      );
+      for (const [kind, k] of Object.entries(r.byKind))
+        log(
+          `  ${kind.padEnd(14)} ${String(k.count).padStart(6)}  p50 ${k.p50.toFixed(1)} ms  p99 ${k.p99.toFixed(1)} ms`,
+        );
+      log(`  cores used: ${formatCores(coresUsed(cpuFrom, sampleCpu(cpuGroups)))}`);
+    };
+    const cpuGroups = () => ({
+      ...Object.fromEntries(
+        running.stack.processes.map((p) => [p.service, p.pid === undefined ? [] : [p.pid]]),
+      ),
+      nginx: pidsNamed('nginx'),
+      redis: pidsNamed('redis-server'),
+      postgres: pidsNamed('postgres'),
+      'this load generator': [process.pid],
+    });
+    if (!env.BENCH_INTERACTIVE || env.BENCH_MEASURE_FIRST) await measure();
     // Development: the seeded stack stays up; stdin lines `restart <service>...` (new code, a fresh CPU
-    // profile with BENCH_CPU_PROF), `measure [kind]`, `encoding <gzip|off>`, `quit`.
+    // profile with BENCH_CPU_PROF), `measure [kind]`, `publish <n>`, `mix [rate] [seconds]`, `profile <service> <kind | publish n | mix rate seconds>`, `encoding <gzip|off>`, `quit`.
     if (env.BENCH_INTERACTIVE) {
       for await (const line of createInterface({ input: process.stdin })) {
         const [command, ...args] = line.trim().split(/\s+/);
@@ -169,6 +207,8 @@ async function main() {
             log(`restarted ${args.join(' ')}; ${pinTree('0')} processes on CPU 0`);
           }
           if (command === 'measure') await measure(args[0]);
+          if (command === 'publish') await publish(Number(args[0] ?? 50));
+          if (command === 'mix') await mixRun(Number(args[0] ?? 500), Number(args[1] ?? 10));
           if (command === 'encoding') {
             // `encoding gzip` sends Accept-Encoding: gzip with every request from now on, `encoding off` none.
             requestEncoding.value = args[0] === 'off' ? undefined : args[0];
@@ -187,13 +227,20 @@ async function main() {
             const [service, kind] = args;
             const target = running.stack.processes.find((p) => p.service === service);
             if (!target?.pid || !kind) throw new Error('profile <service> <kind>');
-            const file = await profiled(target.pid, () => measure(kind), env.BENCH_CPU_PROF);
+            const work =
+              kind === 'publish'
+                ? () => publish(Number(args[2] ?? 50))
+                : kind === 'mix'
+                  ? () => mixRun(Number(args[2] ?? 500), Number(args[3] ?? 10))
+                  : () => measure(kind);
+            const file = await profiled(target.pid, work, env.BENCH_CPU_PROF);
             log(`profile of ${service} written to ${file}`);
           }
         } catch (err) {
           log(`${line}: ${(err as Error).message}`);
         }
       }
+      process.stdin.destroy(); // `quit` with a writer still on stdin (tail -f) would keep this process alive
     }
   } finally {
     for (const step of cleanups.reverse()) {

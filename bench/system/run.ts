@@ -51,6 +51,7 @@ import { coresUsed, formatCores, pidsNamed, sampleCpu } from './cpu.ts';
 import { BARE_PATH, routeBareThroughGateway } from './gateway.ts';
 import { HttpClient } from './http.ts';
 import { closedLoop, type OpenLoopResult, openLoop, type PlannedCall, pooled } from './load.ts';
+import { mixShares, readMix } from './mix.ts';
 import { descendants, haveTaskset, ownCpus, pinTree } from './pin.ts';
 import {
   type PipelineResult,
@@ -60,7 +61,7 @@ import {
   uploadPipeline,
 } from './pipeline.ts';
 import { bareEndpoint, readEndpoints } from './reads.ts';
-import { followZipf, prng, publishPosts, settled, signUpUsers, type User, zipf } from './seed.ts';
+import { followZipf, prng, publishPosts, settled, signUpUsers, type User } from './seed.ts';
 import { endpointRounds, haveWrk } from './wrk.ts';
 
 const env = process.env;
@@ -80,18 +81,7 @@ const PHOTOS = Number(env.BENCH_PHOTOS ?? 24);
 const PHOTOS_12MP = Number(env.BENCH_PHOTOS_12MP ?? 6);
 const PHOTOS_IN_FLIGHT = Number(env.BENCH_PHOTOS_IN_FLIGHT ?? 4);
 const SEED_CONCURRENCY = Number(env.BENCH_SEED_CONCURRENCY ?? 32);
-/** `feed/grid/post` percentages of the read mix (reads only: uploads are phases of their own). */
-const MIX = (env.BENCH_MIX ?? '50/25/10/10/5').split('/').map(Number);
-if (MIX.length !== 5 || MIX.some((n) => !Number.isFinite(n) || n < 0) || MIX.reduce((a, b) => a + b) !== 100)
-  throw new Error(
-    `BENCH_MIX must be five percentages feed/grid/post/profile/notifications adding up to 100, got ${env.BENCH_MIX}`,
-  );
-const [FEED_SHARE, GRID_SHARE, POST_SHARE, PROFILE_SHARE] = MIX.map((n) => n / 100) as number[] as [
-  number,
-  number,
-  number,
-  number,
-];
+const MIX = mixShares(env.BENCH_MIX);
 /** Each read endpoint's capacity next to the bare route's, side by side (wrk, closed loop). */
 const ENDPOINT_CONNECTIONS = Number(env.BENCH_ENDPOINT_CONNECTIONS ?? 50);
 const ENDPOINT_SECONDS = Number(env.BENCH_ENDPOINT_SECONDS ?? 5);
@@ -240,47 +230,7 @@ try {
         setPriority(Number(tid), policy === '--idle' ? 10 : 0);
     }
   };
-  const pick = prng(7);
-  const popular = zipf(USERS, ZIPF_S, pick);
-  const anyone = () => users[Math.floor(pick() * USERS)] as User;
-  const mix = (): PlannedCall => {
-    const x = pick();
-    if (x < FEED_SHARE)
-      return { kind: 'feed', method: 'GET', path: '/v1/feed', token: anyone().token, expect: 200 };
-    if (x < FEED_SHARE + GRID_SHARE) {
-      const profile = users[popular()] as User;
-      return {
-        kind: 'grid',
-        method: 'GET',
-        path: `/v1/users/${profile.id}/posts`,
-        token: anyone().token,
-        expect: 200,
-      };
-    }
-    if (x < FEED_SHARE + GRID_SHARE + POST_SHARE) {
-      const post = posts[Math.floor(pick() * posts.length)] as string;
-      return { kind: 'post', method: 'GET', path: `/v1/posts/${post}`, token: anyone().token, expect: 200 };
-    }
-    if (x < FEED_SHARE + GRID_SHARE + POST_SHARE + PROFILE_SHARE) {
-      const profile = users[popular()] as User;
-      return {
-        kind: 'profile',
-        method: 'GET',
-        path: `/v1/users/${profile.username}`,
-        token: anyone().token,
-        expect: 200,
-      };
-    }
-    // Notifications of people with followers (follows are what the seed notifies).
-    const recipient = users[popular()] as User;
-    return {
-      kind: 'notifications',
-      method: 'GET',
-      path: '/v1/notifications',
-      token: recipient.token,
-      expect: 200,
-    };
-  };
+  const mix = readMix(users, posts, ZIPF_S, MIX, prng(7));
   // The bare route behind the same nginx: the read path's physical limit through this gateway.
   const bareCall = (): PlannedCall => ({ kind: 'bare', method: 'GET', path: BARE_PATH, expect: 200 });
   const author = users[1] as User; // second most followed
@@ -304,8 +254,11 @@ try {
     await settled(jsm, ns.nats.prefix);
     bareRuns.push(await measure(api, bareCall));
     printLoad(`round ${round} bare route via nginx`, bareRuns.at(-1) as OpenLoopResult);
+    const cpuFrom = sampleCpu(cpuGroups);
     readRuns.push(await measure(api, mix));
+    const cpuTo = sampleCpu(cpuGroups);
     printLoad(`round ${round} read mix via nginx`, readRuns.at(-1) as OpenLoopResult);
+    log(`  cores used: ${formatCores(coresUsed(cpuFrom, cpuTo))}`);
   }
   const bareAlone = pooled(bareRuns);
   const readsAlone = pooled(readRuns);

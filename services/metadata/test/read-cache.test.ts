@@ -170,3 +170,43 @@ test('a follow, a privacy switch and a delete show at once; a private post never
   t.deepEqual(grid.body.items, []);
   t.like(await profileOf(fan.token), { counts: { posts: 0 } });
 });
+
+test('a viewer new to a cached post, grid and profile gets their own like and follow, and the flags are cached', async (t) => {
+  const redis = fx.svc.infra.redis;
+  const author = await newUser(fx.svc);
+  const fan = await newUser(fx.svc);
+  const id = await newPost(fx, author, 'liked before the caches knew');
+  await call(fx.svc, 'POST', `/v1/posts/${id}/likes`, { token: fan.token });
+  await call(fx.svc, 'POST', `/v1/users/${author.id}/follow`, { token: fan.token });
+  // The post, grid and account are cached; the fan's flags are gone (expired, or never read here).
+  for (let round = 0; round < 2; round++) {
+    await call(fx.svc, 'GET', `/v1/posts/${id}`, { token: fan.token });
+    await call(fx.svc, 'GET', `/v1/users/${author.id}/posts`, { token: fan.token });
+    await call(fx.svc, 'GET', `/v1/users/${author.username}`, { token: fan.token });
+  }
+  for (const read of [
+    async () => (await call(fx.svc, 'GET', `/v1/posts/${id}`, { token: fan.token })).body.viewerHasLiked,
+    async () =>
+      (await call(fx.svc, 'GET', `/v1/users/${author.id}/posts`, { token: fan.token })).body.items[0]
+        .viewerHasLiked,
+  ]) {
+    await redis.del(`lk:${fan.id}`);
+    t.true(await read(), 'the like comes from Postgres');
+    t.is(await redis.hget(`lk:${fan.id}`, id), '1', 'and is cached');
+  }
+  await redis.del(`fs:${fan.id}`);
+  const profile = await call(fx.svc, 'GET', `/v1/users/${author.username}`, { token: fan.token });
+  t.like(profile.body, { viewer: { following: true, requested: false } });
+  t.is(await redis.hget(`fs:${fan.id}`, author.id), 'following');
+
+  // A private author: without a cached flag, a stranger is refused and a follower let in, post and grid.
+  await call(fx.svc, 'PATCH', '/v1/me', { token: author.token, body: { isPrivate: true } });
+  const stranger = await newUser(fx.svc);
+  await call(fx.svc, 'GET', `/v1/posts/${id}`, { token: fan.token }); // the account cached as private
+  for (const path of [`/v1/posts/${id}`, `/v1/users/${author.id}/posts`]) {
+    await redis.del(`fs:${fan.id}`, `fs:${stranger.id}`);
+    t.is((await call(fx.svc, 'GET', path, { token: stranger.token })).status, 404, path);
+    t.is(await redis.hget(`fs:${stranger.id}`, author.id), 'none');
+    t.is((await call(fx.svc, 'GET', path, { token: fan.token })).status, 200, path);
+  }
+});

@@ -1,5 +1,5 @@
 import type { AccountRow, AccountStore } from '../store/accounts.ts';
-import { CACHED, type CacheStore, FLAGS } from '../store/cache.ts';
+import { CACHED, type CacheStore, FLAGS, type FlagRead } from '../store/cache.ts';
 import type { Counts, EdgeState, FollowStore } from '../store/follows.ts';
 import type { Account, Profile, UserSummary } from './views.ts';
 import { summaryOf } from './views.ts';
@@ -27,15 +27,22 @@ export function people(deps: { accounts: AccountStore; follows: FollowStore; cac
   // Usernames never change hands (no rename, no account deletion): an in-process map is never stale.
   const userIds = new Map<string, string>();
 
-  /** The viewer's follow edge to `ownerId`, from the flag cache (Postgres on a miss, then cached). */
-  const followState = async (viewerId: string, ownerId: string): Promise<EdgeState> => {
-    const read = await followCache.get(viewerId, [ownerId]);
+  /** The edge a read of the flag cache found, else Postgres's (then cached). */
+  const followStateOf = async (viewerId: string, ownerId: string, read: FlagRead): Promise<EdgeState> => {
     const hit = read.values[0];
     if (hit === 'following' || hit === 'requested' || hit === 'none') return hit;
     const state = await deps.follows.stateOf(viewerId, ownerId);
     await followCache.fill(viewerId, read, new Map([[0, state]]));
     return state;
   };
+
+  /** The viewer's follow edge to `ownerId`, from the flag cache (Postgres on a miss, then cached). */
+  const followState = async (viewerId: string, ownerId: string): Promise<EdgeState> =>
+    followStateOf(viewerId, ownerId, await followCache.get(viewerId, [ownerId]));
+
+  /** The same from the raw flag a warm read brought along, read at `at` (`cache.readAll`). */
+  const followStateFrom = (viewerId: string, ownerId: string, raw: string | null, at: number) =>
+    followStateOf(viewerId, ownerId, followCache.readOf([ownerId], [raw], at));
   const countsCache = deps.cache.json<Counts>(CACHED.counts);
 
   const idOf = async (username: string): Promise<string | undefined> => {
@@ -100,8 +107,11 @@ export function people(deps: { accounts: AccountStore; follows: FollowStore; cac
     /** The id of a username (in process once seen: usernames never change hands). */
     idOf,
 
+    followStateFrom,
+
     /**
-     * A profile and the viewer's follow edge to it in ONE Redis round trip, when all of it is cached;
+     * A profile and the viewer's follow edge to it in ONE Redis round trip when the account and its counts
+     * are cached (an edge this viewer never asked about costs one Postgres read, then is cached too);
      * undefined otherwise (the caller reads the long way, which fills the caches).
      */
     async cachedProfile(
@@ -109,6 +119,7 @@ export function people(deps: { accounts: AccountStore; follows: FollowStore; cac
       id: string,
     ): Promise<{ profile: Profile; state: EdgeState } | undefined> {
       const asks = viewerId !== undefined && viewerId !== id;
+      const at = Date.now();
       const read = await deps.cache.readAll(
         [
           [CACHED.account, id],
@@ -120,12 +131,7 @@ export function people(deps: { accounts: AccountStore; follows: FollowStore; cac
       const found = accountCache.parsed(id, read[0] ?? null);
       const counted = countsCache.parsed(id, read[1] ?? null);
       if (!found || !counted) return undefined;
-      let state: EdgeState = 'none';
-      if (asks) {
-        const hit = read[2];
-        if (hit !== 'following' && hit !== 'requested' && hit !== 'none') return undefined;
-        state = hit;
-      }
+      const state = asks ? await followStateFrom(viewerId, id, read[2] ?? null, at) : 'none';
       return { profile: { ...found, counts: counted }, state };
     },
 

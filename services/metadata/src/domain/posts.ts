@@ -3,7 +3,7 @@ import type { EventData } from '@instantpost/events';
 import { type PostFragments, pageJson, postFragments, postJson } from '@instantpost/http';
 import { shardOf } from '@instantpost/ids';
 import type { MediaUrlSigner } from '@instantpost/media-urls';
-import { CACHED, type CacheStore, FLAGS } from '../store/cache.ts';
+import { CACHED, type CacheStore, FLAGS, type FlagRead } from '../store/cache.ts';
 import type { PostStore, StoredMention } from '../store/posts.ts';
 import { foldTag, parseCaption } from './caption.ts';
 import { MetadataError, MetadataErrorCodes, postNotFound, userNotFound } from './errors.ts';
@@ -26,9 +26,6 @@ const GRID_IDS = 101;
 const KNOWN_AUTHORS = 100_000;
 
 /** A flag cache value, or undefined when absent or a tombstone (ask Postgres). */
-const flagValue = (raw: string | null): string | undefined =>
-  raw === null || raw.startsWith('x:') ? undefined : raw;
-
 /** Posts: created from processed media, read with the visibility rule, deleted by their author, tags. */
 export function posts(deps: {
   posts: PostStore;
@@ -66,9 +63,9 @@ export function posts(deps: {
     return cached;
   };
 
-  /** Which of `ids` the viewer has liked: the flag cache, Postgres for what it misses (then cached). */
-  const likedOf = async (viewerId: string, ids: readonly string[]): Promise<Set<string>> => {
-    const read = await likedCache.get(viewerId, ids);
+  /** Which of `read.fields` (post ids) the viewer has liked: the read's flags, Postgres for what it missed (then cached). */
+  const likedIn = async (viewerId: string, read: FlagRead): Promise<Set<string>> => {
+    const ids = read.fields;
     const out = new Set<string>();
     const missing: string[] = [];
     read.values.forEach((v, i) => {
@@ -86,6 +83,10 @@ export function posts(deps: {
     }
     return out;
   };
+
+  /** Which of `ids` the viewer has liked: the flag cache, Postgres for what it misses (then cached). */
+  const likedOf = async (viewerId: string, ids: readonly string[]): Promise<Set<string>> =>
+    likedIn(viewerId, await likedCache.get(viewerId, ids));
 
   /** Live posts by id in the given order (cached; Postgres for the misses, then cached). */
   const livePosts = async (ids: readonly string[]): Promise<CachedPost[]> => {
@@ -156,11 +157,14 @@ export function posts(deps: {
   };
 
   /**
-   * A warm post read in ONE Redis round trip (post, author, the viewer's liked and follow flags). Undefined
-   * when anything it needs is not cached (or Redis fails): the caller reads the long way, which fills it.
-   * Throws 404 exactly where the long way would (a private author the viewer does not follow).
+   * A warm post read in ONE Redis round trip (post, author, the viewer's liked and follow flags). A flag
+   * this viewer never asked about (a post or an author new to them) is one Postgres read, then cached: no
+   * reason to read post and author again the long way. Undefined when the post or its author is not cached
+   * (or Redis fails): the caller reads the long way, which fills them. Throws 404 exactly where the long
+   * way would (a private author the viewer does not follow).
    */
   const warmView = async (viewerId: string | undefined, id: string, authorId: string) => {
+    const at = Date.now();
     const read = await deps.cache.readAll(
       [
         [CACHED.post, id],
@@ -180,16 +184,11 @@ export function posts(deps: {
     if (!post || !author || post.author_id !== authorId) return undefined;
     if (author.isPrivate && viewerId !== author.id) {
       if (viewerId === undefined) throw postNotFound();
-      const state = flagValue(followsRaw);
-      if (state === undefined) return undefined;
-      if (state !== 'following') throw postNotFound();
+      if ((await people.followStateFrom(viewerId, authorId, followsRaw, at)) !== 'following')
+        throw postNotFound();
     }
-    let liked = false;
-    if (viewerId !== undefined) {
-      const flag = flagValue(likedRaw);
-      if (flag === undefined) return undefined;
-      liked = flag === '1';
-    }
+    const liked =
+      viewerId !== undefined && (await likedIn(viewerId, likedCache.readOf([id], [likedRaw], at))).has(id);
     return rowJson(post, author, liked, deps.mediaUrls.expires());
   };
 
@@ -200,6 +199,7 @@ export function posts(deps: {
    * would.
    */
   const warmGrid = async (viewerId: string | undefined, authorId: string, limit: number) => {
+    const at = Date.now();
     const read = await deps.cache.gridRead(authorId, viewerId, limit);
     if (!read) return undefined;
     const author = accountCache.parsed(authorId, read[0] ?? null);
@@ -207,25 +207,31 @@ export function posts(deps: {
     if (!author || !ids) return undefined;
     if (author.isPrivate && viewerId !== authorId) {
       if (viewerId === undefined) throw userNotFound();
-      const state = flagValue(read[2] ?? null);
-      if (state === undefined) return undefined;
-      if (state !== 'following') throw userNotFound();
+      if ((await people.followStateFrom(viewerId, authorId, read[2] ?? null, at)) !== 'following')
+        throw userNotFound();
     }
     const pageIds = ids.slice(0, limit);
-    const expires = deps.mediaUrls.expires();
-    const items: Buffer[] = [];
+    const posts: CachedPost[] = [];
     for (const [i, id] of pageIds.entries()) {
       // A post not cached (or deleted: a tombstone) goes the long way, which drops deleted posts.
       const post = postCache.parsed(id, read[3 + i] ?? null);
       if (!post || post.author_id !== authorId) return undefined;
-      let liked = false;
-      if (viewerId !== undefined) {
-        const flag = flagValue(read[3 + pageIds.length + i] ?? null);
-        if (flag === undefined) return undefined;
-        liked = flag === '1';
-      }
-      items.push(rowJson(post, author, liked, expires));
+      posts.push(post);
     }
+    // Flags of posts new to this viewer: one Postgres read for all of them (one author, one shard).
+    const liked =
+      viewerId === undefined
+        ? new Set<string>()
+        : await likedIn(
+            viewerId,
+            likedCache.readOf(
+              pageIds,
+              pageIds.map((_, i) => read[3 + pageIds.length + i] ?? null),
+              at,
+            ),
+          );
+    const expires = deps.mediaUrls.expires();
+    const items = posts.map((post) => rowJson(post, author, liked.has(post.id), expires));
     const last = pageIds.at(-1);
     return pageJson(items, ids.length > limit && last ? encodeCursor(last) : null);
   };

@@ -303,12 +303,15 @@ function flagCache(redis: Redis, prefix: string, ttlSeconds: number, open: FailO
         fields.map(() => null),
         'flag cache read',
       );
-      return {
-        fields,
-        values: found.map((v) => (v === null || v.startsWith('x:') ? undefined : v)),
-        seen: found.map((v) => v ?? ''),
-        at,
-      };
+      return this.readOf(fields, found, at);
+    },
+    /**
+     * The same as `get` from raw values another round trip brought (readAll, gridRead) that started at
+     * `at`: a warm read that finds a flag missing asks Postgres for just that flag, and `fill` keeps its
+     * answer under the same rules.
+     */
+    readOf(fields: readonly string[], raw: readonly (string | null)[], at: number): FlagRead {
+      return { fields, values: raw.map(flagValue), seen: raw.map((v) => v ?? ''), at };
     },
     /** Stores what Postgres said for the fields that are still as `seen` (see FILL_FLAGS). */
     async fill(viewerId: string, read: FlagRead, values: ReadonlyMap<number, string>): Promise<void> {
@@ -366,6 +369,10 @@ export interface FlagRead {
   /** When they were read (ms): a tombstone older than TOMBSTONE_MS then may be replaced. */
   at: number;
 }
+
+/** A raw flag as read: undefined when absent or a tombstone (`x:<ms>`: changed lately, ask Postgres). */
+export const flagValue = (raw: string | null): string | undefined =>
+  raw === null || raw.startsWith('x:') ? undefined : raw;
 
 /** No fallback: errors reach the caller (tools and benchmarks). */
 const rethrow: FailOpen = async (operation) => operation;
