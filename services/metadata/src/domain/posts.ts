@@ -25,7 +25,6 @@ const GRID_IDS = 101;
 /** Post → author pairs kept in process (~150 bytes each). */
 const KNOWN_AUTHORS = 100_000;
 
-/** A flag cache value, or undefined when absent or a tombstone (ask Postgres). */
 /** Posts: created from processed media, read with the visibility rule, deleted by their author, tags. */
 export function posts(deps: {
   posts: PostStore;
