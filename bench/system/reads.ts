@@ -6,10 +6,14 @@
  *
  *   taskset -c 1 npx tsx bench/system/reads.ts      (BENCH_USERS=200 by default here)
  *
- * Env as run.ts (BENCH_USERS, BENCH_FOLLOWS, BENCH_ZIPF, BENCH_POSTS_PER_USER, BENCH_ROUNDS) plus
+ * Env as run.ts (BENCH_USERS, BENCH_FOLLOWS, BENCH_ZIPF, BENCH_POSTS_PER_USER, BENCH_ROUNDS, BENCH_MIX) plus
  * BENCH_ENDPOINT_CONNECTIONS (50), BENCH_ENDPOINT_SECONDS (5), BENCH_ENDPOINT_WARMUP_SECONDS (2);
- * BENCH_INTERACTIVE=1 keeps the stack for commands on stdin (see below); BENCH_CPU_PROF=<dir> for profiles;
- * BENCH_ACCEPT_ENCODING=gzip sends that Accept-Encoding with every request (the gateway compresses JSON > 1 KB).
+ * BENCH_INTERACTIVE=1 keeps the stack for commands on stdin (see below) and skips the first measurement
+ * unless BENCH_MEASURE_FIRST=1; BENCH_CPU_PROF=<dir> for profiles; BENCH_ACCEPT_ENCODING=gzip sends that
+ * Accept-Encoding with every request (the gateway compresses JSON > 1 KB). Interactive, e.g.:
+ *
+ *   tail -f cmds | BENCH_INTERACTIVE=1 BENCH_CPU_PROF=/tmp/prof taskset -c 1 npx tsx bench/system/reads.ts
+ *   echo 'mix 500 10' >> cmds; echo 'restart metadata' >> cmds; echo 'profile feed mix 500 10' >> cmds
  */
 
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -193,7 +197,8 @@ async function main() {
     });
     if (!env.BENCH_INTERACTIVE || env.BENCH_MEASURE_FIRST) await measure();
     // Development: the seeded stack stays up; stdin lines `restart <service>...` (new code, a fresh CPU
-    // profile with BENCH_CPU_PROF), `measure [kind]`, `publish <n>`, `mix [rate] [seconds]`, `profile <service> <kind | publish n | mix rate seconds>`, `encoding <gzip|off>`, `quit`.
+    // profile with BENCH_CPU_PROF), `measure [kind]`, `publish <n>`, `mix [rate] [seconds]`,
+    // `profile <service> <kind | publish n | mix rate seconds>`, `encoding <gzip|off>`, `reload`, `quit`.
     if (env.BENCH_INTERACTIVE) {
       for await (const line of createInterface({ input: process.stdin })) {
         const [command, ...args] = line.trim().split(/\s+/);
