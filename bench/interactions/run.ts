@@ -35,7 +35,7 @@ import { freePort, startGateway } from '../../deploy/local/src/index.ts';
 import { openTestStack } from '../../deploy/local/test/stack-fixture.ts';
 import { type BenchFigure, latencyRatio, rateRatio, reportFigures } from '../report.ts';
 import { median, percentile } from '../stats.ts';
-import { startHelper } from '../system/children.ts';
+import { startHelper, startS3 } from '../system/children.ts';
 import { type Call, HttpClient } from '../system/http.ts';
 import { pinTree } from '../system/pin.ts';
 import { prng, publishPosts, settled, signUpUsers } from '../system/seed.ts';
@@ -126,7 +126,7 @@ async function drainMs(jsm: JetStreamManager, prefix: string, since: number): Pr
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 try {
-  const s3 = await startHelper('./s3.ts');
+  const s3 = await startS3();
   cleanups.push(() => s3.stop());
   env.TEST_S3_ENDPOINT = `http://127.0.0.1:${s3.port}`;
   const bare = await startHelper('../interactions/bare.ts');

@@ -1,6 +1,22 @@
 /** Helper processes of the benchmark (S3 emulator, baseline server): started with tsx, report their port. */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type S3Emulator, startS3Emulator } from '../../deploy/local/src/s3.ts';
+
+/**
+ * The S3 emulator as the local stack runs it (its own process, below the read path: S3_EMULATOR_PRIORITY),
+ * in a directory of its own that goes with it.
+ */
+export function startS3(): Promise<S3Emulator> {
+  return startS3Emulator({
+    directory: mkdtempSync(join(tmpdir(), 'instantpost-bench-s3-')),
+    port: 0,
+    temporary: true,
+  });
+}
 
 export interface Helper {
   readonly port: number;

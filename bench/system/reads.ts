@@ -25,7 +25,7 @@ import { pathToFileURL } from 'node:url';
 import { openNamespace, stopTestInfra } from '@instantpost/testing';
 import { connect } from 'nats';
 import { openTestStack } from '../../deploy/local/test/stack-fixture.ts';
-import { startHelper } from './children.ts';
+import { startHelper, startS3 } from './children.ts';
 import { coresUsed, formatCores, pidsNamed, sampleCpu } from './cpu.ts';
 import { BARE_PATH, routeBareThroughGateway } from './gateway.ts';
 import { HttpClient } from './http.ts';
@@ -96,7 +96,7 @@ async function main() {
   const cleanups: (() => Promise<unknown> | unknown)[] = [];
   log(`reads: load generator on CPU ${ownCpus()}, ${haveWrk ? 'wrk' : 'Node closed loop (no wrk)'}`);
   try {
-    const s3 = await startHelper('./s3.ts');
+    const s3 = await startS3();
     cleanups.push(() => s3.stop());
     env.TEST_S3_ENDPOINT = `http://127.0.0.1:${s3.port}`;
     const bare = await startHelper('./bare.ts');

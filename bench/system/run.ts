@@ -46,7 +46,7 @@ import { openNamespace, stopTestInfra } from '@instantpost/testing';
 import { connect } from 'nats';
 import { openTestStack } from '../../deploy/local/test/stack-fixture.ts';
 import { type BenchFigure, latencyRatio, rateRatio, reportFigures } from '../report.ts';
-import { startHelper } from './children.ts';
+import { startHelper, startS3 } from './children.ts';
 import { coresUsed, formatCores, pidsNamed, sampleCpu } from './cpu.ts';
 import { BARE_PATH, routeBareThroughGateway } from './gateway.ts';
 import { HttpClient } from './http.ts';
@@ -120,7 +120,7 @@ function printLoad(name: string, r: OpenLoopResult) {
 }
 
 try {
-  const s3 = await startHelper('./s3.ts');
+  const s3 = await startS3();
   cleanups.push(() => s3.stop());
   env.TEST_S3_ENDPOINT = `http://127.0.0.1:${s3.port}`;
   const bare = await startHelper('./bare.ts');

@@ -1,8 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { availableParallelism, getPriority } from 'node:os';
-import { openNamespace, stopTestInfra, type TestNamespace } from '@instantpost/testing';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, getPriority, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { openNamespace, s3ClientFor, stopTestInfra, type TestNamespace } from '@instantpost/testing';
 import test from 'ava';
 import { allButFirstCpu, DEFAULT_PRIORITY, haveChrt, SERVICES } from '../src/index.ts';
+import { LOCAL_S3, startLocalS3 } from '../src/s3.ts';
 import { openTestStack } from './stack-fixture.ts';
 
 let ns: TestNamespace;
@@ -86,5 +89,39 @@ test('the stack runs media-processing on every CPU but the first, under SCHED_ID
       SERVICES.map(() => 0),
       `every service exits 0 on SIGTERM: ${JSON.stringify(codes)}`,
     );
+  }
+});
+
+test("npm start's S3 emulator runs in its own process under SCHED_IDLE at nice 10, keeps the bucket's objects, and stops", async (t) => {
+  if (process.platform !== 'linux') return t.pass('priorities are read from /proc (Linux)');
+  const directory = mkdtempSync(join(tmpdir(), 'instantpost-s3-priority-'));
+  t.teardown(() => rmSync(directory, { recursive: true, force: true }));
+  const emulator = await startLocalS3(directory, 0);
+  const s3 = s3ClientFor({ endpoint: emulator.endpoint, ...LOCAL_S3 });
+  try {
+    t.not(emulator.pid, process.pid, 'a process of its own');
+    const expected = { niceness: Math.min(19, getPriority() + 10), policy: SCHED_IDLE };
+    const threads = threadPriorities(emulator.pid);
+    t.deepEqual(
+      threads,
+      threads.map(() => expected),
+      'every thread of it',
+    );
+    await s3.send(new PutObjectCommand({ Bucket: LOCAL_S3.bucket, Key: 'a/b.txt', Body: 'kept' }));
+    const got = await s3.send(new GetObjectCommand({ Bucket: LOCAL_S3.bucket, Key: 'a/b.txt' }));
+    t.is(await got.Body?.transformToString(), 'kept');
+  } finally {
+    s3.destroy();
+    await emulator.stop();
+  }
+  t.false(existsSync(`/proc/${emulator.pid}`), 'stopped with the stack');
+  const again = await startLocalS3(directory, 0);
+  const reopened = s3ClientFor({ endpoint: again.endpoint, ...LOCAL_S3 });
+  try {
+    const got = await reopened.send(new GetObjectCommand({ Bucket: LOCAL_S3.bucket, Key: 'a/b.txt' }));
+    t.is(await got.Body?.transformToString(), 'kept', 'objects outlive a restart (the directory is kept)');
+  } finally {
+    reopened.destroy();
+    await again.stop();
   }
 });
