@@ -1,9 +1,9 @@
 /** Helper processes of the benchmark (S3 emulator, baseline server): started with tsx, report their port. */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type HelperProcess, startHelperProcess } from '../../deploy/local/src/helper-process.ts';
 import { type S3Emulator, startS3Emulator } from '../../deploy/local/src/s3.ts';
 
 /**
@@ -18,40 +18,9 @@ export function startS3(): Promise<S3Emulator> {
   });
 }
 
-export interface Helper {
-  readonly port: number;
-  readonly pid: number;
-  stop(): Promise<void>;
-}
+export type Helper = HelperProcess;
 
-export async function startHelper(script: string): Promise<Helper> {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(new URL(script, import.meta.url))],
-    {
-      // stdin is a pipe only so the helper notices when this process dies (it exits on its end).
-      stdio: ['pipe', 'pipe', 'inherit'],
-    },
-  );
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const port = await new Promise<number>((resolve, reject) => {
-    let buffer = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const line = buffer.split('\n')[0];
-      if (buffer.includes('\n') && line) resolve((JSON.parse(line) as { port: number }).port);
-    });
-    child.once('exit', (code) => reject(new Error(`${script} exited (${code}) before listening`)));
-  });
-  return {
-    port,
-    pid: child.pid as number,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+/** A helper script of bench/system (path relative to this file), started with tsx. */
+export function startHelper(script: string): Promise<Helper> {
+  return startHelperProcess(fileURLToPath(new URL(script, import.meta.url)));
 }

@@ -1,7 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
 import { s3ClientFor } from '@instantpost/testing';
+import { type HelperProcess, startHelperProcess } from './helper-process.ts';
 import { type CpuPriority, lowerPriority } from './service-process.ts';
 
 export const LOCAL_S3 = {
@@ -19,11 +19,8 @@ export const LOCAL_S3 = {
  */
 export const S3_EMULATOR_PRIORITY: CpuPriority = { idle: true, niceness: 10 };
 
-export interface S3Emulator {
+export interface S3Emulator extends HelperProcess {
   readonly endpoint: string;
-  readonly port: number;
-  readonly pid: number;
-  stop(): Promise<void>;
 }
 
 /**
@@ -37,29 +34,10 @@ export async function startS3Emulator(options: {
   temporary?: boolean;
   priority?: CpuPriority;
 }): Promise<S3Emulator> {
-  const script = fileURLToPath(new URL('./s3-process.ts', import.meta.url));
-  const args = ['--import', 'tsx', script, options.directory, String(options.port)];
+  const args = [options.directory, String(options.port)];
   if (options.temporary) args.push('--temporary');
-  // stdin is a pipe only so the emulator notices when this process dies (it exits at its end).
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const port = await new Promise<number>((resolve, reject) => {
-    let buffer = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const line = buffer.split('\n')[0];
-      if (buffer.includes('\n') && line) resolve((JSON.parse(line) as { port: number }).port);
-    });
-    child.once('exit', (code) => reject(new Error(`the S3 emulator exited (${code}) before listening`)));
-  });
-  const pid = child.pid as number;
-  const stop = async () => {
-    if (child.exitCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const script = fileURLToPath(new URL('./s3-process.ts', import.meta.url));
+  const { pid, port, stop } = await startHelperProcess(script, args);
   try {
     await lowerPriority(pid, options.priority ?? S3_EMULATOR_PRIORITY);
   } catch (err) {
