@@ -4,6 +4,7 @@
  * that exit during the phase are not counted (node's and libvips' threads live as long as the process).
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { descendants } from './pin.ts';
 
 /** Linux's USER_HZ: /proc reports CPU time in these ticks (100 on every mainstream architecture). */
 const TICKS_PER_SECOND = 100;
@@ -31,6 +32,27 @@ function threadTicks(pid: number): number {
 
 /** Named groups of pids, listed again at every sample (Postgres starts backends as pools grow). */
 export type ProcessGroups = () => Record<string, readonly number[]>;
+
+/**
+ * The groups of a stack started by this benchmark: each service's processes, its nginx workers, the shared
+ * servers (Postgres, Redis, NATS) and `extra` (this load generator, helper processes).
+ */
+export function stackGroups(
+  processes: readonly { service: string; pid: number | undefined }[],
+  extra: Record<string, readonly number[]>,
+): ProcessGroups {
+  return () => {
+    const nginx = new Set(pidsNamed('nginx'));
+    return {
+      ...Object.fromEntries(processes.map((p) => [p.service, p.pid === undefined ? [] : [p.pid]])),
+      nginx: descendants().filter((pid) => nginx.has(pid)),
+      ...extra,
+      'postgres (shared)': pidsNamed('postgres'),
+      'redis (shared)': pidsNamed('redis-server'),
+      'nats (shared)': pidsNamed('nats-server'),
+    };
+  };
+}
 
 export interface CpuSample {
   readonly at: number;

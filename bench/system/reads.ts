@@ -26,7 +26,7 @@ import { openNamespace, stopTestInfra } from '@instantpost/testing';
 import { connect } from 'nats';
 import { openTestStack } from '../../deploy/local/test/stack-fixture.ts';
 import { startHelper, startS3 } from './children.ts';
-import { coresUsed, formatCores, pidsNamed, sampleCpu } from './cpu.ts';
+import { coresUsed, formatCores, sampleCpu, stackGroups } from './cpu.ts';
 import { BARE_PATH, routeBareThroughGateway } from './gateway.ts';
 import { HttpClient } from './http.ts';
 import { openLoop, type PlannedCall } from './load.ts';
@@ -186,14 +186,9 @@ async function main() {
         );
       log(`  cores used: ${formatCores(coresUsed(cpuFrom, sampleCpu(cpuGroups)))}`);
     };
-    const cpuGroups = () => ({
-      ...Object.fromEntries(
-        running.stack.processes.map((p) => [p.service, p.pid === undefined ? [] : [p.pid]]),
-      ),
-      nginx: pidsNamed('nginx'),
-      redis: pidsNamed('redis-server'),
-      postgres: pidsNamed('postgres'),
-      'this load generator': [process.pid],
+    const cpuGroups = stackGroups(running.stack.processes, {
+      's3 emulator': [s3.pid],
+      'load generator': [process.pid],
     });
     if (!env.BENCH_INTERACTIVE || env.BENCH_MEASURE_FIRST) await measure();
     // Development: the seeded stack stays up; stdin lines `restart <service>...` (new code, a fresh CPU

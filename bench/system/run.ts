@@ -47,12 +47,12 @@ import { connect } from 'nats';
 import { openTestStack } from '../../deploy/local/test/stack-fixture.ts';
 import { type BenchFigure, latencyRatio, rateRatio, reportFigures } from '../report.ts';
 import { startHelper, startS3 } from './children.ts';
-import { coresUsed, formatCores, pidsNamed, sampleCpu } from './cpu.ts';
+import { coresUsed, formatCores, sampleCpu, stackGroups } from './cpu.ts';
 import { BARE_PATH, routeBareThroughGateway } from './gateway.ts';
 import { HttpClient } from './http.ts';
 import { closedLoop, type OpenLoopResult, openLoop, type PlannedCall, pooled } from './load.ts';
 import { mixShares, readMix } from './mix.ts';
-import { descendants, haveTaskset, ownCpus, pinTree } from './pin.ts';
+import { haveTaskset, ownCpus, pinTree } from './pin.ts';
 import {
   type PipelineResult,
   phonePhoto,
@@ -146,20 +146,10 @@ try {
   const jsm = await nc.jetstreamManager();
   const api = new HttpClient(running.url);
   // Who takes the CPU during a phase: the stack's processes, the shared servers, this load generator.
-  const cpuGroups = () => {
-    const nginx = new Set(pidsNamed('nginx'));
-    return {
-      ...Object.fromEntries(
-        running.stack.processes.map((p) => [p.service, p.pid === undefined ? [] : [p.pid]]),
-      ),
-      nginx: descendants().filter((pid) => nginx.has(pid)),
-      's3 emulator': [s3.pid],
-      'load generator': [process.pid],
-      'postgres (shared)': pidsNamed('postgres'),
-      'redis (shared)': pidsNamed('redis-server'),
-      'nats (shared)': pidsNamed('nats-server'),
-    };
-  };
+  const cpuGroups = stackGroups(running.stack.processes, {
+    's3 emulator': [s3.pid],
+    'load generator': [process.pid],
+  });
   const bareClient = new HttpClient(`http://127.0.0.1:${bare.port}`);
   // The uploading phone is another client than the readers: its own address, so a read mix backed up
   // against the gateway's per-address connection limit (429) does not refuse the uploads too.
