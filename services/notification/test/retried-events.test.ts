@@ -31,9 +31,15 @@ async function deliverAgain(event: CloudEvent<EventSubject>): Promise<void> {
   await world.nc.jetstream().publish(subject, JSON.stringify(event), { msgID: `again-${event.id}` });
 }
 
-/** What a crash between the commit and the Redis adjust leaves: the cached count without this change. */
-async function loseCachedChange(user: User, count: number): Promise<void> {
-  await svc.infra.redis.set(`unread:${user.id}`, count, 'KEEPTTL');
+/**
+ * `event` comes back after a crash between its commit and the Redis adjust, which left `user`'s cached count
+ * at `cachedCount` (without the change); what the user then lists.
+ */
+async function retriedAfterLostCount(event: CloudEvent<EventSubject>, user: User, cachedCount: number) {
+  await svc.infra.redis.set(`unread:${user.id}`, cachedCount, 'KEEPTTL');
+  await deliverAgain(event);
+  await world.settled();
+  return list(svc, user);
 }
 
 test('a comment or a like handled again after a crash before its count was cached: the count is the list again', async (t) => {
@@ -52,20 +58,14 @@ test('a comment or a like handled again after a crash before its count was cache
   });
   await world.settled();
   t.is((await list(svc, author)).unreadCount, 1, 'counted (and cached)');
-  await loseCachedChange(author, 0);
-  await deliverAgain(comment);
-  await world.settled();
-  const afterComment = await list(svc, author);
+  const afterComment = await retriedAfterLostCount(comment, author, 0);
   t.is(afterComment.items.length, 1, 'stored once');
   t.is(afterComment.unreadCount, 1, 'the retried comment: the cached count is not trusted');
 
   const like = await world.publish('like.created', { postId: post, postAuthorId: author.id, userId: fan.id });
   await world.settled();
   t.is((await list(svc, author)).unreadCount, 2);
-  await loseCachedChange(author, 1);
-  await deliverAgain(like);
-  await world.settled();
-  const afterLike = await list(svc, author);
+  const afterLike = await retriedAfterLostCount(like, author, 1);
   t.is(afterLike.items.length, 2, 'stored once');
   t.is(afterLike.unreadCount, 2, 'the retried like: the cached count is not trusted');
 });
