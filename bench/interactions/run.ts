@@ -36,6 +36,7 @@ import { openTestStack } from '../../deploy/local/test/stack-fixture.ts';
 import { type BenchFigure, latencyRatio, rateRatio, reportFigures } from '../report.ts';
 import { median, percentile } from '../stats.ts';
 import { startHelper, startS3 } from '../system/children.ts';
+import { type CpuSample, coresUsed, sampleCpu, stackGroups } from '../system/cpu.ts';
 import { type Call, HttpClient } from '../system/http.ts';
 import { pinTree } from '../system/pin.ts';
 import { prng, publishPosts, settled, signUpUsers } from '../system/seed.ts';
@@ -54,6 +55,8 @@ const log = (line: string) => process.stdout.write(`${line}\n`);
 
 interface Run {
   rate: number;
+  /** Calls answered with the expected status. */
+  accepted: number;
   p50: number;
   p99: number;
   failed: number;
@@ -90,6 +93,7 @@ async function closedLoop(client: HttpClient, next: (i: number) => Call & { expe
   );
   return {
     rate: latencies.length / ((performance.now() - start) / 1000),
+    accepted: latencies.length,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     failed,
@@ -122,6 +126,16 @@ async function drainMs(jsm: JetStreamManager, prefix: string, since: number): Pr
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** Each group's CPU microseconds per accepted call between two samples, and their sum; largest first. */
+function cpuPerCall(from: CpuSample, to: CpuSample, accepted: number): string {
+  const seconds = (to.at - from.at) / 1000;
+  const micros = coresUsed(from, to)
+    .map(([name, c]): [string, number] => [name, (c * seconds * 1e6) / Math.max(accepted, 1)])
+    .filter(([, us]) => us >= 1);
+  const total = micros.reduce((sum, [, us]) => sum + us, 0);
+  return `${total.toFixed(0)} µs: ${micros.map(([name, us]) => `${name} ${us.toFixed(0)}`).join(', ')}`;
 }
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -167,6 +181,8 @@ try {
     () => api.close(),
     () => baseline.close(),
   );
+  // Who pays for an accepted call, its drain included: the stack's processes and the shared servers.
+  const cpuGroups = stackGroups(running.stack.processes, { 's3 emulator': [s3.pid] });
   log(`stack at ${running.url}, bare gateway at ${bareGateway.url}; ${pinTree('0-1')} processes on 0-1`);
 
   const users = await signUpUsers(api, USERS, 32, running.options.env.JWT_PRIVATE_KEY as string);
@@ -232,9 +248,14 @@ try {
       const entry = results.get(phase.name) ?? { stack: [], bare: [], drain: [] };
       const order = round % 2 ? (['stack', 'bare'] as const) : (['bare', 'stack'] as const);
       for (const which of order) {
+        const cpuFrom = sampleCpu(cpuGroups);
         const run = await closedLoop(which === 'stack' ? api : baseline, phase.next);
         entry[which].push(run);
-        if (which === 'stack') entry.drain.push(await drainMs(jsm, ns.nats.prefix, performance.now()));
+        if (which === 'stack') {
+          entry.drain.push(await drainMs(jsm, ns.nats.prefix, performance.now()));
+          const cpu = cpuPerCall(cpuFrom, sampleCpu(cpuGroups), run.accepted);
+          log(`  CPU per accepted call, drain included: ${cpu}`);
+        }
         log(
           `round ${round} ${phase.name.padEnd(28)} ${which.padEnd(5)} ${run.rate.toFixed(0).padStart(6)}/s  p50 ${run.p50.toFixed(1)} ms  p99 ${run.p99.toFixed(1)} ms  failed ${run.failed}${run.failed ? ` ${JSON.stringify(run.failures)}` : ''}${which === 'stack' ? `  drain ${(entry.drain.at(-1) ?? 0).toFixed(0)} ms` : ''}`,
         );

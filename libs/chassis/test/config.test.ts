@@ -49,7 +49,11 @@ test('the default pools of the five services fit the local budget of 40 connecti
 
 test('NATS_USER and NATS_PASSWORD go to connect(), and one without the other is refused', (t) => {
   const open = loadConfig(chassisSpec('upload'), {});
-  t.deepEqual(natsConnectOptions(open, 'upload'), { servers: ['nats://127.0.0.1:4222'], name: 'upload' });
+  t.deepEqual(natsConnectOptions(open, 'upload'), {
+    servers: ['nats://127.0.0.1:4222'],
+    name: 'upload',
+    noAsyncTraces: true,
+  });
   const withUser = loadConfig(chassisSpec('upload'), { NATS_USER: 'upload', NATS_PASSWORD: 's3cret' });
   t.like(natsConnectOptions(withUser, 'upload'), { user: 'upload', pass: 's3cret' });
   const error = t.throws(() => loadConfig(chassisSpec('upload'), { NATS_USER: 'upload', PG_POOL_MAX: '0' }), {
