@@ -4,14 +4,21 @@ import type { Slots } from './slots.ts';
 /**
  * Groups the first deliveries a pull brings into batches of at most `size`: a batch goes out when it is
  * full or when the messages that arrived together have all been read (next turn of the event loop), each
- * batch taking one of the consumer's slots. A redelivery flushes what is pending and runs alone, as in an
+ * batch taking one of the consumer's slots. With `lingerMs`, a partial batch that arrives while another
+ * batch runs waits for more, up to `lingerMs` or until nothing else runs: under load batches grow (one
+ * transaction for many events), an idle consumer still starts at once. A redelivery flushes what is pending and runs alone, as in an
  * unbatched consumer. `add` waits while every slot is busy and a full batch is pending: that is the
  * back-pressure on the pull.
  */
 export class Batcher {
   private pending: JsMsg[] = [];
   private scheduled = false;
+  /** The timer of a partial batch waiting for more (`lingerMs`). */
+  private lingering: NodeJS.Timeout | undefined;
+  /** Batches started and not yet finished. */
+  private inFlight = 0;
   private readonly size: number;
+  private readonly lingerMs: number;
   private readonly slots: Slots;
   private readonly heartbeatMs: number;
   private readonly start: (batch: JsMsg[], release: () => void) => void;
@@ -19,6 +26,8 @@ export class Batcher {
 
   constructor(options: {
     size: number;
+    /** How long a partial batch may wait for more while another batch runs (0: never waits). */
+    lingerMs?: number;
     slots: Slots;
     heartbeatMs: number;
     /** Starts handling a batch in the background; calls `release` when done. */
@@ -27,6 +36,7 @@ export class Batcher {
     alone: (msg: JsMsg) => Promise<void>;
   }) {
     this.size = options.size;
+    this.lingerMs = options.lingerMs ?? 0;
     this.slots = options.slots;
     this.heartbeatMs = options.heartbeatMs;
     this.start = options.start;
@@ -44,15 +54,32 @@ export class Batcher {
       await this.dispatch();
     } else if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => {
+      const go = () => {
         this.scheduled = false;
+        this.lingering = undefined;
         void this.dispatch();
-      });
+      };
+      // While a batch of this consumer runs, a partial one waits to fill (or for that batch to end).
+      if (this.lingerMs > 0 && this.inFlight > 0) this.lingering = setTimeout(go, this.lingerMs);
+      else setImmediate(go);
     }
+  }
+
+  /** A lingering partial batch goes at once when the consumer has nothing else running. */
+  private finished(): void {
+    this.inFlight--;
+    if (this.inFlight > 0 || this.lingering === undefined) return;
+    clearTimeout(this.lingering);
+    this.lingering = undefined;
+    this.scheduled = false;
+    void this.dispatch();
   }
 
   /** Starts every pending message (the pull ended, or a redelivery must run alone next). */
   async drain(): Promise<void> {
+    clearTimeout(this.lingering);
+    this.lingering = undefined;
+    this.scheduled = false;
     while (this.pending.length > 0) await this.dispatch();
   }
 
@@ -63,7 +90,14 @@ export class Batcher {
     }, this.heartbeatMs);
     // taken once the slot is ours, so what arrived meanwhile joins the batch
     const batch = this.pending.splice(0, this.size);
-    if (batch.length === 0) release();
-    else this.start(batch, release);
+    if (batch.length === 0) {
+      release();
+      return;
+    }
+    this.inFlight++;
+    this.start(batch, () => {
+      release();
+      this.finished();
+    });
   }
 }

@@ -38,6 +38,12 @@ export interface ConsumerSettings {
    * `concurrency` batches run at once, and the pull fetches this many at a time). Default 100.
    */
   batchSize?: number;
+  /**
+   * Consumers with `handleBatch`: how long a partial batch that arrives while another batch of this consumer
+   * runs may wait for more events (it goes sooner when full or when nothing else runs). Bigger batches under
+   * load, at most this much later; an idle consumer starts at once. Default 0 (never waits).
+   */
+  batchLingerMs?: number;
 }
 
 /** Settings with every default applied. */
@@ -54,6 +60,7 @@ export interface ResolvedSettings {
   handlerTimeoutMs: number;
   pullExpiresMs: number;
   batchSize: number;
+  batchLingerMs: number;
 }
 
 /** Applies the defaults and checks the values; throws `BusConfigError` (`BUS_CONFIG`) on a bad one. */
@@ -72,6 +79,7 @@ export function resolveSettings(settings: ConsumerSettings = {}): ResolvedSettin
     handlerTimeoutMs: settings.handlerTimeoutMs ?? 30_000,
     pullExpiresMs: settings.pullExpiresMs ?? 10_000,
     batchSize: settings.batchSize ?? 100,
+    batchLingerMs: settings.batchLingerMs ?? 0,
   };
   const positive = [
     'ackWaitMs',
@@ -86,6 +94,9 @@ export function resolveSettings(settings: ConsumerSettings = {}): ResolvedSettin
     if (!Number.isInteger(resolved[key]) || resolved[key] < 1) {
       throw new BusConfigError(BusErrorCodes.Config, `consumer setting ${key} must be a positive integer`);
     }
+  }
+  if (!Number.isInteger(resolved.batchLingerMs) || resolved.batchLingerMs < 0) {
+    throw new BusConfigError(BusErrorCodes.Config, 'consumer setting batchLingerMs must be an integer >= 0');
   }
   if (resolved.heartbeatIntervalMs >= resolved.ackWaitMs) {
     throw new BusConfigError(BusErrorCodes.Config, 'heartbeatIntervalMs must be shorter than ackWaitMs');

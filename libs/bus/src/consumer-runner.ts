@@ -273,6 +273,7 @@ export class Runner implements ConsumerRunner {
     const every = this.settings.heartbeatIntervalMs;
     return new Batcher({
       size: this.settings.batchSize,
+      lingerMs: this.settings.batchLingerMs,
       slots: this.slots,
       heartbeatMs: every,
       start: (batch, release) => this.track(this.handleBatch(binding, batch, handleBatch).finally(release)),

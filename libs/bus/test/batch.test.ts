@@ -171,3 +171,64 @@ test('in a batch: an invalid event is dead-lettered at once, a failing one retri
   t.is(poisoned?.letter.deliveries, fast.maxDeliver);
   t.is(runner.stats().invalid, 1);
 });
+
+test('with batchLingerMs a partial batch waits while another batch runs, goes when full or when nothing else runs; an idle consumer starts at once', async (t) => {
+  const prefix = await fx.isolate();
+  const batches: string[][] = [];
+  const firstMayEnd = Promise.withResolvers<void>();
+  const runner = await startConsumer({
+    nc: fx.nc,
+    prefix,
+    logger: silent,
+    definition: defineConsumer({
+      name: 'lingering',
+      subjects: ['like.created'],
+      handlers: { 'like.created': async () => {} },
+      handleBatch: async (events) => {
+        batches.push(events.map((e) => e.id));
+        if (batches.length === 1) await firstMayEnd.promise;
+      },
+      // a minute: within this test a partial batch only ever goes because it is full or the consumer is idle
+      settings: { ...fast, batchSize: 4, concurrency: 2, batchLingerMs: 60_000 },
+    }),
+  });
+  t.teardown(() => {
+    firstMayEnd.resolve();
+    return runner.stop();
+  });
+  const publisher = createPublisher({ nc: fx.nc, prefix });
+  const publish = async (n: number) => {
+    const events = Array.from({ length: n }, () => sampleEvent('like.created'));
+    for (const e of events) await publisher.publish(e);
+    return events.map((e) => e.id);
+  };
+
+  const [a] = await publish(1);
+  await waitFor('the idle consumer starts the first event at once', () => batches.length === 1);
+  t.deepEqual(batches[0], [a]);
+
+  // A second slot is free, yet two events wait for more while the first batch runs...
+  const waiting = await publish(2);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  t.is(batches.length, 1, 'the partial batch waits');
+  // ...and go at once, as one batch of four, when two more fill it.
+  const filling = await publish(2);
+  await waitFor('the full batch starts', () => batches.length === 2);
+  t.deepEqual(batches[1], [...waiting, ...filling]);
+
+  // One more waits too, until the first batch ends and nothing else runs.
+  const last = await publish(1);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  t.is(batches.length, 2, 'the partial batch waits while the first batch runs');
+  firstMayEnd.resolve();
+  await waitFor('the waiting event starts once the consumer is idle', () => batches.length === 3);
+  t.deepEqual(batches[2], last);
+  await waitFor('all acked', () => runner.stats().acked === 6);
+});
+
+test('batchLingerMs must be a whole number of milliseconds, 0 or more', (t) => {
+  t.is(resolveSettings({}).batchLingerMs, 0);
+  t.is(resolveSettings({ batchLingerMs: 50 }).batchLingerMs, 50);
+  t.throws(() => resolveSettings({ batchLingerMs: -1 }), { message: /batchLingerMs/ });
+  t.throws(() => resolveSettings({ batchLingerMs: 2.5 }), { message: /batchLingerMs/ });
+});
