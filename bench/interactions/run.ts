@@ -28,10 +28,11 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { STREAM_NAMES, streamNameFor } from '@instantpost/bus';
 import { createEvent } from '@instantpost/events';
+import { connectPostgres } from '@instantpost/shards';
 import { openNamespace, stopTestInfra } from '@instantpost/testing';
 import { connect, type JetStreamManager, headers as natsHeaders } from 'nats';
-import postgres from 'postgres';
 import { freePort, startGateway } from '../../deploy/local/src/index.ts';
+import { viaLocalSocket } from '../../deploy/local/src/postgres-socket.ts';
 import { openTestStack } from '../../deploy/local/test/stack-fixture.ts';
 import { type BenchFigure, latencyRatio, rateRatio, reportFigures } from '../report.ts';
 import { median, percentile } from '../stats.ts';
@@ -57,6 +58,8 @@ interface Run {
   rate: number;
   /** Calls answered with the expected status. */
   accepted: number;
+  /** CPU microseconds per accepted call of every process sampled (drain included for the stack). */
+  cpuMicros?: number;
   p50: number;
   p99: number;
   failed: number;
@@ -128,14 +131,15 @@ async function drainMs(jsm: JetStreamManager, prefix: string, since: number): Pr
   }
 }
 
-/** Each group's CPU microseconds per accepted call between two samples, and their sum; largest first. */
-function cpuPerCall(from: CpuSample, to: CpuSample, accepted: number): string {
+/** Each group's CPU microseconds per accepted call between two samples (largest first), and their sum. */
+function cpuPerCall(from: CpuSample, to: CpuSample, accepted: number): { total: number; text: string } {
   const seconds = (to.at - from.at) / 1000;
   const micros = coresUsed(from, to)
     .map(([name, c]): [string, number] => [name, (c * seconds * 1e6) / Math.max(accepted, 1)])
     .filter(([, us]) => us >= 1);
   const total = micros.reduce((sum, [, us]) => sum + us, 0);
-  return `${total.toFixed(0)} µs: ${micros.map(([name, us]) => `${name} ${us.toFixed(0)}`).join(', ')}`;
+  const text = `${total.toFixed(0)} µs: ${micros.map(([name, us]) => `${name} ${us.toFixed(0)}`).join(', ')}`;
+  return { total, text };
 }
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -150,7 +154,10 @@ try {
   );
   const ns = await openNamespace({ databases: 2 });
   cleanups.push(() => ns.close().catch(() => {}));
-  const running = await openTestStack(ns, { env: { PG_POOL_MAX, MEDIA_CONCURRENCY: '1' } });
+  const running = await openTestStack(ns, {
+    env: { PG_POOL_MAX, MEDIA_CONCURRENCY: '1' },
+    postgresSocket: true,
+  });
   cleanups.push(() => running.stop());
   const bareDir = mkdtempSync(join(tmpdir(), 'instantpost-bare-gateway-'));
   const bareUpstream = [`127.0.0.1:${bare.port}`];
@@ -181,8 +188,12 @@ try {
     () => api.close(),
     () => baseline.close(),
   );
-  // Who pays for an accepted call, its drain included: the stack's processes and the shared servers.
-  const cpuGroups = stackGroups(running.stack.processes, { 's3 emulator': [s3.pid] });
+  // Who pays for an accepted call (the stack's drain included): every process of both gateways. The bare
+  // route's CPU per call is the same run's yardstick: the machine's speed drifts, their ratio much less.
+  const cpuGroups = stackGroups(running.stack.processes, {
+    's3 emulator': [s3.pid],
+    'bare route': [bare.pid],
+  });
   log(`stack at ${running.url}, bare gateway at ${bareGateway.url}; ${pinTree('0-1')} processes on 0-1`);
 
   const users = await signUpUsers(api, USERS, 32, running.options.env.JWT_PRIVATE_KEY as string);
@@ -251,11 +262,10 @@ try {
         const cpuFrom = sampleCpu(cpuGroups);
         const run = await closedLoop(which === 'stack' ? api : baseline, phase.next);
         entry[which].push(run);
-        if (which === 'stack') {
-          entry.drain.push(await drainMs(jsm, ns.nats.prefix, performance.now()));
-          const cpu = cpuPerCall(cpuFrom, sampleCpu(cpuGroups), run.accepted);
-          log(`  CPU per accepted call, drain included: ${cpu}`);
-        }
+        if (which === 'stack') entry.drain.push(await drainMs(jsm, ns.nats.prefix, performance.now()));
+        const cpu = cpuPerCall(cpuFrom, sampleCpu(cpuGroups), run.accepted);
+        run.cpuMicros = cpu.total;
+        log(`  CPU per accepted call${which === 'stack' ? ', drain included' : ''}: ${cpu.text}`);
         log(
           `round ${round} ${phase.name.padEnd(28)} ${which.padEnd(5)} ${run.rate.toFixed(0).padStart(6)}/s  p50 ${run.p50.toFixed(1)} ms  p99 ${run.p99.toFixed(1)} ms  failed ${run.failed}${run.failed ? ` ${JSON.stringify(run.failures)}` : ''}${which === 'stack' ? `  drain ${(entry.drain.at(-1) ?? 0).toFixed(0)} ms` : ''}`,
         );
@@ -264,11 +274,12 @@ try {
     }
   }
 
-  // raw single-row INSERT at the same concurrency, one connection per caller
+  // raw single-row INSERT at the same concurrency, one connection per caller, reaching Postgres as the
+  // services do (its Unix socket when it answers)
   const [db0] = ns.postgres.databases;
   const url = new URL(ns.infra.postgresUrl);
   url.pathname = `/${db0}`;
-  const raw = postgres(url.toString(), { max: CONNECTIONS, onnotice: () => {} });
+  const raw = connectPostgres(await viaLocalSocket(url.toString()), { max: CONNECTIONS, onnotice: () => {} });
   cleanups.push(() => raw.end());
   await raw`CREATE TABLE IF NOT EXISTS bench_likes (post_id bigint, user_id bigint, PRIMARY KEY (post_id, user_id))`;
   const insertRuns: number[] = [];
@@ -359,6 +370,17 @@ try {
         baseline: 'bare Fastify behind the same nginx',
         baselineValue: bareP99,
         ratio: latencyRatio(p99, bareP99),
+      },
+      {
+        figure: `${name}: CPU per accepted call, every process`,
+        value: median(r.stack.map((x) => x.cpuMicros ?? 0)),
+        unit: 'µs',
+        baseline: 'bare Fastify behind the same nginx, CPU per call',
+        baselineValue: median(r.bare.map((x) => x.cpuMicros ?? 0)),
+        ratio: latencyRatio(
+          median(r.stack.map((x) => x.cpuMicros ?? 0)),
+          median(r.bare.map((x) => x.cpuMicros ?? 0)),
+        ),
       },
       {
         figure: `${name}: drain until counts, feed and notifications converge`,

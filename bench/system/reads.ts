@@ -110,7 +110,10 @@ async function main() {
     let running: Awaited<ReturnType<typeof openTestStack>> | undefined;
     for (let attempt = 1; !running; attempt++) {
       try {
-        running = await openTestStack(ns, { env: { UPLOAD_RATE_MAX: '100000', MEDIA_CONCURRENCY: '1' } });
+        running = await openTestStack(ns, {
+          env: { UPLOAD_RATE_MAX: '100000', MEDIA_CONCURRENCY: '1' },
+          postgresSocket: true,
+        });
       } catch (err) {
         if (attempt === 3) throw err;
         log(`the stack did not start (${(err as Error).message.split('\n')[0]}); again`);

@@ -139,6 +139,7 @@ try {
   const running = await openTestStack(ns, {
     // Two images in flight on media-processing's one CPU: one renders while the other waits on S3.
     env: { UPLOAD_RATE_MAX: '100000', MEDIA_CONCURRENCY: '2', UV_THREADPOOL_SIZE: '4' },
+    postgresSocket: true,
   });
   cleanups.push(() => running.stop());
   const nc = await connect({ servers: ns.nats.servers, name: 'bench-system' });

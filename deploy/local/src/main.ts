@@ -5,9 +5,11 @@
  */
 import { join } from 'node:path';
 import { parseCommand } from '@instantpost/config/cli';
+import { DEFAULT_LOCAL_SHARD_MAP } from '@instantpost/shards';
 import { isReachable } from '@instantpost/testing';
 import { localJwtKeys, localMediaUrlKey } from './keys.ts';
 import { findNginx, findNjsModule } from './nginx.ts';
+import { shardMapViaLocalSocket } from './postgres-socket.ts';
 import {
   findPrometheus,
   PROMETHEUS_PORT,
@@ -62,9 +64,13 @@ async function main(): Promise<void> {
   const s3 = await startLocalS3(join(STATE_DIR, 's3'), S3_PORT);
   log(`S3 emulator: ${s3.endpoint}, bucket ${LOCAL_S3.bucket}`);
   const keys = localJwtKeys(join(STATE_DIR, 'keys'));
+  // The default map's databases are on this machine: through Postgres's Unix socket when it answers.
+  const shardMap = process.env.SHARD_MAP ?? (await shardMapViaLocalSocket(DEFAULT_LOCAL_SHARD_MAP));
+  if (shardMap.includes('?host=')) log('Postgres: through its Unix socket');
   const options: StackOptions = {
     env: {
       ...process.env,
+      SHARD_MAP: shardMap,
       JWT_PUBLIC_KEY: keys.publicKey,
       JWT_PRIVATE_KEY: keys.privateKey,
       MEDIA_URL_SIGNING_KEY: localMediaUrlKey(join(STATE_DIR, 'keys')),

@@ -13,6 +13,7 @@ import {
   setupStack,
   startStack,
 } from '../src/index.ts';
+import { shardMapViaLocalSocket } from '../src/postgres-socket.ts';
 
 export interface TestStack {
   readonly stack: Stack;
@@ -37,6 +38,8 @@ export async function openTestStack(
     env?: Record<string, string>;
     /** Gateway settings other than the defaults (cache validity, connection limits). */
     gateway?: GatewayTuning;
+    /** The services reach Postgres through its Unix socket when it answers, as `npm start` (benchmarks). */
+    postgresSocket?: boolean;
   } = {},
 ): Promise<TestStack> {
   const workDir = mkdtempSync(join(tmpdir(), 'instantpost-stack-'));
@@ -44,12 +47,15 @@ export async function openTestStack(
   chmodSync(workDir, 0o755);
   // The gateway's port is held here until the gateway starts (the services' signed URLs name it before).
   const gatewayPort = await reservePort();
+  // The services' shared settings as the in-process service tests get them (shards 0-7 and 8-15 on two
+  // databases); the stack gives each service its own REDIS_PREFIX.
+  const shared = testEnvironment('metadata', ns, makeTestKeys());
+  if (options.postgresSocket && shared.SHARD_MAP)
+    shared.SHARD_MAP = await shardMapViaLocalSocket(shared.SHARD_MAP);
   const stackOptions: StackOptions = {
     env: {
       PATH: process.env.PATH,
-      // The services' shared settings as the in-process service tests get them (shards 0-7 and 8-15 on
-      // two databases); the stack gives each service its own REDIS_PREFIX.
-      ...testEnvironment('metadata', ns, makeTestKeys()),
+      ...shared,
       PG_POOL_MAX: '2',
       // Tests and benchmarks sign many people up from one loopback address; the limit has its own tests.
       SIGNUP_MAX_PER_ADDRESS: '100000',

@@ -1,7 +1,6 @@
-import postgres from 'postgres';
 import { ShardError, ShardErrorCodes } from './errors.ts';
 import { databasesOf, type ShardMap } from './shard-map.ts';
-import { databaseNameOf, redactUrl } from './urls.ts';
+import { connectPostgres, databaseNameOf, redactUrl } from './urls.ts';
 
 const serverOf = (url: URL) => `${url.hostname}:${url.port || '5432'}`;
 
@@ -23,7 +22,7 @@ export async function ensureDatabases(map: ShardMap, adminUrl: string): Promise<
     const name = databaseNameOf(url);
     if (!names.includes(name)) names.push(name);
   }
-  const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  const sql = connectPostgres(adminUrl, { max: 1, onnotice: () => {} });
   const created: string[] = [];
   try {
     for (const name of names) {

@@ -74,4 +74,4 @@ export {
   type SchemaStatus,
 } from './status.ts';
 export { inTransaction, onShard, type ShardConn, type ShardTx } from './transaction.ts';
-export { redactUrl } from './urls.ts';
+export { connectPostgres, type PostgresOptions, redactUrl } from './urls.ts';

@@ -1,4 +1,3 @@
-import postgres from 'postgres';
 import { ensureDatabases } from './databases.ts';
 import type { LiveShardMap, MoveStep, ShardMove } from './live-map.ts';
 import type { ShardMapStore } from './map-store.ts';
@@ -26,7 +25,7 @@ import {
   waitCopied,
 } from './replication.ts';
 import { parseShardMap } from './shard-map.ts';
-import { redactUrl } from './urls.ts';
+import { connectPostgres, redactUrl } from './urls.ts';
 
 export interface MoveShardOptions {
   store: ShardMapStore;
@@ -52,7 +51,7 @@ export interface MoveResult {
   readonly rows: number | undefined;
 }
 
-const connect = (url: string) => postgres(url, { max: 2, onnotice: () => {}, connect_timeout: 10 });
+const connect = (url: string) => connectPostgres(url, { max: 2, onnotice: () => {}, connect_timeout: 10 });
 
 /** `postgres` on the same server as `url`, to create `url`'s database. */
 function adminOf(url: string): string {

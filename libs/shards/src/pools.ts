@@ -1,12 +1,12 @@
 import { type IdLike, shardOf } from '@instantpost/ids';
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import { ShardError, ShardErrorCodes } from './errors.ts';
 import { runGrouped } from './fan-out.ts';
 import { ShardMoveError, ShardMoveErrorCodes } from './move-errors.ts';
 import { assertServiceName, assertTableName, schemaName } from './naming.ts';
 import { hashToShard, randomShard } from './routing.ts';
 import { databasesOf, type ShardMap } from './shard-map.ts';
-import { redactUrl } from './urls.ts';
+import { connectPostgres, redactUrl } from './urls.ts';
 
 /** One logical shard of a service: its schema and the pool of the physical database holding it. */
 export interface ShardSql {
@@ -120,7 +120,7 @@ export function createShards(opts: CreateShardsOptions): Shards {
   if (!Number.isSafeInteger(poolMax) || poolMax < 1)
     throw new RangeError(`poolMax must be >= 1, got ${poolMax}`);
   const openPool = (url: string) =>
-    postgres(url, {
+    connectPostgres(url, {
       max: poolMax,
       idle_timeout: opts.idleTimeout ?? 30,
       connect_timeout: opts.connectTimeout ?? 10,
