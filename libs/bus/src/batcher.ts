@@ -6,9 +6,9 @@ import type { Slots } from './slots.ts';
  * full or when the messages that arrived together have all been read (next turn of the event loop), each
  * batch taking one of the consumer's slots. With `lingerMs`, a partial batch that arrives while another
  * batch runs waits for more, up to `lingerMs` or until nothing else runs: under load batches grow (one
- * transaction for many events), an idle consumer still starts at once. A redelivery flushes what is pending and runs alone, as in an
- * unbatched consumer. `add` waits while every slot is busy and a full batch is pending: that is the
- * back-pressure on the pull.
+ * transaction for many events), an idle consumer still starts at once. A redelivery flushes what is
+ * pending and runs alone, as in an unbatched consumer. `add` waits while every slot is busy and a full
+ * batch is pending: that is the back-pressure on the pull.
  */
 export class Batcher {
   private pending: JsMsg[] = [];
@@ -55,8 +55,7 @@ export class Batcher {
     } else if (!this.scheduled) {
       this.scheduled = true;
       const go = () => {
-        this.scheduled = false;
-        this.lingering = undefined;
+        this.unschedule();
         void this.dispatch();
       };
       // While a batch of this consumer runs, a partial one waits to fill (or for that batch to end).
@@ -69,17 +68,20 @@ export class Batcher {
   private finished(): void {
     this.inFlight--;
     if (this.inFlight > 0 || this.lingering === undefined) return;
+    this.unschedule();
+    void this.dispatch();
+  }
+
+  /** Forgets the scheduled start of the partial batch: the caller starts it now. */
+  private unschedule(): void {
     clearTimeout(this.lingering);
     this.lingering = undefined;
     this.scheduled = false;
-    void this.dispatch();
   }
 
   /** Starts every pending message (the pull ended, or a redelivery must run alone next). */
   async drain(): Promise<void> {
-    clearTimeout(this.lingering);
-    this.lingering = undefined;
-    this.scheduled = false;
+    this.unschedule();
     while (this.pending.length > 0) await this.dispatch();
   }
 
