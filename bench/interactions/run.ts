@@ -14,7 +14,9 @@
  *
  * After each phase of the stack: the drain time, from the last answer until every durable consumer of the
  * namespace (metadata-counters, feed, notification…) has nothing pending or unacknowledged — counts, feed
- * counts and notifications converged.
+ * counts and notifications converged; and for stack and bare route alike, the CPU time of every process per
+ * accepted call (from /proc, the drain included), which drifts far less with the machine's speed than rates.
+ * The services reach Postgres as `npm start`'s do (its Unix socket when it answers), the raw INSERT too.
  *
  *   npm run bench -- interactions        (pinned: services and servers on CPU 0, this generator on CPU 1)
  *
