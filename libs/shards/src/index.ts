@@ -73,11 +73,5 @@ export {
   migrationStatus,
   type SchemaStatus,
 } from './status.ts';
-export {
-  inTransaction,
-  inTransactionOnShards,
-  onShard,
-  type ShardConn,
-  type ShardTx,
-} from './transaction.ts';
+export { inTransaction, onShard, type ShardConn, type ShardTx } from './transaction.ts';
 export { connectPostgres, type PostgresOptions, redactUrl } from './urls.ts';

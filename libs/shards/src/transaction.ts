@@ -33,24 +33,6 @@ export async function inTransaction<T>(
 }
 
 /**
- * Runs `work` in ONE transaction on the database that holds every one of `shards` now, with each shard's
- * `ShardTx` (`txOf`): writes to several shards' schemas share one commit. Unlike `inTransaction` it does not
- * wait out a move's fence: a refused transaction rolls back whole and throws, and the caller writes each
- * shard alone with `inTransaction` or `onShard`. Throws when the shards are not on one database.
- */
-export async function inTransactionOnShards<T>(
-  shards: readonly ShardSql[],
-  work: (txOf: (shard: ShardSql) => ShardTx) => Promise<T>,
-): Promise<T> {
-  const pool = shards[0]?.sql;
-  if (!pool || shards.some((s) => s.sql !== pool)) {
-    throw new Error('inTransactionOnShards: the shards are not on one database');
-  }
-  const result = await pool.begin((sql) => work((shard) => shardTx(shard, sql)));
-  return result as T;
-}
-
-/**
  * Runs one statement outside a transaction (a single `UPDATE`, `INSERT … ON CONFLICT`, `DELETE`) on `shard`
  * the way `inTransaction` runs a transaction: refused by the fence of a moving shard, it waits until the map
  * routes the shard to its new database (at most `fenceWaitMs`) and runs again there. `statement` gets the
@@ -109,21 +91,18 @@ async function retryFenced<T>(
 }
 
 async function once<T>(shard: ShardSql, pool: postgres.Sql, work: (tx: ShardTx) => Promise<T>): Promise<T> {
-  const result = await pool.begin((sql) => work(shardTx(shard, sql)));
+  const result = await pool.begin((sql) =>
+    work({
+      shard: shard.shard,
+      schema: shard.schema,
+      database: shard.database,
+      sql,
+      table(name: string) {
+        assertTableName(name);
+        return sql(`${shard.schema}.${name}`);
+      },
+    }),
+  );
   // postgres.js types `begin` as unwrapping arrays of promises; `work` returns a plain value.
   return result as T;
-}
-
-/** `shard` bound to the transaction `sql`. */
-function shardTx(shard: ShardSql, sql: postgres.TransactionSql): ShardTx {
-  return {
-    shard: shard.shard,
-    schema: shard.schema,
-    database: shard.database,
-    sql,
-    table(name: string) {
-      assertTableName(name);
-      return sql(`${shard.schema}.${name}`);
-    },
-  };
 }

@@ -73,51 +73,6 @@ test('likes and comments sent at once share transactions: each is answered as it
   seen.stop();
 });
 
-test('likes and comments of posts on several shards of one database, sent at once, share a commit', async (t) => {
-  // Authors on database 0 until their posts sit on at least three of its shards.
-  const posts: string[] = [];
-  const authors: string[] = [];
-  const shardsHit = new Set<number>();
-  while (shardsHit.size < 3) {
-    const author = await newUser(fx.svc, { database: 0 });
-    const postId = await newPost(fx, author, 'spread');
-    posts.push(postId);
-    authors.push(author.token);
-    shardsHit.add(fx.svc.infra.shards.forId(postId).shard);
-  }
-  const likers = await Promise.all(
-    Array.from({ length: 12 }, async (_, i) => {
-      const id = await mediaIdFor(fx, `${posts[0]}`);
-      return fx.keys.tokenFor({ id, username: `sp${i}_${id.slice(-6)}` });
-    }),
-  );
-  const replies = await Promise.all([
-    ...posts.flatMap((postId) =>
-      likers.map((token) => call(fx.svc, 'POST', `/v1/posts/${postId}/likes`, { token })),
-    ),
-    // each author comments on their own post (a commenter needs an account)
-    ...posts.map((postId, i) =>
-      call(fx.svc, 'POST', `/v1/posts/${postId}/comments`, { token: authors[i], body: { text: `c${i}` } }),
-    ),
-  ]);
-  t.deepEqual(
-    replies.map((r) => r.status),
-    [...posts.flatMap(() => likers.map(() => 204)), ...posts.map(() => 201)],
-  );
-  // The transaction that inserted each like row (likes rows are never updated, so xmin is it).
-  const writers = new Map<string, Set<number>>();
-  for (const postId of posts) {
-    t.is(await rowCount('likes', postId), likers.length);
-    t.is(await rowCount('comments', postId), 1);
-    const shard = fx.svc.infra.shards.forId(postId);
-    const rows = await shard.sql<{ xid: string }[]>`
-      SELECT xmin::text AS xid FROM ${shard.table('likes')} WHERE post_id = ${postId}`;
-    for (const { xid } of rows) writers.set(xid, (writers.get(xid) ?? new Set()).add(shard.shard));
-  }
-  const widest = Math.max(...[...writers.values()].map((s) => s.size));
-  t.true(widest >= 2, `one transaction wrote likes on ${widest} shards (${writers.size} transactions)`);
-});
-
 test('liking twice and unliking in one burst: the outcome of each is as if alone', async (t) => {
   const author = await newUser(fx.svc, { database: 1 });
   const postId = await newPost(fx, author, 'idempotent in a batch');

@@ -3,19 +3,19 @@
  * connection) wait together and are written by the next transaction, each answered only after that
  * transaction commits. One commit, one fsync and a few multi-row statements then serve many requests.
  *
- * - At most one transaction per group (a logical shard, or a database) runs at a time, so two batches of one
- *   group never take row locks in opposite orders; `gate` bounds the transactions of groups that share a
- *   database to its pool (more in flight only queue inside the driver, see PITFALLS).
+ * - At most one transaction per group (a logical shard) runs at a time, so two batches of one shard never
+ *   take row locks in opposite orders; `gate` bounds the transactions of groups that share a database to
+ *   its pool (more in flight only queue inside the driver, see PITFALLS).
  * - Two requests with the same `conflictKey` (one user's like and unlike of one post) never share a
  *   batch: the later one waits for the next, so each keeps its own outcome, in arrival order.
  * - A batch that fails is written again one request at a time: only the request that fails alone fails,
  *   with its own error; the others are answered as if they had been alone.
  */
-export interface GroupCommitOptions<Op, R, G = number> {
+export interface GroupCommitOptions<Op, R> {
   /** Writes `ops` in one transaction; one result per op, in order. Throws when the transaction failed. */
-  write(group: G, ops: readonly Op[]): Promise<R[]>;
+  write(group: number, ops: readonly Op[]): Promise<R[]>;
   /** The database a group's transactions use (for `gate`). */
-  databaseOf(group: G): string;
+  databaseOf(group: number): string;
   /** Ops with the same key never share a batch. */
   conflictKey(op: Op): string;
   /** Transactions in flight per database (its pool size). */
@@ -50,18 +50,18 @@ class Gate {
   }
 }
 
-export class GroupCommit<Op, R, G = number> {
-  private readonly queues = new Map<G, Waiting<Op, R>[]>();
-  private readonly running = new Set<G>();
+export class GroupCommit<Op, R> {
+  private readonly queues = new Map<number, Waiting<Op, R>[]>();
+  private readonly running = new Set<number>();
   private readonly gates = new Map<string, Gate>();
-  private readonly options: GroupCommitOptions<Op, R, G>;
+  private readonly options: GroupCommitOptions<Op, R>;
 
-  constructor(options: GroupCommitOptions<Op, R, G>) {
+  constructor(options: GroupCommitOptions<Op, R>) {
     this.options = options;
   }
 
   /** Resolves with the op's result once the transaction that wrote it has committed. */
-  submit(group: G, op: Op): Promise<R> {
+  submit(group: number, op: Op): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       const queue = this.queues.get(group) ?? [];
       queue.push({ op, resolve, reject });
@@ -70,7 +70,7 @@ export class GroupCommit<Op, R, G = number> {
     });
   }
 
-  private gateOf(group: G): Gate {
+  private gateOf(group: number): Gate {
     const database = this.options.databaseOf(group);
     let gate = this.gates.get(database);
     if (!gate) {
@@ -81,7 +81,7 @@ export class GroupCommit<Op, R, G = number> {
   }
 
   /** Takes up to maxBatch waiting ops, skipping any whose key is already in the batch (they stay first). */
-  private take(group: G): Waiting<Op, R>[] {
+  private take(group: number): Waiting<Op, R>[] {
     const queue = this.queues.get(group) ?? [];
     const batch: Waiting<Op, R>[] = [];
     const rest: Waiting<Op, R>[] = [];
@@ -101,7 +101,7 @@ export class GroupCommit<Op, R, G = number> {
     return batch;
   }
 
-  private async run(group: G): Promise<void> {
+  private async run(group: number): Promise<void> {
     this.running.add(group);
     try {
       while (this.queues.has(group)) {
@@ -122,7 +122,7 @@ export class GroupCommit<Op, R, G = number> {
     }
   }
 
-  private async write(group: G, batch: Waiting<Op, R>[]): Promise<void> {
+  private async write(group: number, batch: Waiting<Op, R>[]): Promise<void> {
     let results: R[];
     try {
       results = await this.options.write(

@@ -1,13 +1,6 @@
 import { enqueue, type OutboxRow, outboxRows } from '@instantpost/bus';
 import type { AnyCloudEvent } from '@instantpost/events';
-import {
-  inTransaction,
-  inTransactionOnShards,
-  onShard,
-  type ShardConn,
-  type Shards,
-  type ShardTx,
-} from '@instantpost/shards';
+import { inTransaction, onShard, type ShardConn, type Shards, type ShardTx } from '@instantpost/shards';
 import { traceparentOf } from '@instantpost/telemetry';
 import { GroupCommit } from './group-commit.ts';
 import type { CommentRow, StoredMention } from './posts.ts';
@@ -16,8 +9,6 @@ export type LikeOutcome = 'changed' | 'unchanged' | 'missing';
 
 interface LikeOp {
   kind: 'like' | 'unlike';
-  /** The post's logical shard, where the like is written. */
-  shard: number;
   postId: string;
   userId: string;
   /** The post's author as the request found it (authors never change); the write checks it. */
@@ -28,7 +19,6 @@ interface LikeOp {
 
 interface CommentOp {
   kind: 'comment';
-  shard: number;
   postId: string;
   authorId: string;
   text: string;
@@ -134,62 +124,38 @@ function compareKeys(a: LikeOp, b: LikeOp): number {
   return ua === ub ? 0 : ua < ub ? -1 : 1;
 }
 
-/** Writes one shard's part of a batch (likes, then comments) on `conn`; the outcome of each op into `out`. */
-async function writeShard(conn: ShardConn, ops: readonly Op[], out: Map<Op, Outcome>): Promise<void> {
-  const likes = ops.filter((o): o is LikeOp => o.kind !== 'comment');
-  const comments = ops.filter((o): o is CommentOp => o.kind === 'comment');
-  const likeOutcomes = await writeLikes(conn, likes);
-  likes.forEach((o, i) => {
-    out.set(o, likeOutcomes[i]);
-  });
-  if (comments.length === 0) return;
-  // comments come only with a transaction (writeOnShard, inTransactionOnShards)
-  const rows = await writeComments(conn as ShardTx, comments);
-  comments.forEach((o, i) => {
-    out.set(o, rows[i]);
-  });
-}
-
 /**
- * Likes, unlikes and comments written by group commit (store/group-commit.ts): per physical database, the
+ * Likes, unlikes and comments written by group commit (store/group-commit.ts): per logical shard, the
  * requests that arrive while its transaction is in flight are written together by the next one (rows and
- * outbox events, multi-row statements, one per logical shard, all in one transaction: one commit for a
- * batch spread over many posts), each answered after that commit. The posts' counters follow from the
- * events (store/counters.ts), so a hot post costs one row per like here, never a row lock.
+ * outbox events, multi-row statements), each answered after that commit. The posts' counters follow from
+ * the events (store/counters.ts), so a hot post costs one row per like here, never a row lock.
  */
 export function interactionWrites(shards: Shards, options: { maxBatch?: number } = {}) {
   let commentKey = 0;
-
-  /** One shard's ops: a lone statement for likes alone (no BEGIN/COMMIT round trips), else a transaction. */
-  const writeOnShard = async (shard: number, ops: readonly Op[], out: Map<Op, Outcome>) => {
-    const target = shards.forShard(shard);
-    if (ops.every((o) => o.kind !== 'comment')) await onShard(target, (s) => writeShard(s, ops, out));
-    else await inTransaction(target, (tx) => writeShard(tx, ops, out));
-  };
-
-  const commit = new GroupCommit<Op, Outcome, string>({
+  const commit = new GroupCommit<Op, Outcome>({
     maxBatch: options.maxBatch ?? 256,
     perDatabase: shards.poolMax,
-    databaseOf: (database) => database,
+    databaseOf: (shard) => shards.forShard(shard).database,
     conflictKey: (op) => (op.kind === 'comment' ? `c${commentKey++}` : `${op.postId}:${op.userId}`),
-    write: async (_database, ops) => {
-      const byShard = new Map<number, Op[]>();
-      for (const op of ops) byShard.set(op.shard, [...(byShard.get(op.shard) ?? []), op]);
-      const out = new Map<Op, Outcome>();
-      const targets = [...byShard.keys()].sort((a, b) => a - b).map((n) => shards.forShard(n));
-      const [first] = targets;
-      if (targets.length === 1 && first) {
-        await writeOnShard(first.shard, ops, out);
-      } else if (targets.every((t) => t.sql === first?.sql)) {
-        // Shards in order, their statements pipelined on the one connection, one commit for all.
-        await inTransactionOnShards(targets, (txOf) =>
-          Promise.all(targets.map((t) => writeShard(txOf(t), byShard.get(t.shard) ?? [], out))),
-        );
+    write: async (shard, ops) => {
+      const likes = ops.filter((o): o is LikeOp => o.kind !== 'comment');
+      const comments = ops.filter((o): o is CommentOp => o.kind === 'comment');
+      const results = new Map<Op, Outcome>();
+      const set = <O extends Op>(list: O[], outcomes: Outcome[]) => {
+        list.forEach((o, i) => {
+          results.set(o, outcomes[i]);
+        });
+      };
+      if (comments.length === 0) {
+        // the usual batch of a like storm: one statement, one round trip, one commit
+        set(likes, await onShard(shards.forShard(shard), (s) => writeLikes(s, likes)));
       } else {
-        // The map moved a shard since these ops were grouped: each shard on its own database.
-        for (const t of targets) await writeOnShard(t.shard, byShard.get(t.shard) ?? [], out);
+        await inTransaction(shards.forShard(shard), async (tx) => {
+          set(likes, await writeLikes(tx, likes));
+          set(comments, await writeComments(tx, comments));
+        });
       }
-      return ops.map((o) => out.get(o));
+      return ops.map((o) => results.get(o));
     },
   });
 
@@ -207,16 +173,8 @@ export function interactionWrites(shards: Shards, options: { maxBatch?: number }
     ): Promise<LikeOutcome> {
       const [row] = outboxRows([tracedBy(eventFor(postAuthorId), traceparentOf())]);
       if (!row) throw new Error('no outbox row for the event');
-      const target = shards.forId(postId);
-      const op: LikeOp = {
-        kind: liked ? 'like' : 'unlike',
-        shard: target.shard,
-        postId,
-        userId,
-        authorId: postAuthorId,
-        row,
-      };
-      return commit.submit(target.database, op) as Promise<LikeOutcome>;
+      const op: LikeOp = { kind: liked ? 'like' : 'unlike', postId, userId, authorId: postAuthorId, row };
+      return commit.submit(shards.forId(postId).shard, op) as Promise<LikeOutcome>;
     },
 
     /** Adds a comment with its event; undefined when the post is not live. */
@@ -227,10 +185,8 @@ export function interactionWrites(shards: Shards, options: { maxBatch?: number }
       mentions: StoredMention[],
       eventFor: (comment: CommentRow, postAuthorId: string) => AnyCloudEvent,
     ): Promise<CommentRow | undefined> {
-      const target = shards.forId(postId);
       const op: CommentOp = {
         kind: 'comment',
-        shard: target.shard,
         postId,
         authorId,
         text,
@@ -238,7 +194,7 @@ export function interactionWrites(shards: Shards, options: { maxBatch?: number }
         traceparent: traceparentOf(),
         eventFor,
       };
-      return commit.submit(target.database, op) as Promise<CommentRow | undefined>;
+      return commit.submit(shards.forId(postId).shard, op) as Promise<CommentRow | undefined>;
     },
   };
 }
