@@ -30,25 +30,28 @@ function viaSocket(url: string, dir: string): string {
   return u.toString();
 }
 
-test.serial('a URL with host=<socket directory> reaches the database through the Unix socket, the same URL without it through TCP', async (t) => {
-  const tcp = await ns.postgres.createDatabase();
-  const socket = viaSocket(tcp, await socketDirectory(tcp));
-  for (const [url, expected] of [
-    [socket, null],
-    [tcp, '127.0.0.1/32'],
-  ] as const) {
-    const sql = connectPostgres(url, { max: 1, onnotice: () => {} });
-    try {
-      // inet_server_addr() is null on a Unix socket connection
-      const [row] = await sql<{ addr: string | null; db: string }[]>`
+test.serial(
+  'a URL with host=<socket directory> reaches the database through the Unix socket, the same URL without it through TCP',
+  async (t) => {
+    const tcp = await ns.postgres.createDatabase();
+    const socket = viaSocket(tcp, await socketDirectory(tcp));
+    for (const [url, expected] of [
+      [socket, null],
+      [tcp, '127.0.0.1/32'],
+    ] as const) {
+      const sql = connectPostgres(url, { max: 1, onnotice: () => {} });
+      try {
+        // inet_server_addr() is null on a Unix socket connection
+        const [row] = await sql<{ addr: string | null; db: string }[]>`
         select inet_server_addr()::text as addr, current_database() as db`;
-      t.is(row?.addr, expected, url);
-      t.is(row?.db, new URL(tcp).pathname.slice(1));
-    } finally {
-      await sql.end();
+        t.is(row?.addr, expected, url);
+        t.is(row?.db, new URL(tcp).pathname.slice(1));
+      } finally {
+        await sql.end();
+      }
     }
-  }
-});
+  },
+);
 
 test.serial('a shard map of socket URLs: databases created, shards queried through the socket', async (t) => {
   const admin = ns.infra.postgresUrl;
