@@ -189,7 +189,7 @@ test.serial(
       });
       const likes = res.body.items.find((n) => n.type === 'like' && n.postId === bobPost);
       const comments = res.body.items.find((n) => n.type === 'comment');
-      // The unread count follows the items a moment later (it is adjusted after the item commits).
+      // The unread count follows the items a moment later (dropped after the item commits, then recounted).
       return likes?.actorCount === 2 && comments && res.body.unreadCount >= 3 ? res.body : undefined;
     });
     const likeItem = bobNotifications.items.find((n) => n.type === 'like');

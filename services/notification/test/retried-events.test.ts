@@ -11,7 +11,7 @@ import {
   type World,
 } from './helpers.ts';
 
-// A handler commits its notifications, then adjusts the cached unread count in Redis. A process that dies
+// A handler commits its notifications, then drops the cached unread count in Redis. A process that dies
 // in between leaves the count short, and the event comes back (JetStream redelivers it): the retry finds it
 // handled already (inbox) and must not trust the cached count any more.
 let world: World;
@@ -32,7 +32,7 @@ async function deliverAgain(event: CloudEvent<EventSubject>): Promise<void> {
 }
 
 /**
- * `event` comes back after a crash between its commit and the Redis adjust, which left `user`'s cached count
+ * `event` comes back after a crash between its commit and the Redis drop, which left `user`'s cached count
  * at `cachedCount` (without the change); what the user then lists.
  */
 async function retriedAfterLostCount(event: CloudEvent<EventSubject>, user: User, cachedCount: number) {

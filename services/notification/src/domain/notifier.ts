@@ -19,7 +19,7 @@ export interface NotifierDeps {
 /**
  * The write side: turns intents into stored items on the recipient's shard, each event at most once
  * per recipient (inbox key `<event id>:<recipient>`), with `notification.created` in the same
- * transaction (outbox) and the cached unread count adjusted after the commit.
+ * transaction (outbox) and the cached unread count dropped after the commit.
  */
 export function createNotifier(deps: NotifierDeps) {
   const { notifications, unread, consumer } = deps;
@@ -44,7 +44,7 @@ export function createNotifier(deps: NotifierDeps) {
     });
     // A retry of a committed event: its count change may never have reached the cache (unread.forgetMany).
     if (handledBefore) await unread.forget(recipientId);
-    else await unread.adjust(recipientId, delta);
+    else await unread.changed(recipientId, delta);
   }
 
   const nothing = async () => undefined;
@@ -129,7 +129,7 @@ export function createNotifier(deps: NotifierDeps) {
           }
         },
       );
-      await unread.adjustMany(unreadChanges);
+      await unread.changedMany(unreadChanges);
       await unread.forgetMany(handledBefore);
       // ids of no shard of the map: the per-event path reports them as it does for single events
       for (const c of outside) {
@@ -169,7 +169,7 @@ export function createNotifier(deps: NotifierDeps) {
           }
         },
       );
-      await unread.adjustMany(unreadChanges);
+      await unread.changedMany(unreadChanges);
       await unread.forgetMany(handledBefore);
       for (const { eventId, intent } of outside) await deliver(eventId, intent);
     },
@@ -212,7 +212,7 @@ export function createNotifier(deps: NotifierDeps) {
         if (!(await tx.claimOnShard(eventId))) return [];
         return tx.deletePostNotifications(data.postId);
       });
-      for (const { recipientId, unread: count } of removed.flat()) await unread.adjust(recipientId, -count);
+      for (const { recipientId, unread: count } of removed.flat()) await unread.changed(recipientId, -count);
     },
 
     /** A withdrawn (or denied) request disappears from the private account's list. */

@@ -6,8 +6,10 @@ import type { UnreadCache } from '../store/unread.ts';
 const REPAIR_EVERY_MS = 1000;
 
 /**
- * Unread counts (and the cached first pages, which change with them): Redis first, Postgres as the truth. Redis being down never fails a read or a handler:
- * reads count in Postgres, and a count this replica could not adjust or drop is marked stale — not read
+ * Unread counts (and the cached first pages, which change with them): Redis first, Postgres as the truth.
+ * A committed change drops what it changed, and a recount fills only if no change came in meanwhile
+ * (store/unread.ts says why a count is never incremented in place). Redis being down never fails a read or a handler:
+ * reads count in Postgres, and a count this replica could not drop is marked stale — not read
  * from Redis by this replica, and deleted there as soon as Redis answers again (checked every second).
  */
 export function createUnreadCounts(deps: {
@@ -30,7 +32,7 @@ export function createUnreadCounts(deps: {
     void (async () => {
       for (const userId of stale) {
         try {
-          await cache.forget(userId);
+          await cache.drop([userId]);
           await dropPage(userId);
           stale.delete(userId);
         } catch {
@@ -43,30 +45,32 @@ export function createUnreadCounts(deps: {
 
   return {
     async count(userId: string): Promise<number> {
-      if (!stale.has(userId)) {
-        const cached = await cache.get(userId).catch(() => undefined);
-        if (cached !== undefined) return cached;
-      }
+      const seen = stale.has(userId) ? undefined : await cache.get(userId).catch(() => undefined);
+      if (seen?.count !== undefined) return seen.count;
       const count = await notifications.countUnread(userId);
-      if (!stale.has(userId)) await cache.fill(userId, count).catch(() => {});
+      if (seen && !stale.has(userId)) await cache.fill(userId, count, seen).catch(() => {});
       return count;
     },
-    /** After a committed change: a missing key stays missing (recounted on the next read). */
-    async adjust(userId: string, delta: number): Promise<void> {
-      await Promise.all([cache.adjust(userId, delta), dropPage(userId)]).catch(markStale(userId));
+    /**
+     * After a committed change to the user's list that moved the unread count by `delta` (0: the list
+     * changed, the count did not): the page is dropped, and the count too unless it did not move.
+     */
+    async changed(userId: string, delta: number): Promise<void> {
+      await this.changedMany(new Map([[userId, delta]]));
     },
-    /** `adjust` for every recipient of a batch (0: the list changed, the count did not): two pipelines. */
-    async adjustMany(changes: ReadonlyMap<string, number>): Promise<void> {
+    /** `changed` for every recipient of a batch: two pipelines. */
+    async changedMany(changes: ReadonlyMap<string, number>): Promise<void> {
       if (changes.size === 0) return;
+      const moved = [...changes].filter(([, delta]) => delta !== 0).map(([userId]) => userId);
       try {
-        await Promise.all([cache.adjustMany(changes), deps.pages?.dropMany(changes.keys())]);
+        await Promise.all([cache.drop(moved), deps.pages?.dropMany(changes.keys())]);
       } catch (err) {
         for (const userId of changes.keys()) markStale(userId)(err);
       }
     },
     /** After marking read: the next read recounts. */
     async forget(userId: string): Promise<void> {
-      await Promise.all([cache.forget(userId), dropPage(userId)]).catch(markStale(userId));
+      await Promise.all([cache.drop([userId]), dropPage(userId)]).catch(markStale(userId));
     },
     /**
      * Recounts of the recipients of events that were handled before (an inbox key already claimed): the

@@ -1,46 +1,67 @@
 import type { Redis } from 'ioredis';
 
-// The unread count per recipient, cached in Redis (`unread:<userId>`, under the service prefix).
-// Postgres is the truth: a missing key is recounted from it. Writers only adjust a key that exists,
-// so they never create a partial count; a count that missed an adjustment (a crash between commit and
-// adjust) is deleted when the event comes back (domain/unread.ts forgetMany), the TTL bounds the rest.
+// The unread count per recipient, cached in Redis (`unread:<userId>`, under the service prefix), and a
+// generation per recipient (`unread-gen:<userId>`) that every committed change bumps. Postgres is the truth.
+//
+// A change never adjusts a cached count: it deletes it and bumps the generation. An increment after the
+// commit cannot tell whether a count filled meanwhile already includes its item (a read that counted after
+// the commit but filled before the increment would count it twice). A read notes the generation before it
+// counts in Postgres, and its fill lands only if no change came in between (one script), so a count taken
+// before a commit is never cached after it. A count missed by a crash between commit and drop is dropped
+// when the event comes back (domain/unread.ts forgetMany); the TTL bounds the rest.
 
-const ADJUST_IF_CACHED = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
-local n = redis.call('INCRBY', KEYS[1], ARGV[1])
-if n < 0 then redis.call('SET', KEYS[1], 0, 'KEEPTTL') return 0 end
-return n`;
+/** Caches the count only if the generation is still the one read before counting (ARGV[3]; '' for none). */
+const FILL_IF_UNCHANGED = `
+local generation = redis.call('GET', KEYS[2])
+if (generation or '') ~= ARGV[3] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX')
+return 1`;
+
+const DROP_AND_BUMP = `
+redis.call('DEL', KEYS[1])
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+return 1`;
+
+/** What a read saw before counting: the count if cached, and the generation a fill must still find. */
+export interface CachedUnread {
+  readonly count: number | undefined;
+  readonly generation: string;
+}
 
 export function unreadCache(redis: Redis, ttlSeconds: number) {
   const key = (userId: string) => `unread:${userId}`;
+  const generationKey = (userId: string) => `unread-gen:${userId}`;
+  // Outlives any read between its generation and its fill by far; a count's TTL is the natural choice.
+  const generationTtl = String(Math.max(ttlSeconds, 60));
   return {
-    /** The cached count, or undefined when it must be recounted. */
-    async get(userId: string): Promise<number | undefined> {
-      const value = await redis.get(key(userId));
-      return value === null ? undefined : Number(value);
+    /** The cached count (undefined: recount) with the generation to fill under. */
+    async get(userId: string): Promise<CachedUnread> {
+      const [count = null, generation = null] = await redis.mget(key(userId), generationKey(userId));
+      return { count: count === null ? undefined : Number(count), generation: generation ?? '' };
     },
-    /** Caches a count just taken from Postgres unless a newer one is already there. */
-    async fill(userId: string, count: number): Promise<void> {
-      await redis.set(key(userId), count, 'EX', ttlSeconds, 'NX');
+    /** Caches a count just taken from Postgres unless a change committed since `seen` was read. */
+    async fill(userId: string, count: number, seen: CachedUnread): Promise<void> {
+      await redis.eval(
+        FILL_IF_UNCHANGED,
+        2,
+        key(userId),
+        generationKey(userId),
+        count,
+        ttlSeconds,
+        seen.generation,
+      );
     },
-    /** Applies a change to a cached count (no-op when none is cached). */
-    async adjust(userId: string, delta: number): Promise<void> {
-      if (delta !== 0) await redis.eval(ADJUST_IF_CACHED, 1, key(userId), delta);
-    },
-    /** `adjust` for many recipients in one round trip (a pipeline); zero changes are skipped. */
-    async adjustMany(changes: ReadonlyMap<string, number>): Promise<void> {
+    /** After a committed change to the recipients' counts: their next read recounts (one pipeline). */
+    async drop(userIds: Iterable<string>): Promise<void> {
       const pipeline = redis.pipeline();
-      for (const [userId, delta] of changes) {
-        if (delta !== 0) pipeline.eval(ADJUST_IF_CACHED, 1, key(userId), delta);
+      for (const userId of userIds) {
+        pipeline.eval(DROP_AND_BUMP, 2, key(userId), generationKey(userId), generationTtl);
       }
       if (pipeline.length === 0) return;
       const results = await pipeline.exec();
       const failed = results?.find(([err]) => err);
-      if (!results || failed) throw failed?.[0] ?? new Error('the unread changes were not applied');
-    },
-    /** Drops the cached count (after marking read: the next read recounts). */
-    async forget(userId: string): Promise<void> {
-      await redis.del(key(userId));
+      if (!results || failed) throw failed?.[0] ?? new Error('the unread counts were not dropped');
     },
   };
 }
