@@ -268,6 +268,16 @@ test.serial(
       [second],
       r.what,
     );
+    r = await after('the viewer unfollows the author', () =>
+      h.publish('follow.deleted', { followerId: a.id, followeeId: b.id }),
+    );
+    t.deepEqual(r.items, [], r.what);
+    r = await after('the viewer follows again', () => h.follow(a, b));
+    t.deepEqual(
+      r.items.map((i) => i.id),
+      [second],
+      r.what,
+    );
   },
 );
 

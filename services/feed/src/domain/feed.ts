@@ -3,6 +3,7 @@ import type { MediaUrlSigner } from '@instantpost/media-urls';
 import type { AccountName, CachedPost, PageLookup, PostSummary } from '../store/cache.ts';
 import { olderThan, type TimelineEntry } from '../store/keys.ts';
 import type { PageRead } from '../store/timelines.ts';
+import type { PageVersions } from '../store/versions.ts';
 import type { TimelineBuilder } from './timelines.ts';
 import type { FeedItem, FeedStores } from './types.ts';
 
@@ -12,12 +13,15 @@ const LIKED_CACHE_SIZE = 5000;
 /** Viewers whose last page is kept (~25 KB each with its bytes: ~25 MB at most). */
 export const PAGE_MEMO_SIZE = 1024;
 
-/** A viewer's last page and the script answer it was hydrated from. */
+/** A viewer's last page, the script answer it was hydrated from and the versions of what that read. */
 interface MemoizedPage {
   bound: string;
   limit: number;
   expires: number;
   answer: string;
+  versions: PageVersions;
+  /** When the page script last ran for it (it refreshes the timelines' inactivity TTL; a check does not). */
+  readAt: number;
   page: FeedPage;
 }
 
@@ -36,9 +40,10 @@ export class FeedReader {
 
   /**
    * Each viewer's last page, reused (the very same object, so routes/page-json.ts reuses its bytes too)
-   * while the page script answers exactly as it did then, for the same bound, limit and URL expiry. The
-   * script is still run on every read: a like, a comment, a rename, a new or deleted post or the viewer's
-   * own like all change its answer, so a reused page is never staler than a freshly built one. Only pages
+   * for the same bound, limit and URL expiry while nothing it was built from was written since: one MGET
+   * of the versions the page script read with it (store/versions.ts) instead of the script. A like, a
+   * comment, a rename, a new or deleted post or the viewer's own like each move a version, and then the
+   * script runs; an answer equal to the one the page was hydrated from still reuses the page. Only pages
    * hydrated entirely from Redis are kept — a page that needed Postgres is a pure function of the answer
    * only once the caches are filled. Bounded: the least recently read viewer goes first.
    */
@@ -47,11 +52,19 @@ export class FeedReader {
   private readonly stores: FeedStores;
   private readonly builder: TimelineBuilder;
   private readonly mediaUrls: MediaUrlSigner;
+  /** A memoized page older than this runs the page script again, which keeps its timelines from expiring. */
+  private readonly recheckAfterMs: number;
 
-  constructor(stores: FeedStores, builder: TimelineBuilder, mediaUrls: MediaUrlSigner) {
+  constructor(
+    stores: FeedStores,
+    builder: TimelineBuilder,
+    mediaUrls: MediaUrlSigner,
+    options: { inactiveAfterSeconds: number },
+  ) {
     this.stores = stores;
     this.builder = builder;
     this.mediaUrls = mediaUrls;
+    this.recheckAfterMs = (options.inactiveAfterSeconds * 1000) / 4;
   }
 
   /**
@@ -99,6 +112,14 @@ export class FeedReader {
       known !== undefined && known.bound === bound && known.limit === limit && known.expires === expires
         ? known.answer
         : undefined;
+    if (
+      knownAnswer !== undefined &&
+      known !== undefined &&
+      Date.now() - known.readAt < this.recheckAfterMs &&
+      (await this.stores.timelines.unchanged(known.versions))
+    ) {
+      return this.remember(viewerId, known);
+    }
     let read: PageRead;
     for (let attempt = 0; ; attempt++) {
       read = await this.stores.timelines.readPage(viewerId, bound, limit, knownAnswer);
@@ -109,10 +130,7 @@ export class FeedReader {
       for (const authorId of read.missingAuthors) await this.builder.rebuildAuthorPosts(authorId);
     }
     if (known !== undefined && read.unchanged) {
-      // Most recently read last: the Map's first key is the one to drop.
-      this.pages.delete(viewerId);
-      this.pages.set(viewerId, known);
-      return known.page;
+      return this.remember(viewerId, { ...known, versions: read.versions, readAt: Date.now() });
     }
     const page = pageOf(
       read.entries,
@@ -120,13 +138,27 @@ export class FeedReader {
       limit,
     );
     if (fromRedisAlone(read)) {
-      this.pages.delete(viewerId);
-      if (this.pages.size >= PAGE_MEMO_SIZE) this.pages.delete(this.pages.keys().next().value as string);
-      this.pages.set(viewerId, { bound, limit, expires, answer: read.answer, page });
+      const memo = {
+        bound,
+        limit,
+        expires,
+        answer: read.answer,
+        versions: read.versions,
+        readAt: Date.now(),
+      };
+      this.remember(viewerId, { ...memo, page });
     } else {
       this.pages.delete(viewerId);
     }
     return page;
+  }
+
+  /** Keeps `memo` as the viewer's most recently read page (the Map's first key is the one to drop). */
+  private remember(viewerId: string, memo: MemoizedPage): FeedPage {
+    this.pages.delete(viewerId);
+    if (this.pages.size >= PAGE_MEMO_SIZE) this.pages.delete(this.pages.keys().next().value as string);
+    this.pages.set(viewerId, memo);
+    return memo.page;
   }
 
   /** Fills what the caches missed from Postgres (and caches it). */

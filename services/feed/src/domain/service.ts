@@ -55,6 +55,7 @@ export function createFeedDomain(deps: {
         ttlSeconds: settings.mediaUrlTtlSeconds,
         bucketSeconds: settings.mediaUrlBucketSeconds,
       }),
+      { inactiveAfterSeconds: settings.inactiveAfterSeconds },
     ),
   };
 }

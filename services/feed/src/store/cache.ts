@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { keys, SENTINEL } from './keys.ts';
+import { bumpVersions, LUA_BUMP, newVersion } from './versions.ts';
 
 /** A post as cached: everything but the counts and the viewer's like. */
 export interface PostSummary {
@@ -51,14 +52,15 @@ const POST_TTL_SECONDS = 2 * 24 * 3600;
 const ACCOUNT_TTL_SECONDS = 7 * 24 * 3600;
 const LIKED_TTL_SECONDS = 7 * 24 * 3600;
 
-// KEYS: post hashes; ARGV[1]: ttl; then per key: like count, comment count, version, summary JSON ('' keeps
-// the hash's own). Counts are written only over older ones (a missing `v` is older than any), so a refill
+// KEYS: post hashes; ARGV[1]: ttl, ARGV[2]: the write's version token (store/versions.ts); then per key: like
+// count, comment count, counts version, summary JSON ('' keeps the hash's own). Counts are written only over older ones (a missing `v` is older than any), so a refill
 // read before a like cannot undo it, and a counts-only write to a missing hash leaves a partial one (no
 // `j`) that reads treat as a miss but whose version still guards the refill that follows.
 const STORE_COUNTS = `
+${LUA_BUMP('ARGV[2]')}
 local ttl = tonumber(ARGV[1])
 for i = 1, #KEYS do
-  local at = 2 + (i - 1) * 4
+  local at = 3 + (i - 1) * 4
   local key = KEYS[i]
   local held = tonumber(redis.call('HGET', key, 'v') or '-1')
   if held < tonumber(ARGV[at + 2]) then
@@ -70,6 +72,7 @@ for i = 1, #KEYS do
   else
     redis.call('EXPIRE', key, ttl, 'NX')
   end
+  bump(key)
 end
 return 0`;
 
@@ -103,6 +106,7 @@ export function hydrationCache(redis: Redis) {
         posts.length,
         ...posts.map((p) => keys.post(p.summary.id)),
         POST_TTL_SECONDS,
+        newVersion(),
         ...args,
       );
     },
@@ -119,12 +123,15 @@ export function hydrationCache(redis: Redis) {
         ids.length,
         ...ids.map((id) => keys.post(id)),
         POST_TTL_SECONDS,
+        newVersion(),
         ...args,
       );
     },
 
     async forgetPost(postId: string): Promise<void> {
-      await redis.del(keys.post(postId));
+      const multi = redis.multi().del(keys.post(postId));
+      bumpVersions(multi, [keys.post(postId)]);
+      await multi.exec();
     },
 
     async storeAccounts(accounts: ReadonlyMap<string, AccountName>): Promise<void> {
@@ -134,11 +141,14 @@ export function hydrationCache(redis: Redis) {
         pipeline.hset(keys.account(id), 'u', a.username, 'n', a.displayName);
         pipeline.expire(keys.account(id), ACCOUNT_TTL_SECONDS);
       }
+      bumpVersions(pipeline, [...accounts.keys()].map(keys.account));
       await pipeline.exec();
     },
 
     async forgetAccount(userId: string): Promise<void> {
-      await redis.del(keys.account(userId));
+      const multi = redis.multi().del(keys.account(userId));
+      bumpVersions(multi, [keys.account(userId)]);
+      await multi.exec();
     },
 
     /** Replaces the viewer's liked set with what Postgres holds, marked complete. */
@@ -147,6 +157,7 @@ export function hydrationCache(redis: Redis) {
       const multi = redis.multi().del(key).sadd(key, SENTINEL);
       if (postIds.length > 0) multi.sadd(key, ...postIds);
       multi.expire(key, LIKED_TTL_SECONDS);
+      bumpVersions(multi, [key]);
       await multi.exec();
     },
 
@@ -161,6 +172,7 @@ export function hydrationCache(redis: Redis) {
         if (liked) multi.sadd(key, postId).expire(key, LIKED_TTL_SECONDS, 'NX');
         else multi.srem(key, postId);
       }
+      bumpVersions(multi, new Set(changes.map((c) => keys.liked(c.viewerId))));
       await multi.exec();
     },
 

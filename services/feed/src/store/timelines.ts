@@ -2,19 +2,23 @@ import type { Redis } from 'ioredis';
 import type { AccountName, CachedPost, PageLookup } from './cache.ts';
 import { decodeMember, encodeMember, keys, SENTINEL, type TimelineEntry } from './keys.ts';
 import { SummaryMemo } from './summaries.ts';
+import { bumpVersions, LUA_BUMP, newVersion, type PageVersions, versionsUnchanged } from './versions.ts';
 
-// KEYS: timelines; ARGV[1]: cap; ARGV[2..]: members. Adds the members to every timeline that exists
-// (a missing one belongs to an inactive user or was never built: the next read rebuilds it) and trims
-// each to `cap` posts, keeping the sentinel at rank 0.
+// KEYS: timelines; ARGV[1]: cap; ARGV[2]: the write's version token; ARGV[3..]: members. Adds the members
+// to every timeline that exists (a missing one belongs to an inactive user or was never built: the next
+// read rebuilds it) and trims each to `cap` posts, keeping the sentinel at rank 0. Every timeline's version
+// moves, present or not: what its reader's page shows changed either way (store/versions.ts).
 const ADD_IF_PRESENT = `
+${LUA_BUMP('ARGV[2]')}
 local cap = tonumber(ARGV[1])
 local written = 0
 for i = 1, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then
-    for j = 2, #ARGV do redis.call('ZADD', KEYS[i], 0, ARGV[j]) end
+    for j = 3, #ARGV do redis.call('ZADD', KEYS[i], 0, ARGV[j]) end
     redis.call('ZREMRANGEBYRANK', KEYS[i], 1, -(cap + 1))
     written = written + 1
   end
+  bump(KEYS[i])
 end
 return written`;
 
@@ -23,16 +27,24 @@ return written`;
 // per post was ~2/3 of the script's time, and a post's summary never changes, so a reader that parsed it
 // once keeps it). One round trip for a whole page: the timeline's entries older than the cursor,
 // merged with those of every big account the user follows, and what the caches hold to hydrate them.
-// Returns { timelineMissing, bigFolloweesMissing, authors whose post list is missing, answer }: the answer
-// is '' when something is missing, else one JSON string [members newest first, per member [j, l, c,
-// username, displayName, liked], likedKnown] (one bulk string instead of ~7 per post: cheaper to send
-// and parse, and a reader compares it with its last answer in one string compare). The other keys are built here
+// Returns { timelineMissing, bigFolloweesMissing, authors whose post list is missing, answer, versions }:
+// the answer is '' when something is missing, else one JSON string [members newest first, per member [j,
+// l, c, username, displayName, liked], likedKnown] (one bulk string instead of ~7 per post: cheaper to send
+// and parse, and a reader compares it with its last answer in one string compare); versions are [version
+// key, value]… of every structure the answer was read from (store/versions.ts), read in the same script. The other keys are built here
 // from the prefix (one Redis instance; with Redis Cluster this would need hash tags).
 const READ_PAGE = `
 local maxb, limit, ttl, prefix, withJson = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5] == '1'
 local tlMissing = redis.call('ZSCORE', KEYS[1], '0') == false
 local bfMissing = redis.call('SISMEMBER', KEYS[2], '0') == 0
-if tlMissing or bfMissing then return {tlMissing and 1 or 0, bfMissing and 1 or 0, {}, ''} end
+if tlMissing or bfMissing then return {tlMissing and 1 or 0, bfMissing and 1 or 0, {}, '', {}} end
+local versions = {}
+local function version(key)
+  local v = key .. ':v'
+  versions[#versions + 1] = v
+  versions[#versions + 1] = redis.call('GET', v)
+end
+version(KEYS[1]); version(KEYS[2]); version(KEYS[3])
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('EXPIRE', KEYS[2], ttl)
 local merged = redis.call('ZREVRANGEBYLEX', KEYS[1], maxb, '(0', 'LIMIT', 0, limit)
@@ -45,6 +57,7 @@ for _, author in ipairs(authors) do
       table.insert(missing, author)
     else
       redis.call('EXPIRE', k, ttl)
+      version(k)
       for _, m in ipairs(redis.call('ZREVRANGEBYLEX', k, maxb, '(0', 'LIMIT', 0, limit)) do
         table.insert(merged, m)
       end
@@ -60,7 +73,7 @@ if #authors > 1 then
   end
   merged = out
 end
-if #missing > 0 then return {0, 0, missing, ''} end
+if #missing > 0 then return {0, 0, missing, '', {}} end
 -- Hydration, most of the script's time (~3 µs a post, the JSON included): one HMGET per post, one per
 -- distinct author, and a single SMISMEMBER for the viewer's likes and the liked set's sentinel.
 local details, names, ids = {}, {}, {'0'}
@@ -69,17 +82,21 @@ for i, m in ipairs(merged) do
   local postId = string.sub(m, string.find(m, '[^0]'), colon - 1)
   local authorId = string.sub(m, colon + 1)
   local post
+  local postKey = prefix .. 'post:' .. postId
   if withJson then
-    post = redis.call('HMGET', prefix .. 'post:' .. postId, 'j', 'l', 'c')
+    post = redis.call('HMGET', postKey, 'j', 'l', 'c')
   else
     -- The summary's length only (0: missing): the reader already holds the summary of every post it saw.
-    post = redis.call('HMGET', prefix .. 'post:' .. postId, 'l', 'c')
-    table.insert(post, 1, redis.call('HSTRLEN', prefix .. 'post:' .. postId, 'j'))
+    post = redis.call('HMGET', postKey, 'l', 'c')
+    table.insert(post, 1, redis.call('HSTRLEN', postKey, 'j'))
   end
+  version(postKey)
   local account = names[authorId]
   if account == nil then
-    account = redis.call('HMGET', prefix .. 'acct:' .. authorId, 'u', 'n')
+    local accountKey = prefix .. 'acct:' .. authorId
+    account = redis.call('HMGET', accountKey, 'u', 'n')
     names[authorId] = account
+    version(accountKey)
   end
   local at = (i - 1) * 6
   details[at + 1] = post[1]; details[at + 2] = post[2]; details[at + 3] = post[3]
@@ -89,11 +106,14 @@ end
 local liked = redis.call('SMISMEMBER', KEYS[3], unpack(ids))
 for i = 1, #merged do details[i * 6] = liked[i + 1] end
 -- cjson writes an empty table as {}, and a missing hash field (false here) as false: the reader maps both.
-return {0, 0, {}, cjson.encode({merged, details, liked[1]})}`;
+return {0, 0, {}, cjson.encode({merged, details, liked[1]}), versions}`;
 
 type RedisWithScripts = Redis & {
   feedAddIfPresent(numKeys: number, ...args: (string | number)[]): Promise<number>;
-  feedReadPage(numKeys: number, ...args: (string | number)[]): Promise<[number, number, string[], string]>;
+  feedReadPage(
+    numKeys: number,
+    ...args: (string | number)[]
+  ): Promise<[number, number, string[], string, (string | null)[]]>;
 };
 
 function scripted(redis: Redis): RedisWithScripts {
@@ -122,6 +142,8 @@ export interface PageRead {
   answer: string;
   /** The answer was the caller's `unchangedIf`: nothing was parsed (`entries` and `cached` are empty). */
   unchanged: boolean;
+  /** The versions of everything the answer was read from (none when something was missing). */
+  versions: PageVersions;
 }
 
 interface PageAnswer {
@@ -149,6 +171,16 @@ function parseAnswer(json: string): PageAnswer {
 export function timelineStore(client: Redis, options: { prefix: string; cap: number; ttlSeconds: number }) {
   const redis = scripted(client);
   const summaries = new SummaryMemo();
+  /** READ_PAGE's [key, value]… pairs, its keys as the client names them (without the prefix it adds). */
+  const pageVersions = (pairs: readonly (string | null)[] = []): PageVersions => {
+    const versionKeys: string[] = [];
+    const values: (string | null)[] = [];
+    for (let i = 0; i + 1 < pairs.length; i += 2) {
+      versionKeys.push((pairs[i] as string).slice(options.prefix.length));
+      values.push(pairs[i + 1] ?? null);
+    }
+    return { keys: versionKeys, values };
+  };
   return {
     /** Adds entries to the home timelines of `userIds` that exist; returns how many timelines were written. */
     async addToTimelines(userIds: readonly string[], entries: readonly TimelineEntry[]): Promise<number> {
@@ -157,6 +189,7 @@ export function timelineStore(client: Redis, options: { prefix: string; cap: num
         userIds.length,
         ...userIds.map(keys.timeline),
         options.cap,
+        newVersion(),
         ...entries.map(encodeMember),
       );
     },
@@ -164,7 +197,13 @@ export function timelineStore(client: Redis, options: { prefix: string; cap: num
     /** Adds entries to an author's recent-post list when it exists. */
     async addToAuthorPosts(authorId: string, entries: readonly TimelineEntry[]): Promise<void> {
       if (entries.length === 0) return;
-      await redis.feedAddIfPresent(1, keys.authorPosts(authorId), options.cap, ...entries.map(encodeMember));
+      await redis.feedAddIfPresent(
+        1,
+        keys.authorPosts(authorId),
+        options.cap,
+        newVersion(),
+        ...entries.map(encodeMember),
+      );
     },
 
     /** Removes entries from the timelines of `userIds` (and nothing else). */
@@ -173,12 +212,15 @@ export function timelineStore(client: Redis, options: { prefix: string; cap: num
       const members = entries.map(encodeMember);
       const pipeline = redis.pipeline();
       for (const id of userIds) pipeline.zrem(keys.timeline(id), ...members);
+      bumpVersions(pipeline, userIds.map(keys.timeline));
       await pipeline.exec();
     },
 
     async removeFromAuthorPosts(authorId: string, entries: readonly TimelineEntry[]): Promise<void> {
       if (entries.length === 0) return;
-      await redis.zrem(keys.authorPosts(authorId), ...entries.map(encodeMember));
+      const multi = redis.multi().zrem(keys.authorPosts(authorId), ...entries.map(encodeMember));
+      bumpVersions(multi, [keys.authorPosts(authorId)]);
+      await multi.exec();
     },
 
     /**
@@ -186,8 +228,12 @@ export function timelineStore(client: Redis, options: { prefix: string; cap: num
      * while Postgres is read is not lost (its summary was committed before its fan-out looked here).
      */
     async openTimeline(userId: string): Promise<void> {
-      await redis.zadd(keys.timeline(userId), 0, SENTINEL);
-      await redis.expire(keys.timeline(userId), options.ttlSeconds);
+      const multi = redis
+        .multi()
+        .zadd(keys.timeline(userId), 0, SENTINEL)
+        .expire(keys.timeline(userId), options.ttlSeconds);
+      bumpVersions(multi, [keys.timeline(userId)]);
+      await multi.exec();
     },
 
     /** Adds rebuilt entries to an opened timeline and trims it. */
@@ -201,16 +247,18 @@ export function timelineStore(client: Redis, options: { prefix: string; cap: num
       pipeline.zadd(key, 0, SENTINEL);
       pipeline.zremrangebyrank(key, 1, -(options.cap + 1));
       pipeline.expire(key, options.ttlSeconds);
+      bumpVersions(pipeline, [key]);
       await pipeline.exec();
     },
 
     /** Like `openTimeline`, for an author's recent-post list (kept while followers read it). */
     async openAuthorPosts(authorId: string): Promise<void> {
-      await redis
+      const multi = redis
         .multi()
         .zadd(keys.authorPosts(authorId), 0, SENTINEL)
-        .expire(keys.authorPosts(authorId), options.ttlSeconds)
-        .exec();
+        .expire(keys.authorPosts(authorId), options.ttlSeconds);
+      bumpVersions(multi, [keys.authorPosts(authorId)]);
+      await multi.exec();
     },
 
     async fillAuthorPosts(authorId: string, entries: readonly TimelineEntry[]): Promise<void> {
@@ -220,11 +268,14 @@ export function timelineStore(client: Redis, options: { prefix: string; cap: num
       pipeline.zadd(key, 0, SENTINEL);
       pipeline.zremrangebyrank(key, 1, -(options.cap + 1));
       pipeline.expire(key, options.ttlSeconds);
+      bumpVersions(pipeline, [key]);
       await pipeline.exec();
     },
 
     async dropTimeline(userId: string): Promise<void> {
-      await redis.del(keys.timeline(userId));
+      const multi = redis.multi().del(keys.timeline(userId));
+      bumpVersions(multi, [keys.timeline(userId)]);
+      await multi.exec();
     },
 
     /**
@@ -245,7 +296,7 @@ export function timelineStore(client: Redis, options: { prefix: string; cap: num
           options.prefix,
           withJson ? '1' : '0',
         );
-      let [tl, bf, missing, json] = await read(false);
+      let [tl, bf, missing, json, versions] = await read(false);
       if (json !== '' && json === unchangedIf) {
         return {
           timelineMissing: false,
@@ -255,6 +306,7 @@ export function timelineStore(client: Redis, options: { prefix: string; cap: num
           cached: { posts: [], accounts: new Map(), liked: [] },
           answer: json,
           unchanged: true,
+          versions: pageVersions(versions),
         };
       }
       let answer = parseAnswer(json);
@@ -262,7 +314,7 @@ export function timelineStore(client: Redis, options: { prefix: string; cap: num
       // A summary this process has not parsed yet: the page once more, with the JSON (cold posts only).
       const unknown = members.some((m, i) => details[i * 6] !== 0 && !summaries.has(decodeMember(m).postId));
       if (unknown) {
-        [tl, bf, missing, json] = await read(true);
+        [tl, bf, missing, json, versions] = await read(true);
         answer = parseAnswer(json);
       }
       const entries = answer.members.map(decodeMember);
@@ -274,7 +326,13 @@ export function timelineStore(client: Redis, options: { prefix: string; cap: num
         cached: parseDetails(entries, answer.details, answer.likedKnown === 1, summaries),
         answer: json,
         unchanged: false,
+        versions: pageVersions(versions),
       };
+    },
+
+    /** Whether nothing a page was read from has been written since (one MGET; store/versions.ts). */
+    async unchanged(versions: PageVersions): Promise<boolean> {
+      return versionsUnchanged(redis, versions);
     },
 
     // --- big accounts ---
@@ -306,6 +364,7 @@ export function timelineStore(client: Redis, options: { prefix: string; cap: num
       const multi = redis.multi().del(key).sadd(key, SENTINEL);
       if (authorIds.length > 0) multi.sadd(key, ...authorIds);
       multi.expire(key, options.ttlSeconds);
+      bumpVersions(multi, [key]);
       await multi.exec();
     },
 
@@ -320,6 +379,7 @@ export function timelineStore(client: Redis, options: { prefix: string; cap: num
             .expire(keys.bigFollowees(id), options.ttlSeconds, 'NX');
         else pipeline.srem(keys.bigFollowees(id), authorId);
       }
+      bumpVersions(pipeline, userIds.map(keys.bigFollowees));
       await pipeline.exec();
     },
   };
