@@ -1,6 +1,7 @@
 import {
   type BuiltService,
   createServiceApp,
+  openVersionTracker,
   type ServiceContext,
   startEventWork,
 } from '@instantpost/chassis';
@@ -17,10 +18,12 @@ export type Context = ServiceContext<ConfigOf<typeof configSpec>>;
 export async function buildApp(ctx: Context): Promise<BuiltService> {
   const { config, infra, logger } = ctx;
   const app = await createServiceApp('feed', ctx);
+  const tracker = await openVersionTracker({ url: config.redisUrl, keyPrefix: config.redisPrefix, logger });
   const domain = createFeedDomain({
     shards: infra.shards,
     redis: infra.redis,
     redisPrefix: config.redisPrefix,
+    tracker,
     settings: config,
   });
   feedRoutes(app, domain.reader);
@@ -47,5 +50,11 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
   const work = await startEventWork(ctx, {
     consumers: [fanoutConsumer(domain.projector, options), projectorConsumer(domain.projector, options)],
   });
-  return { app, stop: work.stop };
+  return {
+    app,
+    async stop() {
+      await work.stop();
+      await tracker.close();
+    },
+  };
 }

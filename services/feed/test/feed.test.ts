@@ -2,7 +2,7 @@ import { dlqSubjectFor, natsSubjectFor, parseDeadLetter, streamNameFor } from '@
 import { createEvent } from '@instantpost/events';
 import { shardOf } from '@instantpost/ids';
 import { verifyMediaUrl } from '@instantpost/media-urls';
-import { openNamespace, stopTestInfra, type TestNamespace } from '@instantpost/testing';
+import { openNamespace, sleep, stopTestInfra, type TestNamespace } from '@instantpost/testing';
 import test from 'ava';
 import { Harness, postData } from './helpers.ts';
 
@@ -215,6 +215,8 @@ test.serial(
     const read = async () => (await h.feedOf(a)).items;
     const after = async (what: string, change: () => Promise<unknown>) => {
       await read(); // the memo holds the page as it was just before the change
+      await sleep(100); // and Redis tracks its versions (asked in the background): the next read asks nothing
+      await read();
       await change();
       await h.settled();
       return { what, items: await read() };

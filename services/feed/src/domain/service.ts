@@ -1,3 +1,4 @@
+import type { VersionTracker } from '@instantpost/chassis';
 import { createMediaUrlSigner } from '@instantpost/media-urls';
 import type { Shards } from '@instantpost/shards';
 import type { Redis } from 'ioredis';
@@ -22,6 +23,8 @@ export function createFeedDomain(deps: {
   shards: Shards;
   redis: Redis;
   redisPrefix: string;
+  /** Redis tracking of page versions (the app has one; commands do without). */
+  tracker?: VersionTracker;
   settings: FeedSettings & {
     inactiveAfterSeconds: number;
     mediaBaseUrl: string;
@@ -55,7 +58,7 @@ export function createFeedDomain(deps: {
         ttlSeconds: settings.mediaUrlTtlSeconds,
         bucketSeconds: settings.mediaUrlBucketSeconds,
       }),
-      { inactiveAfterSeconds: settings.inactiveAfterSeconds },
+      { inactiveAfterSeconds: settings.inactiveAfterSeconds, tracker: deps.tracker },
     ),
   };
 }

@@ -1,0 +1,194 @@
+import type { Logger } from '@instantpost/telemetry';
+import { Redis } from 'ioredis';
+
+/**
+ * Redis's server-assisted client-side caching (CLIENT TRACKING, RESP2 redirect mode) for version keys:
+ * a process that holds something built from keys whose values it knows asks Redis once to watch them, and
+ * Redis tells it when any of them is written — from then on the thing is reused with no round trip at all.
+ *
+ * Two connections of its own: one subscribed to `__redis__:invalidate`, and one whose reads Redis tracks
+ * and whose invalidations it redirects to the first. A watch starts with one MGET on the tracked
+ * connection; it holds only if the keys still have the values the caller read with its data (so nothing
+ * was written in between), and no invalidation of them arrived while the MGET was under way (the two
+ * connections are separate sockets: an invalidation can overtake the reply). Either connection closing,
+ * or a flush, ends every watch: Redis forgets its tracking with the connection, and invalidations sent
+ * meanwhile are lost. Until both are back, `watch` answers undefined and callers check versions themselves.
+ */
+export interface VersionWatch {
+  /** False from the moment an invalidation of one of its keys (or the end of tracking) is seen. */
+  readonly valid: boolean;
+}
+
+export interface VersionTracker {
+  /**
+   * Watches `keys` (without the key prefix) if they still hold `values`; undefined when they do not, when
+   * one of them was written meanwhile, or while tracking is not established.
+   */
+  watch(keys: readonly string[], values: readonly (string | null)[]): Promise<VersionWatch | undefined>;
+  /** Whether invalidations are being received (watches can be made). */
+  readonly tracking: boolean;
+  close(): Promise<void>;
+}
+
+const INVALIDATE = '__redis__:invalidate';
+/** A watch whose MGET took longer than this is refused: its key's recent invalidations may be pruned. */
+const RECENT_MS = 5000;
+
+class Watch implements VersionWatch {
+  valid = true;
+  readonly keys: readonly string[];
+  constructor(keys: readonly string[]) {
+    this.keys = keys;
+  }
+}
+
+export async function openVersionTracker(options: {
+  url: string;
+  keyPrefix: string;
+  logger: Logger;
+}): Promise<VersionTracker> {
+  const { keyPrefix, logger } = options;
+  const common = {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    commandTimeout: 1000,
+  };
+  // Resubscribing by itself would subscribe a connection whose id the tracked one does not redirect to.
+  // Named after the prefix (CLIENT LIST tells them apart from the service's own connection).
+  const name = (role: string) => `${keyPrefix.replace(/[^A-Za-z0-9_.-]/g, '')}-${role}`;
+  const subscriber = new Redis(options.url, {
+    ...common,
+    autoResubscribe: false,
+    connectionName: name('invalidations'),
+  });
+  const tracked = new Redis(options.url, { ...common, keyPrefix, connectionName: name('tracked') });
+
+  /** Full key name → the watches on it. */
+  const watchers = new Map<string, Set<Watch>>();
+  /** Full key name → when its last invalidation arrived (insertion order is arrival order: pruned from the front). */
+  const recent = new Map<string, number>();
+  let established = false;
+  /** Moves whenever tracking ends or starts: a watch begun under another epoch is refused. */
+  let epoch = 0;
+  let closed = false;
+
+  const end = (watch: Watch) => {
+    watch.valid = false;
+    for (const key of watch.keys) {
+      const set = watchers.get(key);
+      set?.delete(watch);
+      if (set?.size === 0) watchers.delete(key);
+    }
+  };
+  const endAll = () => {
+    for (const set of watchers.values()) for (const watch of set) watch.valid = false;
+    watchers.clear();
+    recent.clear();
+    epoch += 1;
+  };
+
+  const invalidated = (keys: readonly string[]) => {
+    const now = performance.now();
+    for (const key of keys) {
+      recent.delete(key);
+      recent.set(key, now);
+      const set = watchers.get(key);
+      if (set) for (const watch of [...set]) end(watch);
+    }
+    for (const [key, at] of recent) {
+      if (now - at < RECENT_MS) break;
+      recent.delete(key);
+    }
+  };
+
+  subscriber.on('messageBuffer', (channel: Buffer, message: Buffer | Buffer[] | null) => {
+    if (String(channel) !== INVALIDATE) return;
+    // A flush (FLUSHALL/FLUSHDB) invalidates everything with a nil message.
+    if (message === null) endAll();
+    else invalidated(Array.isArray(message) ? message.map(String) : [String(message)]);
+  });
+
+  /** The subscriber connection's id while it is subscribed (invalidations are redirected to it). */
+  let subscriberId: number | undefined;
+  const lost = () => {
+    established = false;
+    endAll();
+  };
+  const track = async () => {
+    if (closed || subscriberId === undefined || tracked.status !== 'ready') return;
+    const startedEpoch = epoch;
+    try {
+      await tracked.call('CLIENT', 'TRACKING', 'on', 'REDIRECT', String(subscriberId));
+      if (epoch !== startedEpoch) return; // a connection dropped meanwhile: its 'ready' tracks again
+      established = true;
+      epoch += 1;
+    } catch (err) {
+      logger.warn(
+        { err: (err as Error).message },
+        'redis tracking not established; versions are checked per read',
+      );
+    }
+  };
+  const subscribe = async () => {
+    try {
+      const id = Number(await subscriber.client('ID'));
+      await subscriber.subscribe(INVALIDATE);
+      subscriberId = id;
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'redis tracking: invalidations not subscribed');
+    }
+  };
+  await Promise.all([subscriber.connect(), tracked.connect()]);
+  await subscribe();
+  await track();
+  for (const connection of [subscriber, tracked]) {
+    connection.on('error', (err: Error) =>
+      logger.warn({ err: err.message }, 'redis tracking connection error'),
+    );
+    connection.on('close', () => {
+      if (connection === subscriber) subscriberId = undefined;
+      lost();
+    });
+  }
+  subscriber.on('ready', () => void subscribe().then(track));
+  tracked.on('ready', () => void track());
+
+  return {
+    get tracking() {
+      return established;
+    },
+    async watch(keys, values) {
+      if (!established || keys.length === 0) return undefined;
+      const startedEpoch = epoch;
+      const startedAt = performance.now();
+      let now: (string | null)[];
+      try {
+        now = await tracked.mget(...keys);
+      } catch {
+        return undefined;
+      }
+      if (epoch !== startedEpoch || performance.now() - startedAt >= RECENT_MS) return undefined;
+      for (let i = 0; i < keys.length; i++) if (now[i] !== values[i]) return undefined;
+      const full = keys.map((key) => keyPrefix + key);
+      for (const key of full) {
+        const at = recent.get(key);
+        if (at !== undefined && at >= startedAt) return undefined;
+      }
+      const watch = new Watch(full);
+      for (const key of full) {
+        const set = watchers.get(key);
+        if (set) set.add(watch);
+        else watchers.set(key, new Set([watch]));
+      }
+      return watch;
+    },
+    async close() {
+      closed = true;
+      established = false;
+      endAll();
+      subscriber.disconnect();
+      tracked.disconnect();
+    },
+  };
+}
