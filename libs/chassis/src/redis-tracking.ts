@@ -2,9 +2,11 @@ import type { Logger } from '@instantpost/telemetry';
 import { Redis } from 'ioredis';
 
 /**
- * Redis's server-assisted client-side caching (CLIENT TRACKING, RESP2 redirect mode) for version keys:
- * a process that holds something built from keys whose values it knows asks Redis once to watch them, and
- * Redis tells it when any of them is written — from then on the thing is reused with no round trip at all.
+ * Redis's server-assisted client-side caching (CLIENT TRACKING, RESP2 redirect mode): a process that holds
+ * something built from keys whose values it knows asks Redis once to watch them, and Redis tells it when
+ * any of them is written — from then on the thing is reused with no round trip at all (`watch`, for
+ * version keys). `readThrough` does the same for raw reads: values read through the tracked connection
+ * are kept in process until Redis reports a write of their key.
  *
  * Two connections of its own: one subscribed to `__redis__:invalidate`, and one whose reads Redis tracks
  * and whose invalidations it redirects to the first. A watch starts with one MGET on the tracked
@@ -19,12 +21,29 @@ export interface VersionWatch {
   readonly valid: boolean;
 }
 
-export interface VersionTracker {
+/** A key read with GET, or a hash field read with HGET (`key` without the key prefix). */
+export interface RawRead {
+  readonly key: string;
+  readonly field?: string | undefined;
+}
+
+export interface RedisTracking {
   /**
    * Watches `keys` (without the key prefix) if they still hold `values`; undefined when they do not, when
    * one of them was written meanwhile, or while tracking is not established.
    */
   watch(keys: readonly string[], values: readonly (string | null)[]): Promise<VersionWatch | undefined>;
+  /**
+   * The values of `reads`: from this process's copies when it holds them all (no round trip), else from
+   * `fetch` (one call reading exactly those keys, as GET and HGET would), run on the tracked connection so
+   * Redis tracks what it read, and kept. While tracking is not established, `fetch` runs on `otherwise`
+   * and nothing is kept.
+   */
+  readThrough(
+    reads: readonly RawRead[],
+    fetch: (client: Redis) => Promise<(string | null)[]>,
+    otherwise: Redis,
+  ): Promise<(string | null)[]>;
   /** Whether invalidations are being received (watches can be made). */
   readonly tracking: boolean;
   close(): Promise<void>;
@@ -42,11 +61,20 @@ class Watch implements VersionWatch {
   }
 }
 
-export async function openVersionTracker(options: {
+/** Keys whose values a process keeps (~100 bytes of bookkeeping each, plus the values): the oldest go first. */
+const LOCAL_MAX = 100_000;
+
+/** What this process holds of one key: its value (GET) or some of its fields (HGET). */
+interface LocalCopy {
+  value?: string | null;
+  fields?: Map<string, string | null>;
+}
+
+export async function openRedisTracking(options: {
   url: string;
   keyPrefix: string;
   logger: Logger;
-}): Promise<VersionTracker> {
+}): Promise<RedisTracking> {
   const { keyPrefix, logger } = options;
   const common = {
     lazyConnect: true,
@@ -66,6 +94,8 @@ export async function openVersionTracker(options: {
 
   /** Full key name → the watches on it. */
   const watchers = new Map<string, Set<Watch>>();
+  /** Full key name → what `readThrough` keeps of it (dropped with the key's invalidation). */
+  const local = new Map<string, LocalCopy>();
   /** Full key name → when its last invalidation arrived (insertion order is arrival order: pruned from the front). */
   const recent = new Map<string, number>();
   let established = false;
@@ -84,6 +114,7 @@ export async function openVersionTracker(options: {
   const endAll = () => {
     for (const set of watchers.values()) for (const watch of set) watch.valid = false;
     watchers.clear();
+    local.clear();
     recent.clear();
     epoch += 1;
   };
@@ -93,6 +124,7 @@ export async function openVersionTracker(options: {
     for (const key of keys) {
       recent.delete(key);
       recent.set(key, now);
+      local.delete(key);
       const set = watchers.get(key);
       if (set) for (const watch of [...set]) end(watch);
     }
@@ -154,9 +186,47 @@ export async function openVersionTracker(options: {
   subscriber.on('ready', () => void subscribe().then(track));
   tracked.on('ready', () => void track());
 
+  const localValue = (read: RawRead): string | null | undefined => {
+    const copy = local.get(keyPrefix + read.key);
+    return read.field === undefined ? copy?.value : copy?.fields?.get(read.field);
+  };
+  const keep = (read: RawRead, value: string | null, startedAt: number) => {
+    const key = keyPrefix + read.key;
+    const at = recent.get(key);
+    if (at !== undefined && at >= startedAt) return; // written while the read was under way
+    let copy = local.get(key);
+    if (copy === undefined) {
+      if (local.size >= LOCAL_MAX) local.delete(local.keys().next().value as string);
+      copy = {};
+      local.set(key, copy);
+    }
+    if (read.field === undefined) copy.value = value;
+    else if (copy.fields) copy.fields.set(read.field, value);
+    else copy.fields = new Map([[read.field, value]]);
+  };
+
   return {
     get tracking() {
       return established;
+    },
+    async readThrough(reads, fetch, otherwise) {
+      const held: (string | null)[] = [];
+      for (const read of reads) {
+        const value = localValue(read);
+        if (value === undefined) break;
+        held.push(value);
+      }
+      if (held.length === reads.length) return held;
+      if (!established) return fetch(otherwise);
+      const startedEpoch = epoch;
+      const startedAt = performance.now();
+      const values = await fetch(tracked);
+      if (epoch === startedEpoch && performance.now() - startedAt < RECENT_MS) {
+        reads.forEach((read, i) => {
+          keep(read, values[i] ?? null, startedAt);
+        });
+      }
+      return values;
     },
     async watch(keys, values) {
       if (!established || keys.length === 0) return undefined;

@@ -2,19 +2,19 @@ import { createLogger } from '@instantpost/telemetry';
 import { openNamespace, stopTestInfra, type TestNamespace, waitFor } from '@instantpost/testing';
 import test from 'ava';
 import { Redis } from 'ioredis';
-import { openVersionTracker, type VersionTracker } from '../src/redis-tracking.ts';
+import { openRedisTracking, type RedisTracking } from '../src/redis-tracking.ts';
 
 // A page memo (feed) is reused with no round trip while Redis tracks the versions it was built from: these
 // tests write those versions from another client, as another replica's handler would, and cut the tracker's
 // connections, and check that a watch never outlives a change it could have missed.
 let ns: TestNamespace;
 let writer: Redis;
-let tracker: VersionTracker;
+let tracker: RedisTracking;
 
 test.before(async () => {
   ns = await openNamespace();
   writer = new Redis(ns.redis.url, { keyPrefix: ns.redis.prefix });
-  tracker = await openVersionTracker({
+  tracker = await openRedisTracking({
     url: ns.redis.url,
     keyPrefix: ns.redis.prefix,
     logger: createLogger({ service: 'test', level: 'silent' }),

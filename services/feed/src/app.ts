@@ -1,7 +1,7 @@
 import {
   type BuiltService,
   createServiceApp,
-  openVersionTracker,
+  openRedisTracking,
   type ServiceContext,
   startEventWork,
 } from '@instantpost/chassis';
@@ -18,7 +18,7 @@ export type Context = ServiceContext<ConfigOf<typeof configSpec>>;
 export async function buildApp(ctx: Context): Promise<BuiltService> {
   const { config, infra, logger } = ctx;
   const app = await createServiceApp('feed', ctx);
-  const tracker = await openVersionTracker({ url: config.redisUrl, keyPrefix: config.redisPrefix, logger });
+  const tracker = await openRedisTracking({ url: config.redisUrl, keyPrefix: config.redisPrefix, logger });
   const domain = createFeedDomain({
     shards: infra.shards,
     redis: infra.redis,

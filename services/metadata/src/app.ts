@@ -1,6 +1,7 @@
 import {
   type BuiltService,
   createServiceApp,
+  openRedisTracking,
   type ServiceContext,
   startEventWork,
 } from '@instantpost/chassis';
@@ -72,10 +73,12 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
   const accountsStore = accountStore(infra.shards);
   const followsStore = followStore(infra.shards);
   const postsStore = postStore(infra.shards);
+  const tracking = await openRedisTracking({ url: config.redisUrl, keyPrefix: config.redisPrefix, logger });
   const cache = cacheStore(infra.redis, {
     ttlSeconds: config.cacheTtlSeconds,
     postAuthorBuckets: config.postAuthorBuckets,
     logger,
+    tracking,
   });
 
   const peopleDomain = people({ accounts: accountsStore, follows: followsStore, cache });
@@ -141,5 +144,11 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
       countersConsumer(countersDomain),
     ],
   });
-  return { app, stop: work.stop };
+  return {
+    app,
+    async stop() {
+      await work.stop();
+      await tracking.close();
+    },
+  };
 }

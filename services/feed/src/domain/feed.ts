@@ -1,4 +1,4 @@
-import type { VersionTracker, VersionWatch } from '@instantpost/chassis';
+import type { RedisTracking, VersionWatch } from '@instantpost/chassis';
 import { isDependencyOutage } from '@instantpost/http/errors';
 import type { MediaUrlSigner } from '@instantpost/media-urls';
 import type { AccountName, CachedPost, PageLookup, PostSummary } from '../store/cache.ts';
@@ -58,13 +58,13 @@ export class FeedReader {
   private readonly mediaUrls: MediaUrlSigner;
   /** A memoized page older than this runs the page script again, which keeps its timelines from expiring. */
   private readonly recheckAfterMs: number;
-  private readonly tracker: VersionTracker | undefined;
+  private readonly tracker: RedisTracking | undefined;
 
   constructor(
     stores: FeedStores,
     builder: TimelineBuilder,
     mediaUrls: MediaUrlSigner,
-    options: { inactiveAfterSeconds: number; tracker?: VersionTracker | undefined },
+    options: { inactiveAfterSeconds: number; tracker?: RedisTracking | undefined },
   ) {
     this.stores = stores;
     this.builder = builder;

@@ -1,4 +1,4 @@
-import type { VersionTracker } from '@instantpost/chassis';
+import type { RedisTracking } from '@instantpost/chassis';
 import { createMediaUrlSigner } from '@instantpost/media-urls';
 import type { Shards } from '@instantpost/shards';
 import type { Redis } from 'ioredis';
@@ -24,7 +24,7 @@ export function createFeedDomain(deps: {
   redis: Redis;
   redisPrefix: string;
   /** Redis tracking of page versions (the app has one; commands do without). */
-  tracker?: VersionTracker;
+  tracker?: RedisTracking;
   settings: FeedSettings & {
     inactiveAfterSeconds: number;
     mediaBaseUrl: string;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { RedisTracking } from '@instantpost/chassis';
 import type { Logger } from '@instantpost/telemetry';
 import type { Redis } from 'ioredis';
 import { type FailOpen, failOpen } from './fail-open.ts';
@@ -28,7 +29,13 @@ const NO_LIMIT: [unknown, unknown][] = [
 
 export function cacheStore(
   redis: Redis,
-  options: { ttlSeconds: number; postAuthorBuckets: number; logger: Logger },
+  options: {
+    ttlSeconds: number;
+    postAuthorBuckets: number;
+    logger: Logger;
+    /** Warm reads kept in process while Redis tracks them (`readAll`); without it every read asks Redis. */
+    tracking?: RedisTracking;
+  },
 ) {
   // Redis is never the only copy: when it fails, reads miss, fills and invalidations are skipped (the
   // metadata-cache consumer repeats every invalidation from the event once Redis answers again), and
@@ -92,8 +99,11 @@ export function cacheStore(
     };
   };
 
-  const r = redis as ReadAllRedis;
-  if (typeof r.metadataReadAll !== 'function') redis.defineCommand('metadataReadAll', { lua: READ_ALL });
+  const readAllOn = (client: Redis) => {
+    const r = client as ReadAllRedis;
+    if (typeof r.metadataReadAll !== 'function') client.defineCommand('metadataReadAll', { lua: READ_ALL });
+    return r;
+  };
   const g = redis as GridReadRedis;
   if (typeof g.metadataGridRead !== 'function') redis.defineCommand('metadataGridRead', { lua: GRID_READ });
 
@@ -105,19 +115,29 @@ export function cacheStore(
     /**
      * Everything a warm read needs in ONE round trip: the cached JSON of `kind:id` keys and single fields of
      * flag hashes (`[kind, viewerId, field]`), raw (null when absent, '' or `x:<ms>` for tombstones).
-     * Undefined when Redis fails (the caller reads the long way).
+     * With `tracking`, values read before are this process's copies while Redis tracks their keys (no
+     * round trip at all; every write — a tombstone, a fill, a flag — and expiry ends a copy). Undefined
+     * when Redis fails (the caller reads the long way).
      */
     async readAll(
       json: readonly (readonly [string, string])[],
       flags: readonly (readonly [string, string, string])[] = [],
     ): Promise<(string | null)[] | undefined> {
-      const keys = [
-        ...json.map(([kind, id]) => `${kind}:${id}`),
-        ...flags.map(([kind, viewer]) => `${kind}:${viewer}`),
+      const reads = [
+        ...json.map(([kind, id]) => ({ key: `${kind}:${id}` })),
+        ...flags.map(([kind, viewer, field]) => ({ key: `${kind}:${viewer}`, field })),
       ];
-      const read = r.metadataReadAll(keys.length, ...keys, json.length, ...flags.map(([, , field]) => field));
-      const found = await open(read, undefined, 'cache read');
-      return found?.map((v) => v ?? null);
+      const fetch = async (client: Redis) =>
+        (
+          await readAllOn(client).metadataReadAll(
+            reads.length,
+            ...reads.map((read) => read.key),
+            json.length,
+            ...flags.map(([, , field]) => field),
+          )
+        ).map((v) => v ?? null);
+      const read = options.tracking ? options.tracking.readThrough(reads, fetch, redis) : fetch(redis);
+      return open(read, undefined, 'cache read');
     },
 
     /**
