@@ -94,7 +94,10 @@ export async function openRedisTracking(options: {
 
   /** Full key name → the watches on it. */
   const watchers = new Map<string, Set<Watch>>();
-  /** Full key name → what `readThrough` keeps of it (dropped with the key's invalidation). */
+  /**
+   * Key name without the prefix → what `readThrough` keeps of it (dropped with the key's invalidation);
+   * unprefixed so that a hit builds no string.
+   */
   const local = new Map<string, LocalCopy>();
   /** Full key name → when its last invalidation arrived (insertion order is arrival order: pruned from the front). */
   const recent = new Map<string, number>();
@@ -124,7 +127,7 @@ export async function openRedisTracking(options: {
     for (const key of keys) {
       recent.delete(key);
       recent.set(key, now);
-      local.delete(key);
+      if (key.startsWith(keyPrefix)) local.delete(key.slice(keyPrefix.length));
       const set = watchers.get(key);
       if (set) for (const watch of [...set]) end(watch);
     }
@@ -187,18 +190,17 @@ export async function openRedisTracking(options: {
   tracked.on('ready', () => void track());
 
   const localValue = (read: RawRead): string | null | undefined => {
-    const copy = local.get(keyPrefix + read.key);
+    const copy = local.get(read.key);
     return read.field === undefined ? copy?.value : copy?.fields?.get(read.field);
   };
   const keep = (read: RawRead, value: string | null, startedAt: number) => {
-    const key = keyPrefix + read.key;
-    const at = recent.get(key);
+    const at = recent.get(keyPrefix + read.key);
     if (at !== undefined && at >= startedAt) return; // written while the read was under way
-    let copy = local.get(key);
+    let copy = local.get(read.key);
     if (copy === undefined) {
       if (local.size >= LOCAL_MAX) local.delete(local.keys().next().value as string);
       copy = {};
-      local.set(key, copy);
+      local.set(read.key, copy);
     }
     if (read.field === undefined) copy.value = value;
     else if (copy.fields) copy.fields.set(read.field, value);

@@ -73,3 +73,42 @@ test.serial('a lost connection ends every watch; tracking comes back and watches
   await writer.set('d:v', '3');
   await waitFor('the new watch to see a write', async () => !after?.valid || undefined);
 });
+
+test.serial('reads through the tracked connection are kept until their key is written', async (t) => {
+  await writer.set('post:1', 'first');
+  await writer.hset('lk:9', '1', '1', '2', '0');
+  const reads = [{ key: 'post:1' }, { key: 'lk:9', field: '1' }, { key: 'lk:9', field: '3' }];
+  let fetched = 0;
+  const fetch = async (client: Redis) => {
+    fetched += 1;
+    const [post, a, b] = await Promise.all([
+      client.get('post:1'),
+      client.hget('lk:9', '1'),
+      client.hget('lk:9', '3'),
+    ]);
+    return [post, a, b];
+  };
+  t.deepEqual(await tracker.readThrough(reads, fetch, writer), ['first', '1', null]);
+  t.deepEqual(await tracker.readThrough(reads, fetch, writer), ['first', '1', null]);
+  t.is(fetched, 1, 'the second read asked nothing');
+
+  await writer.hset('lk:9', '3', '1'); // another field of the same hash: the whole key is read again
+  await waitFor('the hash to be read again', async () => {
+    const values = await tracker.readThrough(reads, fetch, writer);
+    return values[2] === '1';
+  });
+  const before = fetched;
+  await tracker.readThrough(reads, fetch, writer);
+  t.is(fetched, before, 'kept again');
+
+  await writer.set('post:1', ''); // a tombstone, as metadata's writers leave
+  await waitFor(
+    'the tombstone to be read',
+    async () => (await tracker.readThrough(reads, fetch, writer))[0] === '',
+  );
+  await writer.del('post:1');
+  await waitFor(
+    'the deletion to be read',
+    async () => (await tracker.readThrough(reads, fetch, writer))[0] === null,
+  );
+});

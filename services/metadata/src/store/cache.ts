@@ -107,49 +107,91 @@ export function cacheStore(
   const g = redis as GridReadRedis;
   if (typeof g.metadataGridRead !== 'function') redis.defineCommand('metadataGridRead', { lua: GRID_READ });
 
+  /**
+   * Everything a warm read needs in ONE round trip: the cached JSON of `kind:id` keys and single fields of
+   * flag hashes (`[kind, viewerId, field]`), raw (null when absent, '' or `x:<ms>` for tombstones).
+   * With `tracking`, values read before are this process's copies while Redis tracks their keys (no
+   * round trip at all; every write — a tombstone, a fill, a flag — and expiry ends a copy). Undefined
+   * when Redis fails (the caller reads the long way).
+   */
+  async function readAll(
+    json: readonly (readonly [string, string])[],
+    flags: readonly (readonly [string, string, string])[] = [],
+  ): Promise<(string | null)[] | undefined> {
+    const reads = [
+      ...json.map(([kind, id]) => ({ key: `${kind}:${id}` })),
+      ...flags.map(([kind, viewer, field]) => ({ key: `${kind}:${viewer}`, field })),
+    ];
+    const fetch = async (client: Redis) =>
+      (
+        await readAllOn(client).metadataReadAll(
+          reads.length,
+          ...reads.map((read) => read.key),
+          json.length,
+          ...flags.map(([, , field]) => field),
+        )
+      ).map((v) => v ?? null);
+    const read = options.tracking ? options.tracking.readThrough(reads, fetch, redis) : fetch(redis);
+    return open(read, undefined, 'cache read');
+  }
+
+  /** Grid ids parsed once per text (as `readAll` hands the same text out again while it is kept). */
+  const gridIds = new Map<string, { text: string; ids: string[] }>();
+  const idsOf = (authorId: string, text: string): string[] => {
+    const known = gridIds.get(authorId);
+    if (known?.text === text) return known.ids;
+    const ids = JSON.parse(text) as string[];
+    if (gridIds.size >= PARSED_MAX) gridIds.delete(gridIds.keys().next().value as string);
+    gridIds.set(authorId, { text, ids });
+    return ids;
+  };
+  /**
+   * `gridRead` as two `readAll`s (account, ids and follow flag; then the page's posts and liked flags), so
+   * that every key is one Redis tracks and the process keeps: no round trip while nothing changed.
+   */
+  async function trackedGridRead(
+    authorId: string,
+    viewerId: string | undefined,
+    limit: number,
+  ): Promise<(string | null)[] | undefined> {
+    const head = await readAll(
+      [
+        [CACHED.account, authorId],
+        [CACHED.grid, authorId],
+      ],
+      viewerId === undefined ? [] : [[FLAGS.follows, viewerId, authorId]],
+    );
+    if (!head) return undefined;
+    const [account = null, grid = null, follows = null] = head;
+    const found = [account, grid, follows];
+    if (grid === null || grid === TOMBSTONE) return found;
+    const ids = idsOf(authorId, grid).slice(0, limit);
+    const page = await readAll(
+      ids.map((id) => [CACHED.post, id] as const),
+      viewerId === undefined ? [] : ids.map((id) => [FLAGS.liked, viewerId, id] as const),
+    );
+    return page && [...found, ...page];
+  }
+
   return {
     json,
     flags: (prefix: string) => flagCache(redis, prefix, options.ttlSeconds, open),
     postAuthors: postAuthorMap(redis, options.postAuthorBuckets, open),
 
-    /**
-     * Everything a warm read needs in ONE round trip: the cached JSON of `kind:id` keys and single fields of
-     * flag hashes (`[kind, viewerId, field]`), raw (null when absent, '' or `x:<ms>` for tombstones).
-     * With `tracking`, values read before are this process's copies while Redis tracks their keys (no
-     * round trip at all; every write — a tombstone, a fill, a flag — and expiry ends a copy). Undefined
-     * when Redis fails (the caller reads the long way).
-     */
-    async readAll(
-      json: readonly (readonly [string, string])[],
-      flags: readonly (readonly [string, string, string])[] = [],
-    ): Promise<(string | null)[] | undefined> {
-      const reads = [
-        ...json.map(([kind, id]) => ({ key: `${kind}:${id}` })),
-        ...flags.map(([kind, viewer, field]) => ({ key: `${kind}:${viewer}`, field })),
-      ];
-      const fetch = async (client: Redis) =>
-        (
-          await readAllOn(client).metadataReadAll(
-            reads.length,
-            ...reads.map((read) => read.key),
-            json.length,
-            ...flags.map(([, , field]) => field),
-          )
-        ).map((v) => v ?? null);
-      const read = options.tracking ? options.tracking.readThrough(reads, fetch, redis) : fetch(redis);
-      return open(read, undefined, 'cache read');
-    },
+    readAll,
 
     /**
      * A grid's first page in ONE round trip: the author's cached account and grid ids, the viewer's follow
      * flag of the author, the first `limit` posts' cached JSON and the viewer's liked flags of them — raw, as
-     * `readAll` (`[account, ids, follows, ...posts, ...liked]`). Undefined when Redis fails.
+     * `readAll` (`[account, ids, follows, ...posts, ...liked]`). Undefined when Redis fails. While Redis
+     * tracks this process's reads, the same through `readAll` (kept in process).
      */
     async gridRead(
       authorId: string,
       viewerId: string | undefined,
       limit: number,
     ): Promise<(string | null)[] | undefined> {
+      if (options.tracking?.tracking) return trackedGridRead(authorId, viewerId, limit);
       const keys = [`${CACHED.account}:${authorId}`, `${CACHED.grid}:${authorId}`];
       if (viewerId !== undefined) keys.push(`${FLAGS.follows}:${viewerId}`, `${FLAGS.liked}:${viewerId}`);
       const read = g.metadataGridRead(keys.length, ...keys, redis.options.keyPrefix ?? '', limit, authorId);
