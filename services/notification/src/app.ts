@@ -1,6 +1,7 @@
 import {
   type BuiltService,
   createServiceApp,
+  openRedisTracking,
   type ServiceContext,
   startEventWork,
 } from '@instantpost/chassis';
@@ -31,7 +32,8 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
 
   const notifications = notificationStore(shards);
   const users = userStore(shards);
-  const pages = pageCache(redis, PAGE_TTL_SECONDS);
+  const tracking = await openRedisTracking({ url: config.redisUrl, keyPrefix: config.redisPrefix, logger });
+  const pages = pageCache(redis, PAGE_TTL_SECONDS, tracking);
   const unread = createUnreadCounts({
     notifications,
     cache: unreadCache(redis, config.unreadTtlSeconds),
@@ -83,6 +85,7 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
       stopHearingRevocations();
       await closeRequests.stop();
       unread.stop();
+      await tracking.close();
     },
   };
 }

@@ -540,6 +540,10 @@ test('the first page is served from Redis as ready JSON; a change handled by any
     } finally {
       redis.disconnect();
     }
+    // Both replicas read the cached page, and keep a copy while Redis tracks it for them (libs/chassis).
+    for (const replica of [svc, other]) {
+      for (let i = 0; i < 3; i++) t.is((await list(replica, ann)).items.length, 1);
+    }
     // Whichever replica's consumer takes the event, both replicas' next reads show it.
     await world.publish('follow.created', { followerId: cat.id, followeeId: ann.id, state: 'following' });
     await world.settled();

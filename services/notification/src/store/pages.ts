@@ -1,3 +1,4 @@
+import type { RedisTracking } from '@instantpost/chassis';
 import type { Redis } from 'ioredis';
 
 /**
@@ -13,16 +14,42 @@ const TOMBSTONE = '';
 export const PAGE_TTL_SECONDS = 30;
 /** Longer than a read takes from its Postgres load to its fill. */
 const TOMBSTONE_MS = 5000;
+/** Pages whose bytes a process keeps beside the tracked text (~5-25 KB each). */
+const KEPT_PAGES = 2000;
 
-export function pageCache(redis: Redis, ttlSeconds: number) {
+export function pageCache(redis: Redis, ttlSeconds: number, tracking?: RedisTracking) {
   const page = (userId: string) => `page:${userId}`;
   const unread = (userId: string) => `unread:${userId}`;
+  /** The bytes of each kept page text, made once per text (the tracked copy hands out the same text). */
+  const bytes = new Map<string, { text: string; bytes: Buffer }>();
+  const bytesOf = (userId: string, text: string): Buffer => {
+    const known = bytes.get(userId);
+    if (known?.text === text) return known.bytes;
+    const made = Buffer.from(text);
+    if (bytes.size >= KEPT_PAGES) bytes.delete(bytes.keys().next().value as string);
+    bytes.set(userId, { text, bytes: made });
+    return made;
+  };
   return {
     /**
-     * The cached page as the bytes Redis holds (undefined: a miss; sent as is, never decoded into a string)
-     * and the cached unread count (undefined: recount).
+     * The cached page as bytes (undefined: a miss; sent as is) and the cached unread count (undefined:
+     * recount). Without tracking, the bytes Redis holds (never decoded into a string); with it, this
+     * process's copy while Redis tracks both keys for it (no round trip; any write, tombstone or expiry of
+     * either ends the copy).
      */
     async get(userId: string): Promise<{ page: Buffer | undefined; unread: number | undefined }> {
+      if (tracking) {
+        const reads = [{ key: page(userId) }, { key: unread(userId) }];
+        const [p = null, u = null] = await tracking.readThrough(
+          reads,
+          (c) => c.mget(page(userId), unread(userId)),
+          redis,
+        );
+        return {
+          page: p === null || p === TOMBSTONE ? undefined : bytesOf(userId, p),
+          unread: u === null ? undefined : Number(u),
+        };
+      }
       const [p = null, u = null] = await redis.mgetBuffer(page(userId), unread(userId));
       return {
         page: p === null || p.length === TOMBSTONE.length ? undefined : p,
