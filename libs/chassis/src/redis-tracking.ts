@@ -61,6 +61,8 @@ class Watch implements VersionWatch {
   }
 }
 
+/** How long opening waits for tracking to be set up before it lets the service start without it. */
+const ESTABLISH_WAIT_MS = 2000;
 /** Keys whose values a process keeps (~100 bytes of bookkeeping each, plus the values): the oldest go first. */
 const LOCAL_MAX = 100_000;
 
@@ -174,9 +176,10 @@ export async function openRedisTracking(options: {
       logger.warn({ err: (err as Error).message }, 'redis tracking: invalidations not subscribed');
     }
   };
-  await Promise.all([subscriber.connect(), tracked.connect()]);
-  await subscribe();
-  await track();
+  let onEstablished: (() => void) | undefined;
+  const firstEstablished = new Promise<void>((resolve) => {
+    onEstablished = resolve;
+  });
   for (const connection of [subscriber, tracked]) {
     connection.on('error', (err: Error) =>
       logger.warn({ err: err.message }, 'redis tracking connection error'),
@@ -186,8 +189,30 @@ export async function openRedisTracking(options: {
       lost();
     });
   }
-  subscriber.on('ready', () => void subscribe().then(track));
-  tracked.on('ready', () => void track());
+  subscriber.on(
+    'ready',
+    () =>
+      void subscribe()
+        .then(track)
+        .then(() => established && onEstablished?.()),
+  );
+  tracked.on('ready', () => void track().then(() => established && onEstablished?.()));
+  // Redis away at start-up fails nothing here: ioredis keeps reconnecting, and reads go the untracked way.
+  await Promise.all(
+    [subscriber, tracked].map((c) =>
+      c
+        .connect()
+        .catch((err: Error) => logger.warn({ err: err.message }, 'redis tracking: not connected yet')),
+    ),
+  );
+  let waited: NodeJS.Timeout | undefined;
+  await Promise.race([
+    firstEstablished,
+    new Promise((resolve) => {
+      waited = setTimeout(resolve, ESTABLISH_WAIT_MS);
+    }),
+  ]);
+  clearTimeout(waited);
 
   const localValue = (read: RawRead): string | null | undefined => {
     const copy = local.get(read.key);
