@@ -35,8 +35,9 @@ export interface RedisTracking {
   watch(keys: readonly string[], values: readonly (string | null)[]): Promise<VersionWatch | undefined>;
   /**
    * The values of `reads`: from this process's copies when it holds them all (no round trip), else from
-   * `fetch` (one call reading exactly those keys, as GET and HGET would), run on the tracked connection so
-   * Redis tracks what it read, and kept. While tracking is not established, `fetch` runs on `otherwise`
+   * `fetch` (one call reading those keys, as GET and HGET would, first and in that order; what it returns
+   * beyond them is handed back and not kept), run on the tracked connection so Redis tracks what it read,
+   * and kept. While tracking is not established, `fetch` runs on `otherwise`
    * and nothing is kept.
    */
   readThrough(
@@ -44,6 +45,8 @@ export interface RedisTracking {
     fetch: (client: Redis) => Promise<(string | null)[]>,
     otherwise: Redis,
   ): Promise<(string | null)[]>;
+  /** The values of `reads` when this process holds them all (no round trip), else undefined. */
+  held(reads: readonly RawRead[]): (string | null)[] | undefined;
   /** Whether invalidations are being received (watches can be made). */
   readonly tracking: boolean;
   close(): Promise<void>;
@@ -232,18 +235,24 @@ export async function openRedisTracking(options: {
     else copy.fields = new Map([[read.field, value]]);
   };
 
+  const held = (reads: readonly RawRead[]): (string | null)[] | undefined => {
+    const values: (string | null)[] = [];
+    for (const read of reads) {
+      const value = localValue(read);
+      if (value === undefined) return undefined;
+      values.push(value);
+    }
+    return values;
+  };
+
   return {
     get tracking() {
       return established;
     },
+    held,
     async readThrough(reads, fetch, otherwise) {
-      const held: (string | null)[] = [];
-      for (const read of reads) {
-        const value = localValue(read);
-        if (value === undefined) break;
-        held.push(value);
-      }
-      if (held.length === reads.length) return held;
+      const kept = held(reads);
+      if (kept !== undefined) return kept;
       if (!established) return fetch(otherwise);
       const startedEpoch = epoch;
       const startedAt = performance.now();

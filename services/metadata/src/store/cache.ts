@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RedisTracking } from '@instantpost/chassis';
+import type { RawRead, RedisTracking } from '@instantpost/chassis';
 import type { Logger } from '@instantpost/telemetry';
 import type { Redis } from 'ioredis';
 import { type FailOpen, failOpen } from './fail-open.ts';
@@ -104,8 +104,21 @@ export function cacheStore(
     if (typeof r.metadataReadAll !== 'function') client.defineCommand('metadataReadAll', { lua: READ_ALL });
     return r;
   };
-  const g = redis as GridReadRedis;
-  if (typeof g.metadataGridRead !== 'function') redis.defineCommand('metadataGridRead', { lua: GRID_READ });
+  const gridScript = async (client: Redis, authorId: string, viewerId: string | undefined, limit: number) => {
+    const g = client as GridReadRedis;
+    if (typeof g.metadataGridRead !== 'function')
+      client.defineCommand('metadataGridRead', { lua: GRID_READ });
+    const keys = [`${CACHED.account}:${authorId}`, `${CACHED.grid}:${authorId}`];
+    if (viewerId !== undefined) keys.push(`${FLAGS.follows}:${viewerId}`, `${FLAGS.liked}:${viewerId}`);
+    const found = await g.metadataGridRead(
+      keys.length,
+      ...keys,
+      redis.options.keyPrefix ?? '',
+      limit,
+      authorId,
+    );
+    return found.map((v) => v ?? null);
+  };
 
   /**
    * Everything a warm read needs in ONE round trip: the cached JSON of `kind:id` keys and single fields of
@@ -146,23 +159,29 @@ export function cacheStore(
     return ids;
   };
   /**
-   * `gridRead` as two `readAll`s (account, ids and follow flag; then the page's posts and liked flags), so
-   * that every key is one Redis tracks and the process keeps: no round trip while nothing changed.
+   * `gridRead` while Redis tracks this process's reads. The grid script builds its post keys inside Lua,
+   * which Redis does not track, so: while the author, the grid ids and the follow flag are held here, the
+   * page's posts and liked flags come from `readAll` (held too, or one tracked round trip); otherwise the
+   * grid script runs on the tracked connection (one round trip) and the process keeps what it declared.
    */
   async function trackedGridRead(
+    tracking: RedisTracking,
     authorId: string,
     viewerId: string | undefined,
     limit: number,
   ): Promise<(string | null)[] | undefined> {
-    const head = await readAll(
-      [
-        [CACHED.account, authorId],
-        [CACHED.grid, authorId],
-      ],
-      viewerId === undefined ? [] : [[FLAGS.follows, viewerId, authorId]],
-    );
-    if (!head) return undefined;
-    const [account = null, grid = null, follows = null] = head;
+    const head: RawRead[] = [{ key: `${CACHED.account}:${authorId}` }, { key: `${CACHED.grid}:${authorId}` }];
+    if (viewerId !== undefined) head.push({ key: `${FLAGS.follows}:${viewerId}`, field: authorId });
+    const held = tracking.held(head);
+    if (held === undefined) {
+      const read = tracking.readThrough(
+        head,
+        (client) => gridScript(client, authorId, viewerId, limit),
+        redis,
+      );
+      return open(read, undefined, 'cache read');
+    }
+    const [account = null, grid = null, follows = null] = held;
     const found = [account, grid, follows];
     if (grid === null || grid === TOMBSTONE) return found;
     const ids = idsOf(authorId, grid).slice(0, limit);
@@ -191,12 +210,8 @@ export function cacheStore(
       viewerId: string | undefined,
       limit: number,
     ): Promise<(string | null)[] | undefined> {
-      if (options.tracking?.tracking) return trackedGridRead(authorId, viewerId, limit);
-      const keys = [`${CACHED.account}:${authorId}`, `${CACHED.grid}:${authorId}`];
-      if (viewerId !== undefined) keys.push(`${FLAGS.follows}:${viewerId}`, `${FLAGS.liked}:${viewerId}`);
-      const read = g.metadataGridRead(keys.length, ...keys, redis.options.keyPrefix ?? '', limit, authorId);
-      const found = await open(read, undefined, 'cache read');
-      return found?.map((v) => v ?? null);
+      if (options.tracking?.tracking) return trackedGridRead(options.tracking, authorId, viewerId, limit);
+      return open(gridScript(redis, authorId, viewerId, limit), undefined, 'cache read');
     },
 
     /**
