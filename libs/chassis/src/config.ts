@@ -116,6 +116,10 @@ export function chassisSpec(service: ServiceName) {
       protocols: ['redis', 'rediss'],
       doc: 'Redis',
     }),
+    redisClientTracking: bool('REDIS_CLIENT_TRACKING', {
+      default: true,
+      doc: 'keep warm reads in process while Redis tracks them (CLIENT TRACKING); `false` for a Redis or proxy without it',
+    }),
     redisPrefix: str('REDIS_PREFIX', {
       default: `${service}:`,
       pattern: /^[A-Za-z0-9_.:-]+:$/,

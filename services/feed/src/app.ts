@@ -18,7 +18,9 @@ export type Context = ServiceContext<ConfigOf<typeof configSpec>>;
 export async function buildApp(ctx: Context): Promise<BuiltService> {
   const { config, infra, logger } = ctx;
   const app = await createServiceApp('feed', ctx);
-  const tracker = await openRedisTracking({ url: config.redisUrl, keyPrefix: config.redisPrefix, logger });
+  const tracker = config.redisClientTracking
+    ? await openRedisTracking({ url: config.redisUrl, keyPrefix: config.redisPrefix, logger })
+    : undefined;
   const domain = createFeedDomain({
     shards: infra.shards,
     redis: infra.redis,
@@ -54,7 +56,7 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
     app,
     async stop() {
       await work.stop();
-      await tracker.close();
+      await tracker?.close();
     },
   };
 }

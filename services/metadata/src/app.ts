@@ -73,7 +73,9 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
   const accountsStore = accountStore(infra.shards);
   const followsStore = followStore(infra.shards);
   const postsStore = postStore(infra.shards);
-  const tracking = await openRedisTracking({ url: config.redisUrl, keyPrefix: config.redisPrefix, logger });
+  const tracking = config.redisClientTracking
+    ? await openRedisTracking({ url: config.redisUrl, keyPrefix: config.redisPrefix, logger })
+    : undefined;
   const cache = cacheStore(infra.redis, {
     ttlSeconds: config.cacheTtlSeconds,
     postAuthorBuckets: config.postAuthorBuckets,
@@ -148,7 +150,7 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
     app,
     async stop() {
       await work.stop();
-      await tracking.close();
+      await tracking?.close();
     },
   };
 }

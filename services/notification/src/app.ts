@@ -32,7 +32,9 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
 
   const notifications = notificationStore(shards);
   const users = userStore(shards);
-  const tracking = await openRedisTracking({ url: config.redisUrl, keyPrefix: config.redisPrefix, logger });
+  const tracking = config.redisClientTracking
+    ? await openRedisTracking({ url: config.redisUrl, keyPrefix: config.redisPrefix, logger })
+    : undefined;
   const pages = pageCache(redis, PAGE_TTL_SECONDS, tracking);
   const unread = createUnreadCounts({
     notifications,
@@ -85,7 +87,7 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
       stopHearingRevocations();
       await closeRequests.stop();
       unread.stop();
-      await tracking.close();
+      await tracking?.close();
     },
   };
 }
