@@ -115,3 +115,37 @@ test('a reader that loaded a post before its like was counted cannot put its sta
   t.is(filled, null, 'the tombstone refuses the stale fill');
   t.is((await call(fx.svc, 'GET', `/v1/posts/${id}`)).body.likeCount, 1);
 });
+
+test('a grid page read again is reused only until something on it changes', async (t) => {
+  // metadata keeps each (viewer, author) first page's bytes while the grid read answers the same raw values
+  // (in one URL bucket: an hour here); every change below must show at the next read (counts: once counted).
+  const author = await newUser(fx.svc);
+  const fan = await newUser(fx.svc);
+  const other = await newUser(fx.svc);
+  const first = await newPost(fx, author, 'first');
+  const grid = async () =>
+    (await call(fx.svc, 'GET', `/v1/users/${author.id}/posts`, { token: fan.token })).body.items as {
+      id: string;
+      likeCount: number;
+      viewerHasLiked: boolean;
+    }[];
+  // A new post leaves the grid's 5 s tombstone (no fill lands before): after it, the grid is warm.
+  await new Promise((resolve) => setTimeout(resolve, 5100));
+  for (let i = 0; i < 3; i++)
+    t.deepEqual(
+      (await grid()).map((p) => p.id),
+      [first],
+    ); // flags cached: kept
+  const second = await newPost(fx, author, 'second');
+  t.deepEqual(
+    (await grid()).map((p) => p.id),
+    [second, first],
+    'a new post',
+  );
+  await grid();
+  await call(fx.svc, 'POST', `/v1/posts/${first}/likes`, { token: other.token });
+  await waitFor('another user’s like counted on the page', async () => (await grid())[1]?.likeCount === 1);
+  await grid();
+  await call(fx.svc, 'POST', `/v1/posts/${first}/likes`, { token: fan.token });
+  t.true((await grid())[1]?.viewerHasLiked, 'the viewer’s own like, at once');
+});

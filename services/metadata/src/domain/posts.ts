@@ -3,7 +3,7 @@ import type { EventData } from '@instantpost/events';
 import { type PostFragments, pageJson, postFragments, postJson } from '@instantpost/http';
 import { shardOf } from '@instantpost/ids';
 import type { MediaUrlSigner } from '@instantpost/media-urls';
-import { CACHED, type CacheStore, FLAGS, type FlagRead } from '../store/cache.ts';
+import { CACHED, type CacheStore, FLAGS, type FlagRead, flagValue } from '../store/cache.ts';
 import type { PostStore, StoredMention } from '../store/posts.ts';
 import { foldTag, parseCaption } from './caption.ts';
 import { MetadataError, MetadataErrorCodes, postNotFound, userNotFound } from './errors.ts';
@@ -61,6 +61,12 @@ export function posts(deps: {
     await postCache.fill(id, cached);
     return cached;
   };
+
+  /**
+   * The last first-page bytes of each (viewer, author, page size), reused while the grid read answers the
+   * very same raw values (held copies are the same strings, so comparing is cheap) for the same URL bucket.
+   */
+  const gridPages = new Map<string, { read: readonly (string | null)[]; expires: number; bytes: Buffer }>();
 
   /** Which of `read.fields` (post ids) the viewer has liked: the read's flags, Postgres for what it missed (then cached). */
   const likedIn = async (viewerId: string, read: FlagRead): Promise<Set<string>> => {
@@ -201,6 +207,10 @@ export function posts(deps: {
     const at = Date.now();
     const read = await deps.cache.gridRead(authorId, viewerId, limit);
     if (!read) return undefined;
+    const expires = deps.mediaUrls.expires();
+    const memoKey = `${viewerId ?? ''}:${authorId}:${limit}`;
+    const known = gridPages.get(memoKey);
+    if (known?.expires === expires && sameValues(known.read, read)) return known.bytes;
     const author = accountCache.parsed(authorId, read[0] ?? null);
     const ids = gridCache.parsed(authorId, read[1] ?? null);
     if (!author || !ids) return undefined;
@@ -229,10 +239,18 @@ export function posts(deps: {
               at,
             ),
           );
-    const expires = deps.mediaUrls.expires();
     const items = posts.map((post) => rowJson(post, author, liked.has(post.id), expires));
     const last = pageIds.at(-1);
-    return pageJson(items, ids.length > limit && last ? encodeCursor(last) : null);
+    const bytes = pageJson(items, ids.length > limit && last ? encodeCursor(last) : null);
+    // Kept only when no flag needed Postgres or the clock (a missing flag or a tombstone): then the page is
+    // a function of the raw values and the URL bucket alone.
+    const flags = read.slice(3 + pageIds.length);
+    if (flags.every((v) => flagValue(v) !== undefined) && (!author.isPrivate || flagValue(read[2] ?? null))) {
+      gridPages.delete(memoKey);
+      if (gridPages.size >= GRID_PAGES_KEPT) gridPages.delete(gridPages.keys().next().value as string);
+      gridPages.set(memoKey, { read, expires, bytes });
+    }
+    return bytes;
   };
 
   return {
@@ -394,3 +412,12 @@ export function posts(deps: {
 }
 
 export type Posts = ReturnType<typeof posts>;
+
+/** Grid first pages kept per process (~10-15 KB each). */
+const GRID_PAGES_KEPT = 2048;
+
+function sameValues(a: readonly (string | null)[], b: readonly (string | null)[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
