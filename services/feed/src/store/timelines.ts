@@ -181,6 +181,19 @@ export function timelineStore(client: Redis, options: { prefix: string; cap: num
     }
     return { keys: versionKeys, values };
   };
+  /** Adds rebuilt entries to an opened sorted set (timeline or author list), marks it complete and trims it. */
+  const fillOpened = async (key: string, entries: readonly TimelineEntry[]): Promise<void> => {
+    const pipeline = redis.pipeline();
+    for (let i = 0; i < entries.length; i += 1000) {
+      const chunk = entries.slice(i, i + 1000).flatMap((e) => [0, encodeMember(e)]);
+      pipeline.zadd(key, ...chunk);
+    }
+    pipeline.zadd(key, 0, SENTINEL);
+    pipeline.zremrangebyrank(key, 1, -(options.cap + 1));
+    pipeline.expire(key, options.ttlSeconds);
+    bumpVersions(pipeline, [key]);
+    await pipeline.exec();
+  };
   return {
     /** Adds entries to the home timelines of `userIds` that exist; returns how many timelines were written. */
     async addToTimelines(userIds: readonly string[], entries: readonly TimelineEntry[]): Promise<number> {
@@ -238,17 +251,7 @@ export function timelineStore(client: Redis, options: { prefix: string; cap: num
 
     /** Adds rebuilt entries to an opened timeline and trims it. */
     async fillTimeline(userId: string, entries: readonly TimelineEntry[]): Promise<void> {
-      const key = keys.timeline(userId);
-      const pipeline = redis.pipeline();
-      for (let i = 0; i < entries.length; i += 1000) {
-        const chunk = entries.slice(i, i + 1000).flatMap((e) => [0, encodeMember(e)]);
-        pipeline.zadd(key, ...chunk);
-      }
-      pipeline.zadd(key, 0, SENTINEL);
-      pipeline.zremrangebyrank(key, 1, -(options.cap + 1));
-      pipeline.expire(key, options.ttlSeconds);
-      bumpVersions(pipeline, [key]);
-      await pipeline.exec();
+      await fillOpened(keys.timeline(userId), entries);
     },
 
     /** Like `openTimeline`, for an author's recent-post list (kept while followers read it). */
@@ -262,14 +265,7 @@ export function timelineStore(client: Redis, options: { prefix: string; cap: num
     },
 
     async fillAuthorPosts(authorId: string, entries: readonly TimelineEntry[]): Promise<void> {
-      const key = keys.authorPosts(authorId);
-      const pipeline = redis.pipeline();
-      if (entries.length > 0) pipeline.zadd(key, ...entries.flatMap((e) => [0, encodeMember(e)]));
-      pipeline.zadd(key, 0, SENTINEL);
-      pipeline.zremrangebyrank(key, 1, -(options.cap + 1));
-      pipeline.expire(key, options.ttlSeconds);
-      bumpVersions(pipeline, [key]);
-      await pipeline.exec();
+      await fillOpened(keys.authorPosts(authorId), entries);
     },
 
     async dropTimeline(userId: string): Promise<void> {
