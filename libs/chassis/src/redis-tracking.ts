@@ -2,25 +2,17 @@ import type { Logger } from '@instantpost/telemetry';
 import { Redis } from 'ioredis';
 
 /**
- * Redis's server-assisted client-side caching (CLIENT TRACKING, RESP2 redirect mode): a process that holds
- * something built from keys whose values it knows asks Redis once to watch them, and Redis tells it when
- * any of them is written — from then on the thing is reused with no round trip at all (`watch`, for
- * version keys). `readThrough` does the same for raw reads: values read through the tracked connection
- * are kept in process until Redis reports a write of their key.
+ * Redis's server-assisted client-side caching (CLIENT TRACKING, RESP2 redirect mode): values read through
+ * the tracked connection (`readThrough`) are kept in process until Redis reports a write (or expiry) of
+ * their key; from then on a read of them is a lookup here, with no round trip at all.
  *
  * Two connections of its own: one subscribed to `__redis__:invalidate`, and one whose reads Redis tracks
- * and whose invalidations it redirects to the first. A watch starts with one MGET on the tracked
- * connection; it holds only if the keys still have the values the caller read with its data (so nothing
- * was written in between), and no invalidation of them arrived while the MGET was under way (the two
- * connections are separate sockets: an invalidation can overtake the reply). Either connection closing,
- * or a flush, ends every watch: Redis forgets its tracking with the connection, and invalidations sent
- * meanwhile are lost. Until both are back, `watch` answers undefined and callers check versions themselves.
+ * and whose invalidations it redirects to the first. A value is not kept when an invalidation of its key
+ * arrived while its read was under way (the two connections are separate sockets: an invalidation can
+ * overtake the reply). Either connection closing, or a flush, drops everything kept: Redis forgets its
+ * tracking with the connection, and invalidations sent meanwhile are lost. Until both are back, reads go
+ * to Redis and nothing is kept.
  */
-export interface VersionWatch {
-  /** False from the moment an invalidation of one of its keys (or the end of tracking) is seen. */
-  readonly valid: boolean;
-}
-
 /** A key read with GET, or a hash field read with HGET (`key` without the key prefix). */
 export interface RawRead {
   readonly key: string;
@@ -28,11 +20,6 @@ export interface RawRead {
 }
 
 export interface RedisTracking {
-  /**
-   * Watches `keys` (without the key prefix) if they still hold `values`; undefined when they do not, when
-   * one of them was written meanwhile, or while tracking is not established.
-   */
-  watch(keys: readonly string[], values: readonly (string | null)[]): Promise<VersionWatch | undefined>;
   /**
    * The values of `reads`: from this process's copies when it holds them all (no round trip), else from
    * `fetch` (one call reading those keys, as GET and HGET would, first and in that order; what it returns
@@ -45,24 +32,19 @@ export interface RedisTracking {
     fetch: (client: Redis) => Promise<(string | null)[]>,
     otherwise: Redis,
   ): Promise<(string | null)[]>;
-  /** The values of `reads` when this process holds them all (no round trip), else undefined. */
+  /**
+   * The values of `reads` when this process holds them all (no round trip), else undefined. A caller that
+   * checks the same keys again and again passes the same `reads` (their key strings are hashed once).
+   */
   held(reads: readonly RawRead[]): (string | null)[] | undefined;
-  /** Whether invalidations are being received (watches can be made). */
+  /** Whether invalidations are being received (reads are kept). */
   readonly tracking: boolean;
   close(): Promise<void>;
 }
 
 const INVALIDATE = '__redis__:invalidate';
-/** A watch whose MGET took longer than this is refused: its key's recent invalidations may be pruned. */
+/** A read that took longer than this is not kept: its key's recent invalidations may be pruned. */
 const RECENT_MS = 5000;
-
-class Watch implements VersionWatch {
-  valid = true;
-  readonly keys: readonly string[];
-  constructor(keys: readonly string[]) {
-    this.keys = keys;
-  }
-}
 
 /** How long opening waits for tracking to be set up before it lets the service start without it. */
 const ESTABLISH_WAIT_MS = 2000;
@@ -97,8 +79,6 @@ export async function openRedisTracking(options: {
   });
   const tracked = new Redis(options.url, { ...common, keyPrefix, connectionName: name('tracked') });
 
-  /** Full key name → the watches on it. */
-  const watchers = new Map<string, Set<Watch>>();
   /**
    * Key name without the prefix → what `readThrough` keeps of it (dropped with the key's invalidation);
    * unprefixed so that a hit builds no string.
@@ -107,21 +87,11 @@ export async function openRedisTracking(options: {
   /** Full key name → when its last invalidation arrived (insertion order is arrival order: pruned from the front). */
   const recent = new Map<string, number>();
   let established = false;
-  /** Moves whenever tracking ends or starts: a watch begun under another epoch is refused. */
+  /** Moves whenever tracking ends or starts: a read begun under another epoch is not kept. */
   let epoch = 0;
   let closed = false;
 
-  const end = (watch: Watch) => {
-    watch.valid = false;
-    for (const key of watch.keys) {
-      const set = watchers.get(key);
-      set?.delete(watch);
-      if (set?.size === 0) watchers.delete(key);
-    }
-  };
   const endAll = () => {
-    for (const set of watchers.values()) for (const watch of set) watch.valid = false;
-    watchers.clear();
     local.clear();
     recent.clear();
     epoch += 1;
@@ -133,8 +103,6 @@ export async function openRedisTracking(options: {
       recent.delete(key);
       recent.set(key, now);
       if (key.startsWith(keyPrefix)) local.delete(key.slice(keyPrefix.length));
-      const set = watchers.get(key);
-      if (set) for (const watch of [...set]) end(watch);
     }
     for (const [key, at] of recent) {
       if (now - at < RECENT_MS) break;
@@ -164,10 +132,7 @@ export async function openRedisTracking(options: {
       established = true;
       epoch += 1;
     } catch (err) {
-      logger.warn(
-        { err: (err as Error).message },
-        'redis tracking not established; versions are checked per read',
-      );
+      logger.warn({ err: (err as Error).message }, 'redis tracking not established; reads go to Redis');
     }
   };
   const subscribe = async () => {
@@ -263,31 +228,6 @@ export async function openRedisTracking(options: {
         });
       }
       return values;
-    },
-    async watch(keys, values) {
-      if (!established || keys.length === 0) return undefined;
-      const startedEpoch = epoch;
-      const startedAt = performance.now();
-      let now: (string | null)[];
-      try {
-        now = await tracked.mget(...keys);
-      } catch {
-        return undefined;
-      }
-      if (epoch !== startedEpoch || performance.now() - startedAt >= RECENT_MS) return undefined;
-      for (let i = 0; i < keys.length; i++) if (now[i] !== values[i]) return undefined;
-      const full = keys.map((key) => keyPrefix + key);
-      for (const key of full) {
-        const at = recent.get(key);
-        if (at !== undefined && at >= startedAt) return undefined;
-      }
-      const watch = new Watch(full);
-      for (const key of full) {
-        const set = watchers.get(key);
-        if (set) set.add(watch);
-        else watchers.set(key, new Set([watch]));
-      }
-      return watch;
     },
     async close() {
       closed = true;

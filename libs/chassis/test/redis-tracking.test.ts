@@ -4,9 +4,10 @@ import test from 'ava';
 import { Redis } from 'ioredis';
 import { openRedisTracking, type RedisTracking } from '../src/redis-tracking.ts';
 
-// A page memo (feed) is reused with no round trip while Redis tracks the versions it was built from: these
-// tests write those versions from another client, as another replica's handler would, and cut the tracker's
-// connections, and check that a watch never outlives a change it could have missed.
+// A page memo (feed) or a kept grid page (metadata) is reused with no round trip while Redis tracks the
+// values it was built from: these tests write those values from another client, as another replica's
+// handler would, and cut the tracker's connections, and check that nothing kept outlives a change it could
+// have missed.
 let ns: TestNamespace;
 let writer: Redis;
 let tracker: RedisTracking;
@@ -29,50 +30,80 @@ test.after.always(async () => {
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
 
-test.serial('a watch holds until one of its keys is written by anyone, and only then', async (t) => {
-  await writer.mset('a:v', '1', 'b:v', '1', 'other:v', '1');
-  t.true(tracker.tracking);
-  const watch = await tracker.watch(['a:v', 'b:v', 'missing:v'], ['1', '1', null]);
-  if (!watch) return t.fail('the keys hold the values read: watched');
-  await writer.set('other:v', '2');
-  await settle();
-  t.true(watch.valid, 'a key it does not watch');
-  await writer.set('b:v', '2');
-  await waitFor('the invalidation', async () => !watch.valid || undefined);
-  t.false(watch.valid);
+/** Version keys read as feed's page memo reads them: one MGET. */
+const mgetOf =
+  (keys: readonly string[], counter = { fetched: 0 }) =>
+  async (client: Redis) => {
+    counter.fetched += 1;
+    return client.mget(...keys);
+  };
 
-  const again = await tracker.watch(['a:v', 'b:v', 'missing:v'], ['1', '2', null]);
-  t.true(again?.valid, 'watched again with the new value');
-  await writer.set('missing:v', 'now');
-  await waitFor('a key that did not exist is written', async () => !again?.valid || undefined);
-});
+test.serial(
+  'values read through are held until one of their keys is written by anyone, and only then',
+  async (t) => {
+    await writer.mset('a:v', '1', 'b:v', '1', 'other:v', '1');
+    t.true(tracker.tracking);
+    const keys = ['a:v', 'b:v', 'missing:v'];
+    const reads = keys.map((key) => ({ key }));
+    t.is(tracker.held(reads), undefined, 'nothing read yet');
+    t.deepEqual(await tracker.readThrough(reads, mgetOf(keys), writer), ['1', '1', null]);
+    t.deepEqual(tracker.held(reads), ['1', '1', null], 'held, a missing key included');
+    await writer.set('other:v', '2');
+    await settle();
+    t.deepEqual(tracker.held(reads), ['1', '1', null], 'a key it did not read');
+    await writer.set('b:v', '2');
+    await waitFor('the invalidation', async () => tracker.held(reads) === undefined || undefined);
 
-test.serial('a watch is refused when a key no longer holds what the caller read', async (t) => {
+    t.deepEqual(await tracker.readThrough(reads, mgetOf(keys), writer), ['1', '2', null], 'read again');
+    await writer.set('missing:v', 'now');
+    await waitFor(
+      'a key that did not exist is written',
+      async () => tracker.held(reads) === undefined || undefined,
+    );
+  },
+);
+
+test.serial('a value is not kept when its key was written while the read was under way', async (t) => {
   await writer.set('c:v', '1');
-  t.is(await tracker.watch(['c:v'], ['0']), undefined, 'written after the caller read it');
-  t.is(await tracker.watch(['c:v', 'never:v'], ['1', 'x']), undefined, 'one of several');
-  t.is(await tracker.watch([], []), undefined, 'nothing to watch');
+  const reads = [{ key: 'c:v' }];
+  const counter = { fetched: 0 };
+  const slowRead = async (client: Redis) => {
+    const values = await mgetOf(['c:v'], counter)(client);
+    // Another client writes right after the read: its invalidation arrives before the reply is handed on.
+    await writer.set('c:v', '2');
+    await settle();
+    return values;
+  };
+  t.deepEqual(await tracker.readThrough(reads, slowRead, writer), ['1'], 'the value the read saw');
+  t.is(tracker.held(reads), undefined, 'not kept: it was written meanwhile');
+  t.deepEqual(await tracker.readThrough(reads, mgetOf(['c:v'], counter), writer), ['2']);
+  t.is(counter.fetched, 2, 'the next read asked Redis');
+  t.deepEqual(tracker.held(reads), ['2']);
 });
 
-test.serial('a lost connection ends every watch; tracking comes back and watches work again', async (t) => {
-  await writer.set('d:v', '1');
-  const before = await tracker.watch(['d:v'], ['1']);
-  t.true(before?.valid);
-  // Kill the tracker's connections as a Redis restart or a network cut would (named after the prefix).
-  const clients = String(await writer.client('LIST'))
-    .split('\n')
-    .filter((line) => line.includes(` name=${ns.redis.prefix.replace(/[^A-Za-z0-9_.-]/g, '')}-`));
-  t.is(clients.length, 2, 'its two connections');
-  for (const line of clients) await writer.client('KILL', 'ID', line.split(' ')[0]?.slice(3) ?? '');
-  await waitFor('the watches to end', async () => !before?.valid || undefined);
-  // Invalidations sent while it was away are lost: a write now must still be seen by a new watch.
-  await writer.set('d:v', '2');
-  await waitFor('tracking to be back', async () => tracker.tracking || undefined, { timeoutMs: 20_000 });
-  const after = await tracker.watch(['d:v'], ['2']);
-  t.true(after?.valid);
-  await writer.set('d:v', '3');
-  await waitFor('the new watch to see a write', async () => !after?.valid || undefined);
-});
+test.serial(
+  'a lost connection drops everything kept; tracking comes back and reads are kept again',
+  async (t) => {
+    await writer.set('d:v', '1');
+    const reads = [{ key: 'd:v' }];
+    await tracker.readThrough(reads, mgetOf(['d:v']), writer);
+    t.deepEqual(tracker.held(reads), ['1']);
+    // Kill the tracker's connections as a Redis restart or a network cut would (named after the prefix).
+    const clients = String(await writer.client('LIST'))
+      .split('\n')
+      .filter((line) => line.includes(` name=${ns.redis.prefix.replace(/[^A-Za-z0-9_.-]/g, '')}-`));
+    t.is(clients.length, 2, 'its two connections');
+    for (const line of clients) await writer.client('KILL', 'ID', line.split(' ')[0]?.slice(3) ?? '');
+    await waitFor('the copies to go', async () => tracker.held(reads) === undefined || undefined);
+    // Invalidations sent while it was away are lost: a write now must still be seen after it is back.
+    await writer.set('d:v', '2');
+    await waitFor('tracking to be back', async () => tracker.tracking || undefined, { timeoutMs: 20_000 });
+    t.deepEqual(await tracker.readThrough(reads, mgetOf(['d:v']), writer), ['2']);
+    t.deepEqual(tracker.held(reads), ['2'], 'kept again');
+    await writer.set('d:v', '3');
+    await waitFor('the write to be seen', async () => tracker.held(reads) === undefined || undefined);
+  },
+);
 
 test.serial('reads through the tracked connection are kept until their key is written', async (t) => {
   await writer.set('post:1', 'first');

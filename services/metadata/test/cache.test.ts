@@ -122,6 +122,7 @@ test('a grid page read again is reused only until something on it changes', asyn
   const author = await newUser(fx.svc);
   const fan = await newUser(fx.svc);
   const other = await newUser(fx.svc);
+  const other2 = await newUser(fx.svc);
   const first = await newPost(fx, author, 'first');
   const grid = async () =>
     (await call(fx.svc, 'GET', `/v1/users/${author.id}/posts`, { token: fan.token })).body.items as {
@@ -148,4 +149,13 @@ test('a grid page read again is reused only until something on it changes', asyn
   await grid();
   await call(fx.svc, 'POST', `/v1/posts/${first}/likes`, { token: fan.token });
   t.true((await grid())[1]?.viewerHasLiked, 'the viewer’s own like, at once');
+  // Another read (the post itself) takes the changed post into the process before the grid is read again:
+  // the kept page is not served for values it was not built from.
+  await grid();
+  await call(fx.svc, 'POST', `/v1/posts/${first}/likes`, { token: other2.token });
+  await waitFor(
+    'the like counted on the post',
+    async () => (await call(fx.svc, 'GET', `/v1/posts/${first}`, { token: fan.token })).body.likeCount === 3,
+  );
+  t.is((await grid())[1]?.likeCount, 3, 'the grid at once');
 });

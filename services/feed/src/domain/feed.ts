@@ -1,4 +1,3 @@
-import type { RedisTracking, VersionWatch } from '@instantpost/chassis';
 import { isDependencyOutage } from '@instantpost/http/errors';
 import type { MediaUrlSigner } from '@instantpost/media-urls';
 import type { AccountName, CachedPost, PageLookup, PostSummary } from '../store/cache.ts';
@@ -24,8 +23,6 @@ interface MemoizedPage {
   /** When the page script last ran for it (it refreshes the timelines' inactivity TTL; a check does not). */
   readAt: number;
   page: FeedPage;
-  /** Redis's promise to say when one of `versions` is written (client-side tracking), once it is made. */
-  watch?: VersionWatch | undefined;
 }
 
 export interface FeedPage {
@@ -44,7 +41,7 @@ export class FeedReader {
   /**
    * Each viewer's last page, reused (the very same object, so routes/page-json.ts reuses its bytes too)
    * for the same bound, limit and URL expiry while nothing it was built from was written since: no round
-   * trip at all while Redis's tracking of those versions holds (`watch`), else one MGET of the versions the
+   * trip at all while Redis tracking keeps those versions in process, else one MGET of the versions the
    * page script read with it (store/versions.ts) instead of the script. A like, a
    * comment, a rename, a new or deleted post or the viewer's own like each move a version, and then the
    * script runs; an answer equal to the one the page was hydrated from still reuses the page. Only pages
@@ -58,19 +55,17 @@ export class FeedReader {
   private readonly mediaUrls: MediaUrlSigner;
   /** A memoized page older than this runs the page script again, which keeps its timelines from expiring. */
   private readonly recheckAfterMs: number;
-  private readonly tracker: RedisTracking | undefined;
 
   constructor(
     stores: FeedStores,
     builder: TimelineBuilder,
     mediaUrls: MediaUrlSigner,
-    options: { inactiveAfterSeconds: number; tracker?: RedisTracking | undefined },
+    options: { inactiveAfterSeconds: number },
   ) {
     this.stores = stores;
     this.builder = builder;
     this.mediaUrls = mediaUrls;
     this.recheckAfterMs = (options.inactiveAfterSeconds * 1000) / 4;
-    this.tracker = options.tracker;
   }
 
   /**
@@ -119,11 +114,7 @@ export class FeedReader {
         ? known.answer
         : undefined;
     if (knownAnswer !== undefined && known !== undefined && Date.now() - known.readAt < this.recheckAfterMs) {
-      if (known.watch?.valid) return this.remember(viewerId, known);
-      if (await this.stores.timelines.unchanged(known.versions)) {
-        if (known.watch === undefined) this.startWatch(known);
-        return this.remember(viewerId, known);
-      }
+      if (await this.stores.timelines.unchanged(known.versions)) return this.remember(viewerId, known);
     }
     let read: PageRead;
     for (let attempt = 0; ; attempt++) {
@@ -135,9 +126,7 @@ export class FeedReader {
       for (const authorId of read.missingAuthors) await this.builder.rebuildAuthorPosts(authorId);
     }
     if (known !== undefined && read.unchanged) {
-      const memo = { ...known, versions: read.versions, readAt: Date.now(), watch: undefined };
-      this.startWatch(memo);
-      return this.remember(viewerId, memo);
+      return this.remember(viewerId, { ...known, versions: read.versions, readAt: Date.now() });
     }
     const page = pageOf(
       read.entries,
@@ -154,26 +143,11 @@ export class FeedReader {
         readAt: Date.now(),
         page,
       };
-      this.startWatch(memo);
       this.remember(viewerId, memo);
     } else {
       this.pages.delete(viewerId);
     }
     return page;
-  }
-
-  /**
-   * Asks Redis to tell when the memo's versions are written (in the background: until then, and whenever
-   * tracking is down, the memo is checked with an MGET).
-   */
-  private startWatch(memo: MemoizedPage): void {
-    if (!this.tracker?.tracking) return;
-    this.tracker.watch(memo.versions.keys, memo.versions.values).then(
-      (watch) => {
-        memo.watch = watch;
-      },
-      () => {},
-    );
   }
 
   /** Keeps `memo` as the viewer's most recently read page (the Map's first key is the one to drop). */

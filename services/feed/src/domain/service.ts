@@ -41,6 +41,7 @@ export function createFeedDomain(deps: {
       prefix: deps.redisPrefix,
       cap: settings.timelineCap,
       ttlSeconds: settings.inactiveAfterSeconds,
+      tracker: deps.tracker,
     }),
     cache: hydrationCache(deps.redis),
   };
@@ -58,7 +59,7 @@ export function createFeedDomain(deps: {
         ttlSeconds: settings.mediaUrlTtlSeconds,
         bucketSeconds: settings.mediaUrlBucketSeconds,
       }),
-      { inactiveAfterSeconds: settings.inactiveAfterSeconds, tracker: deps.tracker },
+      { inactiveAfterSeconds: settings.inactiveAfterSeconds },
     ),
   };
 }

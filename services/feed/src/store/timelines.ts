@@ -1,3 +1,4 @@
+import type { RedisTracking } from '@instantpost/chassis';
 import type { Redis } from 'ioredis';
 import type { AccountName, CachedPost, PageLookup } from './cache.ts';
 import { decodeMember, encodeMember, keys, SENTINEL, type TimelineEntry } from './keys.ts';
@@ -168,7 +169,10 @@ function parseAnswer(json: string): PageAnswer {
 }
 
 /** Redis timelines: home timelines, authors' recent posts, big-account sets. */
-export function timelineStore(client: Redis, options: { prefix: string; cap: number; ttlSeconds: number }) {
+export function timelineStore(
+  client: Redis,
+  options: { prefix: string; cap: number; ttlSeconds: number; tracker?: RedisTracking | undefined },
+) {
   const redis = scripted(client);
   const summaries = new SummaryMemo();
   /** READ_PAGE's [key, value]… pairs, its keys as the client names them (without the prefix it adds). */
@@ -326,9 +330,12 @@ export function timelineStore(client: Redis, options: { prefix: string; cap: num
       };
     },
 
-    /** Whether nothing a page was read from has been written since (one MGET; store/versions.ts). */
+    /**
+     * Whether nothing a page was read from has been written since (one MGET, none while Redis tracking
+     * holds the versions; store/versions.ts).
+     */
     async unchanged(versions: PageVersions): Promise<boolean> {
-      return versionsUnchanged(redis, versions);
+      return versionsUnchanged(redis, versions, options.tracker);
     },
 
     // --- big accounts ---

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { RawRead, RedisTracking } from '@instantpost/chassis';
 import type { ChainableCommander, Redis } from 'ioredis';
 
 /**
@@ -8,7 +9,8 @@ import type { ChainableCommander, Redis } from 'ioredis';
  * missing timeline changes the truth the page shows. A page read takes the versions of everything it used
  * in the same script as the data (READ_PAGE), so a reader holding a page and those versions knows the page
  * is still what a full read would build as long as one MGET returns the same versions: ~25 plain GETs in
- * Redis instead of the page script's ~20 hashes walked in Lua (FeedReader's page memo).
+ * Redis instead of the page script's ~20 hashes walked in Lua (FeedReader's page memo) — and no round trip
+ * at all while Redis tracking keeps the versions in process.
  *
  * Tokens are unique (a per-process random prefix and a counter), so a version that comes back to an
  * earlier value is impossible: a key that expired, was deleted or flushed reads as null, which matches
@@ -48,10 +50,31 @@ export interface PageVersions {
   readonly values: readonly (string | null)[];
 }
 
-/** Whether every version is still what the page was built from (one MGET). */
-export async function versionsUnchanged(redis: Redis, versions: PageVersions): Promise<boolean> {
+/** The memo's version keys as tracked reads, made once per PageVersions (a hit then hashes no new string). */
+const readsOfVersions = new WeakMap<PageVersions, RawRead[]>();
+
+/**
+ * Whether every version is still what the page was built from: one MGET, or — through Redis tracking —
+ * none while this process holds the versions (they are kept until Redis reports a write of one).
+ */
+export async function versionsUnchanged(
+  redis: Redis,
+  versions: PageVersions,
+  tracker?: RedisTracking,
+): Promise<boolean> {
   if (versions.keys.length === 0) return false;
-  const now = await redis.mget(...versions.keys);
-  for (let i = 0; i < now.length; i++) if (now[i] !== versions.values[i]) return false;
+  const mget = (client: Redis) => client.mget(...versions.keys);
+  let now: (string | null)[];
+  if (tracker) {
+    let reads = readsOfVersions.get(versions);
+    if (!reads) {
+      reads = versions.keys.map((key) => ({ key }));
+      readsOfVersions.set(versions, reads);
+    }
+    now = await tracker.readThrough(reads, mget, redis);
+  } else {
+    now = await mget(redis);
+  }
+  for (let i = 0; i < versions.keys.length; i++) if (now[i] !== versions.values[i]) return false;
   return true;
 }

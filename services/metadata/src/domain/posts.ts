@@ -1,4 +1,5 @@
 import { NonRetryableError } from '@instantpost/bus';
+import type { RawRead } from '@instantpost/chassis';
 import type { EventData } from '@instantpost/events';
 import { type PostFragments, pageJson, postFragments, postJson } from '@instantpost/http';
 import { shardOf } from '@instantpost/ids';
@@ -65,8 +66,18 @@ export function posts(deps: {
   /**
    * The last first-page bytes of each (viewer, author, page size), reused while the grid read answers the
    * very same raw values (held copies are the same strings, so comparing is cheap) for the same URL bucket.
+   * `reads` (a viewer's page) is what that read reads: while Redis tracking holds all of it in process, a
+   * hit is a lookup of those keys here, with neither the grid read nor a new key string.
    */
-  const gridPages = new Map<string, { read: readonly (string | null)[]; expires: number; bytes: Buffer }>();
+  const gridPages = new Map<
+    string,
+    {
+      read: readonly (string | null)[];
+      expires: number;
+      bytes: Buffer;
+      reads: readonly RawRead[] | undefined;
+    }
+  >();
 
   /** Which of `read.fields` (post ids) the viewer has liked: the read's flags, Postgres for what it missed (then cached). */
   const likedIn = async (viewerId: string, read: FlagRead): Promise<Set<string>> => {
@@ -204,12 +215,16 @@ export function posts(deps: {
    * would.
    */
   const warmGrid = async (viewerId: string | undefined, authorId: string, limit: number) => {
-    const at = Date.now();
-    const read = await deps.cache.gridRead(authorId, viewerId, limit);
-    if (!read) return undefined;
     const expires = deps.mediaUrls.expires();
     const memoKey = `${viewerId ?? ''}:${authorId}:${limit}`;
     const known = gridPages.get(memoKey);
+    if (known?.expires === expires && known.reads) {
+      const held = deps.cache.held(known.reads);
+      if (held && sameValues(known.read, held)) return known.bytes;
+    }
+    const at = Date.now();
+    const read = await deps.cache.gridRead(authorId, viewerId, limit);
+    if (!read) return undefined;
     if (known?.expires === expires && sameValues(known.read, read)) return known.bytes;
     const author = accountCache.parsed(authorId, read[0] ?? null);
     const ids = gridCache.parsed(authorId, read[1] ?? null);
@@ -248,7 +263,8 @@ export function posts(deps: {
     if (flags.every((v) => flagValue(v) !== undefined) && (!author.isPrivate || flagValue(read[2] ?? null))) {
       gridPages.delete(memoKey);
       if (gridPages.size >= GRID_PAGES_KEPT) gridPages.delete(gridPages.keys().next().value as string);
-      gridPages.set(memoKey, { read, expires, bytes });
+      const reads = viewerId === undefined ? undefined : deps.cache.gridReads(authorId, viewerId, pageIds);
+      gridPages.set(memoKey, { read, expires, bytes, reads });
     }
     return bytes;
   };

@@ -214,6 +214,25 @@ export function cacheStore(
       return open(gridScript(redis, authorId, viewerId, limit), undefined, 'cache read');
     },
 
+    /** What a viewer's `gridRead` of this page reads, in its answer's order (for `held`). */
+    gridReads(authorId: string, viewerId: string, pageIds: readonly string[]): RawRead[] {
+      return [
+        { key: `${CACHED.account}:${authorId}` },
+        { key: `${CACHED.grid}:${authorId}` },
+        { key: `${FLAGS.follows}:${viewerId}`, field: authorId },
+        ...pageIds.map((id) => ({ key: `${CACHED.post}:${id}` })),
+        ...pageIds.map((id) => ({ key: `${FLAGS.liked}:${viewerId}`, field: id })),
+      ];
+    },
+
+    /**
+     * The values of `reads` when this process holds them all while Redis tracks them (no round trip), else
+     * undefined; the same `reads` passed again hash no new key string.
+     */
+    held(reads: readonly RawRead[]): (string | null)[] | undefined {
+      return options.tracking?.tracking ? options.tracking.held(reads) : undefined;
+    },
+
     /**
      * How long this client must wait before trying this username again (0: go ahead), or before trying
      * any username when the client's own failures are over the ceiling.
