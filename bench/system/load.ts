@@ -58,7 +58,7 @@ export async function openLoop(
   const start = performance.now();
   const fire = async (call: PlannedCall, due: number) => {
     try {
-      const reply = await client.send(call);
+      const reply = await client.send(call, call.expect);
       if (reply.status === call.expect) ok++;
       else {
         failed++;
@@ -166,7 +166,7 @@ export async function closedLoop(
       while (performance.now() < end) {
         const call = next(i++);
         try {
-          const reply = await client.send(call);
+          const reply = await client.send(call, call.expect);
           if (reply.status === call.expect) ok++;
           else failed++;
         } catch {
