@@ -9,7 +9,7 @@ export {
 } from './config.ts';
 export { type EventWork, type EventWorkOptions, startEventWork } from './event-work.ts';
 export { type Infra, migrationSources, openInfra } from './infra.ts';
-export { openRedisTracking, type RawRead, type RedisTracking } from './redis-tracking.ts';
+export { type Hold, openRedisTracking, type RawRead, type RedisTracking } from './redis-tracking.ts';
 export {
   type BuiltService,
   openServiceContext,

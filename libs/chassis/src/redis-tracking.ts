@@ -13,6 +13,13 @@ import { Redis } from 'ioredis';
  * tracking with the connection, and invalidations sent meanwhile are lost. Until both are back, reads go
  * to Redis and nothing is kept.
  */
+/** Values this process holds, and whether it still does. */
+export interface Hold {
+  readonly values: readonly (string | null)[];
+  /** False from the moment Redis reports a write of one of its keys, or tracking ends. */
+  readonly valid: boolean;
+}
+
 /** A key read with GET, or a hash field read with HGET (`key` without the key prefix). */
 export interface RawRead {
   readonly key: string;
@@ -37,6 +44,12 @@ export interface RedisTracking {
    * checks the same keys again and again passes the same `reads` (their key strings are hashed once).
    */
   held(reads: readonly RawRead[]): (string | null)[] | undefined;
+  /**
+   * The same as `held`, kept for checking again: a `Hold` whose `valid` stays true until Redis reports a
+   * write of one of its keys (or tracking ends). Checking it costs one flag per key and no lookup, for a
+   * caller that keeps what it built from those values (a page) and reuses it while they hold.
+   */
+  hold(reads: readonly RawRead[]): Hold | undefined;
   /** Whether invalidations are being received (reads are kept). */
   readonly tracking: boolean;
   close(): Promise<void>;
@@ -51,10 +64,28 @@ const ESTABLISH_WAIT_MS = 2000;
 /** Keys whose values a process keeps (~100 bytes of bookkeeping each, plus the values): the oldest go first. */
 const LOCAL_MAX = 100_000;
 
-/** What this process holds of one key: its value (GET) or some of its fields (HGET). */
+/**
+ * What this process holds of one key: its value (GET) or some of its fields (HGET). `live` turns false when
+ * the copy is dropped (the key's invalidation, the end of tracking, eviction, a different value read): a
+ * `Hold` checks its copies' flags instead of looking its keys up again.
+ */
 interface LocalCopy {
+  live: boolean;
   value?: string | null;
   fields?: Map<string, string | null>;
+}
+
+class HeldValues implements Hold {
+  readonly values: readonly (string | null)[];
+  private readonly copies: readonly LocalCopy[];
+  constructor(values: readonly (string | null)[], copies: readonly LocalCopy[]) {
+    this.values = values;
+    this.copies = copies;
+  }
+  get valid(): boolean {
+    for (const copy of this.copies) if (!copy.live) return false;
+    return true;
+  }
 }
 
 export async function openRedisTracking(options: {
@@ -91,7 +122,14 @@ export async function openRedisTracking(options: {
   let epoch = 0;
   let closed = false;
 
+  const drop = (key: string) => {
+    const copy = local.get(key);
+    if (copy === undefined) return;
+    copy.live = false;
+    local.delete(key);
+  };
   const endAll = () => {
+    for (const copy of local.values()) copy.live = false;
     local.clear();
     recent.clear();
     epoch += 1;
@@ -102,7 +140,7 @@ export async function openRedisTracking(options: {
     for (const key of keys) {
       recent.delete(key);
       recent.set(key, now);
-      if (key.startsWith(keyPrefix)) local.delete(key.slice(keyPrefix.length));
+      if (key.startsWith(keyPrefix)) drop(key.slice(keyPrefix.length));
     }
     for (const [key, at] of recent) {
       if (now - at < RECENT_MS) break;
@@ -190,9 +228,13 @@ export async function openRedisTracking(options: {
     const at = recent.get(keyPrefix + read.key);
     if (at !== undefined && at >= startedAt) return; // written while the read was under way
     let copy = local.get(read.key);
-    if (copy === undefined) {
-      if (local.size >= LOCAL_MAX) local.delete(local.keys().next().value as string);
-      copy = {};
+    const known = read.field === undefined ? copy?.value : copy?.fields?.get(read.field);
+    // A live copy answering differently was overtaken by a write whose invalidation is still on its way:
+    // it goes now (holds on it end), the new value starts a copy of its own.
+    if (copy !== undefined && known !== undefined && known !== value) drop(read.key);
+    if (copy === undefined || !copy.live) {
+      if (local.size >= LOCAL_MAX) drop(local.keys().next().value as string);
+      copy = { live: true };
       local.set(read.key, copy);
     }
     if (read.field === undefined) copy.value = value;
@@ -209,12 +251,25 @@ export async function openRedisTracking(options: {
     }
     return values;
   };
+  const hold = (reads: readonly RawRead[]): Hold | undefined => {
+    const values: (string | null)[] = [];
+    const copies: LocalCopy[] = [];
+    for (const read of reads) {
+      const copy = local.get(read.key);
+      const value = read.field === undefined ? copy?.value : copy?.fields?.get(read.field);
+      if (copy === undefined || value === undefined) return undefined;
+      values.push(value);
+      copies.push(copy);
+    }
+    return new HeldValues(values, copies);
+  };
 
   return {
     get tracking() {
       return established;
     },
     held,
+    hold,
     async readThrough(reads, fetch, otherwise) {
       const kept = held(reads);
       if (kept !== undefined) return kept;

@@ -48,11 +48,17 @@ test.serial(
     t.is(tracker.held(reads), undefined, 'nothing read yet');
     t.deepEqual(await tracker.readThrough(reads, mgetOf(keys), writer), ['1', '1', null]);
     t.deepEqual(tracker.held(reads), ['1', '1', null], 'held, a missing key included');
+    const hold = tracker.hold(reads);
+    t.deepEqual(hold?.values, ['1', '1', null]);
+    t.true(hold?.valid);
     await writer.set('other:v', '2');
     await settle();
     t.deepEqual(tracker.held(reads), ['1', '1', null], 'a key it did not read');
+    t.true(hold?.valid, 'a hold: a key it does not hold');
     await writer.set('b:v', '2');
     await waitFor('the invalidation', async () => tracker.held(reads) === undefined || undefined);
+    t.false(hold?.valid, 'the hold ends with it');
+    t.is(tracker.hold(reads), undefined, 'nothing to hold until read again');
 
     t.deepEqual(await tracker.readThrough(reads, mgetOf(keys), writer), ['1', '2', null], 'read again');
     await writer.set('missing:v', 'now');
@@ -88,6 +94,8 @@ test.serial(
     const reads = [{ key: 'd:v' }];
     await tracker.readThrough(reads, mgetOf(['d:v']), writer);
     t.deepEqual(tracker.held(reads), ['1']);
+    const hold = tracker.hold(reads);
+    t.true(hold?.valid);
     // Kill the tracker's connections as a Redis restart or a network cut would (named after the prefix).
     const clients = String(await writer.client('LIST'))
       .split('\n')
@@ -95,6 +103,7 @@ test.serial(
     t.is(clients.length, 2, 'its two connections');
     for (const line of clients) await writer.client('KILL', 'ID', line.split(' ')[0]?.slice(3) ?? '');
     await waitFor('the copies to go', async () => tracker.held(reads) === undefined || undefined);
+    t.false(hold?.valid, 'holds end with tracking');
     // Invalidations sent while it was away are lost: a write now must still be seen after it is back.
     await writer.set('d:v', '2');
     await waitFor('tracking to be back', async () => tracker.tracking || undefined, { timeoutMs: 20_000 });

@@ -1,3 +1,4 @@
+import type { Hold } from '@instantpost/chassis';
 import { isDependencyOutage } from '@instantpost/http/errors';
 import type { MediaUrlSigner } from '@instantpost/media-urls';
 import type { AccountName, CachedPost, PageLookup, PostSummary } from '../store/cache.ts';
@@ -23,6 +24,8 @@ interface MemoizedPage {
   /** When the page script last ran for it (it refreshes the timelines' inactivity TTL; a check does not). */
   readAt: number;
   page: FeedPage;
+  /** While valid, `versions` are unchanged and checking asks nothing (Redis tracking); set by a check. */
+  hold?: Hold | undefined;
 }
 
 export interface FeedPage {
@@ -114,7 +117,11 @@ export class FeedReader {
         ? known.answer
         : undefined;
     if (knownAnswer !== undefined && known !== undefined && Date.now() - known.readAt < this.recheckAfterMs) {
-      if (await this.stores.timelines.unchanged(known.versions)) return this.remember(viewerId, known);
+      if (known.hold?.valid) return this.remember(viewerId, known);
+      if (await this.stores.timelines.unchanged(known.versions)) {
+        known.hold = this.stores.timelines.hold(known.versions);
+        return this.remember(viewerId, known);
+      }
     }
     let read: PageRead;
     for (let attempt = 0; ; attempt++) {
@@ -126,7 +133,12 @@ export class FeedReader {
       for (const authorId of read.missingAuthors) await this.builder.rebuildAuthorPosts(authorId);
     }
     if (known !== undefined && read.unchanged) {
-      return this.remember(viewerId, { ...known, versions: read.versions, readAt: Date.now() });
+      return this.remember(viewerId, {
+        ...known,
+        versions: read.versions,
+        readAt: Date.now(),
+        hold: undefined,
+      });
     }
     const page = pageOf(
       read.entries,

@@ -1,9 +1,16 @@
-import type { RedisTracking } from '@instantpost/chassis';
+import type { Hold, RedisTracking } from '@instantpost/chassis';
 import type { Redis } from 'ioredis';
 import type { AccountName, CachedPost, PageLookup } from './cache.ts';
 import { decodeMember, encodeMember, keys, SENTINEL, type TimelineEntry } from './keys.ts';
 import { SummaryMemo } from './summaries.ts';
-import { bumpVersions, LUA_BUMP, newVersion, type PageVersions, versionsUnchanged } from './versions.ts';
+import {
+  bumpVersions,
+  holdVersions,
+  LUA_BUMP,
+  newVersion,
+  type PageVersions,
+  versionsUnchanged,
+} from './versions.ts';
 
 // KEYS: timelines; ARGV[1]: cap; ARGV[2]: the write's version token; ARGV[3..]: members. Adds the members
 // to every timeline that exists (a missing one belongs to an inactive user or was never built: the next
@@ -336,6 +343,11 @@ export function timelineStore(
      */
     async unchanged(versions: PageVersions): Promise<boolean> {
       return versionsUnchanged(redis, versions, options.tracker);
+    },
+
+    /** A hold on versions just found unchanged, to check again with no round trip (store/versions.ts). */
+    hold(versions: PageVersions): Hold | undefined {
+      return holdVersions(versions, options.tracker);
     },
 
     // --- big accounts ---

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { RawRead, RedisTracking } from '@instantpost/chassis';
+import type { Hold, RawRead, RedisTracking } from '@instantpost/chassis';
 import type { ChainableCommander, Redis } from 'ioredis';
 
 /**
@@ -50,8 +50,16 @@ export interface PageVersions {
   readonly values: readonly (string | null)[];
 }
 
-/** The memo's version keys as tracked reads, made once per PageVersions (a hit then hashes no new string). */
+/** The memo's version keys as tracked reads, made once per PageVersions (a check then hashes no new string). */
 const readsOfVersions = new WeakMap<PageVersions, RawRead[]>();
+function readsOf(versions: PageVersions): RawRead[] {
+  let reads = readsOfVersions.get(versions);
+  if (!reads) {
+    reads = versions.keys.map((key) => ({ key }));
+    readsOfVersions.set(versions, reads);
+  }
+  return reads;
+}
 
 /**
  * Whether every version is still what the page was built from: one MGET, or — through Redis tracking —
@@ -64,17 +72,22 @@ export async function versionsUnchanged(
 ): Promise<boolean> {
   if (versions.keys.length === 0) return false;
   const mget = (client: Redis) => client.mget(...versions.keys);
-  let now: (string | null)[];
-  if (tracker) {
-    let reads = readsOfVersions.get(versions);
-    if (!reads) {
-      reads = versions.keys.map((key) => ({ key }));
-      readsOfVersions.set(versions, reads);
-    }
-    now = await tracker.readThrough(reads, mget, redis);
-  } else {
-    now = await mget(redis);
-  }
-  for (let i = 0; i < versions.keys.length; i++) if (now[i] !== versions.values[i]) return false;
+  const now = tracker ? await tracker.readThrough(readsOf(versions), mget, redis) : await mget(redis);
+  return sameValues(now, versions.values);
+}
+
+/**
+ * A hold on `versions` while the tracker keeps them, unchanged, in process: valid until Redis reports a
+ * write of one (checking it asks nothing); undefined when they are not all kept or have moved on.
+ */
+export function holdVersions(versions: PageVersions, tracker: RedisTracking | undefined): Hold | undefined {
+  if (!tracker || versions.keys.length === 0) return undefined;
+  const hold = tracker.hold(readsOf(versions));
+  return hold && sameValues(hold.values, versions.values) ? hold : undefined;
+}
+
+function sameValues(a: readonly (string | null)[], b: readonly (string | null)[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }

@@ -1,5 +1,5 @@
 import { NonRetryableError } from '@instantpost/bus';
-import type { RawRead } from '@instantpost/chassis';
+import type { Hold } from '@instantpost/chassis';
 import type { EventData } from '@instantpost/events';
 import { type PostFragments, pageJson, postFragments, postJson } from '@instantpost/http';
 import { shardOf } from '@instantpost/ids';
@@ -66,8 +66,8 @@ export function posts(deps: {
   /**
    * The last first-page bytes of each (viewer, author, page size), reused while the grid read answers the
    * very same raw values (held copies are the same strings, so comparing is cheap) for the same URL bucket.
-   * `reads` (a viewer's page) is what that read reads: while Redis tracking holds all of it in process, a
-   * hit is a lookup of those keys here, with neither the grid read nor a new key string.
+   * A viewer's page also keeps a hold on those values while Redis tracking keeps them in process: while it
+   * is valid, a repeat read is the page's bytes with no read at all.
    */
   const gridPages = new Map<
     string,
@@ -75,7 +75,8 @@ export function posts(deps: {
       read: readonly (string | null)[];
       expires: number;
       bytes: Buffer;
-      reads: readonly RawRead[] | undefined;
+      pageIds: readonly string[];
+      hold: Hold | undefined;
     }
   >();
 
@@ -218,14 +219,16 @@ export function posts(deps: {
     const expires = deps.mediaUrls.expires();
     const memoKey = `${viewerId ?? ''}:${authorId}:${limit}`;
     const known = gridPages.get(memoKey);
-    if (known?.expires === expires && known.reads) {
-      const held = deps.cache.held(known.reads);
-      if (held && sameValues(known.read, held)) return known.bytes;
-    }
+    if (known?.expires === expires && known.hold?.valid) return known.bytes;
     const at = Date.now();
     const read = await deps.cache.gridRead(authorId, viewerId, limit);
     if (!read) return undefined;
-    if (known?.expires === expires && sameValues(known.read, read)) return known.bytes;
+    if (known?.expires === expires && sameValues(known.read, read)) {
+      // The same values again (a write that changed nothing on the page): hold them anew.
+      if (viewerId !== undefined && !known.hold?.valid)
+        known.hold = deps.cache.holdGrid(authorId, viewerId, known.pageIds, read);
+      return known.bytes;
+    }
     const author = accountCache.parsed(authorId, read[0] ?? null);
     const ids = gridCache.parsed(authorId, read[1] ?? null);
     if (!author || !ids) return undefined;
@@ -263,8 +266,9 @@ export function posts(deps: {
     if (flags.every((v) => flagValue(v) !== undefined) && (!author.isPrivate || flagValue(read[2] ?? null))) {
       gridPages.delete(memoKey);
       if (gridPages.size >= GRID_PAGES_KEPT) gridPages.delete(gridPages.keys().next().value as string);
-      const reads = viewerId === undefined ? undefined : deps.cache.gridReads(authorId, viewerId, pageIds);
-      gridPages.set(memoKey, { read, expires, bytes, reads });
+      const hold =
+        viewerId === undefined ? undefined : deps.cache.holdGrid(authorId, viewerId, pageIds, read);
+      gridPages.set(memoKey, { read, expires, bytes, pageIds, hold });
     }
     return bytes;
   };

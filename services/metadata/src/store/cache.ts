@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RawRead, RedisTracking } from '@instantpost/chassis';
+import type { Hold, RawRead, RedisTracking } from '@instantpost/chassis';
 import type { Logger } from '@instantpost/telemetry';
 import type { Redis } from 'ioredis';
 import { type FailOpen, failOpen } from './fail-open.ts';
@@ -214,23 +214,27 @@ export function cacheStore(
       return open(gridScript(redis, authorId, viewerId, limit), undefined, 'cache read');
     },
 
-    /** What a viewer's `gridRead` of this page reads, in its answer's order (for `held`). */
-    gridReads(authorId: string, viewerId: string, pageIds: readonly string[]): RawRead[] {
-      return [
+    /**
+     * A hold on what a viewer's `gridRead` of this page read (`read`, its answer), while this process keeps
+     * all of it unchanged under Redis tracking: valid until Redis reports a write of one of its keys.
+     */
+    holdGrid(
+      authorId: string,
+      viewerId: string,
+      pageIds: readonly string[],
+      read: readonly (string | null)[],
+    ): Hold | undefined {
+      if (!options.tracking?.tracking) return undefined;
+      const hold = options.tracking.hold([
         { key: `${CACHED.account}:${authorId}` },
         { key: `${CACHED.grid}:${authorId}` },
         { key: `${FLAGS.follows}:${viewerId}`, field: authorId },
         ...pageIds.map((id) => ({ key: `${CACHED.post}:${id}` })),
         ...pageIds.map((id) => ({ key: `${FLAGS.liked}:${viewerId}`, field: id })),
-      ];
-    },
-
-    /**
-     * The values of `reads` when this process holds them all while Redis tracks them (no round trip), else
-     * undefined; the same `reads` passed again hash no new key string.
-     */
-    held(reads: readonly RawRead[]): (string | null)[] | undefined {
-      return options.tracking?.tracking ? options.tracking.held(reads) : undefined;
+      ]);
+      if (!hold || hold.values.length !== read.length) return undefined;
+      for (let i = 0; i < read.length; i++) if (hold.values[i] !== read[i]) return undefined;
+      return hold;
     },
 
     /**
