@@ -59,6 +59,31 @@ export function createReader(deps: {
       : Buffer.concat([head, Buffer.from(tail)], head.length + tail.length);
   };
 
+  /**
+   * First pages being loaded from Postgres, per user: the requests that miss at once (a hot page that just
+   * expired or was dropped) share one load. One that joins sees what the load under way reads (started at
+   * most one Postgres read before it); a change that committed meanwhile dropped the page, so the next read
+   * loads again.
+   */
+  const loading = new Map<string, Promise<{ head: string; count: number }>>();
+  const loadFirstPage = (userId: string, limit: number, cursorOf: (version: string) => string) => {
+    let load = loading.get(userId);
+    if (load === undefined) {
+      load = (async () => {
+        try {
+          const page = await list(userId, undefined, limit);
+          const head = itemsJson(page, cursorOf);
+          await deps.pages?.fill(userId, head).catch(() => {});
+          return { head, count: page.unreadCount };
+        } finally {
+          loading.delete(userId);
+        }
+      })();
+      loading.set(userId, load);
+    }
+    return load;
+  };
+
   return {
     unreadCount,
 
@@ -67,7 +92,8 @@ export function createReader(deps: {
     /**
      * A page as JSON bytes (`NotificationList`, written by hand in its order and shape). The first page at
      * the default size comes from Redis with its unread count in one round trip, as the bytes Redis holds
-     * (a string would be decoded, measured for Content-Length and encoded again); Postgres only on a miss.
+     * (a string would be decoded, measured for Content-Length and encoded again); Postgres only on a miss,
+     * once for all the requests that miss together.
      */
     async listJson(
       userId: string,
@@ -84,10 +110,8 @@ export function createReader(deps: {
       if (cached?.page !== undefined) {
         return withCount(cached.page, cached.unread ?? (await unreadCount(userId)));
       }
-      const page = await list(userId, undefined, limit);
-      const head = itemsJson(page, cursorOf);
-      await deps.pages?.fill(userId, head).catch(() => {});
-      return withCount(head, page.unreadCount);
+      const { head, count } = await loadFirstPage(userId, limit, cursorOf);
+      return withCount(head, count);
     },
 
     /**
@@ -122,7 +146,7 @@ export function createReader(deps: {
 export type Reader = ReturnType<typeof createReader>;
 
 /** The page size clients ask for by default: the one cached. */
-const CACHED_PAGE_SIZE = 20;
+export const CACHED_PAGE_SIZE = 20;
 
 const nullable = (s: string | null) => (s === null ? 'null' : jsonString(s));
 

@@ -56,8 +56,15 @@ export function pageCache(redis: Redis, ttlSeconds: number, tracking?: RedisTrac
         unread: u === null ? undefined : Number(u.toString()),
       };
     },
+    /**
+     * Caches a first page (only where no key is: a tombstone refuses it) for `ttlSeconds` less up to a
+     * third: pages filled together (every hot page after a restart, or read in the same minute) would
+     * otherwise expire together, and every reader of each would miss at once (bench/system measured p99
+     * 0.3-0.8 s at the moment they did).
+     */
     async fill(userId: string, json: string): Promise<void> {
-      await redis.set(page(userId), json, 'EX', ttlSeconds, 'NX');
+      const ttlMs = Math.round(ttlSeconds * 1000 * (1 - Math.random() / 3));
+      await redis.set(page(userId), json, 'PX', ttlMs, 'NX');
     },
     async drop(userId: string): Promise<void> {
       await redis.set(page(userId), TOMBSTONE, 'PX', TOMBSTONE_MS);
