@@ -159,3 +159,35 @@ test('a grid page read again is reused only until something on it changes', asyn
   );
   t.is((await grid())[1]?.likeCount, 3, 'the grid at once');
 });
+
+test('a post read again by the same viewer is reused only until something on it changes', async (t) => {
+  // metadata keeps each (viewer, post) reply while Redis tracking keeps what it was made from; every change
+  // below must show at the next read (counts: once counted).
+  const author = await newUser(fx.svc);
+  const fan = await newUser(fx.svc);
+  const other = await newUser(fx.svc);
+  const id = await newPost(fx, author, 'kept');
+  const view = async () =>
+    (await call(fx.svc, 'GET', `/v1/posts/${id}`, { token: fan.token })).body as {
+      likeCount: number;
+      commentCount: number;
+      viewerHasLiked: boolean;
+      author: { displayName: string };
+    };
+  for (let i = 0; i < 3; i++) t.is((await view()).likeCount, 0);
+  await call(fx.svc, 'POST', `/v1/posts/${id}/likes`, { token: other.token });
+  await waitFor('another user’s like counted', async () => (await view()).likeCount === 1);
+  await view();
+  await call(fx.svc, 'POST', `/v1/posts/${id}/likes`, { token: fan.token });
+  await waitFor('the viewer’s own like', async () => (await view()).viewerHasLiked);
+  await view();
+  await call(fx.svc, 'POST', `/v1/posts/${id}/comments`, { token: other.token, body: { text: 'nice' } });
+  await waitFor('the comment counted', async () => (await view()).commentCount === 1);
+  await view();
+  const renamed = await call(fx.svc, 'PATCH', '/v1/me', {
+    token: author.token,
+    body: { displayName: 'Renamed' },
+  });
+  t.is(renamed.status, 200);
+  await waitFor('the author’s new name', async () => (await view()).author.displayName === 'Renamed');
+});

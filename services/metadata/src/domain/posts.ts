@@ -166,6 +166,12 @@ export function posts(deps: {
     return shown.map((r) => rowJson(r, visible.get(r.author_id) as Account, liked.has(r.id), expires));
   };
 
+  /**
+   * The bytes of each (viewer, post) read, with a hold on the values they were made from while Redis
+   * tracking keeps them in process: while it is valid, a repeat read is those bytes with no read at all.
+   */
+  const postViews = new Map<string, { expires: number; bytes: Buffer; hold: Hold }>();
+
   // A post's author never changes: known authors let a warm read ask Redis for everything at once.
   const authorOfPost = new Map<string, string>();
   const rememberAuthor = (postId: string, authorId: string) => {
@@ -181,19 +187,23 @@ export function posts(deps: {
    * way would (a private author the viewer does not follow).
    */
   const warmView = async (viewerId: string | undefined, id: string, authorId: string) => {
+    const expires = deps.mediaUrls.expires();
+    const memoKey = `${viewerId ?? ''}:${id}`;
+    const known = postViews.get(memoKey);
+    if (known?.expires === expires && known.hold.valid) return known.bytes;
     const at = Date.now();
-    const read = await deps.cache.readAll(
-      [
-        [CACHED.post, id],
-        [CACHED.account, authorId],
-      ],
+    const json = [
+      [CACHED.post, id],
+      [CACHED.account, authorId],
+    ] as const;
+    const flags =
       viewerId === undefined
         ? []
-        : [
+        : ([
             [FLAGS.liked, viewerId, id],
             [FLAGS.follows, viewerId, authorId],
-          ],
-    );
+          ] as const);
+    const read = await deps.cache.readAll(json, flags);
     if (!read) return undefined;
     const [postText = null, accountText = null, likedRaw = null, followsRaw = null] = read;
     const post = postCache.parsed(id, postText);
@@ -206,7 +216,21 @@ export function posts(deps: {
     }
     const liked =
       viewerId !== undefined && (await likedIn(viewerId, likedCache.readOf([id], [likedRaw], at))).has(id);
-    return rowJson(post, author, liked, deps.mediaUrls.expires());
+    const bytes = rowJson(post, author, liked, expires);
+    // Kept (as a grid page is) only when no flag needed Postgres or the clock.
+    if (
+      viewerId !== undefined &&
+      flagValue(likedRaw) !== undefined &&
+      (!author.isPrivate || flagValue(followsRaw))
+    ) {
+      const hold = deps.cache.holdRead(json, flags, read);
+      postViews.delete(memoKey);
+      if (hold) {
+        if (postViews.size >= POST_VIEWS_KEPT) postViews.delete(postViews.keys().next().value as string);
+        postViews.set(memoKey, { expires, bytes, hold });
+      }
+    }
+    return bytes;
   };
 
   /**
@@ -432,6 +456,9 @@ export function posts(deps: {
 }
 
 export type Posts = ReturnType<typeof posts>;
+
+/** (viewer, post) replies kept per process (~1 KB each). */
+const POST_VIEWS_KEPT = 10_000;
 
 /** Grid first pages kept per process (~10-15 KB each). */
 const GRID_PAGES_KEPT = 2048;

@@ -127,14 +127,27 @@ export function cacheStore(
    * round trip at all; every write — a tombstone, a fill, a flag — and expiry ends a copy). Undefined
    * when Redis fails (the caller reads the long way).
    */
+  const readsOf = (
+    json: readonly (readonly [string, string])[],
+    flags: readonly (readonly [string, string, string])[],
+  ): RawRead[] => [
+    ...json.map(([kind, id]) => ({ key: `${kind}:${id}` })),
+    ...flags.map(([kind, viewer, field]) => ({ key: `${kind}:${viewer}`, field })),
+  ];
+  /** A hold on `reads` if this process keeps them all with exactly the values `read` answered. */
+  const holdMatching = (reads: readonly RawRead[], read: readonly (string | null)[]): Hold | undefined => {
+    if (!options.tracking?.tracking) return undefined;
+    const hold = options.tracking.hold(reads);
+    if (!hold || hold.values.length !== read.length) return undefined;
+    for (let i = 0; i < read.length; i++) if (hold.values[i] !== read[i]) return undefined;
+    return hold;
+  };
+
   async function readAll(
     json: readonly (readonly [string, string])[],
     flags: readonly (readonly [string, string, string])[] = [],
   ): Promise<(string | null)[] | undefined> {
-    const reads = [
-      ...json.map(([kind, id]) => ({ key: `${kind}:${id}` })),
-      ...flags.map(([kind, viewer, field]) => ({ key: `${kind}:${viewer}`, field })),
-    ];
+    const reads = readsOf(json, flags);
     const fetch = async (client: Redis) =>
       (
         await readAllOn(client).metadataReadAll(
@@ -224,17 +237,25 @@ export function cacheStore(
       pageIds: readonly string[],
       read: readonly (string | null)[],
     ): Hold | undefined {
-      if (!options.tracking?.tracking) return undefined;
-      const hold = options.tracking.hold([
-        { key: `${CACHED.account}:${authorId}` },
-        { key: `${CACHED.grid}:${authorId}` },
-        { key: `${FLAGS.follows}:${viewerId}`, field: authorId },
-        ...pageIds.map((id) => ({ key: `${CACHED.post}:${id}` })),
-        ...pageIds.map((id) => ({ key: `${FLAGS.liked}:${viewerId}`, field: id })),
-      ]);
-      if (!hold || hold.values.length !== read.length) return undefined;
-      for (let i = 0; i < read.length; i++) if (hold.values[i] !== read[i]) return undefined;
-      return hold;
+      return holdMatching(
+        [
+          { key: `${CACHED.account}:${authorId}` },
+          { key: `${CACHED.grid}:${authorId}` },
+          { key: `${FLAGS.follows}:${viewerId}`, field: authorId },
+          ...pageIds.map((id) => ({ key: `${CACHED.post}:${id}` })),
+          ...pageIds.map((id) => ({ key: `${FLAGS.liked}:${viewerId}`, field: id })),
+        ],
+        read,
+      );
+    },
+
+    /** The same for what `readAll(json, flags)` answered (`read`). */
+    holdRead(
+      json: readonly (readonly [string, string])[],
+      flags: readonly (readonly [string, string, string])[],
+      read: readonly (string | null)[],
+    ): Hold | undefined {
+      return holdMatching(readsOf(json, flags), read);
     },
 
     /**
