@@ -1,5 +1,5 @@
 import type { CloudEvent } from '@instantpost/events';
-import { CACHED, type CacheStore, FLAGS } from '../store/cache.ts';
+import { CACHED, type CacheStore } from '../store/cache.ts';
 import type { CounterDelta, CounterStore, Recounted } from '../store/counters.ts';
 import type { CachedPost } from './views.ts';
 
@@ -27,27 +27,15 @@ export function deltaOf(event: CounterEvent): CounterDelta {
  */
 export function counters(deps: { counters: CounterStore; cache: CacheStore }) {
   const postCache = deps.cache.json<CachedPost>(CACHED.post);
-  const liked = deps.cache.flags(FLAGS.liked);
   return {
     /**
-     * Applies a batch of events once each, then drops the cached copies of their posts and repeats the
-     * likers' flag changes (the writer made them right after its commit, unless Redis was away then). Both
-     * are repeated for events applied before (a retry after Redis failed): they throw until Redis answers.
+     * Applies a batch of events once each, then drops the cached copies of their posts. The drop is
+     * repeated for events applied before (a retry after Redis failed): it throws until Redis answers.
      */
     async apply(consumer: string, events: readonly CounterEvent[]): Promise<void> {
       if (events.length === 0) return;
       await deps.counters.applyDeltas(consumer, events.map(deltaOf));
-      const likers = new Map<string, Set<string>>();
-      for (const event of events) {
-        if (event.type === 'comment.created') continue;
-        const posts = likers.get(event.data.userId) ?? new Set<string>();
-        posts.add(event.data.postId);
-        likers.set(event.data.userId, posts);
-      }
-      await Promise.all([
-        postCache.invalidateOrThrow(...new Set(events.map((e) => e.data.postId))),
-        liked.changedManyOrThrow(likers),
-      ]);
+      await postCache.invalidateOrThrow(...new Set(events.map((e) => e.data.postId)));
     },
 
     /** Recounts one post, or every post, from its rows; returns the counters that were wrong. */

@@ -10,6 +10,8 @@ type CacheEvent = CloudEvent<
   | 'follow.deleted'
   | 'post.published'
   | 'post.deleted'
+  | 'like.created'
+  | 'like.deleted'
 >;
 
 /**
@@ -17,15 +19,15 @@ type CacheEvent = CloudEvent<
  * already invalidated right after its commit; this catches the writes whose invalidation failed (Redis
  * down or the process gone at that moment): a failing Redis fails the delivery, which is retried every
  * few seconds until Redis answers, so no stale copy outlives an outage by more than that. Every replica
- * reads the same Redis, so one invalidation reaches them all. Follows change the follow flags here; likes
- * are not read here at all: metadata-counters, which applies their counts, repeats the liker's flag change
- * in the same batch (one delivery of each like to metadata instead of two).
+ * reads the same Redis, so one invalidation reaches them all. Likes change the viewer's liked flag here
+ * (and the counts, which metadata-counters applies and invalidates itself); follows the follow flags.
  */
 export function cacheInvalidationConsumer(cache: CacheStore) {
   const accounts = cache.json(CACHED.account);
   const counts = cache.json(CACHED.counts);
   const posts = cache.json(CACHED.post);
   const grids = cache.json(CACHED.grid);
+  const liked = cache.flags(FLAGS.liked);
   const followStates = cache.flags(FLAGS.follows);
   const followCounts = async (data: { followerId: string; followeeId: string }) => {
     await followStates.changedOrThrow(data.followerId, data.followeeId);
@@ -43,6 +45,9 @@ export function cacheInvalidationConsumer(cache: CacheStore) {
         await grids.invalidateOrThrow(event.data.authorId);
         await counts.invalidateOrThrow(event.data.authorId);
         return;
+      case 'like.created':
+      case 'like.deleted':
+        return liked.changedOrThrow(event.data.userId, event.data.postId);
       case 'post.deleted':
         await posts.invalidateOrThrow(event.data.postId);
         await grids.invalidateOrThrow(event.data.authorId);
@@ -61,6 +66,8 @@ export function cacheInvalidationConsumer(cache: CacheStore) {
       'follow.deleted',
       'post.published',
       'post.deleted',
+      'like.created',
+      'like.deleted',
     ],
     // Only writes from now on matter (older ones were invalidated or have expired from the cache).
     // Retries every few seconds for about ten minutes; a longer outage leaves it to the cache TTL.
@@ -81,6 +88,25 @@ export function cacheInvalidationConsumer(cache: CacheStore) {
       'follow.deleted': handle,
       'post.published': handle,
       'post.deleted': handle,
+      'like.created': handle,
+      'like.deleted': handle,
+    },
+    // A like storm is one MULTI of flag changes per batch, and one span per batch
+    // instead of one per like. Not dropped: the writer's own change after its commit is skipped while Redis
+    // is away, and this is what repeats it once Redis answers (a failing batch is retried event by event,
+    // each retried until Redis is back). Other events of the batch run through their handlers, in order.
+    handleBatch: async (events) => {
+      const byViewer = new Map<string, Set<string>>();
+      for (const event of events) {
+        if (event.type === 'like.created' || event.type === 'like.deleted') {
+          const fields = byViewer.get(event.data.userId) ?? new Set<string>();
+          fields.add(event.data.postId);
+          byViewer.set(event.data.userId, fields);
+          continue;
+        }
+        await handle(event);
+      }
+      await liked.changedManyOrThrow(byViewer);
     },
   });
 }

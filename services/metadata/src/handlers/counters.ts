@@ -3,8 +3,7 @@ import type { Counters } from '../domain/counters.ts';
 
 /**
  * Applies likes, unlikes and comments to their posts' counters (the request only wrote its row and its
- * event), drops the posts' cached copies and repeats the likers' flag changes (metadata-cache does not read
- * likes). Starts at the events published after it was first created: counters written before this
+ * event). Starts at the events published after it was first created: counters written before this
  * consumer existed already include theirs (run `npm run reconcile` once after upgrading).
  */
 export function countersConsumer(counters: Counters) {
