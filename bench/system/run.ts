@@ -23,7 +23,7 @@
  * descendants in /proc): to CPUs 0-1 while the graph is seeded (sign-up is scrypt-bound), then to CPU 0
  * for every measured phase, so the load generator has CPU 1 — except media-processing, which goes to CPU 1
  * as the local stack confines it to every CPU but the first (at SCHED_IDLE: the generator preempts it).
- * MEDIA_CONCURRENCY=2 on that one CPU (one image renders while the other waits on S3).
+ * media-processing's images in flight are the stack's (three on that one CPU: deploy/local mediaProcessingDefaults).
  *
  * Seeding (seed.ts): sign-ups over HTTP, tokens minted with the stack's JWT key, follows over HTTP with
  * Zipf-distributed followees, posts as `media.processed` events that the real consumers turn into posts
@@ -143,7 +143,7 @@ try {
   );
   const running = await openTestStack(ns, {
     // Two images in flight on media-processing's one CPU: one renders while the other waits on S3.
-    env: { UPLOAD_RATE_MAX: '100000', MEDIA_CONCURRENCY: '2', UV_THREADPOOL_SIZE: '4' },
+    env: { UPLOAD_RATE_MAX: '100000' },
     postgresSocket: true,
   });
   cleanups.push(() => running.stop());

@@ -39,6 +39,7 @@ export {
 } from './service-process.ts';
 export {
   DEFAULT_PRIORITY,
+  mediaProcessingDefaults,
   SERVICES,
   type Stack,
   type StackOptions,

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { SERVICE_PORTS, type ServiceName } from '@instantpost/chassis';
 import { type Gateway, type GatewayTuning, startGateway } from './nginx.ts';
@@ -17,9 +18,8 @@ export const SERVICES = Object.keys(SERVICE_PORTS) as ServiceName[];
  * CPU priorities of the services in the local stack. media-processing (sharp decoding and encoding every
  * rendition), once ready, is confined to every CPU but the first (unrestricted on a single core), so it
  * never occupies every core, and moves to nice 10 and SCHED_IDLE (nice 10 alone where chrt is missing), so
- * on its CPUs a read-path thread waking up preempts it at once. MEDIA_CONCURRENCY keeps its default (the
- * machine's cores): on two cores two images in flight on its one CPU, one rendering while the other waits
- * on S3. nice 10 alone was measured not to protect reads (bench/system, p99 244 ms with uploads flat
+ * on its CPUs a read-path thread waking up preempts it at once. Its images in flight: two more than its
+ * CPUs (mediaProcessingDefaults). nice 10 alone was measured not to protect reads (bench/system, p99 244 ms with uploads flat
  * out): a nice-10 task still gets ~10 % of a busy core in slices the reads wait behind. In Kubernetes
  * media-processing has its own node pool instead (k8s/components/media-node-pool).
  */
@@ -67,10 +67,22 @@ function sinkFor(options: StackOptions, name: string): LogSink {
 }
 
 /** What every service of the stack reads: the shared settings, its own Redis prefix, the gateway's limits. */
+/**
+ * media-processing's images in flight on the CPUs the stack confines it to (every CPU but the first): two
+ * more than those CPUs, so a CPU renders while images wait on S3, Postgres or NATS. Measured on one CPU
+ * (bench/system, phone photos): 2 in flight kept it 0.85 busy, the pipeline at 0.84 of raw sharp; 3 at 0.94.
+ * libuv's pool (where sharp runs) stays above it. `env` given to the stack overrides both.
+ */
+export function mediaProcessingDefaults(cores = availableParallelism()): NodeJS.ProcessEnv {
+  const cpus = Math.max(1, cores - 1);
+  return { MEDIA_CONCURRENCY: String(cpus + 2), UV_THREADPOOL_SIZE: String(Math.max(4, cpus + 4)) };
+}
+
 function envFor(options: StackOptions, service: ServiceName): NodeJS.ProcessEnv {
   return {
     UPLOAD_MAX_BYTES: String(options.uploadMaxBytes),
     MEDIA_BASE_URL: `http://127.0.0.1:${options.gatewayPort}/media`,
+    ...(service === 'media-processing' ? mediaProcessingDefaults() : {}),
     ...options.env,
     REDIS_PREFIX: `${options.redisPrefix ?? ''}${service}:`,
   };

@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { openNamespace, s3ClientFor, stopTestInfra, type TestNamespace } from '@instantpost/testing';
 import test from 'ava';
-import { allButFirstCpu, DEFAULT_PRIORITY, haveChrt, SERVICES } from '../src/index.ts';
+import {
+  allButFirstCpu,
+  DEFAULT_PRIORITY,
+  haveChrt,
+  mediaProcessingDefaults,
+  SERVICES,
+} from '../src/index.ts';
 import { LOCAL_S3, startLocalS3 } from '../src/s3.ts';
 import { openTestStack } from './stack-fixture.ts';
 
@@ -37,6 +43,12 @@ function allowedCpus(pid: number): string {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return /^Cpus_allowed_list:\s*(\S+)/m.exec(status)?.[1] ?? '';
 }
+
+test('media-processing runs two more images than the CPUs it is confined to, libuv pool above that', (t) => {
+  t.deepEqual(mediaProcessingDefaults(1), { MEDIA_CONCURRENCY: '3', UV_THREADPOOL_SIZE: '5' });
+  t.deepEqual(mediaProcessingDefaults(2), { MEDIA_CONCURRENCY: '3', UV_THREADPOOL_SIZE: '5' });
+  t.deepEqual(mediaProcessingDefaults(8), { MEDIA_CONCURRENCY: '9', UV_THREADPOOL_SIZE: '11' });
+});
 
 test('allButFirstCpu leaves the first CPU to the read path', (t) => {
   t.is(allButFirstCpu(1), undefined);
@@ -79,6 +91,13 @@ test('the stack runs media-processing on every CPU but the first, under SCHED_ID
         batch && mediaCpus ? mediaCpus : allowedCpus(process.pid),
         `${service}'s CPUs (media-processing: every CPU but the first)`,
       );
+      if (batch) {
+        const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+        t.true(
+          environ.includes(`MEDIA_CONCURRENCY=${mediaProcessingDefaults().MEDIA_CONCURRENCY}`),
+          'its images in flight',
+        );
+      }
       // The pid is node itself (no wrapper process), so the stack's signals reach the service.
       t.regex(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /node/, service);
     }
