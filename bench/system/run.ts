@@ -482,7 +482,7 @@ try {
     '~25 photos/s for the whole service in 2011; DeathStarBench measures its social network open loop, wrk2 style (as the read mix ' +
     'here). Issue 17 aims at each read endpoint ≥ 0.5 of the bare route with p99 ≤ 20 ms at 50 connections, read p99 ≤ 50 ms at ' +
     '500 req/s with uploads flat out, and the pipeline ≥ 0.85 of raw sharp. ' +
-    'media-processing runs at idle priority (SCHED_IDLE) on the same CPU as the read path (deploy/local/README.md).';
+    'media-processing runs at idle priority (SCHED_IDLE) on CPU 1 beside the load generator, the read path on CPU 0 (deploy/local/README.md).';
   // The knobs this run was given, so a small run is never read as a default one in BENCHMARKS.md.
   const knobs = Object.entries(env)
     .filter(([k]) => k.startsWith('BENCH_') && k !== 'BENCH_REPORT')
