@@ -47,9 +47,10 @@ export interface RedisTracking {
   /**
    * The same as `held`, kept for checking again: a `Hold` whose `valid` stays true until Redis reports a
    * write of one of its keys (or tracking ends). Checking it costs one flag per key and no lookup, for a
-   * caller that keeps what it built from those values (a page) and reuses it while they hold.
+   * caller that keeps what it built from those values (a page) and reuses it while they hold. With
+   * `expected`, undefined unless the kept values are exactly those (what the caller built from).
    */
-  hold(reads: readonly RawRead[]): Hold | undefined;
+  hold(reads: readonly RawRead[], expected?: readonly (string | null)[]): Hold | undefined;
   /** Whether invalidations are being received (reads are kept). */
   readonly tracking: boolean;
   close(): Promise<void>;
@@ -220,10 +221,6 @@ export async function openRedisTracking(options: {
   ]);
   clearTimeout(waited);
 
-  const localValue = (read: RawRead): string | null | undefined => {
-    const copy = local.get(read.key);
-    return read.field === undefined ? copy?.value : copy?.fields?.get(read.field);
-  };
   const keep = (read: RawRead, value: string | null, startedAt: number) => {
     const at = recent.get(keyPrefix + read.key);
     if (at !== undefined && at >= startedAt) return; // written while the read was under way
@@ -242,25 +239,25 @@ export async function openRedisTracking(options: {
     else copy.fields = new Map([[read.field, value]]);
   };
 
-  const held = (reads: readonly RawRead[]): (string | null)[] | undefined => {
+  /** The kept values of `reads` (and their copies into `copies`), or undefined when one is not kept. */
+  const lookUp = (reads: readonly RawRead[], copies?: LocalCopy[]): (string | null)[] | undefined => {
     const values: (string | null)[] = [];
-    for (const read of reads) {
-      const value = localValue(read);
-      if (value === undefined) return undefined;
-      values.push(value);
-    }
-    return values;
-  };
-  const hold = (reads: readonly RawRead[]): Hold | undefined => {
-    const values: (string | null)[] = [];
-    const copies: LocalCopy[] = [];
     for (const read of reads) {
       const copy = local.get(read.key);
       const value = read.field === undefined ? copy?.value : copy?.fields?.get(read.field);
       if (copy === undefined || value === undefined) return undefined;
       values.push(value);
-      copies.push(copy);
+      copies?.push(copy);
     }
+    return values;
+  };
+  const held = (reads: readonly RawRead[]) => lookUp(reads);
+  const hold = (reads: readonly RawRead[], expected?: readonly (string | null)[]): Hold | undefined => {
+    const copies: LocalCopy[] = [];
+    const values = lookUp(reads, copies);
+    if (values === undefined) return undefined;
+    if (expected && (expected.length !== values.length || values.some((v, i) => v !== expected[i])))
+      return undefined;
     return new HeldValues(values, copies);
   };
 

@@ -51,6 +51,8 @@ test.serial(
     const hold = tracker.hold(reads);
     t.deepEqual(hold?.values, ['1', '1', null]);
     t.true(hold?.valid);
+    t.truthy(tracker.hold(reads, ['1', '1', null]), 'held with the values expected');
+    t.is(tracker.hold(reads, ['1', '2', null]), undefined, 'not with other values');
     await writer.set('other:v', '2');
     await settle();
     t.deepEqual(tracker.held(reads), ['1', '1', null], 'a key it did not read');

@@ -73,7 +73,8 @@ export async function versionsUnchanged(
   if (versions.keys.length === 0) return false;
   const mget = (client: Redis) => client.mget(...versions.keys);
   const now = tracker ? await tracker.readThrough(readsOf(versions), mget, redis) : await mget(redis);
-  return sameValues(now, versions.values);
+  for (let i = 0; i < versions.keys.length; i++) if (now[i] !== versions.values[i]) return false;
+  return true;
 }
 
 /**
@@ -82,12 +83,5 @@ export async function versionsUnchanged(
  */
 export function holdVersions(versions: PageVersions, tracker: RedisTracking | undefined): Hold | undefined {
   if (!tracker || versions.keys.length === 0) return undefined;
-  const hold = tracker.hold(readsOf(versions));
-  return hold && sameValues(hold.values, versions.values) ? hold : undefined;
-}
-
-function sameValues(a: readonly (string | null)[], b: readonly (string | null)[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return tracker.hold(readsOf(versions), versions.values);
 }

@@ -135,13 +135,8 @@ export function cacheStore(
     ...flags.map(([kind, viewer, field]) => ({ key: `${kind}:${viewer}`, field })),
   ];
   /** A hold on `reads` if this process keeps them all with exactly the values `read` answered. */
-  const holdMatching = (reads: readonly RawRead[], read: readonly (string | null)[]): Hold | undefined => {
-    if (!options.tracking?.tracking) return undefined;
-    const hold = options.tracking.hold(reads);
-    if (!hold || hold.values.length !== read.length) return undefined;
-    for (let i = 0; i < read.length; i++) if (hold.values[i] !== read[i]) return undefined;
-    return hold;
-  };
+  const holdMatching = (reads: readonly RawRead[], read: readonly (string | null)[]): Hold | undefined =>
+    options.tracking?.tracking ? options.tracking.hold(reads, read) : undefined;
 
   async function readAll(
     json: readonly (readonly [string, string])[],
