@@ -107,3 +107,9 @@ export function formatCores(used: [string, number][]): string {
     .map(([name, cores]) => `${name} ${cores.toFixed(2)}`)
     .join(', ');
 }
+
+/** Starts sampling `groups`; the function returned formats the cores each group used since. */
+export function coresSince(groups: ProcessGroups): () => string {
+  const from = sampleCpu(groups);
+  return () => formatCores(coresUsed(from, sampleCpu(groups)));
+}

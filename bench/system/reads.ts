@@ -26,7 +26,7 @@ import { openNamespace, stopTestInfra } from '@instantpost/testing';
 import { connect } from 'nats';
 import { openTestStack } from '../../deploy/local/test/stack-fixture.ts';
 import { startHelper, startS3 } from './children.ts';
-import { coresUsed, formatCores, sampleCpu, stackGroups } from './cpu.ts';
+import { coresSince, coresUsed, formatCores, sampleCpu, stackGroups } from './cpu.ts';
 import { BARE_PATH, routeBareThroughGateway } from './gateway.ts';
 import { HttpClient } from './http.ts';
 import { openLoop, type PlannedCall } from './load.ts';
@@ -151,6 +151,7 @@ async function main() {
           // An nginx worker was found on both CPUs after the bare route's reload (the baseline then ran
           // ~2× faster, spilling onto the load generator's CPU): everything back on CPU 0 each round.
           beforeRound: () => pinTree('0'),
+          cpuOfRun: () => coresSince(cpuGroups),
         },
         log,
       );

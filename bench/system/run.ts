@@ -47,7 +47,7 @@ import { connect } from 'nats';
 import { openTestStack } from '../../deploy/local/test/stack-fixture.ts';
 import { type BenchFigure, latencyRatio, rateRatio, reportFigures } from '../report.ts';
 import { startHelper, startS3 } from './children.ts';
-import { coresUsed, formatCores, sampleCpu, stackGroups } from './cpu.ts';
+import { coresSince, coresUsed, formatCores, sampleCpu, stackGroups } from './cpu.ts';
 import { BARE_PATH, routeBareThroughGateway } from './gateway.ts';
 import { HttpClient } from './http.ts';
 import { closedLoop, type OpenLoopResult, openLoop, type PlannedCall, pooled } from './load.ts';
@@ -283,6 +283,7 @@ try {
       // media-processing must go back to CPU 1 after it: pinning the tree alone left it on CPU 0 for the
       // upload phases, which then measured photo processing on the read path's CPU.
       beforeRound: pinForMeasuring,
+      cpuOfRun: () => coresSince(cpuGroups),
     },
     log,
   );

@@ -171,6 +171,11 @@ export async function endpointRounds(
     warmupSeconds: number;
     /** Runs before every round, e.g. re-pinning the stack (an nginx worker was seen on both CPUs). */
     beforeRound?: () => void;
+    /**
+     * Called as each endpoint's measured run starts; what it returns is called when it ends and its text
+     * is logged with the run (the processes' CPU over it: who else took turns on the stack's CPU).
+     */
+    cpuOfRun?: () => () => string;
   },
   log: (line: string) => void,
 ): Promise<EndpointFigure[]> {
@@ -187,10 +192,11 @@ export async function endpointRounds(
     bareRuns.push(b);
     log(`  round ${round} ${bare.name.padEnd(24)} ${fmt(b)}`);
     for (const e of endpoints) {
+      const cpu = options.cpuOfRun?.();
       const r = await run(e, options.seconds);
       runs.get(e.name)?.push(r);
       log(
-        `  round ${round} ${e.name.padEnd(24)} ${fmt(r)}  ratio ${(r.throughput / b.throughput).toFixed(2)}`,
+        `  round ${round} ${e.name.padEnd(24)} ${fmt(r)}  ratio ${(r.throughput / b.throughput).toFixed(2)}${cpu ? `  cores: ${cpu()}` : ''}`,
       );
     }
   }
