@@ -26,7 +26,7 @@ import { openNamespace, stopTestInfra } from '@instantpost/testing';
 import { connect } from 'nats';
 import { openTestStack } from '../../deploy/local/test/stack-fixture.ts';
 import { startHelper, startS3 } from './children.ts';
-import { coresSince, coresUsed, formatCores, sampleCpu, stackGroups } from './cpu.ts';
+import { coresSince, stackGroups } from './cpu.ts';
 import { BARE_PATH, routeBareThroughGateway } from './gateway.ts';
 import { HttpClient } from './http.ts';
 import { openLoop, type PlannedCall } from './load.ts';
@@ -179,7 +179,7 @@ async function main() {
     const mix = readMix(users, posts, ZIPF_S, mixShares(env.BENCH_MIX), prng(7));
     /** The read mix of bench/system at `rate` req/s, open loop, with the CPU each process used meanwhile. */
     const mixRun = async (rate: number, seconds: number) => {
-      const cpuFrom = sampleCpu(cpuGroups);
+      const cores = coresSince(cpuGroups);
       const r = await openLoop(api, rate, seconds, mix);
       log(
         `mix at ${rate} req/s for ${seconds} s: ${r.ok}/${r.sent} ok, p50 ${r.p50.toFixed(1)} ms p99 ${r.p99.toFixed(1)} ms; generator's event-loop delay p99 ${r.generatorDelay.p99.toFixed(1)} ms`,
@@ -188,7 +188,7 @@ async function main() {
         log(
           `  ${kind.padEnd(14)} ${String(k.count).padStart(6)}  p50 ${k.p50.toFixed(1)} ms  p99 ${k.p99.toFixed(1)} ms`,
         );
-      log(`  cores used: ${formatCores(coresUsed(cpuFrom, sampleCpu(cpuGroups)))}`);
+      log(`  cores used: ${cores()}`);
     };
     const cpuGroups = stackGroups(running.stack.processes, {
       's3 emulator': [s3.pid],

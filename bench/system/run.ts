@@ -47,7 +47,7 @@ import { connect } from 'nats';
 import { openTestStack } from '../../deploy/local/test/stack-fixture.ts';
 import { type BenchFigure, latencyRatio, rateRatio, reportFigures } from '../report.ts';
 import { startHelper, startS3 } from './children.ts';
-import { coresSince, coresUsed, formatCores, sampleCpu, stackGroups } from './cpu.ts';
+import { coresSince, stackGroups } from './cpu.ts';
 import { BARE_PATH, routeBareThroughGateway } from './gateway.ts';
 import { HttpClient } from './http.ts';
 import { closedLoop, type OpenLoopResult, openLoop, type PlannedCall, pooled } from './load.ts';
@@ -250,11 +250,11 @@ try {
     await settled(jsm, ns.nats.prefix);
     bareRuns.push(await measure(api, bareCall));
     printLoad(`round ${round} bare route via nginx`, bareRuns.at(-1) as OpenLoopResult);
-    const cpuFrom = sampleCpu(cpuGroups);
+    const cores = coresSince(cpuGroups);
     readRuns.push(await measure(api, mix));
-    const cpuTo = sampleCpu(cpuGroups);
+    const used = cores();
     printLoad(`round ${round} read mix via nginx`, readRuns.at(-1) as OpenLoopResult);
-    log(`  cores used: ${formatCores(coresUsed(cpuFrom, cpuTo))}`);
+    log(`  cores used: ${used}`);
   }
   const bareAlone = pooled(bareRuns);
   const readsAlone = pooled(readRuns);
@@ -294,10 +294,10 @@ try {
     log(
       `2. uploads alone (${elapsed()}): ${count} ${name} photos (${(photo.length / 1e3).toFixed(0)} KB), ${PHOTOS_IN_FLIGHT} in flight, author with ${author.followers} followers`,
     );
-    const cpuFrom = sampleCpu(cpuGroups);
+    const cores = coresSince(cpuGroups);
     const result = await uploadPipeline(uploader, author, followerOfAuthor, photo, count, PHOTOS_IN_FLIGHT);
     printPipeline(result);
-    log(`  cores used: ${formatCores(coresUsed(cpuFrom, sampleCpu(cpuGroups)))}`);
+    log(`  cores used: ${cores()}`);
     const raw = await rawRendering(photo, Math.max(3, Math.ceil(count / 2)));
     log(
       `  raw sharp, same renditions: ${raw.perSecond.toFixed(2)} photos/s, p50 ${ms(raw.p50)} p99 ${ms(raw.p99)}`,
@@ -332,17 +332,17 @@ try {
     );
     // Awaited after the reads' run; until then a failure must not crash the run past its clean-up.
     uploads.catch(() => {});
-    const cpuFrom = sampleCpu(cpuGroups);
+    const cores = coresSince(cpuGroups);
     try {
       readBothRuns.push(await measure(api, mix));
     } finally {
       readsDone = true;
     }
-    const cpuTo = sampleCpu(cpuGroups);
+    const used = cores();
     uploadBothRuns.push(await uploads);
     printLoad(`round ${round} read mix via nginx, uploads running`, readBothRuns.at(-1) as OpenLoopResult);
     printPipeline(uploadBothRuns.at(-1) as PipelineResult);
-    log(`  cores used: ${formatCores(coresUsed(cpuFrom, cpuTo))}`);
+    log(`  cores used: ${used}`);
   }
   const bareBoth = pooled(bareBothRuns);
   const readsBoth = pooled(readBothRuns);
