@@ -174,10 +174,8 @@ export function posts(deps: {
 
   // A post's author never changes: known authors let a warm read ask Redis for everything at once.
   const authorOfPost = new Map<string, string>();
-  const rememberAuthor = (postId: string, authorId: string) => {
-    if (authorOfPost.size >= KNOWN_AUTHORS) authorOfPost.delete(authorOfPost.keys().next().value as string);
-    authorOfPost.set(postId, authorId);
-  };
+  const rememberAuthor = (postId: string, authorId: string) =>
+    keepRecent(authorOfPost, postId, authorId, KNOWN_AUTHORS);
 
   /**
    * A warm post read in ONE Redis round trip (post, author, the viewer's liked and follow flags). A flag
@@ -224,11 +222,8 @@ export function posts(deps: {
       (!author.isPrivate || flagValue(followsRaw))
     ) {
       const hold = deps.cache.holdRead(json, flags, read);
-      postViews.delete(memoKey);
-      if (hold) {
-        if (postViews.size >= POST_VIEWS_KEPT) postViews.delete(postViews.keys().next().value as string);
-        postViews.set(memoKey, { expires, bytes, hold });
-      }
+      if (hold) keepRecent(postViews, memoKey, { expires, bytes, hold }, POST_VIEWS_KEPT);
+      else postViews.delete(memoKey);
     }
     return bytes;
   };
@@ -288,11 +283,9 @@ export function posts(deps: {
     // a function of the raw values and the URL bucket alone.
     const flags = read.slice(3 + pageIds.length);
     if (flags.every((v) => flagValue(v) !== undefined) && (!author.isPrivate || flagValue(read[2] ?? null))) {
-      gridPages.delete(memoKey);
-      if (gridPages.size >= GRID_PAGES_KEPT) gridPages.delete(gridPages.keys().next().value as string);
       const hold =
         viewerId === undefined ? undefined : deps.cache.holdGrid(authorId, viewerId, pageIds, read);
-      gridPages.set(memoKey, { read, expires, bytes, pageIds, hold });
+      keepRecent(gridPages, memoKey, { read, expires, bytes, pageIds, hold }, GRID_PAGES_KEPT);
     }
     return bytes;
   };
@@ -462,6 +455,13 @@ const POST_VIEWS_KEPT = 10_000;
 
 /** Grid first pages kept per process (~10-15 KB each). */
 const GRID_PAGES_KEPT = 2048;
+
+/** Sets `key` as the most recent entry of `map` (its first key is the oldest), dropping the oldest at `max`. */
+function keepRecent<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
+  map.delete(key);
+  if (map.size >= max) map.delete(map.keys().next().value as K);
+  map.set(key, value);
+}
 
 function sameValues(a: readonly (string | null)[], b: readonly (string | null)[]): boolean {
   if (a.length !== b.length) return false;

@@ -166,6 +166,17 @@ export function cacheStore(
     gridIds.set(authorId, { text, ids });
     return ids;
   };
+  /** What a grid read reads first: the author, the grid's ids and, for a viewer, their follow flag. */
+  const gridHead = (authorId: string, viewerId: string | undefined): RawRead[] => {
+    const head: RawRead[] = [{ key: `${CACHED.account}:${authorId}` }, { key: `${CACHED.grid}:${authorId}` }];
+    if (viewerId !== undefined) head.push({ key: `${FLAGS.follows}:${viewerId}`, field: authorId });
+    return head;
+  };
+  /** Then the page's posts and, for a viewer, their liked flags (as `readAll` arguments). */
+  const gridPage = (viewerId: string | undefined, ids: readonly string[]) => ({
+    json: ids.map((id) => [CACHED.post, id] as const),
+    flags: viewerId === undefined ? [] : ids.map((id) => [FLAGS.liked, viewerId, id] as const),
+  });
   /**
    * `gridRead` while Redis tracks this process's reads. The grid script builds its post keys inside Lua,
    * which Redis does not track, so: while the author, the grid ids and the follow flag are held here, the
@@ -178,8 +189,7 @@ export function cacheStore(
     viewerId: string | undefined,
     limit: number,
   ): Promise<(string | null)[] | undefined> {
-    const head: RawRead[] = [{ key: `${CACHED.account}:${authorId}` }, { key: `${CACHED.grid}:${authorId}` }];
-    if (viewerId !== undefined) head.push({ key: `${FLAGS.follows}:${viewerId}`, field: authorId });
+    const head = gridHead(authorId, viewerId);
     const held = tracking.held(head);
     if (held === undefined) {
       const read = tracking.readThrough(
@@ -192,11 +202,8 @@ export function cacheStore(
     const [account = null, grid = null, follows = null] = held;
     const found = [account, grid, follows];
     if (grid === null || grid === TOMBSTONE) return found;
-    const ids = idsOf(authorId, grid).slice(0, limit);
-    const page = await readAll(
-      ids.map((id) => [CACHED.post, id] as const),
-      viewerId === undefined ? [] : ids.map((id) => [FLAGS.liked, viewerId, id] as const),
-    );
+    const { json, flags } = gridPage(viewerId, idsOf(authorId, grid).slice(0, limit));
+    const page = await readAll(json, flags);
     return page && [...found, ...page];
   }
 
@@ -232,16 +239,8 @@ export function cacheStore(
       pageIds: readonly string[],
       read: readonly (string | null)[],
     ): Hold | undefined {
-      return holdMatching(
-        [
-          { key: `${CACHED.account}:${authorId}` },
-          { key: `${CACHED.grid}:${authorId}` },
-          { key: `${FLAGS.follows}:${viewerId}`, field: authorId },
-          ...pageIds.map((id) => ({ key: `${CACHED.post}:${id}` })),
-          ...pageIds.map((id) => ({ key: `${FLAGS.liked}:${viewerId}`, field: id })),
-        ],
-        read,
-      );
+      const { json, flags } = gridPage(viewerId, pageIds);
+      return holdMatching([...gridHead(authorId, viewerId), ...readsOf(json, flags)], read);
     },
 
     /** The same for what `readAll(json, flags)` answered (`read`). */
