@@ -26,10 +26,16 @@ async function startWorker(port: number): Promise<ChildProcess> {
   });
   children.add(child);
   child.on('exit', () => children.delete(child));
-  await waitFor('the restarted worker to be ready', async () => {
-    const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
-    return res?.ok ? true : undefined;
-  });
+  // Loading a service under CI's load (the whole suite on two cores) took over the default 10 s once; the
+  // local stack allows 90 s for the same start (deploy/local ServiceProcess.start).
+  await waitFor(
+    'the restarted worker to be ready',
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+      return res?.ok ? true : undefined;
+    },
+    { timeoutMs: 60_000 },
+  );
   return child;
 }
 
