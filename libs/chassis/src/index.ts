@@ -1,4 +1,5 @@
 export { createServiceApp } from './app.ts';
+export { BoundedMap, perText } from './bounded.ts';
 export { DLQ_METRIC_OWNER } from './bus-metrics.ts';
 export {
   type ChassisConfig,

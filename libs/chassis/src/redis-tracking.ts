@@ -1,5 +1,6 @@
 import type { Logger } from '@instantpost/telemetry';
 import { Redis } from 'ioredis';
+import { BoundedMap } from './bounded.ts';
 
 /**
  * Redis's server-assisted client-side caching (CLIENT TRACKING, RESP2 redirect mode): values read through
@@ -115,7 +116,10 @@ export async function openRedisTracking(options: {
    * Key name without the prefix → what `readThrough` keeps of it (dropped with the key's invalidation);
    * unprefixed so that a hit builds no string.
    */
-  const local = new Map<string, LocalCopy>();
+  // a copy dropped to make room is no longer live: holds on it end
+  const local = new BoundedMap<string, LocalCopy>(LOCAL_MAX, (_key, copy) => {
+    copy.live = false;
+  });
   /** Full key name → when its last invalidation arrived (insertion order is arrival order: pruned from the front). */
   const recent = new Map<string, number>();
   let established = false;
@@ -230,7 +234,6 @@ export async function openRedisTracking(options: {
     // it goes now (holds on it end), the new value starts a copy of its own.
     if (copy !== undefined && known !== undefined && known !== value) drop(read.key);
     if (copy === undefined || !copy.live) {
-      if (local.size >= LOCAL_MAX) drop(local.keys().next().value as string);
       copy = { live: true };
       local.set(read.key, copy);
     }

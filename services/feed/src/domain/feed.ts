@@ -1,4 +1,4 @@
-import type { Hold } from '@instantpost/chassis';
+import { BoundedMap, type Hold } from '@instantpost/chassis';
 import { isDependencyOutage } from '@instantpost/http/errors';
 import type { MediaUrlSigner } from '@instantpost/media-urls';
 import type { AccountName, CachedPost, PageLookup, PostSummary } from '../store/cache.ts';
@@ -51,7 +51,7 @@ export class FeedReader {
    * hydrated entirely from Redis are kept — a page that needed Postgres is a pure function of the answer
    * only once the caches are filled. Bounded: the least recently read viewer goes first.
    */
-  private readonly pages = new Map<string, MemoizedPage>();
+  private readonly pages = new BoundedMap<string, MemoizedPage>(PAGE_MEMO_SIZE);
 
   private readonly stores: FeedStores;
   private readonly builder: TimelineBuilder;
@@ -164,8 +164,6 @@ export class FeedReader {
 
   /** Keeps `memo` as the viewer's most recently read page (the Map's first key is the one to drop). */
   private remember(viewerId: string, memo: MemoizedPage): FeedPage {
-    this.pages.delete(viewerId);
-    if (this.pages.size >= PAGE_MEMO_SIZE) this.pages.delete(this.pages.keys().next().value as string);
     this.pages.set(viewerId, memo);
     return memo.page;
   }

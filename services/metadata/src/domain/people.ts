@@ -1,3 +1,4 @@
+import { BoundedMap } from '@instantpost/chassis';
 import type { AccountRow, AccountStore } from '../store/accounts.ts';
 import { CACHED, type CacheStore, FLAGS, type FlagRead } from '../store/cache.ts';
 import type { Counts, EdgeState, FollowStore } from '../store/follows.ts';
@@ -25,7 +26,7 @@ export function people(deps: { accounts: AccountStore; follows: FollowStore; cac
   const accountCache = deps.cache.json<Account>(CACHED.account);
   const followCache = deps.cache.flags(FLAGS.follows);
   // Usernames never change hands (no rename, no account deletion): an in-process map is never stale.
-  const userIds = new Map<string, string>();
+  const userIds = new BoundedMap<string, string>(USERNAMES_MAX);
 
   /** The edge a read of the flag cache found, else Postgres's (then cached). */
   const followStateOf = async (viewerId: string, ownerId: string, read: FlagRead): Promise<EdgeState> => {
@@ -50,7 +51,6 @@ export function people(deps: { accounts: AccountStore; follows: FollowStore; cac
     if (id === undefined) {
       id = await deps.accounts.userIdByUsername(username);
       if (id === undefined) return undefined;
-      if (userIds.size >= USERNAMES_MAX) userIds.delete(userIds.keys().next().value as string);
       userIds.set(username, id);
     }
     return id;

@@ -1,5 +1,5 @@
 import { NonRetryableError } from '@instantpost/bus';
-import type { Hold } from '@instantpost/chassis';
+import { BoundedMap, type Hold } from '@instantpost/chassis';
 import type { EventData } from '@instantpost/events';
 import { type PostFragments, pageJson, postFragments, postJson } from '@instantpost/http';
 import { shardOf } from '@instantpost/ids';
@@ -69,7 +69,7 @@ export function posts(deps: {
    * A viewer's page also keeps a hold on those values while Redis tracking keeps them in process: while it
    * is valid, a repeat read is the page's bytes with no read at all.
    */
-  const gridPages = new Map<
+  const gridPages = new BoundedMap<
     string,
     {
       read: readonly (string | null)[];
@@ -78,7 +78,7 @@ export function posts(deps: {
       pageIds: readonly string[];
       hold: Hold | undefined;
     }
-  >();
+  >(GRID_PAGES_KEPT);
 
   /** Which of `read.fields` (post ids) the viewer has liked: the read's flags, Postgres for what it missed (then cached). */
   const likedIn = async (viewerId: string, read: FlagRead): Promise<Set<string>> => {
@@ -170,12 +170,11 @@ export function posts(deps: {
    * The bytes of each (viewer, post) read, with a hold on the values they were made from while Redis
    * tracking keeps them in process: while it is valid, a repeat read is those bytes with no read at all.
    */
-  const postViews = new Map<string, { expires: number; bytes: Buffer; hold: Hold }>();
+  const postViews = new BoundedMap<string, { expires: number; bytes: Buffer; hold: Hold }>(POST_VIEWS_KEPT);
 
   // A post's author never changes: known authors let a warm read ask Redis for everything at once.
-  const authorOfPost = new Map<string, string>();
-  const rememberAuthor = (postId: string, authorId: string) =>
-    keepRecent(authorOfPost, postId, authorId, KNOWN_AUTHORS);
+  const authorOfPost = new BoundedMap<string, string>(KNOWN_AUTHORS);
+  const rememberAuthor = (postId: string, authorId: string) => authorOfPost.set(postId, authorId);
 
   /**
    * A warm post read in ONE Redis round trip (post, author, the viewer's liked and follow flags). A flag
@@ -222,7 +221,7 @@ export function posts(deps: {
       (!author.isPrivate || flagValue(followsRaw))
     ) {
       const hold = deps.cache.holdRead(json, flags, read);
-      if (hold) keepRecent(postViews, memoKey, { expires, bytes, hold }, POST_VIEWS_KEPT);
+      if (hold) postViews.set(memoKey, { expires, bytes, hold });
       else postViews.delete(memoKey);
     }
     return bytes;
@@ -285,7 +284,7 @@ export function posts(deps: {
     if (flags.every((v) => flagValue(v) !== undefined) && (!author.isPrivate || flagValue(read[2] ?? null))) {
       const hold =
         viewerId === undefined ? undefined : deps.cache.holdGrid(authorId, viewerId, pageIds, read);
-      keepRecent(gridPages, memoKey, { read, expires, bytes, pageIds, hold }, GRID_PAGES_KEPT);
+      gridPages.set(memoKey, { read, expires, bytes, pageIds, hold });
     }
     return bytes;
   };
@@ -455,13 +454,6 @@ const POST_VIEWS_KEPT = 10_000;
 
 /** Grid first pages kept per process (~10-15 KB each). */
 const GRID_PAGES_KEPT = 2048;
-
-/** Sets `key` as the most recent entry of `map` (its first key is the oldest), dropping the oldest at `max`. */
-function keepRecent<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
-  map.delete(key);
-  if (map.size >= max) map.delete(map.keys().next().value as K);
-  map.set(key, value);
-}
 
 function sameValues(a: readonly (string | null)[], b: readonly (string | null)[]): boolean {
   if (a.length !== b.length) return false;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Hold, RawRead, RedisTracking } from '@instantpost/chassis';
+import { type Hold, perText, type RawRead, type RedisTracking } from '@instantpost/chassis';
 import type { Logger } from '@instantpost/telemetry';
 import type { Redis } from 'ioredis';
 import { type FailOpen, failOpen } from './fail-open.ts';
@@ -49,16 +49,9 @@ export function cacheStore(
   const json = <T>(prefix: string) => {
     // The same text parses to the same object (kept per id while Redis holds that text), so renderers can
     // keep what they wrote for it (keyed by object identity) across requests. Callers never mutate it.
-    const parsed = new Map<string, { text: string; value: T }>();
-    const parse = (id: string, text: string | null): T | undefined => {
-      if (text === null || text === TOMBSTONE) return undefined;
-      const known = parsed.get(id);
-      if (known?.text === text) return known.value;
-      const value = JSON.parse(text) as T;
-      if (parsed.size >= PARSED_MAX) parsed.delete(parsed.keys().next().value as string);
-      parsed.set(id, { text, value });
-      return value;
-    };
+    const parsed = perText(PARSED_MAX, (text) => JSON.parse(text) as T);
+    const parse = (id: string, text: string | null): T | undefined =>
+      text === null || text === TOMBSTONE ? undefined : parsed(id, text);
     /** Drops cached copies; throws when Redis fails (`invalidate` swallows it, the event consumer retries). */
     const invalidateOrThrow = async (...ids: string[]): Promise<void> => {
       if (ids.length === 0) return;
@@ -157,15 +150,7 @@ export function cacheStore(
   }
 
   /** Grid ids parsed once per text (as `readAll` hands the same text out again while it is kept). */
-  const gridIds = new Map<string, { text: string; ids: string[] }>();
-  const idsOf = (authorId: string, text: string): string[] => {
-    const known = gridIds.get(authorId);
-    if (known?.text === text) return known.ids;
-    const ids = JSON.parse(text) as string[];
-    if (gridIds.size >= PARSED_MAX) gridIds.delete(gridIds.keys().next().value as string);
-    gridIds.set(authorId, { text, ids });
-    return ids;
-  };
+  const idsOf = perText(PARSED_MAX, (text) => JSON.parse(text) as string[]);
   /** What a grid read reads first: the author, the grid's ids and, for a viewer, their follow flag. */
   const gridHead = (authorId: string, viewerId: string | undefined): RawRead[] => {
     const head: RawRead[] = [{ key: `${CACHED.account}:${authorId}` }, { key: `${CACHED.grid}:${authorId}` }];

@@ -1,4 +1,4 @@
-import type { RedisTracking } from '@instantpost/chassis';
+import { perText, type RedisTracking } from '@instantpost/chassis';
 import type { Redis } from 'ioredis';
 
 /**
@@ -21,15 +21,7 @@ export function pageCache(redis: Redis, ttlSeconds: number, tracking?: RedisTrac
   const page = (userId: string) => `page:${userId}`;
   const unread = (userId: string) => `unread:${userId}`;
   /** The bytes of each kept page text, made once per text (the tracked copy hands out the same text). */
-  const bytes = new Map<string, { text: string; bytes: Buffer }>();
-  const bytesOf = (userId: string, text: string): Buffer => {
-    const known = bytes.get(userId);
-    if (known?.text === text) return known.bytes;
-    const made = Buffer.from(text);
-    if (bytes.size >= KEPT_PAGES) bytes.delete(bytes.keys().next().value as string);
-    bytes.set(userId, { text, bytes: made });
-    return made;
-  };
+  const bytesOf = perText(KEPT_PAGES, (text) => Buffer.from(text));
   return {
     /**
      * The cached page as bytes (undefined: a miss; sent as is) and the cached unread count (undefined:
