@@ -4,7 +4,7 @@ import { createServer, get as httpGet, type IncomingHttpHeaders, type Server } f
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { signedMediaUrl } from '@instantpost/media-urls';
 import { openNamespace, s3ClientFor, stopTestInfra, type TestNamespace } from '@instantpost/testing';
@@ -28,6 +28,8 @@ const PAGE = JSON.stringify({
   items: Array.from({ length: 20 }, (_, i) => ({ id: String(i), caption: `post ${i} `.repeat(100) })),
   nextCursor: null,
 });
+/** The gzip a service made once for a kept page (libs/http `sendJson`). */
+const KEPT_GZIP = gzipSync(PAGE, { level: 9 });
 let upstreamConnections = 0;
 /** A URL as the API hands it out, valid for `validFor` more seconds. */
 const signed = (path: string, validFor = 24 * HOUR) =>
@@ -43,8 +45,20 @@ test.before(async () => {
   // One stand-in HTTP upstream for every service: it records what the gateway forwards.
   upstream = createServer((req, res) => {
     seen.push({ url: req.url ?? '', requestId: req.headers['x-request-id'] as string | undefined });
+    // `?kept`: a page the service keeps, gzipped by the service itself for a client that takes gzip.
+    if (req.url?.endsWith('?kept') && String(req.headers['accept-encoding']).includes('gzip')) {
+      res
+        .writeHead(200, {
+          'content-type': 'application/json; charset=utf-8',
+          'content-encoding': 'gzip',
+          vary: 'Accept-Encoding',
+        })
+        .end(KEPT_GZIP);
+      return;
+    }
     // `?page`: a feed-page-sized JSON reply (~24 KB).
-    const body = req.url?.endsWith('?page') ? PAGE : JSON.stringify({ url: req.url });
+    const body =
+      req.url?.endsWith('?page') || req.url?.endsWith('?kept') ? PAGE : JSON.stringify({ url: req.url });
     // Echoes the request id as the services do (the client must still get the header once).
     const echo = req.headers['x-request-id'];
     res
@@ -186,10 +200,10 @@ test('API paths are routed by prefix and carry a request id', async (t) => {
 test.serial(
   'JSON pages are gzipped for clients that ask, sent as they are otherwise; upstream connections are kept',
   async (t) => {
-    const get = (encoding?: string) =>
+    const get = (encoding?: string, path = '/v1/feed?page') =>
       new Promise<{ headers: IncomingHttpHeaders; bytes: Buffer }>((resolve, reject) => {
         httpGet(
-          `${gateway.url}/v1/feed?page`,
+          `${gateway.url}${path}`,
           { headers: encoding ? { 'accept-encoding': encoding } : {} },
           (res) => {
             const chunks: Buffer[] = [];
@@ -205,6 +219,10 @@ test.serial(
     const plain = await get();
     t.is(plain.headers['content-encoding'], undefined);
     t.is(plain.bytes.toString(), PAGE);
+    // A page the service gzipped itself passes through as it is: not compressed again, not unzipped.
+    const kept = await get('gzip', '/v1/feed?kept');
+    t.is(kept.headers['content-encoding'], 'gzip');
+    t.deepEqual(kept.bytes, KEPT_GZIP);
 
     const before = upstreamConnections;
     for (let i = 0; i < 30; i++) await get();

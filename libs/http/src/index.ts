@@ -36,6 +36,7 @@ export {
   TOKEN_ISSUER,
   verifyAccessToken,
 } from './jwt.ts';
+export { acceptsGzip, GZIP_MIN_BYTES, keepJson, sendJson } from './kept-json.ts';
 export { describeRoutes, type OpenApiDocument, schemaOnly } from './openapi.ts';
 export {
   JSON_TYPE,

@@ -1,10 +1,11 @@
+import { gunzipSync } from 'node:zlib';
 import { dlqSubjectFor, natsSubjectFor, parseDeadLetter, streamNameFor } from '@instantpost/bus';
 import { createEvent } from '@instantpost/events';
 import { shardOf } from '@instantpost/ids';
 import { verifyMediaUrl } from '@instantpost/media-urls';
 import { openNamespace, sleep, stopTestInfra, type TestNamespace } from '@instantpost/testing';
 import test from 'ava';
-import { Harness, postData } from './helpers.ts';
+import { type FeedBody, Harness, postData } from './helpers.ts';
 
 let ns: TestNamespace;
 let h: Harness;
@@ -153,6 +154,47 @@ test.serial(
     );
     t.like(invalid, { consumer: 'feed-projector', error: { code: 'SCHEMA_VIOLATION' } });
     t.regex(invalid.error.message, /followerId/, 'the reason names the bad field');
+  },
+);
+
+test.serial(
+  'a client that accepts gzip gets the same page gzipped, and the new page once a like changes it',
+  async (t) => {
+    const a = await h.user();
+    const b = await h.user();
+    await h.follow(a, b);
+    await h.settled();
+    // a page of a few posts (a single one is under the 1 KB worth compressing)
+    await h.post(b);
+    await h.post(b);
+    const postId = await h.post(b);
+    await h.until('posts reach A', async () => (await h.feedIds(a)).length === 3);
+    const read = async (acceptEncoding?: string) => {
+      const res = await h.feed.app.inject({
+        method: 'GET',
+        url: '/v1/feed',
+        headers: {
+          authorization: `Bearer ${a.token}`,
+          ...(acceptEncoding ? { 'accept-encoding': acceptEncoding } : {}),
+        },
+      });
+      t.is(res.statusCode, 200);
+      return res;
+    };
+    const plain = await read();
+    const zipped = await read('gzip');
+    t.is(plain.headers['content-encoding'], undefined);
+    t.is(zipped.headers['content-encoding'], 'gzip');
+    t.deepEqual(gunzipSync(zipped.rawPayload), plain.rawPayload, 'byte for byte the same page');
+
+    await h.publish('like.created', { postId, postAuthorId: b.id, userId: a.id });
+    await h.settled();
+    const after = JSON.parse(gunzipSync((await read('gzip')).rawPayload).toString()) as FeedBody;
+    t.like(
+      after.items[0],
+      { id: postId, likeCount: 1, viewerHasLiked: true },
+      'not the gzip of the old page',
+    );
   },
 );
 

@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib';
 import test from 'ava';
 import { bucketOf } from '../src/store/cache.ts';
 import { call, type Fixture, newPost, newUser, openMetadata, waitFor } from './helpers.ts';
@@ -190,4 +191,47 @@ test('a post read again by the same viewer is reused only until something on it 
   });
   t.is(renamed.status, 200);
   await waitFor('the author’s new name', async () => (await view()).author.displayName === 'Renamed');
+});
+
+test('kept grid pages go gzipped to clients that accept it, and anew once a like changes them', async (t) => {
+  const author = await newUser(fx.svc);
+  const fan = await newUser(fx.svc);
+  const ids = [await newPost(fx, author, 'one'), await newPost(fx, author, 'two')];
+  const liked = await newPost(fx, author, 'three');
+  const read = (url: string, gzip: boolean) =>
+    fx.svc.app.inject({
+      method: 'GET',
+      url,
+      headers: { authorization: `Bearer ${fan.token}`, ...(gzip ? { 'accept-encoding': 'gzip' } : {}) },
+    });
+  const unzipped = async (url: string) => {
+    const res = await read(url, true);
+    t.is(res.headers['content-encoding'], 'gzip', url);
+    return gunzipSync(res.rawPayload);
+  };
+  // (a single post's reply, ~0.9 KB, is under the 1 KB worth compressing: it always goes as it is)
+  const grid = `/v1/users/${author.id}/posts`;
+  // kept once warm (the first reads fill the caches and the viewer's flags); a kept reply names the Vary
+  await waitFor(
+    'the grid page is kept',
+    async () => (await read(grid, false)).headers.vary === 'Accept-Encoding',
+  );
+  const plain = await read(grid, false);
+  t.is(plain.headers['content-encoding'], undefined);
+  t.deepEqual(await unzipped(grid), plain.rawPayload, 'byte for byte the same JSON');
+  t.deepEqual(
+    (JSON.parse((await unzipped(grid)).toString()) as { items: { id: string }[] }).items.map((p) => p.id),
+    [liked, ...ids.reverse()],
+  );
+
+  await call(fx.svc, 'POST', `/v1/posts/${liked}/likes`, { token: fan.token });
+  // (the next reads may go as they are while the page is made and kept again)
+  await waitFor('the gzipped grid shows the like', async () => {
+    const res = await read(grid, true);
+    if (res.headers['content-encoding'] !== 'gzip') return false;
+    const page = JSON.parse(gunzipSync(res.rawPayload).toString()) as {
+      items: { id: string; likeCount: number; viewerHasLiked: boolean }[];
+    };
+    return page.items[0]?.likeCount === 1 && page.items[0].viewerHasLiked;
+  });
 });

@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib';
 import { streamNameFor } from '@instantpost/bus';
 import { createEvent } from '@instantpost/events';
 import { formatId } from '@instantpost/ids';
@@ -555,4 +556,39 @@ test('the first page is served from Redis as ready JSON; a change handled by any
   } finally {
     await other.close();
   }
+});
+
+test('a cached first page goes gzipped to clients that accept it, and anew once a notification changes it', async (t) => {
+  const [owner, ...likers] = await users('gzowner', 'l1', 'l2', 'l3', 'l4', 'l5', 'l6', 'l7', 'l8');
+  if (!owner) throw new Error('users');
+  const like = (liker: User) =>
+    world.publish('like.created', { postId: postId(), postAuthorId: owner.id, userId: liker.id });
+  for (const liker of likers.slice(1)) await like(liker);
+  await world.settled();
+  const read = (gzip: boolean) =>
+    svc.app.inject({
+      method: 'GET',
+      url: '/v1/notifications',
+      headers: { authorization: `Bearer ${owner.token}`, ...(gzip ? { 'accept-encoding': 'gzip' } : {}) },
+    });
+  // the first read loads the page and caches it; replies made from the cached page are kept (Vary)
+  await waitFor('the page is kept', async () => (await read(false)).headers.vary === 'Accept-Encoding');
+  const plain = await read(false);
+  const zipped = await read(true);
+  t.is(plain.headers['content-encoding'], undefined);
+  t.is(zipped.headers['content-encoding'], 'gzip');
+  t.deepEqual(gunzipSync(zipped.rawPayload), plain.rawPayload, 'byte for byte the same JSON');
+  t.is(plain.json<{ items: unknown[] }>().items.length, 7);
+
+  await like(likers[0] as User);
+  await world.settled();
+  await waitFor('the gzipped page shows the new like', async () => {
+    const res = await read(true);
+    if (res.headers['content-encoding'] !== 'gzip') return false; // being made and kept again
+    const page = JSON.parse(gunzipSync(res.rawPayload).toString()) as {
+      items: unknown[];
+      unreadCount: number;
+    };
+    return page.items.length === 8 && page.unreadCount === 8;
+  });
 });

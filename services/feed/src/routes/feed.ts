@@ -1,4 +1,4 @@
-import { BEARER, DomainError, PageQuery, replies, userOf } from '@instantpost/http';
+import { BEARER, DomainError, PageQuery, replies, sendJson, userOf } from '@instantpost/http';
 import { isId } from '@instantpost/ids';
 import type { FastifyInstance } from 'fastify';
 import type { FeedReader } from '../domain/feed.ts';
@@ -43,10 +43,9 @@ export function feedRoutes(app: FastifyInstance, reader: FeedReader): void {
     async (request, reply) => {
       const cursor = parseCursor(request.query.cursor);
       const limit = request.query.limit ?? 20;
-      // Written by page-json.ts in the shape of feedReplySchema (which documents it), as bytes: a Buffer
-      // with a JSON content type is sent as is.
-      const json = feedPageJson(await reader.page(userOf(request).id, cursor, limit));
-      return reply.type('application/json; charset=utf-8').send(json);
+      // Written by page-json.ts in the shape of feedReplySchema (which documents it), as bytes: sent as
+      // they are, or as their gzip made once per page.
+      return sendJson(request, reply, feedPageJson(await reader.page(userOf(request).id, cursor, limit)));
     },
   );
 }

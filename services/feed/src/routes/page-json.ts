@@ -1,3 +1,4 @@
+import { keepJson } from '@instantpost/http';
 import type { FeedPage } from '../domain/feed.ts';
 import type { FeedItem } from '../domain/types.ts';
 
@@ -52,7 +53,7 @@ const pages = new WeakMap<FeedPage, Buffer>();
 export function feedPageJson(page: FeedPage): Buffer {
   let bytes = pages.get(page);
   if (bytes === undefined) {
-    bytes = writePage(page);
+    bytes = keepJson(writePage(page));
     pages.set(page, bytes);
   }
   return bytes;

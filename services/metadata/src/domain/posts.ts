@@ -1,7 +1,7 @@
 import { NonRetryableError } from '@instantpost/bus';
 import { BoundedMap, type Hold } from '@instantpost/chassis';
 import type { EventData } from '@instantpost/events';
-import { type PostFragments, pageJson, postFragments, postJson } from '@instantpost/http';
+import { keepJson, type PostFragments, pageJson, postFragments, postJson } from '@instantpost/http';
 import { shardOf } from '@instantpost/ids';
 import type { MediaUrlSigner } from '@instantpost/media-urls';
 import { CACHED, type CacheStore, FLAGS, type FlagRead, flagValue } from '../store/cache.ts';
@@ -221,7 +221,7 @@ export function posts(deps: {
       (!author.isPrivate || flagValue(followsRaw))
     ) {
       const hold = deps.cache.holdRead(json, flags, read);
-      if (hold) postViews.set(memoKey, { expires, bytes, hold });
+      if (hold) postViews.set(memoKey, { expires, bytes: keepJson(bytes), hold });
       else postViews.delete(memoKey);
     }
     return bytes;
@@ -284,7 +284,7 @@ export function posts(deps: {
     if (flags.every((v) => flagValue(v) !== undefined) && (!author.isPrivate || flagValue(read[2] ?? null))) {
       const hold =
         viewerId === undefined ? undefined : deps.cache.holdGrid(authorId, viewerId, pageIds, read);
-      gridPages.set(memoKey, { read, expires, bytes, pageIds, hold });
+      gridPages.set(memoKey, { read, expires, bytes: keepJson(bytes), pageIds, hold });
     }
     return bytes;
   };

@@ -6,6 +6,7 @@ import {
   PageQuery,
   PostSchema,
   replies,
+  sendJson,
   userOf,
 } from '@instantpost/http';
 import type { FastifyInstance } from 'fastify';
@@ -37,7 +38,7 @@ export function postRoutes(
     },
     // Written by domain/posts.ts in the shape of PostSchema (which documents it): sent as is.
     async (request, reply) =>
-      reply.type(JSON_TYPE).send(await posts.view(request.user?.id, postId(request.params))),
+      sendJson(request, reply, await posts.view(request.user?.id, postId(request.params))),
   );
 
   app.delete<{ Params: IdParams }>(
@@ -72,9 +73,11 @@ export function postRoutes(
       },
     },
     async (request, reply) =>
-      reply
-        .type(JSON_TYPE)
-        .send(await posts.grid(request.user?.id, postId(request.params), pageOf(request.query))),
+      sendJson(
+        request,
+        reply,
+        await posts.grid(request.user?.id, postId(request.params), pageOf(request.query)),
+      ),
   );
 
   for (const [method, liked] of [

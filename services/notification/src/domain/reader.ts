@@ -1,6 +1,7 @@
-import { jsonInt, jsonString } from '@instantpost/http';
+import { BoundedMap } from '@instantpost/chassis';
+import { jsonInt, jsonString, keepJson } from '@instantpost/http';
 import type { NotificationStore } from '../store/notifications.ts';
-import type { PageCache } from '../store/pages.ts';
+import { KEPT_PAGES, type PageCache } from '../store/pages.ts';
 import type { UserStore } from '../store/users.ts';
 import { toItem } from './present.ts';
 import type { NotificationItem, StoredNotification } from './types.ts';
@@ -60,6 +61,19 @@ export function createReader(deps: {
   };
 
   /**
+   * The last reply made from each user's cached first page: while the page's bytes and the count are the
+   * same, the same reply goes out again (kept, so its gzip is made once: `keepJson`).
+   */
+  const keptReplies = new BoundedMap<string, { head: Buffer; count: number; bytes: Buffer }>(KEPT_PAGES);
+  const keptReply = (userId: string, head: Buffer, count: number): Buffer => {
+    const known = keptReplies.get(userId);
+    if (known?.head === head && known.count === count) return known.bytes;
+    const bytes = keepJson(withCount(head, count));
+    keptReplies.set(userId, { head, count, bytes });
+    return bytes;
+  };
+
+  /**
    * First pages being loaded from Postgres, per user: the requests that miss at once (a hot page that just
    * expired or was dropped) share one load. One that joins sees what the load under way reads (started at
    * most one Postgres read before it); a change that committed meanwhile dropped the page, so the next read
@@ -108,7 +122,7 @@ export function createReader(deps: {
       }
       const cached = await deps.pages?.get(userId).catch(() => undefined);
       if (cached?.page !== undefined) {
-        return withCount(cached.page, cached.unread ?? (await unreadCount(userId)));
+        return keptReply(userId, cached.page, cached.unread ?? (await unreadCount(userId)));
       }
       const { head, count } = await loadFirstPage(userId, limit, cursorOf);
       return withCount(head, count);

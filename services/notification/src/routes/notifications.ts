@@ -1,4 +1,4 @@
-import { BEARER, JSON_TYPE, NoContent, replies, userOf } from '@instantpost/http';
+import { BEARER, NoContent, replies, sendJson, userOf } from '@instantpost/http';
 import type { FastifyInstance } from 'fastify';
 import { NotificationError, NotificationErrorCodes } from '../domain/errors.ts';
 import type { Reader } from '../domain/reader.ts';
@@ -42,7 +42,7 @@ export function registerNotificationRoutes(app: FastifyInstance, reader: Reader)
     async (request, reply) => {
       const before = request.query.cursor === undefined ? undefined : decodeCursor(request.query.cursor);
       const json = await reader.listJson(userOf(request).id, before, request.query.limit ?? 20, encodeCursor);
-      return reply.type(JSON_TYPE).send(json);
+      return sendJson(request, reply, json);
     },
   );
 

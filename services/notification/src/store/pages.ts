@@ -15,7 +15,7 @@ export const PAGE_TTL_SECONDS = 30;
 /** Longer than a read takes from its Postgres load to its fill. */
 const TOMBSTONE_MS = 5000;
 /** Pages whose bytes a process keeps beside the tracked text (~5-25 KB each). */
-const KEPT_PAGES = 2000;
+export const KEPT_PAGES = 2000;
 
 export function pageCache(redis: Redis, ttlSeconds: number, tracking?: RedisTracking) {
   const page = (userId: string) => `page:${userId}`;
