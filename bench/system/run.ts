@@ -8,7 +8,8 @@
  *      /v1/notifications — throughput and p50/p99/p99.9, next to a bare Fastify route behind the same nginx
  *      (`/bench/bare`, gateway.ts) at the same rate, in alternating rounds; plus each one's capacity (closed
  *      loop, BENCH_CONNECTIONS callers); then each of the five endpoints alone next to the bare route, side
- *      by side in each round (reads.ts/wrk.ts: wrk, BENCH_ENDPOINT_CONNECTIONS for BENCH_ENDPOINT_SECONDS);
+ *      by side in each round (reads.ts/wrk.ts: wrk, BENCH_ENDPOINT_CONNECTIONS for BENCH_ENDPOINT_SECONDS),
+ *      first without Accept-Encoding (as wrk and curl ask), then as browsers and phone apps ask (gzip);
  *   2. uploads alone: photos from POST /v1/media to `published` (GET /v1/media/:id/status) and into a
  *      follower's feed, in photos/s and upload→published/feed p50/p99, next to raw sharp doing the same
  *      renditions (media-processing's renderImage, one at a time, in this process): the phone-sized photo
@@ -62,7 +63,7 @@ import {
 } from './pipeline.ts';
 import { bareEndpoint, readEndpoints } from './reads.ts';
 import { followZipf, prng, publishPosts, settled, signUpUsers, type User } from './seed.ts';
-import { endpointRounds, haveWrk } from './wrk.ts';
+import { type EndpointFigure, endpointRounds, haveWrk, requestEncoding } from './wrk.ts';
 
 const env = process.env;
 const USERS = Number(env.BENCH_USERS ?? 1000);
@@ -89,6 +90,8 @@ const SEED_CONCURRENCY = Number(env.BENCH_SEED_CONCURRENCY ?? 32);
 const MIX = mixShares(env.BENCH_MIX);
 /** Each read endpoint's capacity next to the bare route's, side by side (wrk, closed loop). */
 const ENDPOINT_CONNECTIONS = Number(env.BENCH_ENDPOINT_CONNECTIONS ?? 50);
+/** What browsers send (Chromium), and near enough what OkHttp and NSURLSession do. */
+const GZIP_CLIENT = 'gzip, deflate, br';
 const ENDPOINT_SECONDS = Number(env.BENCH_ENDPOINT_SECONDS ?? 5);
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -269,24 +272,34 @@ try {
   log(
     `each read endpoint next to the bare route, ${haveWrk ? 'wrk' : 'Node'} closed loop, ${ENDPOINT_CONNECTIONS} connections, ${ROUNDS} rounds of ${ENDPOINT_SECONDS} s:`,
   );
-  const endpoints = await endpointRounds(
-    running.url,
-    api,
-    bareEndpoint,
-    readEndpoints(users, posts, ZIPF_S),
-    {
-      rounds: ROUNDS,
-      connections: ENDPOINT_CONNECTIONS,
-      seconds: ENDPOINT_SECONDS,
-      warmupSeconds: 2,
-      // Phase 1 runs the whole stack on CPU 0 (an nginx worker was once found on both CPUs, reads.ts), and
-      // media-processing must go back to CPU 1 after it: pinning the tree alone left it on CPU 0 for the
-      // upload phases, which then measured photo processing on the read path's CPU.
-      beforeRound: pinForMeasuring,
-      cpuOfRun: () => coresSince(cpuGroups),
-    },
-    log,
-  );
+  const endpointsAs = (encoding: string | undefined) => {
+    requestEncoding.value = encoding;
+    return endpointRounds(
+      running.url,
+      api,
+      bareEndpoint,
+      readEndpoints(users, posts, ZIPF_S),
+      {
+        rounds: ROUNDS,
+        connections: ENDPOINT_CONNECTIONS,
+        seconds: ENDPOINT_SECONDS,
+        warmupSeconds: 2,
+        // Phase 1 runs the whole stack on CPU 0 (an nginx worker was once found on both CPUs, reads.ts), and
+        // media-processing must go back to CPU 1 after it: pinning the tree alone left it on CPU 0 for the
+        // upload phases, which then measured photo processing on the read path's CPU.
+        beforeRound: pinForMeasuring,
+        cpuOfRun: () => coresSince(cpuGroups),
+      },
+      log,
+    ).finally(() => {
+      requestEncoding.value = undefined;
+    });
+  };
+  // As wrk and curl ask by default (no Accept-Encoding: JSON as it is), then as browsers and the mobile
+  // HTTP clients do (gzip: the services' kept pages go gzipped, the gateway compresses the rest).
+  const endpoints = await endpointsAs(undefined);
+  log(`the same, every request with Accept-Encoding: ${GZIP_CLIENT}:`);
+  const endpointsGzip = await endpointsAs(GZIP_CLIENT);
 
   // --- 2. uploads alone vs raw sharp doing the same renditions ------------------------------------------
   const pipelineAlone = async (name: string, photo: Buffer, count: number) => {
@@ -435,29 +448,8 @@ try {
       baselineValue: bareCapacity.throughput,
       ratio: rateRatio(readCapacity.throughput, bareCapacity.throughput),
     },
-    ...endpoints.flatMap((e): BenchFigure[] => [
-      {
-        figure: `reads alone, ${ENDPOINT_CONNECTIONS} connections: ${e.name}`,
-        value: e.throughput,
-        unit: 'req/s',
-        baseline: 'bare route via nginx, same rounds',
-        baselineValue: e.bareThroughput,
-        ratio: e.ratio,
-      },
-      // The Node fallback (no wrk) measures no latencies.
-      ...(Number.isNaN(e.p99)
-        ? []
-        : [
-            {
-              figure: `reads alone, ${ENDPOINT_CONNECTIONS} connections: ${e.name} p99`,
-              value: e.p99,
-              unit: 'ms',
-              baseline: 'bare route via nginx p99',
-              baselineValue: e.bareP99,
-              ratio: latencyRatio(e.p99, e.bareP99),
-            },
-          ]),
-    ]),
+    ...endpointRows(`reads alone, ${ENDPOINT_CONNECTIONS} connections`, endpoints),
+    ...endpointRows(`reads alone, ${ENDPOINT_CONNECTIONS} connections, Accept-Encoding: gzip`, endpointsGzip),
     ...pipelineRows(`uploads alone, phone 1080×1350 JPEG ${(phone.length / 1e3).toFixed(0)} KB`, phoneAlone),
     ...pipelineRows(`uploads alone, 12 MP JPEG ${(twelve.length / 1e6).toFixed(1)} MB`, twelveAlone),
     {
@@ -494,4 +486,31 @@ try {
   log(`done in ${elapsed()}`);
 } finally {
   await cleanUp();
+}
+
+/** Each endpoint's throughput and p99 next to the bare route's of the same rounds. */
+function endpointRows(label: string, endpoints: readonly EndpointFigure[]): BenchFigure[] {
+  return endpoints.flatMap((e): BenchFigure[] => [
+    {
+      figure: `${label}: ${e.name}`,
+      value: e.throughput,
+      unit: 'req/s',
+      baseline: 'bare route via nginx, same rounds',
+      baselineValue: e.bareThroughput,
+      ratio: e.ratio,
+    },
+    // The Node fallback (no wrk) measures no latencies.
+    ...(Number.isNaN(e.p99)
+      ? []
+      : [
+          {
+            figure: `${label}: ${e.name} p99`,
+            value: e.p99,
+            unit: 'ms',
+            baseline: 'bare route via nginx p99',
+            baselineValue: e.bareP99,
+            ratio: latencyRatio(e.p99, e.bareP99),
+          },
+        ]),
+  ]);
 }
