@@ -39,9 +39,9 @@ export interface ConsumerSettings {
    */
   batchSize?: number;
   /**
-   * Consumers with `handleBatch`: how long a partial batch that arrives while another batch of this consumer
-   * runs may wait for more events (it goes sooner when full or when nothing else runs). Bigger batches under
-   * load, at most this much later; an idle consumer starts at once. Default 0 (never waits).
+   * Consumers with `handleBatch`: how long a partial batch may wait for more events from its first one (it
+   * goes sooner when full). Bigger batches under load, every event at most this much later. Default 0
+   * (never waits).
    */
   batchLingerMs?: number;
 }

@@ -172,58 +172,59 @@ test('in a batch: an invalid event is dead-lettered at once, a failing one retri
   t.is(runner.stats().invalid, 1);
 });
 
-test('with batchLingerMs a partial batch waits while another batch runs, goes when full or when nothing else runs; an idle consumer starts at once', async (t) => {
+test('with batchLingerMs a partial batch waits that long from its first event for more, and goes at once when full', async (t) => {
   const prefix = await fx.isolate();
-  const batches: string[][] = [];
-  const firstMayEnd = Promise.withResolvers<void>();
-  const runner = await startConsumer({
-    nc: fx.nc,
-    prefix,
-    logger: silent,
-    definition: defineConsumer({
-      name: 'lingering',
-      subjects: ['like.created'],
-      handlers: { 'like.created': async () => {} },
-      handleBatch: async (events) => {
-        batches.push(events.map((e) => e.id));
-        if (batches.length === 1) await firstMayEnd.promise;
-      },
-      // a minute: within this test a partial batch only ever goes because it is full or the consumer is idle
-      settings: { ...fast, batchSize: 4, concurrency: 2, batchLingerMs: 60_000 },
-    }),
-  });
-  t.teardown(() => {
-    firstMayEnd.resolve();
-    return runner.stop();
+  const batches: { ids: string[]; at: number }[] = [];
+  const lingering = <S extends 'like.created' | 'like.deleted'>(
+    name: string,
+    subject: S,
+    batchLingerMs: number,
+  ) =>
+    startConsumer({
+      nc: fx.nc,
+      prefix,
+      logger: silent,
+      definition: defineConsumer({
+        name,
+        subjects: [subject],
+        handlers: { [subject]: async () => {} } as { [K in S]: () => Promise<void> },
+        handleBatch: async (events) => {
+          batches.push({ ids: events.map((e) => e.id), at: performance.now() });
+        },
+        settings: { ...fast, batchSize: 4, concurrency: 2, batchLingerMs },
+      }),
+    });
+  // a minute: within this test its partial batches only go because they are full or the consumer stops
+  const long = await lingering('long', 'like.created', 60_000);
+  const short = await lingering('short', 'like.deleted', 300);
+  t.teardown(async () => {
+    await long.stop();
+    await short.stop();
   });
   const publisher = createPublisher({ nc: fx.nc, prefix });
-  const publish = async (n: number) => {
-    const events = Array.from({ length: n }, () => sampleEvent('like.created'));
+  const publish = async (type: 'like.created' | 'like.deleted', n: number) => {
+    const events = Array.from({ length: n }, () => sampleEvent(type));
     for (const e of events) await publisher.publish(e);
     return events.map((e) => e.id);
   };
 
-  const [a] = await publish(1);
-  await waitFor('the idle consumer starts the first event at once', () => batches.length === 1);
-  t.deepEqual(batches[0], [a]);
+  const full = await publish('like.created', 4);
+  await waitFor('a full batch starts at once', () => batches.length === 1);
+  t.deepEqual(batches[0]?.ids, full);
 
-  // A second slot is free, yet two events wait for more while the first batch runs...
-  const waiting = await publish(2);
+  const partial = await publish('like.created', 2);
   await new Promise((resolve) => setTimeout(resolve, 500));
-  t.is(batches.length, 1, 'the partial batch waits');
-  // ...and go at once, as one batch of four, when two more fill it.
-  const filling = await publish(2);
-  await waitFor('the full batch starts', () => batches.length === 2);
-  t.deepEqual(batches[1], [...waiting, ...filling]);
+  t.is(batches.length, 1, 'a partial batch waits for more, although the consumer is idle');
 
-  // One more waits too, until the first batch ends and nothing else runs.
-  const last = await publish(1);
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  t.is(batches.length, 2, 'the partial batch waits while the first batch runs');
-  firstMayEnd.resolve();
-  await waitFor('the waiting event starts once the consumer is idle', () => batches.length === 3);
-  t.deepEqual(batches[2], last);
-  await waitFor('all acked', () => runner.stats().acked === 6);
+  const sent = performance.now();
+  const alone = await publish('like.deleted', 1);
+  await waitFor('the other consumer starts its event once its linger is over', () => batches.length === 2);
+  t.deepEqual(batches[1]?.ids, alone);
+  t.true((batches[1]?.at ?? 0) - sent >= 290, 'not before its 300 ms');
+
+  await long.stop();
+  t.deepEqual(batches[2]?.ids, partial, 'a stopping consumer starts what waits');
+  await waitFor('all acked', () => long.stats().acked === 6 && short.stats().acked === 1);
 });
 
 test('batchLingerMs must be a whole number of milliseconds, 0 or more', (t) => {

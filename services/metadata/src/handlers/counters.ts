@@ -15,6 +15,8 @@ export function countersConsumer(counters: Counters) {
     settings: {
       concurrency: 2,
       batchSize: 200,
+      // A batch waits up to 50 ms for more: one counter update per post for many likes (bench/interactions).
+      batchLingerMs: 50,
       deliverPolicy: 'new',
       maxDeliver: 200,
       retryBackoff: { initialMs: 500, maxMs: 3000 },
