@@ -9,9 +9,8 @@ import type { Slots } from './slots.ts';
  * not what arrived while the previous batch ran, which is only a few events when batches are quick, so each
  * event costs a transaction or a statement of its own. Measured (bench/interactions, 50 ms for the like
  * consumers): ~15 % less CPU per like, spread and hot, for at most 50 ms more before an event shows. A
- * redelivery flushes what is
- * pending and runs alone, as in an unbatched consumer. `add` waits while every slot is busy and a full
- * batch is pending: that is the back-pressure on the pull.
+ * redelivery flushes what is pending and runs alone, as in an unbatched consumer. `add` waits while every
+ * slot is busy and a full batch is pending: that is the back-pressure on the pull.
  */
 export class Batcher {
   private pending: JsMsg[] = [];

@@ -23,16 +23,18 @@ export function keepJson(bytes: Buffer): Buffer {
   return bytes;
 }
 
-/** Whether an Accept-Encoding header takes gzip (listed, or `*`, without `q=0`). */
+/** Whether an Accept-Encoding header takes gzip: named without `q=0`, or not named and `*` without it. */
 export function acceptsGzip(header: string | string[] | undefined): boolean {
   if (header === undefined) return false;
+  let any = false;
   for (const part of (Array.isArray(header) ? header.join(',') : header).split(',')) {
     const [coding = '', ...params] = part.split(';').map((s) => s.trim().toLowerCase());
-    if (coding !== 'gzip' && coding !== '*') continue;
     const q = params.find((p) => p.startsWith('q='));
-    if (q === undefined || Number(q.slice(2)) > 0) return true;
+    const wanted = q === undefined || Number(q.slice(2)) > 0;
+    if (coding === 'gzip') return wanted;
+    if (coding === '*') any = wanted;
   }
-  return false;
+  return any;
 }
 
 /**

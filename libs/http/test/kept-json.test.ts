@@ -65,4 +65,5 @@ test('Accept-Encoding: gzip or * without q=0', (t) => {
   t.false(acceptsGzip('br, deflate'));
   t.false(acceptsGzip('gzip;q=0'));
   t.false(acceptsGzip('*;q=0.0'));
+  t.false(acceptsGzip('gzip;q=0, *'), 'named and refused: * does not bring it back');
 });
