@@ -61,13 +61,14 @@ export function createReader(deps: {
   };
 
   /**
-   * The last reply made from each user's cached first page: while the page's bytes and the count are the
-   * same, the same reply goes out again (kept, so its gzip is made once: `keepJson`).
+   * The last reply made from each user's cached first page: while the page and the count are the same, the
+   * same reply goes out again (kept, so its gzip is made once: `keepJson`). With Redis tracking the page is
+   * the same Buffer while it is unchanged; without, a new one each read, compared by content.
    */
   const keptReplies = new BoundedMap<string, { head: Buffer; count: number; bytes: Buffer }>(KEPT_PAGES);
   const keptReply = (userId: string, head: Buffer, count: number): Buffer => {
     const known = keptReplies.get(userId);
-    if (known?.head === head && known.count === count) return known.bytes;
+    if (known?.count === count && (known.head === head || known.head.equals(head))) return known.bytes;
     const bytes = keepJson(withCount(head, count));
     keptReplies.set(userId, { head, count, bytes });
     return bytes;
