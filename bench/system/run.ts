@@ -90,9 +90,9 @@ const SEED_CONCURRENCY = Number(env.BENCH_SEED_CONCURRENCY ?? 32);
 const MIX = mixShares(env.BENCH_MIX);
 /** Each read endpoint's capacity next to the bare route's, side by side (wrk, closed loop). */
 const ENDPOINT_CONNECTIONS = Number(env.BENCH_ENDPOINT_CONNECTIONS ?? 50);
+const ENDPOINT_SECONDS = Number(env.BENCH_ENDPOINT_SECONDS ?? 5);
 /** What browsers send (Chromium), and near enough what OkHttp and NSURLSession do. */
 const GZIP_CLIENT = 'gzip, deflate, br';
-const ENDPOINT_SECONDS = Number(env.BENCH_ENDPOINT_SECONDS ?? 5);
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const ms = (x: number) => `${x.toFixed(1)} ms`;
@@ -145,7 +145,7 @@ try {
     }),
   );
   const running = await openTestStack(ns, {
-    // Two images in flight on media-processing's one CPU: one renders while the other waits on S3.
+    // media-processing keeps the stack's images in flight (deploy/local mediaProcessingDefaults).
     env: { UPLOAD_RATE_MAX: '100000' },
     postgresSocket: true,
   });

@@ -19,9 +19,9 @@ export const SERVICES = Object.keys(SERVICE_PORTS) as ServiceName[];
  * rendition), once ready, is confined to every CPU but the first (unrestricted on a single core), so it
  * never occupies every core, and moves to nice 10 and SCHED_IDLE (nice 10 alone where chrt is missing), so
  * on its CPUs a read-path thread waking up preempts it at once. Its images in flight: two more than its
- * CPUs (mediaProcessingDefaults). nice 10 alone was measured not to protect reads (bench/system, p99 244 ms with uploads flat
- * out): a nice-10 task still gets ~10 % of a busy core in slices the reads wait behind. In Kubernetes
- * media-processing has its own node pool instead (k8s/components/media-node-pool).
+ * CPUs (mediaProcessingDefaults). nice 10 alone was measured not to protect reads (bench/system, p99 244 ms
+ * with uploads flat out): a nice-10 task still gets ~10 % of a busy core in slices the reads wait behind.
+ * In Kubernetes media-processing has its own node pool instead (k8s/components/media-node-pool).
  */
 export const DEFAULT_PRIORITY: Partial<Record<ServiceName, CpuPriority>> = {
   'media-processing': { idle: true, niceness: 10, ...cpusOf(allButFirstCpu()) },
@@ -66,7 +66,6 @@ function sinkFor(options: StackOptions, name: string): LogSink {
   return options.logs === 'terminal' ? 'terminal' : { file: join(options.workDir, `${name}.log`) };
 }
 
-/** What every service of the stack reads: the shared settings, its own Redis prefix, the gateway's limits. */
 /**
  * media-processing's images in flight on the CPUs the stack confines it to (every CPU but the first): two
  * more than those CPUs, so a CPU renders while images wait on S3, Postgres or NATS. Measured on one CPU
@@ -78,6 +77,7 @@ export function mediaProcessingDefaults(cores = availableParallelism()): NodeJS.
   return { MEDIA_CONCURRENCY: String(cpus + 2), UV_THREADPOOL_SIZE: String(Math.max(4, cpus + 4)) };
 }
 
+/** What every service of the stack reads: the shared settings, its own Redis prefix, the gateway's limits. */
 function envFor(options: StackOptions, service: ServiceName): NodeJS.ProcessEnv {
   return {
     UPLOAD_MAX_BYTES: String(options.uploadMaxBytes),

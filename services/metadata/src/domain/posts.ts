@@ -174,7 +174,6 @@ export function posts(deps: {
 
   // A post's author never changes: known authors let a warm read ask Redis for everything at once.
   const authorOfPost = new BoundedMap<string, string>(KNOWN_AUTHORS);
-  const rememberAuthor = (postId: string, authorId: string) => authorOfPost.set(postId, authorId);
 
   /**
    * A warm post read in ONE Redis round trip (post, author, the viewer's liked and follow flags). A flag
@@ -357,7 +356,7 @@ export function posts(deps: {
         if (warm !== undefined) return warm;
       }
       const post = await livePost(id);
-      if (post) rememberAuthor(id, post.author_id);
+      if (post) authorOfPost.set(id, post.author_id);
       const [json] = post ? await renderJson(viewerId, [post]) : [];
       if (json === undefined) throw postNotFound();
       return json;
