@@ -17,7 +17,7 @@ import { registerNotificationRoutes } from './routes/notifications.ts';
 import { registerStreamRoute } from './routes/stream.ts';
 import { subscribeCreated } from './store/live.ts';
 import { notificationStore } from './store/notifications.ts';
-import { PAGE_TTL_SECONDS, pageCache } from './store/pages.ts';
+import { pageCache } from './store/pages.ts';
 import { streamRegistry } from './store/stream-registry.ts';
 import { unreadCache } from './store/unread.ts';
 import { userStore } from './store/users.ts';
@@ -35,7 +35,7 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
   const tracking = config.redisClientTracking
     ? await openRedisTracking({ url: config.redisUrl, keyPrefix: config.redisPrefix, logger })
     : undefined;
-  const pages = pageCache(redis, PAGE_TTL_SECONDS, tracking);
+  const pages = pageCache(redis, config.pageTtlSeconds, tracking);
   const unread = createUnreadCounts({
     notifications,
     cache: unreadCache(redis, config.unreadTtlSeconds),
@@ -74,7 +74,7 @@ export async function buildApp(ctx: Context): Promise<BuiltService> {
     outbox: true,
     // a replica without the consumer serves HTTP and streams only
     consumers: config.consumeEvents
-      ? [activityConsumer({ notifier, users, concurrency: config.consumerConcurrency })]
+      ? [activityConsumer({ notifier, users, pages, concurrency: config.consumerConcurrency })]
       : undefined,
   });
 

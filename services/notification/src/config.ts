@@ -26,6 +26,12 @@ export const configSpec = {
     max: 30 * 86_400,
     doc: 'how long a cached unread count lives in Redis before it is recounted from Postgres',
   }),
+  pageTtlSeconds: int('NOTIFICATION_PAGE_TTL_SECONDS', {
+    default: 600,
+    min: 1,
+    max: 86_400,
+    doc: 'how long a cached first page lives in Redis unless a change to the list or to an actor drops it',
+  }),
   consumeEvents: bool('NOTIFICATION_CONSUME_EVENTS', {
     default: true,
     doc: 'run the event consumer in this replica (false: HTTP and streams only)',

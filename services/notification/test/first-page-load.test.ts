@@ -8,7 +8,7 @@ import { unreadCache } from '../src/store/unread.ts';
 import { userStore } from '../src/store/users.ts';
 import { type NotificationService, openWorld, userId, type World } from './helpers.ts';
 
-// A user's first page is cached in Redis for 30 s. When a hot page expires (or a change drops it), every
+// A user's first page is cached in Redis until a change drops it (or its TTL ends). When a hot page expires (or a change drops it), every
 // request for it misses at the same moment: they share one Postgres load instead of each running their
 // own (measured: one such herd at 50 connections held GET /v1/notifications' p99 at 0.3-0.8 s). The reader
 // below is the service's, on the service's real stores, with their list reads counted.
@@ -87,4 +87,26 @@ test('first pages filled at the same moment expire spread over the last third of
     `between 20 and 30 s: ${ttls.join(', ')}`,
   );
   t.true(new Set(ttls.map((ms) => Math.round(ms / 1000))).size > 3, 'not all at once');
+});
+
+test('a page whose actor is renamed while it is being loaded is not cached with the old name', async (t) => {
+  const pages = pageCache(svc.infra.redis, 600);
+  const [recipient, actor, other] = [userId(6), userId(7), userId(8)];
+  const json = '{"items":[],"nextCursor":null';
+  // A reader records the actors of the page it is loading, then reads their names; a rename commits and
+  // its event drops the pages of everyone recorded; the reader's fill (with the old name) comes last.
+  await pages.showing(recipient, [actor, other]);
+  await pages.namesChanged(actor);
+  await pages.fill(recipient, json);
+  t.is((await pages.get(recipient)).page, undefined, 'the fill is refused');
+
+  // Once the tombstone is gone the next load caches again; a rename after the fill drops the page.
+  await svc.infra.redis.del(`page:${recipient}`);
+  await pages.showing(recipient, [actor]);
+  await pages.fill(recipient, json);
+  t.is((await pages.get(recipient)).page?.toString(), json);
+  await pages.namesChanged(userId(9));
+  t.is((await pages.get(recipient)).page?.toString(), json, 'an actor the page does not show: kept');
+  await pages.namesChanged(actor);
+  t.is((await pages.get(recipient)).page, undefined, 'dropped');
 });

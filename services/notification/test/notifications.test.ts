@@ -522,6 +522,30 @@ test('actors are shown with their current display name; an older event arriving 
   ]);
 });
 
+test('a cached first page shows an actor under their new display name as soon as the change is handled', async (t) => {
+  const [una, vic] = await users('una', 'vic');
+  if (!una || !vic) throw new Error('users');
+  await world.publish('follow.created', { followerId: vic.id, followeeId: una.id, state: 'following' });
+  await world.settled();
+  const redis = new Redis(world.ns.redis.url);
+  try {
+    // The change left a 5 s tombstone (a read that loaded Postgres before it cannot fill): read until cached.
+    await waitFor('the page is cached', async () => {
+      await list(svc, una);
+      return ((await redis.get(`${svc.config.redisPrefix}page:${una.id}`)) ?? '') !== '';
+    });
+    t.is((await list(svc, una)).items[0]?.actors[0]?.displayName, vic.username.toUpperCase());
+    await world.publisher.publish(
+      createEvent('account.updated', { userId: vic.id, displayName: 'Vic Renamed' }, { source: '/x' }),
+    );
+    await world.settled();
+    // The page would otherwise live for NOTIFICATION_PAGE_TTL_SECONDS (10 minutes) with the old name.
+    t.is((await list(svc, una)).items[0]?.actors[0]?.displayName, 'Vic Renamed');
+  } finally {
+    redis.disconnect();
+  }
+});
+
 test('the first page is served from Redis as ready JSON; a change handled by any replica shows on every replica', async (t) => {
   const other = await world.start(); // a second replica on the same namespace (one durable consumer)
   try {

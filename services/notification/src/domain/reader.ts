@@ -25,7 +25,7 @@ export function createReader(deps: {
   notifications: NotificationStore;
   users: Pick<UserStore, 'usersByIds'>;
   unread: UnreadCounts;
-  pages?: Pick<PageCache, 'get' | 'fill'>;
+  pages?: Pick<PageCache, 'get' | 'fill' | 'showing'>;
 }) {
   const { notifications, users: userNames, unread } = deps;
 
@@ -36,11 +36,11 @@ export function createReader(deps: {
 
   const unreadCount = (userId: string) => unread.count(userId);
 
-  async function list(userId: string, beforeVersion: string | undefined, limit: number): Promise<Page> {
-    const [rows, count] = await Promise.all([
-      notifications.listNotifications(userId, beforeVersion, limit + 1),
-      unreadCount(userId),
-    ]);
+  /** A page's rows (one more than `limit`: is there a next page?) and the unread count, from the stores. */
+  const pageRows = (userId: string, beforeVersion: string | undefined, limit: number) =>
+    Promise.all([notifications.listNotifications(userId, beforeVersion, limit + 1), unreadCount(userId)]);
+
+  async function pageOf(rows: readonly StoredNotification[], limit: number, count: number): Promise<Page> {
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return {
@@ -48,6 +48,11 @@ export function createReader(deps: {
       nextVersion: rows.length > limit && last ? last.version : null,
       unreadCount: count,
     };
+  }
+
+  async function list(userId: string, beforeVersion: string | undefined, limit: number): Promise<Page> {
+    const [rows, count] = await pageRows(userId, beforeVersion, limit);
+    return pageOf(rows, limit, count);
   }
 
   /** `{"items":…,"nextCursor":…` of a page (the unread count is added per request). */
@@ -86,10 +91,16 @@ export function createReader(deps: {
     if (load === undefined) {
       load = (async () => {
         try {
-          const page = await list(userId, undefined, limit);
-          const head = itemsJson(page, cursorOf);
-          await deps.pages?.fill(userId, head).catch(() => {});
-          return { head, count: page.unreadCount };
+          const [rows, count] = await pageRows(userId, undefined, limit);
+          // Recorded before the names are read (store/pages.ts): else a rename could slip in between.
+          const actors = rows.slice(0, limit).flatMap((r) => r.actorIds);
+          const recorded = await deps.pages?.showing(userId, actors).then(
+            () => true,
+            () => false,
+          );
+          const head = itemsJson(await pageOf(rows, limit, count), cursorOf);
+          if (recorded) await deps.pages?.fill(userId, head).catch(() => {});
+          return { head, count };
         } finally {
           loading.delete(userId);
         }

@@ -4,7 +4,8 @@ import type { LikeChange } from '../domain/like-batch.ts';
 import type { Notifier } from '../domain/notifier.ts';
 import { commentIntents, followIntents, likeIntents, postMentionIntents } from '../domain/rules.ts';
 import type { Intent } from '../domain/types.ts';
-import type { UserStore } from '../store/users.ts';
+import type { PageCache } from '../store/pages.ts';
+import type { AccountChange, UserStore } from '../store/users.ts';
 
 export const ACTIVITY_CONSUMER = 'notification-activity';
 
@@ -34,20 +35,26 @@ type ActivityEvent = CloudEvent<
 export function activityConsumer(deps: {
   notifier: Notifier;
   users: Pick<UserStore, 'saveAccount'>;
+  /** Cached first pages showing an actor whose name changed are dropped. */
+  pages: Pick<PageCache, 'namesChanged'>;
   concurrency: number;
   /** Most first deliveries per batch (libs/bus default: 100). */
   batchSize?: number;
 }) {
-  const { notifier, users } = deps;
+  const { notifier, users, pages } = deps;
+  const saveAccount = async (change: AccountChange) => {
+    await users.saveAccount(change);
+    await pages.namesChanged(change.userId);
+  };
   const handle = async (event: ActivityEvent): Promise<void> => {
     const at = new Date(event.time);
     switch (event.type) {
       case 'account.created': {
         const d = event.data;
-        return users.saveAccount({ userId: d.userId, username: d.username, displayName: d.displayName, at });
+        return saveAccount({ userId: d.userId, username: d.username, displayName: d.displayName, at });
       }
       case 'account.updated':
-        return users.saveAccount({ userId: event.data.userId, displayName: event.data.displayName, at });
+        return saveAccount({ userId: event.data.userId, displayName: event.data.displayName, at });
       case 'follow.created':
         return notifier.notify(event.id, followIntents(event.data, at));
       case 'follow.approved':

@@ -1,5 +1,5 @@
 import { perText, type RedisTracking } from '@instantpost/chassis';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 
 /**
  * The first page of each recipient's list as ready JSON (`page:<userId>`, under the service prefix), without
@@ -7,11 +7,13 @@ import type { Redis } from 'ioredis';
  * Postgres. Every committed change to a recipient's list drops the page (domain/unread.ts, on every
  * replica's behalf: Redis is shared) by writing a short-lived tombstone, and a fill only lands where there
  * is no key (NX), so a reader that loaded Postgres before a change committed cannot put its stale page back.
- * Actors' names in a page can be up to `ttlSeconds` old (a rename does not know whose lists show it).
+ *
+ * Actors' names are the other thing a page shows: before a reader loads the names of a page's actors it
+ * adds the recipient to each actor's `shown:<actorId>` set, and a name change (after its commit) drops the
+ * pages of everyone in the changed actor's set — so a reader that read the old name either finds its fill
+ * refused or its page dropped. A page then lives until a change drops it or `ttlSeconds` pass.
  */
 const TOMBSTONE = '';
-/** How old an actor's name in a cached page may be (the only staleness: list changes drop the page). */
-export const PAGE_TTL_SECONDS = 30;
 /** Longer than a read takes from its Postgres load to its fill. */
 const TOMBSTONE_MS = 5000;
 /** Pages whose bytes a process keeps beside the tracked text (~5-25 KB each). */
@@ -20,6 +22,7 @@ export const KEPT_PAGES = 2000;
 export function pageCache(redis: Redis, ttlSeconds: number, tracking?: RedisTracking) {
   const page = (userId: string) => `page:${userId}`;
   const unread = (userId: string) => `unread:${userId}`;
+  const shown = (actorId: string) => `shown:${actorId}`;
   /** The bytes of each kept page text, made once per text (the tracked copy hands out the same text). */
   const bytesOf = perText(KEPT_PAGES, (text) => Buffer.from(text));
   return {
@@ -58,6 +61,22 @@ export function pageCache(redis: Redis, ttlSeconds: number, tracking?: RedisTrac
       const ttlMs = Math.round(ttlSeconds * 1000 * (1 - Math.random() / 3));
       await redis.set(page(userId), json, 'PX', ttlMs, 'NX');
     },
+    /**
+     * Before loading the names of a page's actors: records that `userId`'s page shows them (for
+     * `namesChanged`). A page whose actors could not be recorded must not be filled.
+     */
+    async showing(userId: string, actorIds: Iterable<string>): Promise<void> {
+      const pipeline = redis.pipeline();
+      for (const actorId of new Set(actorIds)) {
+        pipeline.sadd(shown(actorId), userId).expire(shown(actorId), ttlSeconds + SHOWN_MARGIN_SECONDS);
+      }
+      await execOrThrow(pipeline, 'the actors shown were not recorded');
+    },
+    /** An actor's name changed (after its commit): drops every page that may show the old one. */
+    async namesChanged(actorId: string): Promise<void> {
+      const recipients = await redis.smembers(shown(actorId));
+      await this.dropMany(recipients);
+    },
     async drop(userId: string): Promise<void> {
       await redis.set(page(userId), TOMBSTONE, 'PX', TOMBSTONE_MS);
     },
@@ -65,12 +84,19 @@ export function pageCache(redis: Redis, ttlSeconds: number, tracking?: RedisTrac
     async dropMany(userIds: Iterable<string>): Promise<void> {
       const pipeline = redis.pipeline();
       for (const userId of userIds) pipeline.set(page(userId), TOMBSTONE, 'PX', TOMBSTONE_MS);
-      if (pipeline.length === 0) return;
-      const results = await pipeline.exec();
-      const failed = results?.find(([err]) => err);
-      if (!results || failed) throw failed?.[0] ?? new Error('the pages were not dropped');
+      await execOrThrow(pipeline, 'the pages were not dropped');
     },
   };
+}
+
+/** Longer than a read takes from recording its actors to its fill: no page outlives its actors' sets. */
+const SHOWN_MARGIN_SECONDS = 60;
+
+async function execOrThrow(pipeline: ChainableCommander, what: string): Promise<void> {
+  if (pipeline.length === 0) return;
+  const results = await pipeline.exec();
+  const failed = results?.find(([err]) => err);
+  if (!results || failed) throw failed?.[0] ?? new Error(what);
 }
 
 export type PageCache = ReturnType<typeof pageCache>;
