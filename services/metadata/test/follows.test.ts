@@ -74,6 +74,38 @@ test('a follow across two physical databases shows on both sides with right coun
   );
 });
 
+test('follows and unfollows of one edge sent at once: each real change once, with its own edge version', async (t) => {
+  const fay = await newUser(fx.svc, { database: 0 });
+  const gus = await newUser(fx.svc, { database: 1 });
+  const seen = recordEvents(fx, 'follow.>');
+  const follow = () => call(fx.svc, 'POST', `/v1/users/${gus.id}/follow`, { token: fay.token });
+  const unfollow = () => call(fx.svc, 'DELETE', `/v1/users/${gus.id}/follow`, { token: fay.token });
+
+  const follows = await Promise.all(Array.from({ length: 12 }, follow));
+  t.true(follows.every((r) => r.status === 200 && r.body.state === 'following'));
+  const mixed = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? follow() : unfollow())));
+  t.true(mixed.every((r) => r.status === 200 || r.status === 204));
+  await follow(); // whatever the race left, followed now
+
+  const mine = () => seen.events.filter((e) => JSON.stringify(e.data).includes(fay.id));
+  await waitFor('the edge and its mirror to settle', async () => (await countsOf(gus)).followers === 1);
+  await mirrorIdle(fx);
+  seen.stop();
+  const versions = mine().map((e) => (e.data as { version: number }).version);
+  t.deepEqual(
+    versions,
+    versions.map((_, i) => i + 1),
+    'versions 1, 2, 3… each once: no two requests made the same change',
+  );
+  t.true(
+    mine().every((e, i) => e.type === (i % 2 === 0 ? 'follow.created' : 'follow.deleted')),
+    'follow and unfollow alternate, as the edge did',
+  );
+  t.is(mine().at(-1)?.type, 'follow.created');
+  t.deepEqual(await countsOf(fay), { posts: 0, followers: 0, following: 1 });
+  t.deepEqual(await followerIds(gus, fay), [fay.id]);
+});
+
 test('duplicate and reordered follow events leave both sides and the counts right', async (t) => {
   const carl = await newUser(fx.svc, { database: 0 });
   const dana = await newUser(fx.svc, { database: 1 });

@@ -51,11 +51,11 @@ export class FeedProjector {
   ): Promise<void> {
     const { projections } = this.stores;
     const edge = await projections.writeFollower(followeeId, followerId, state, v);
-    await projections.writeFollowing(followerId, followeeId, state, v);
+    // The follower's row as this write left it (unchanged when a newer event had written it already).
+    let current = (await projections.writeFollowing(followerId, followeeId, state, v)).after;
     const big = this.isBig(edge.followers);
     // Apply the stored state, then look again: a concurrent handler of the same edge that committed in
     // between has either been seen here (and its state is applied now) or applies its own after ours.
-    let current = await projections.followState(followerId, followeeId);
     for (let attempt = 0; attempt < 3; attempt++) {
       await this.applyFollow([followerId], followeeId, current === 'following', big);
       const again = await projections.followState(followerId, followeeId);

@@ -1,5 +1,5 @@
 import { DomainError } from '@instantpost/http/errors';
-import type { EdgeState, FollowStore } from '../store/follows.ts';
+import type { Edge, EdgeState, FollowStore } from '../store/follows.ts';
 import { MetadataError, MetadataErrorCodes, userNotFound } from './errors.ts';
 import { metadataEvent } from './events.ts';
 import type { Page, Paged } from './input.ts';
@@ -173,9 +173,10 @@ export function follows(deps: { follows: FollowStore; people: People }) {
       });
     },
 
-    /** Metadata's own mirror consumer: copy the edge to the followee's shard. */
-    async mirror(followerId: string, followeeId: string): Promise<void> {
-      if (await deps.follows.mirror(followerId, followeeId)) await people.countsChanged(followeeId);
+    /** Metadata's own mirror consumer: copies edges to their followee's shard (a batch's at once). */
+    async mirror(edges: readonly Edge[]): Promise<void> {
+      const changed = await deps.follows.mirror(edges);
+      if (changed.size > 0) await people.countsChanged(...changed);
     },
   };
 }
