@@ -16,6 +16,7 @@ export {
   type ShardMapErrorCode,
   ShardMapErrorCodes,
 } from './errors.ts';
+export { runGrouped } from './fan-out.ts';
 export { groupByShard, type ShardGroup, type ShardGrouping } from './groups.ts';
 export {
   type LiveShardMap,

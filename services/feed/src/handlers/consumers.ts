@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { defineConsumer, streamNameFor } from '@instantpost/bus';
+import { runGrouped } from '@instantpost/shards';
 import type { Logger } from '@instantpost/telemetry';
 import type { JetStreamManager } from 'nats';
 import type { FeedProjector } from '../domain/projector.ts';
@@ -118,6 +119,9 @@ export function projectorConsumer(projector: FeedProjector, options: ConsumerOpt
     // the other events run through their handlers, in order. Versions make the order irrelevant.
     handleBatch: async (events, ctx) => {
       const likes: LikeChange[] = [];
+      // Follows of different edges are independent (each statement locks its own edge's rows): up to
+      // EDGES_AT_ONCE edges at a time, each edge's events in order.
+      const follows = new Map<string, (() => Promise<void>)[]>();
       for (const [i, event] of events.entries()) {
         const v = versionOf(event, { streamSequence: ctx.streamSequences[i] ?? 0 });
         if (event.type === 'like.created' || event.type === 'like.deleted') {
@@ -138,13 +142,23 @@ export function projectorConsumer(projector: FeedProjector, options: ConsumerOpt
                 ? 'following'
                 : event.data.state;
           const edge = { edge: event.data.version ?? 0, ...v };
-          await projector.followChanged(followerId, followeeId, state, edge, () => ctx.heartbeat());
+          const key = `${followerId}:${followeeId}`;
+          follows.set(key, [
+            ...(follows.get(key) ?? []),
+            () => projector.followChanged(followerId, followeeId, state, edge, () => ctx.heartbeat()),
+          ]);
         }
       }
+      await runGrouped([[...follows.values()]], EDGES_AT_ONCE, async (changes) => {
+        for (const change of changes) await change();
+      });
       await projector.likesChanged(likes);
     },
   });
 }
+
+/** Follow edges a feed-projector batch writes at once (each a few statements in a row). */
+const EDGES_AT_ONCE = 4;
 
 /** feed's durable consumer names (one per stream they read; both read SOCIAL). */
 export const CONSUMER_NAMES = ['feed-fanout', 'feed-projector'] as const;
