@@ -95,18 +95,31 @@ export function cacheInvalidationConsumer(cache: CacheStore) {
     // instead of one per like. Not dropped: the writer's own change after its commit is skipped while Redis
     // is away, and this is what repeats it once Redis answers (a failing batch is retried event by event,
     // each retried until Redis is back). Other events of the batch run through their handlers, in order.
+    // Follows the same way: one MULTI of follow flags and one of counts per batch.
     handleBatch: async (events) => {
-      const byViewer = new Map<string, Set<string>>();
+      const likedBy = new Map<string, Set<string>>();
+      const followedBy = new Map<string, Set<string>>();
+      const countsOf = new Set<string>();
+      const add = (to: Map<string, Set<string>>, viewerId: string, field: string) => {
+        to.set(viewerId, (to.get(viewerId) ?? new Set<string>()).add(field));
+      };
       for (const event of events) {
         if (event.type === 'like.created' || event.type === 'like.deleted') {
-          const fields = byViewer.get(event.data.userId) ?? new Set<string>();
-          fields.add(event.data.postId);
-          byViewer.set(event.data.userId, fields);
-          continue;
+          add(likedBy, event.data.userId, event.data.postId);
+        } else if (
+          event.type === 'follow.created' ||
+          event.type === 'follow.approved' ||
+          event.type === 'follow.deleted'
+        ) {
+          add(followedBy, event.data.followerId, event.data.followeeId);
+          countsOf.add(event.data.followerId).add(event.data.followeeId);
+        } else {
+          await handle(event);
         }
-        await handle(event);
       }
-      await liked.changedManyOrThrow(byViewer);
+      await liked.changedManyOrThrow(likedBy);
+      await followStates.changedManyOrThrow(followedBy);
+      await counts.invalidateOrThrow(...countsOf);
     },
   });
 }
