@@ -116,11 +116,11 @@ export function projectorConsumer(projector: FeedProjector, options: ConsumerOpt
       'comment.created': (event) => projector.commentCreated(event.data),
     },
     // Likes of a batch are projected together (one transaction per shard, one count update per post);
-    // the other events run through their handlers, in order. Versions make the order irrelevant.
+    // follows of different edges are independent (each statement locks its own edge's rows), so up to
+    // EDGES_AT_ONCE edges are written at a time, each edge's events in order; the other events run through
+    // their handlers, in order. Versions make the order irrelevant.
     handleBatch: async (events, ctx) => {
       const likes: LikeChange[] = [];
-      // Follows of different edges are independent (each statement locks its own edge's rows): up to
-      // EDGES_AT_ONCE edges at a time, each edge's events in order.
       const follows = new Map<string, (() => Promise<void>)[]>();
       for (const [i, event] of events.entries()) {
         const v = versionOf(event, { streamSequence: ctx.streamSequences[i] ?? 0 });

@@ -11,6 +11,9 @@ export interface Edge {
   followeeId: string;
 }
 
+/** Tries of an edge change whose version moved under it before it gives up (each miss is another change). */
+const MAX_ATTEMPTS = 50;
+
 const compareIds = (a: string, b: string) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0);
 
 /** The change a follow action decides on, given the current state of the edge. */
@@ -54,7 +57,7 @@ export function followStore(shards: Shards) {
       if (!onKnownShard(shards, followerId) || !onKnownShard(shards, followeeId)) {
         return { state: 'none', changed: false };
       }
-      for (;;) {
+      for (let attempt = 1; ; attempt++) {
         const changed = await onShard(shards.forId(followerId), async (s) => {
           const table = s.table('following');
           const [row] = await s.sql<{ state: EdgeState; version: string }[]>`
@@ -84,6 +87,9 @@ export function followStore(shards: Shards) {
           return written?.count === 1 ? { state: decision.state, changed: true } : undefined;
         });
         if (changed) return changed;
+        // Each miss means another change landed: only a write that can never match would get here.
+        if (attempt === MAX_ATTEMPTS)
+          throw new Error(`the edge ${followerId} -> ${followeeId} kept changing`);
       }
     },
 
