@@ -188,6 +188,7 @@ async function main() {
         log(
           `  ${kind.padEnd(14)} ${String(k.count).padStart(6)}  p50 ${k.p50.toFixed(1)} ms  p99 ${k.p99.toFixed(1)} ms`,
         );
+      for (const failure of r.failures) log(`  failed: ${failure}`);
       log(`  cores used: ${cores()}`);
     };
     const cpuGroups = stackGroups(running.stack.processes, {
