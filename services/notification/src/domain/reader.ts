@@ -156,10 +156,16 @@ export function createReader(deps: {
       return true;
     },
 
-    /** One item as the stream sends it; undefined when it is gone (an unliked group emptied). */
-    async entry(recipientId: string, notificationId: string): Promise<StreamEntry | undefined> {
-      const row = await notifications.notificationById(recipientId, notificationId);
-      return row ? (await entries([row]))[0] : undefined;
+    /**
+     * Items as the stream sends them, in one read per recipient shard and one of the actors' names for all;
+     * the ones gone (an unliked group emptied) are left out.
+     */
+    async entriesOf(
+      keys: readonly { recipientId: string; notificationId: string }[],
+    ): Promise<(StreamEntry & { recipientId: string })[]> {
+      if (keys.length === 0) return [];
+      const rows = await notifications.notificationsByIds(keys);
+      return (await entries(rows)).map((entry, i) => ({ ...entry, recipientId: rows[i]?.recipientId ?? '' }));
     },
 
     /** What a stream that last saw `afterVersion` missed, oldest first. */

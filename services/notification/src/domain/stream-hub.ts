@@ -18,8 +18,13 @@ export interface StreamClient {
 export const REPLAY_LIMIT = 100;
 /** Items whose last sent version a stream remembers, to drop duplicates (relay retries, replay overlap). */
 const REMEMBERED = 512;
-/** Items loaded from Postgres at once for the streams of this replica. */
+/** Loads from Postgres in flight at once for the streams of this replica. */
 const LOAD_CONCURRENCY = 4;
+/**
+ * Items one load reads together (one query per recipient shard and one of the actors' names for all):
+ * under a burst the queue fills while loads run, and the next load takes what queued meanwhile.
+ */
+const LOAD_BATCH = 100;
 
 class Subscriber {
   /** Live entries that arrive while the replay runs; sent after it, so nothing is missed or reordered. */
@@ -72,25 +77,28 @@ export function createStreamHub(deps: { reader: Reader; logger: Logger }) {
 
   function drain(): void {
     while (loading < LOAD_CONCURRENCY && queue.length > 0) {
-      const data = queue.shift() as EventData<'notification.created'>;
+      const batch = queue.splice(0, LOAD_BATCH);
       loading++;
-      void load(data).finally(() => {
+      void load(batch).finally(() => {
         loading--;
         drain();
       });
     }
   }
 
-  async function load(data: EventData<'notification.created'>): Promise<void> {
-    if (!byUser.has(data.recipientId)) return;
+  async function load(batch: readonly EventData<'notification.created'>[]): Promise<void> {
+    const wanted = batch.filter((data) => byUser.has(data.recipientId));
     try {
-      const entry = await reader.entry(data.recipientId, data.notificationId);
-      if (!entry) return;
-      for (const sub of byUser.get(data.recipientId) ?? []) sub.push(entry);
+      const loaded = await reader.entriesOf(wanted);
+      // In version order, as the stream's event ids (Last-Event-ID) promise.
+      loaded.sort((a, b) => (BigInt(a.version) < BigInt(b.version) ? -1 : 1));
+      for (const { recipientId, ...entry } of loaded) {
+        for (const sub of byUser.get(recipientId) ?? []) sub.push(entry);
+      }
     } catch (err) {
       logger.error(
-        { err, notificationId: data.notificationId },
-        'could not load a notification for its streams',
+        { err, notificationIds: wanted.map((d) => d.notificationId) },
+        'could not load notifications for their streams',
       );
     }
   }

@@ -474,6 +474,20 @@ export function notificationStore(shards: Shards) {
   const of = (recipientId: string) => reads(shards.forId(recipientId));
   return {
     notificationById: (recipientId: string, id: string) => of(recipientId).notificationById(recipientId, id),
+    /** Many items by (recipient, id), one query per recipient shard; the ones gone are left out. */
+    async notificationsByIds(
+      keys: readonly { recipientId: string; notificationId: string }[],
+    ): Promise<StoredNotification[]> {
+      const out: StoredNotification[] = [];
+      for (const { shard: s, items } of groupByShard(shards, keys, (k) => k.recipientId).groups) {
+        const rows = await s.sql<Row[]>`
+          ${selectItems(s)}
+          JOIN unnest(${items.map((k) => k.recipientId)}::bigint[], ${items.map((k) => k.notificationId)}::bigint[])
+            AS k(recipient_id, id) ON n.recipient_id = k.recipient_id AND n.id = k.id`;
+        out.push(...rows.map(toStored));
+      }
+      return out;
+    },
     listNotifications: (recipientId: string, beforeVersion: string | undefined, limit: number) =>
       of(recipientId).listNotifications(recipientId, beforeVersion, limit),
     notificationsSince: (recipientId: string, afterVersion: string, limit: number) =>
