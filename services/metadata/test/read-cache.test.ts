@@ -214,3 +214,51 @@ test('a viewer new to a cached post, grid and profile gets their own like and fo
     t.is((await call(fx.svc, 'GET', path, { token: fan.token })).status, 200, path);
   }
 });
+
+test("a viewer's likes are cached as one complete set: flags of posts new to them need no Postgres, and likes and unlikes still show", async (t) => {
+  const redis = fx.svc.infra.redis;
+  const author = await newUser(fx.svc);
+  const other = await newUser(fx.svc);
+  const fan = await newUser(fx.svc);
+  const [first, second, third] = [
+    await newPost(fx, author, 'one'),
+    await newPost(fx, author, 'two'),
+    await newPost(fx, author, 'three'),
+  ];
+  await call(fx.svc, 'POST', `/v1/posts/${first}/likes`, { token: fan.token });
+  await new Promise((resolve) => setTimeout(resolve, LIKE_DELAY_MS));
+  await redis.del(`lk:${fan.id}`);
+  const likedIn = async (path: string) =>
+    (await call(fx.svc, 'GET', path, { token: fan.token })).body.items.map(
+      (p: { id: string; viewerHasLiked: boolean }) => [p.id, p.viewerHasLiked],
+    );
+  await waitFor('the grid read after the flags were deleted', async () => {
+    const items = await likedIn(`/v1/users/${author.id}/posts`);
+    return items.length === 3 && (await redis.hget(`lk:${fan.id}`, '*')) !== null;
+  });
+  t.deepEqual(await likedIn(`/v1/users/${author.id}/posts`), [
+    [third, false],
+    [second, false],
+    [first, true],
+  ]);
+  t.deepEqual(
+    await redis.hgetall(`lk:${fan.id}`),
+    { '*': 'c', [first]: '1' },
+    'the whole set: the liked post, and a mark that the rest are not liked (no field per unliked post)',
+  );
+
+  // A post the viewer never saw: answered from the set (no flag of it stored, so Postgres was not asked).
+  const elsewhere = await newPost(fx, other, 'elsewhere');
+  t.false((await call(fx.svc, 'GET', `/v1/posts/${elsewhere}`, { token: fan.token })).body.viewerHasLiked);
+  t.is(await redis.hget(`lk:${fan.id}`, elsewhere), null);
+
+  // Changes still show: a like of that post and an unlike of the first (tombstones over the set).
+  await call(fx.svc, 'POST', `/v1/posts/${elsewhere}/likes`, { token: fan.token });
+  await call(fx.svc, 'DELETE', `/v1/posts/${first}/likes`, { token: fan.token });
+  await waitFor('the like and the unlike to show', async () => {
+    const post = (await call(fx.svc, 'GET', `/v1/posts/${elsewhere}`, { token: fan.token })).body;
+    const grid = await likedIn(`/v1/users/${author.id}/posts`);
+    return post.viewerHasLiked === true && grid.every(([, liked]: [string, boolean]) => !liked);
+  });
+  t.pass();
+});

@@ -4,7 +4,7 @@ import type { EventData } from '@instantpost/events';
 import { keepJson, type PostFragments, pageJson, postFragments, postJson } from '@instantpost/http';
 import { shardOf } from '@instantpost/ids';
 import type { MediaUrlSigner } from '@instantpost/media-urls';
-import { CACHED, type CacheStore, FLAGS, type FlagRead, flagValue } from '../store/cache.ts';
+import { CACHED, type CacheStore, COMPLETE_FIELD, FLAGS, type FlagRead, flagValue } from '../store/cache.ts';
 import type { PostStore, StoredMention } from '../store/posts.ts';
 import { foldTag, parseCaption } from './caption.ts';
 import { MetadataError, MetadataErrorCodes, postNotFound, userNotFound } from './errors.ts';
@@ -23,6 +23,12 @@ import {
 
 /** How many of an author's newest post ids are cached for the grid (a page of up to 100, plus one). */
 const GRID_IDS = 101;
+/** Likes of a viewer cached as a complete set at most; a viewer with more is asked of Postgres post by post. */
+const LIKED_SET_MAX = 5000;
+
+/** Whether flag `i` of a read is known without Postgres or the clock: a value, or absent from a complete set. */
+const knownFlag = (read: FlagRead, i: number) =>
+  read.values[i] !== undefined || (read.complete && read.seen[i] === '');
 /** Post → author pairs kept in process (~150 bytes each). */
 const KNOWN_AUTHORS = 100_000;
 
@@ -80,15 +86,28 @@ export function posts(deps: {
     }
   >(GRID_PAGES_KEPT);
 
-  /** Which of `read.fields` (post ids) the viewer has liked: the read's flags, Postgres for what it missed (then cached). */
+  /**
+   * Which of `read.fields` (post ids) the viewer has liked: the read's flags; for what they miss, once per
+   * viewer (per cached hash) every like of the viewer, cached as a complete set — after that an absent flag
+   * means "not liked" with no Postgres at all. A field changed lately (a tombstone) and viewers with more
+   * than LIKED_SET_MAX likes are asked of Postgres post by post (then cached).
+   */
   const likedIn = async (viewerId: string, read: FlagRead): Promise<Set<string>> => {
     const ids = read.fields;
     const out = new Set<string>();
     const missing: string[] = [];
     read.values.forEach((v, i) => {
-      if (v === undefined) missing.push(ids[i] as string);
-      else if (v === '1') out.add(ids[i] as string);
+      if (v === '1') out.add(ids[i] as string);
+      else if (v === undefined && !(read.complete && read.seen[i] === '')) missing.push(ids[i] as string);
     });
+    if (missing.length > 0 && !read.complete) {
+      const all = await deps.posts.likesOf(viewerId, LIKED_SET_MAX);
+      if (all) {
+        for (const id of missing) if (all.has(id)) out.add(id);
+        await likedCache.fillComplete(viewerId, read, all);
+        return out;
+      }
+    }
     if (missing.length > 0) {
       const fromDb = await deps.posts.likedBy(viewerId, missing);
       const values = new Map<number, string>();
@@ -198,10 +217,12 @@ export function posts(deps: {
         : ([
             [FLAGS.liked, viewerId, id],
             [FLAGS.follows, viewerId, authorId],
+            [FLAGS.liked, viewerId, COMPLETE_FIELD],
           ] as const);
     const read = await deps.cache.readAll(json, flags);
     if (!read) return undefined;
-    const [postText = null, accountText = null, likedRaw = null, followsRaw = null] = read;
+    const [postText = null, accountText = null, likedRaw = null, followsRaw = null, completeRaw = null] =
+      read;
     const post = postCache.parsed(id, postText);
     const author = accountCache.parsed(authorId, accountText);
     if (!post || !author || post.author_id !== authorId) return undefined;
@@ -210,15 +231,11 @@ export function posts(deps: {
       if ((await people.followStateFrom(viewerId, authorId, followsRaw, at)) !== 'following')
         throw postNotFound();
     }
-    const liked =
-      viewerId !== undefined && (await likedIn(viewerId, likedCache.readOf([id], [likedRaw], at))).has(id);
+    const likedRead = likedCache.readOf([id], [likedRaw], at, completeRaw);
+    const liked = viewerId !== undefined && (await likedIn(viewerId, likedRead)).has(id);
     const bytes = rowJson(post, author, liked, expires);
     // Kept (as a grid page is) only when no flag needed Postgres or the clock.
-    if (
-      viewerId !== undefined &&
-      flagValue(likedRaw) !== undefined &&
-      (!author.isPrivate || flagValue(followsRaw))
-    ) {
+    if (viewerId !== undefined && knownFlag(likedRead, 0) && (!author.isPrivate || flagValue(followsRaw))) {
       const hold = deps.cache.holdRead(json, flags, read);
       if (hold) postViews.set(memoKey, { expires, bytes: keepJson(bytes), hold });
       else postViews.delete(memoKey);
@@ -262,25 +279,22 @@ export function posts(deps: {
       if (!post || post.author_id !== authorId) return undefined;
       posts.push(post);
     }
-    // Flags of posts new to this viewer: one Postgres read for all of them (one author, one shard).
-    const liked =
-      viewerId === undefined
-        ? new Set<string>()
-        : await likedIn(
-            viewerId,
-            likedCache.readOf(
-              pageIds,
-              pageIds.map((_, i) => read[3 + pageIds.length + i] ?? null),
-              at,
-            ),
-          );
+    const likedRead = likedCache.readOf(
+      pageIds,
+      pageIds.map((_, i) => read[3 + pageIds.length + i] ?? null),
+      at,
+      read[3 + 2 * pageIds.length] ?? null,
+    );
+    const liked = viewerId === undefined ? new Set<string>() : await likedIn(viewerId, likedRead);
     const items = posts.map((post) => rowJson(post, author, liked.has(post.id), expires));
     const last = pageIds.at(-1);
     const bytes = pageJson(items, ids.length > limit && last ? encodeCursor(last) : null);
-    // Kept only when no flag needed Postgres or the clock (a missing flag or a tombstone): then the page is
-    // a function of the raw values and the URL bucket alone.
-    const flags = read.slice(3 + pageIds.length);
-    if (flags.every((v) => flagValue(v) !== undefined) && (!author.isPrivate || flagValue(read[2] ?? null))) {
+    // Kept only when no flag needed Postgres or the clock (a missing flag of an incomplete set, or a
+    // tombstone): then the page is a function of the raw values and the URL bucket alone.
+    if (
+      pageIds.every((_, i) => knownFlag(likedRead, i)) &&
+      (!author.isPrivate || flagValue(read[2] ?? null))
+    ) {
       const hold =
         viewerId === undefined ? undefined : deps.cache.holdGrid(authorId, viewerId, pageIds, read);
       gridPages.set(memoKey, { read, expires, bytes: keepJson(bytes), pageIds, hold });

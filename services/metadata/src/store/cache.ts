@@ -19,6 +19,12 @@ export const CACHED = { account: 'account', counts: 'counts', post: 'post', grid
 const PARSED_MAX = 20_000;
 /** The flag kinds (`<name>:<viewerId>` hashes, a field per post or account). */
 export const FLAGS = { liked: 'lk', follows: 'fs' } as const;
+/**
+ * The field that marks a flag hash complete (`flagCache.fillComplete`): every field that is '1' is there
+ * (or a tombstone), so an absent field means '0' without asking Postgres.
+ */
+export const COMPLETE_FIELD = '*';
+const COMPLETE_MARK = 'c';
 
 /** What the login limiter reads when Redis cannot answer: no wait, no failures. */
 const NO_LIMIT: [unknown, unknown][] = [
@@ -157,10 +163,16 @@ export function cacheStore(
     if (viewerId !== undefined) head.push({ key: `${FLAGS.follows}:${viewerId}`, field: authorId });
     return head;
   };
-  /** Then the page's posts and, for a viewer, their liked flags (as `readAll` arguments). */
+  /** Then the page's posts and, for a viewer, their liked flags and complete mark (as `readAll` arguments). */
   const gridPage = (viewerId: string | undefined, ids: readonly string[]) => ({
     json: ids.map((id) => [CACHED.post, id] as const),
-    flags: viewerId === undefined ? [] : ids.map((id) => [FLAGS.liked, viewerId, id] as const),
+    flags:
+      viewerId === undefined
+        ? []
+        : [
+            ...ids.map((id) => [FLAGS.liked, viewerId, id] as const),
+            [FLAGS.liked, viewerId, COMPLETE_FIELD] as const,
+          ],
   });
   /**
    * `gridRead` while Redis tracks this process's reads. The grid script builds its post keys inside Lua,
@@ -201,8 +213,8 @@ export function cacheStore(
 
     /**
      * A grid's first page in ONE round trip: the author's cached account and grid ids, the viewer's follow
-     * flag of the author, the first `limit` posts' cached JSON and the viewer's liked flags of them — raw, as
-     * `readAll` (`[account, ids, follows, ...posts, ...liked]`). Undefined when Redis fails. While Redis
+     * flag of the author, the first `limit` posts' cached JSON and the viewer's liked flags of them with the
+     * liked hash's complete mark — raw, as `readAll` (`[account, ids, follows, ...posts, ...liked, complete]`). Undefined when Redis fails. While Redis
      * tracks this process's reads, the same through `readAll` (kept in process).
      */
     async gridRead(
@@ -358,7 +370,8 @@ type ReadAllRedis = Redis & {
 // KEYS: the author's account JSON and grid ids JSON[, the viewer's follow flags and liked flags]; ARGV: the
 // client's key prefix, the page size, the author id. The posts' keys are built here from the prefix (one
 // Redis instance; with Redis Cluster they would need hash tags). Returns account, grid ids, follow flag,
-// then the page's post JSON texts, then (for a viewer) their liked flags; nil for what is absent.
+// then the page's post JSON texts, then (for a viewer) their liked flags and the liked hash's complete mark;
+// nil for what is absent.
 const GRID_READ = `
 local account, grid = redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])
 local out = {account, grid, false}
@@ -370,6 +383,7 @@ for i = 1, n do
   out[3 + i] = redis.call('GET', ARGV[1] .. '${CACHED.post}:' .. ids[i])
   if #KEYS == 4 then out[3 + n + i] = redis.call('HGET', KEYS[4], ids[i]) end
 end
+if #KEYS == 4 then out[4 + 2 * n] = redis.call('HGET', KEYS[4], '${COMPLETE_FIELD}') end
 return out`;
 
 type GridReadRedis = Redis & {
@@ -397,21 +411,51 @@ function flagCache(redis: Redis, prefix: string, ttlSeconds: number, open: FailO
     /** Cached values (undefined: ask Postgres), and what was seen, for `fill`. */
     async get(viewerId: string, fields: readonly string[]): Promise<FlagRead> {
       const at = Date.now();
-      if (fields.length === 0) return { fields, values: [], seen: [], at };
+      if (fields.length === 0) return { fields, values: [], seen: [], at, complete: false };
       const found = await open(
-        redis.hmget(keyOf(viewerId), ...fields),
-        fields.map(() => null),
+        redis.hmget(keyOf(viewerId), ...fields, COMPLETE_FIELD),
+        [...fields, COMPLETE_FIELD].map(() => null),
         'flag cache read',
       );
-      return this.readOf(fields, found, at);
+      return this.readOf(fields, found.slice(0, fields.length), at, found[fields.length] ?? null);
     },
     /**
      * The same as `get` from raw values another round trip brought (readAll, gridRead) that started at
      * `at`: a warm read that finds a flag missing asks Postgres for just that flag, and `fill` keeps its
-     * answer under the same rules.
+     * answer under the same rules. `completeRaw`: the hash's COMPLETE_FIELD as read.
      */
-    readOf(fields: readonly string[], raw: readonly (string | null)[], at: number): FlagRead {
-      return { fields, values: raw.map(flagValue), seen: raw.map((v) => v ?? ''), at };
+    readOf(
+      fields: readonly string[],
+      raw: readonly (string | null)[],
+      at: number,
+      completeRaw: string | null = null,
+    ): FlagRead {
+      return {
+        fields,
+        values: raw.map(flagValue),
+        seen: raw.map((v) => v ?? ''),
+        at,
+        complete: completeRaw === COMPLETE_MARK,
+      };
+    },
+    /**
+     * Stores a viewer's whole set of '1' fields, as Postgres gave it after `read`, and marks the hash
+     * complete: from then on an absent field is '0'. A field changed meanwhile holds a tombstone, which the
+     * fill leaves (FILL_FLAGS), so that reader asks Postgres; a change after the fill writes its tombstone
+     * over the field.
+     */
+    async fillComplete(
+      viewerId: string,
+      read: Pick<FlagRead, 'at'>,
+      set: ReadonlySet<string>,
+    ): Promise<void> {
+      const args = [...set].flatMap((field) => [field, '1', '']);
+      args.push(COMPLETE_FIELD, COMPLETE_MARK, '');
+      await open(
+        r.metadataFillFlags(1, keyOf(viewerId), read.at, TOMBSTONE_MS, ttlSeconds, ...args),
+        0,
+        'flag cache fill',
+      );
     },
     /** Stores what Postgres said for the fields that are still as `seen` (see FILL_FLAGS). */
     async fill(viewerId: string, read: FlagRead, values: ReadonlyMap<number, string>): Promise<void> {
@@ -468,6 +512,8 @@ export interface FlagRead {
   seen: string[];
   /** When they were read (ms): a tombstone older than TOMBSTONE_MS then may be replaced. */
   at: number;
+  /** The hash was marked complete (`fillComplete`): an absent field ('' seen) is '0'. */
+  complete: boolean;
 }
 
 /** A raw flag as read: undefined when absent or a tombstone (`x:<ms>`: changed lately, ask Postgres). */

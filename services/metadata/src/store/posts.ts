@@ -144,6 +144,20 @@ export function postStore(shards: Shards) {
       return out;
     },
 
+    /**
+     * Every post `userId` has liked (likes live on the post's shard: one indexed read per shard), or
+     * undefined when there are more than `max` (then callers ask post by post).
+     */
+    async likesOf(userId: string, max: number): Promise<Set<string> | undefined> {
+      const lists = await shards.fanOut(async (shard) => {
+        const rows = await shard.sql<{ post_id: string }[]>`
+          SELECT post_id FROM ${shard.table('likes')} WHERE user_id = ${userId} LIMIT ${max + 1}`;
+        return rows.map((row) => String(row.post_id));
+      });
+      const all = new Set(lists.flat());
+      return all.size > max ? undefined : all;
+    },
+
     /** Comments of a post, oldest first. */
     async commentsOf(postId: string, after: string | undefined, limit: number): Promise<CommentRow[]> {
       const shard = shards.forId(postId);
