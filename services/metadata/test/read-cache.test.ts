@@ -210,7 +210,9 @@ test('a viewer new to a cached post, grid and profile gets their own like and fo
   for (const path of [`/v1/posts/${id}`, `/v1/users/${author.id}/posts`]) {
     await redis.del(`fs:${fan.id}`, `fs:${stranger.id}`);
     t.is((await call(fx.svc, 'GET', path, { token: stranger.token })).status, 404, path);
-    t.is(await redis.hget(`fs:${stranger.id}`, author.id), 'none');
+    // Cached: 'none' as a field, or implied by the viewer's complete set of edges (no field, the mark).
+    const [edge, mark] = await redis.hmget(`fs:${stranger.id}`, author.id, '*');
+    t.true(edge === 'none' || (edge === null && mark === 'c'), `cached as none: ${edge} ${mark}`);
     t.is((await call(fx.svc, 'GET', path, { token: fan.token })).status, 200, path);
   }
 });
@@ -261,4 +263,29 @@ test("a viewer's likes are cached as one complete set: flags of posts new to the
     return post.viewerHasLiked === true && grid.every(([, liked]: [string, boolean]) => !liked);
   });
   t.pass();
+});
+
+test("a viewer's follow edges are cached as one complete set: profiles they do not follow need no Postgres, and a follow shows at once", async (t) => {
+  const redis = fx.svc.infra.redis;
+  const [viewer, followed, stranger] = [await newUser(fx.svc), await newUser(fx.svc), await newUser(fx.svc)];
+  await call(fx.svc, 'POST', `/v1/users/${followed.id}/follow`, { token: viewer.token });
+  const viewerOf = async (user: { username: string }) =>
+    (await call(fx.svc, 'GET', `/v1/users/${user.username}`, { token: viewer.token })).body.viewer;
+  await viewerOf(stranger); // the profile and its counts cached
+  await redis.del(`fs:${viewer.id}`);
+  await waitFor('the edges loaded as a set', async () => {
+    t.like(await viewerOf(stranger), { following: false });
+    return (await redis.hget(`fs:${viewer.id}`, '*')) === 'c';
+  });
+  t.deepEqual(
+    await redis.hgetall(`fs:${viewer.id}`),
+    { '*': 'c', [followed.id]: 'following' },
+    'every edge of the viewer, and a mark that there are no others (no field for the stranger)',
+  );
+  t.like(await viewerOf(followed), { following: true });
+
+  await call(fx.svc, 'POST', `/v1/users/${stranger.id}/follow`, { token: viewer.token });
+  t.like(await viewerOf(stranger), { following: true }, "the writer's own change shows at once");
+  await call(fx.svc, 'DELETE', `/v1/users/${followed.id}/follow`, { token: viewer.token });
+  t.like(await viewerOf(followed), { following: false });
 });

@@ -1,12 +1,14 @@
 import { BoundedMap } from '@instantpost/chassis';
 import type { AccountRow, AccountStore } from '../store/accounts.ts';
-import { CACHED, type CacheStore, FLAGS, type FlagRead } from '../store/cache.ts';
+import { CACHED, type CacheStore, COMPLETE_FIELD, FLAGS, type FlagRead } from '../store/cache.ts';
 import type { Counts, EdgeState, FollowStore } from '../store/follows.ts';
 import type { Account, Profile, UserSummary } from './views.ts';
 import { summaryOf } from './views.ts';
 
 /** Usernames → ids remembered in process. */
 const USERNAMES_MAX = 50_000;
+/** Edges of a viewer cached as a complete set at most (Instagram caps following at 7,500). */
+const EDGES_SET_MAX = 7500;
 
 export function accountOf(row: AccountRow): Account {
   return {
@@ -28,10 +30,22 @@ export function people(deps: { accounts: AccountStore; follows: FollowStore; cac
   // Usernames never change hands (no rename, no account deletion): an in-process map is never stale.
   const userIds = new BoundedMap<string, string>(USERNAMES_MAX);
 
-  /** The edge a read of the flag cache found, else Postgres's (then cached). */
+  /**
+   * The edge a read of the flag cache found, else Postgres's (then cached): on the viewer's first miss all
+   * their edges at once, cached as a complete set (an absent edge is then 'none' with no Postgres), unless
+   * they follow more than EDGES_SET_MAX accounts; edge by edge after a change (a tombstone).
+   */
   const followStateOf = async (viewerId: string, ownerId: string, read: FlagRead): Promise<EdgeState> => {
     const hit = read.values[0];
     if (hit === 'following' || hit === 'requested' || hit === 'none') return hit;
+    if (read.complete && read.seen[0] === '') return 'none';
+    if (!read.complete && read.markRead) {
+      const edges = await deps.follows.edgesOf(viewerId, EDGES_SET_MAX);
+      if (edges) {
+        await followCache.fillComplete(viewerId, read, edges);
+        return edges.get(ownerId) ?? 'none';
+      }
+    }
     const state = await deps.follows.stateOf(viewerId, ownerId);
     await followCache.fill(viewerId, read, new Map([[0, state]]));
     return state;
@@ -41,9 +55,17 @@ export function people(deps: { accounts: AccountStore; follows: FollowStore; cac
   const followState = async (viewerId: string, ownerId: string): Promise<EdgeState> =>
     followStateOf(viewerId, ownerId, await followCache.get(viewerId, [ownerId]));
 
-  /** The same from the raw flag a warm read brought along, read at `at` (`cache.readAll`). */
-  const followStateFrom = (viewerId: string, ownerId: string, raw: string | null, at: number) =>
-    followStateOf(viewerId, ownerId, followCache.readOf([ownerId], [raw], at));
+  /**
+   * The same from the raw flag a warm read brought along, read at `at` (`cache.readAll`), with the hash's
+   * complete mark when the read brought it too.
+   */
+  const followStateFrom = (
+    viewerId: string,
+    ownerId: string,
+    raw: string | null,
+    at: number,
+    completeRaw?: string | null,
+  ) => followStateOf(viewerId, ownerId, followCache.readOf([ownerId], [raw], at, completeRaw));
   const countsCache = deps.cache.json<Counts>(CACHED.counts);
 
   const idOf = async (username: string): Promise<string | undefined> => {
@@ -125,13 +147,18 @@ export function people(deps: { accounts: AccountStore; follows: FollowStore; cac
           [CACHED.account, id],
           [CACHED.counts, id],
         ],
-        asks ? [[FLAGS.follows, viewerId, id]] : [],
+        asks
+          ? [
+              [FLAGS.follows, viewerId, id],
+              [FLAGS.follows, viewerId, COMPLETE_FIELD],
+            ]
+          : [],
       );
       if (!read) return undefined;
       const found = accountCache.parsed(id, read[0] ?? null);
       const counted = countsCache.parsed(id, read[1] ?? null);
       if (!found || !counted) return undefined;
-      const state = asks ? await followStateFrom(viewerId, id, read[2] ?? null, at) : 'none';
+      const state = asks ? await followStateFrom(viewerId, id, read[2] ?? null, at, read[3] ?? null) : 'none';
       return { profile: { ...found, counts: counted }, state };
     },
 

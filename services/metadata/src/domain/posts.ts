@@ -100,11 +100,11 @@ export function posts(deps: {
       if (v === '1') out.add(ids[i] as string);
       else if (v === undefined && !(read.complete && read.seen[i] === '')) missing.push(ids[i] as string);
     });
-    if (missing.length > 0 && !read.complete) {
+    if (missing.length > 0 && !read.complete && read.markRead) {
       const all = await deps.posts.likesOf(viewerId, LIKED_SET_MAX);
       if (all) {
         for (const id of missing) if (all.has(id)) out.add(id);
-        await likedCache.fillComplete(viewerId, read, all);
+        await likedCache.fillComplete(viewerId, read, new Map([...all].map((id) => [id, '1'])));
         return out;
       }
     }

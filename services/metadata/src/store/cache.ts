@@ -20,8 +20,8 @@ const PARSED_MAX = 20_000;
 /** The flag kinds (`<name>:<viewerId>` hashes, a field per post or account). */
 export const FLAGS = { liked: 'lk', follows: 'fs' } as const;
 /**
- * The field that marks a flag hash complete (`flagCache.fillComplete`): every field that is '1' is there
- * (or a tombstone), so an absent field means '0' without asking Postgres.
+ * The field that marks a flag hash complete (`flagCache.fillComplete`): every field that is not the default
+ * ('0', 'none') is there (or a tombstone), so an absent field is the default without asking Postgres.
  */
 export const COMPLETE_FIELD = '*';
 const COMPLETE_MARK = 'c';
@@ -411,7 +411,7 @@ function flagCache(redis: Redis, prefix: string, ttlSeconds: number, open: FailO
     /** Cached values (undefined: ask Postgres), and what was seen, for `fill`. */
     async get(viewerId: string, fields: readonly string[]): Promise<FlagRead> {
       const at = Date.now();
-      if (fields.length === 0) return { fields, values: [], seen: [], at, complete: false };
+      if (fields.length === 0) return { fields, values: [], seen: [], at, complete: false, markRead: false };
       const found = await open(
         redis.hmget(keyOf(viewerId), ...fields, COMPLETE_FIELD),
         [...fields, COMPLETE_FIELD].map(() => null),
@@ -422,13 +422,13 @@ function flagCache(redis: Redis, prefix: string, ttlSeconds: number, open: FailO
     /**
      * The same as `get` from raw values another round trip brought (readAll, gridRead) that started at
      * `at`: a warm read that finds a flag missing asks Postgres for just that flag, and `fill` keeps its
-     * answer under the same rules. `completeRaw`: the hash's COMPLETE_FIELD as read.
+     * answer under the same rules. `completeRaw`: the hash's COMPLETE_FIELD as read (undefined: not read).
      */
     readOf(
       fields: readonly string[],
       raw: readonly (string | null)[],
       at: number,
-      completeRaw: string | null = null,
+      completeRaw?: string | null,
     ): FlagRead {
       return {
         fields,
@@ -436,20 +436,21 @@ function flagCache(redis: Redis, prefix: string, ttlSeconds: number, open: FailO
         seen: raw.map((v) => v ?? ''),
         at,
         complete: completeRaw === COMPLETE_MARK,
+        markRead: completeRaw !== undefined,
       };
     },
     /**
-     * Stores a viewer's whole set of '1' fields, as Postgres gave it after `read`, and marks the hash
-     * complete: from then on an absent field is '0'. A field changed meanwhile holds a tombstone, which the
-     * fill leaves (FILL_FLAGS), so that reader asks Postgres; a change after the fill writes its tombstone
-     * over the field.
+     * Stores every field of a viewer that is not the default (a like: '1'; an edge: its state), as Postgres
+     * gave them after `read`, and marks the hash complete: from then on an absent field is the default. A
+     * field changed meanwhile holds a tombstone, which the fill leaves (FILL_FLAGS), so that reader asks
+     * Postgres; a change after the fill writes its tombstone over the field.
      */
     async fillComplete(
       viewerId: string,
       read: Pick<FlagRead, 'at'>,
-      set: ReadonlySet<string>,
+      values: ReadonlyMap<string, string>,
     ): Promise<void> {
-      const args = [...set].flatMap((field) => [field, '1', '']);
+      const args = [...values].flatMap(([field, value]) => [field, value, '']);
       args.push(COMPLETE_FIELD, COMPLETE_MARK, '');
       await open(
         r.metadataFillFlags(1, keyOf(viewerId), read.at, TOMBSTONE_MS, ttlSeconds, ...args),
@@ -512,8 +513,13 @@ export interface FlagRead {
   seen: string[];
   /** When they were read (ms): a tombstone older than TOMBSTONE_MS then may be replaced. */
   at: number;
-  /** The hash was marked complete (`fillComplete`): an absent field ('' seen) is '0'. */
+  /** The hash was marked complete (`fillComplete`): an absent field ('' seen) is the default. */
   complete: boolean;
+  /**
+   * The read asked for the complete mark: if not complete, loading the whole set pays off (the next such
+   * read sees the mark). A read that did not ask would load it again each time: it asks field by field.
+   */
+  markRead: boolean;
 }
 
 /** A raw flag as read: undefined when absent or a tombstone (`x:<ms>`: changed lately, ask Postgres). */

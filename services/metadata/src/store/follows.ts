@@ -43,6 +43,19 @@ export function followStore(shards: Shards) {
     },
 
     /**
+     * Every edge of `followerId` that is not 'none' (followee → state), or undefined when there are more
+     * than `max` (then callers ask edge by edge). One read: the edges live on the follower's shard.
+     */
+    async edgesOf(followerId: string, max: number): Promise<Map<string, EdgeState> | undefined> {
+      const shard = shards.forId(followerId);
+      const rows = await shard.sql<{ followee_id: string; state: EdgeState }[]>`
+        SELECT followee_id, state FROM ${shard.table('following')}
+        WHERE follower_id = ${followerId} AND state <> 'none' LIMIT ${max + 1}`;
+      if (rows.length > max) return undefined;
+      return new Map(rows.map((row) => [String(row.followee_id), row.state]));
+    },
+
+    /**
      * Lets `decide` choose the edge's next state from the current one and writes the change with its
      * event. Returns the state after the call. Optimistic, 2 round trips and no explicit transaction (it
      * took 6 with BEGIN, a row lock and COMMIT): the edge is read, then ONE statement writes the new state
