@@ -234,4 +234,10 @@ test('kept grid pages go gzipped to clients that accept it, and anew once a like
     };
     return page.items[0]?.likeCount === 1 && page.items[0].viewerHasLiked;
   });
+  // Anonymous readers' pages (no flags at all) are kept too.
+  await waitFor(
+    'the anonymous grid page is kept',
+    async () => (await fx.svc.app.inject({ url: grid })).headers.vary === 'Accept-Encoding',
+  );
+  t.pass();
 });

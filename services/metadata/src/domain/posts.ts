@@ -292,7 +292,7 @@ export function posts(deps: {
     // Kept only when no flag needed Postgres or the clock (a missing flag of an incomplete set, or a
     // tombstone): then the page is a function of the raw values and the URL bucket alone.
     if (
-      pageIds.every((_, i) => knownFlag(likedRead, i)) &&
+      (viewerId === undefined || pageIds.every((_, i) => knownFlag(likedRead, i))) &&
       (!author.isPrivate || flagValue(read[2] ?? null))
     ) {
       const hold =
