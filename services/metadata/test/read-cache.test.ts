@@ -4,7 +4,17 @@ import { verifyMediaUrl } from '@instantpost/media-urls';
 import test from 'ava';
 import Fastify from 'fastify';
 import { UserProfileSchema } from '../src/routes/schemas.ts';
-import { call, type Fixture, newPost, newUser, openMetadata, publish, waitFor } from './helpers.ts';
+import {
+  call,
+  consumerIdle,
+  type Fixture,
+  newPost,
+  newUser,
+  openMetadata,
+  publish,
+  recordEvents,
+  waitFor,
+} from './helpers.ts';
 
 // The hot reads (a post, a grid, a profile) reply with JSON written by hand from cached parts (the post's
 // constant part per URL bucket, counts, the viewer's like and follow flags in Redis). These tests check
@@ -217,6 +227,25 @@ test('a viewer new to a cached post, grid and profile gets their own like and fo
   }
 });
 
+/**
+ * Runs a write and waits until the metadata-cache consumer has handled its event (published, then nothing
+ * pending for the consumer), so a test that deletes a viewer's flags next is not overtaken by the event's
+ * tombstone.
+ */
+async function writeHandled(subject: string, about: string, write: () => Promise<unknown>): Promise<void> {
+  const seen = recordEvents(fx, subject);
+  try {
+    await write();
+    // this test's event (the other tests of the file run at the same time)
+    await waitFor(`the ${subject} event`, () =>
+      seen.events.some((e) => JSON.stringify(e.data).includes(about)),
+    );
+  } finally {
+    seen.stop();
+  }
+  await consumerIdle(fx, 'SOCIAL', 'metadata-cache');
+}
+
 test("a viewer's likes are cached as one complete set: flags of posts new to them need no Postgres, and likes and unlikes still show", async (t) => {
   const redis = fx.svc.infra.redis;
   const author = await newUser(fx.svc);
@@ -227,8 +256,9 @@ test("a viewer's likes are cached as one complete set: flags of posts new to the
     await newPost(fx, author, 'two'),
     await newPost(fx, author, 'three'),
   ];
-  await call(fx.svc, 'POST', `/v1/posts/${first}/likes`, { token: fan.token });
-  await new Promise((resolve) => setTimeout(resolve, LIKE_DELAY_MS));
+  await writeHandled('like.created', first, () =>
+    call(fx.svc, 'POST', `/v1/posts/${first}/likes`, { token: fan.token }),
+  );
   await redis.del(`lk:${fan.id}`);
   const likedIn = async (path: string) =>
     (await call(fx.svc, 'GET', path, { token: fan.token })).body.items.map(
@@ -268,7 +298,9 @@ test("a viewer's likes are cached as one complete set: flags of posts new to the
 test("a viewer's follow edges are cached as one complete set: profiles they do not follow need no Postgres, and a follow shows at once", async (t) => {
   const redis = fx.svc.infra.redis;
   const [viewer, followed, stranger] = [await newUser(fx.svc), await newUser(fx.svc), await newUser(fx.svc)];
-  await call(fx.svc, 'POST', `/v1/users/${followed.id}/follow`, { token: viewer.token });
+  await writeHandled('follow.created', followed.id, () =>
+    call(fx.svc, 'POST', `/v1/users/${followed.id}/follow`, { token: viewer.token }),
+  );
   const viewerOf = async (user: { username: string }) =>
     (await call(fx.svc, 'GET', `/v1/users/${user.username}`, { token: viewer.token })).body.viewer;
   await viewerOf(stranger); // the profile and its counts cached
