@@ -10,6 +10,7 @@ export {
 } from './config.ts';
 export { type EventWork, type EventWorkOptions, startEventWork } from './event-work.ts';
 export { type Infra, migrationSources, openInfra } from './infra.ts';
+export { execOrThrow } from './redis-batch.ts';
 export { type Hold, openRedisTracking, type RawRead, type RedisTracking } from './redis-tracking.ts';
 export {
   type BuiltService,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type Hold, perText, type RawRead, type RedisTracking } from '@instantpost/chassis';
+import { execOrThrow, type Hold, perText, type RawRead, type RedisTracking } from '@instantpost/chassis';
 import type { Logger } from '@instantpost/telemetry';
 import type { Redis } from 'ioredis';
 import { type FailOpen, failOpen } from './fail-open.ts';
@@ -63,9 +63,7 @@ export function cacheStore(
       if (ids.length === 0) return;
       const batch = redis.multi();
       for (const id of ids) batch.set(`${prefix}:${id}`, TOMBSTONE, 'PX', TOMBSTONE_MS);
-      const results = await batch.exec();
-      const failed = results?.find(([err]) => err);
-      if (!results || failed) throw failed?.[0] ?? new Error('the invalidation was not applied');
+      await execOrThrow(batch, 'the invalidation was not applied');
     };
     return {
       async get(id: string): Promise<T | undefined> {
@@ -492,9 +490,7 @@ function flagCache(redis: Redis, prefix: string, ttlSeconds: number, open: FailO
         queued++;
       }
       if (queued === 0) return; // nothing was sent: a multi goes out on exec
-      const results = await batch.exec();
-      const failed = results?.find(([err]) => err);
-      if (!results || failed) throw failed?.[0] ?? new Error('the flag changes were not applied');
+      await execOrThrow(batch, 'the flag changes were not applied');
     },
     /** `changedManyOrThrow` for the writers right after their commits; a Redis failure is left to the event consumer. */
     async changedMany(changes: ReadonlyMap<string, Iterable<string>>): Promise<void> {

@@ -1,5 +1,5 @@
-import { perText, type RedisTracking } from '@instantpost/chassis';
-import type { ChainableCommander, Redis } from 'ioredis';
+import { execOrThrow, perText, type RedisTracking } from '@instantpost/chassis';
+import type { Redis } from 'ioredis';
 
 /**
  * The first page of each recipient's list as ready JSON (`page:<userId>`, under the service prefix), without
@@ -70,6 +70,7 @@ export function pageCache(redis: Redis, ttlSeconds: number, tracking?: RedisTrac
       for (const actorId of new Set(actorIds)) {
         pipeline.sadd(shown(actorId), userId).expire(shown(actorId), ttlSeconds + SHOWN_MARGIN_SECONDS);
       }
+      if (pipeline.length === 0) return;
       await execOrThrow(pipeline, 'the actors shown were not recorded');
     },
     /** An actor's name changed (after its commit): drops every page that may show the old one. */
@@ -84,6 +85,7 @@ export function pageCache(redis: Redis, ttlSeconds: number, tracking?: RedisTrac
     async dropMany(userIds: Iterable<string>): Promise<void> {
       const pipeline = redis.pipeline();
       for (const userId of userIds) pipeline.set(page(userId), TOMBSTONE, 'PX', TOMBSTONE_MS);
+      if (pipeline.length === 0) return;
       await execOrThrow(pipeline, 'the pages were not dropped');
     },
   };
@@ -91,12 +93,5 @@ export function pageCache(redis: Redis, ttlSeconds: number, tracking?: RedisTrac
 
 /** Longer than a read takes from recording its actors to its fill: no page outlives its actors' sets. */
 const SHOWN_MARGIN_SECONDS = 60;
-
-async function execOrThrow(pipeline: ChainableCommander, what: string): Promise<void> {
-  if (pipeline.length === 0) return;
-  const results = await pipeline.exec();
-  const failed = results?.find(([err]) => err);
-  if (!results || failed) throw failed?.[0] ?? new Error(what);
-}
 
 export type PageCache = ReturnType<typeof pageCache>;

@@ -1,3 +1,4 @@
+import { execOrThrow } from '@instantpost/chassis';
 import type { Redis } from 'ioredis';
 
 // The unread count per recipient, cached in Redis (`unread:<userId>`, under the service prefix), and a
@@ -59,9 +60,7 @@ export function unreadCache(redis: Redis, ttlSeconds: number) {
         pipeline.eval(DROP_AND_BUMP, 2, key(userId), generationKey(userId), generationTtl);
       }
       if (pipeline.length === 0) return;
-      const results = await pipeline.exec();
-      const failed = results?.find(([err]) => err);
-      if (!results || failed) throw failed?.[0] ?? new Error('the unread counts were not dropped');
+      await execOrThrow(pipeline, 'the unread counts were not dropped');
     },
   };
 }
