@@ -1,6 +1,13 @@
 import { BoundedMap } from '@instantpost/chassis';
 import type { AccountRow, AccountStore } from '../store/accounts.ts';
-import { CACHED, type CacheStore, COMPLETE_FIELD, FLAGS, type FlagRead } from '../store/cache.ts';
+import {
+  CACHED,
+  type CacheStore,
+  COMPLETE_FIELD,
+  FLAGS,
+  type FlagRead,
+  isDefaulted,
+} from '../store/cache.ts';
 import type { Counts, EdgeState, FollowStore } from '../store/follows.ts';
 import type { Account, Profile, UserSummary } from './views.ts';
 import { summaryOf } from './views.ts';
@@ -38,14 +45,11 @@ export function people(deps: { accounts: AccountStore; follows: FollowStore; cac
   const followStateOf = async (viewerId: string, ownerId: string, read: FlagRead): Promise<EdgeState> => {
     const hit = read.values[0];
     if (hit === 'following' || hit === 'requested' || hit === 'none') return hit;
-    if (read.complete && read.seen[0] === '') return 'none';
-    if (!read.complete && read.markRead) {
-      const edges = await deps.follows.edgesOf(viewerId, EDGES_SET_MAX);
-      if (edges) {
-        await followCache.fillComplete(viewerId, read, edges);
-        return edges.get(ownerId) ?? 'none';
-      }
-    }
+    if (isDefaulted(read, 0)) return 'none';
+    const edges = await followCache.wholeSet(viewerId, read, () =>
+      deps.follows.edgesOf(viewerId, EDGES_SET_MAX),
+    );
+    if (edges) return edges.get(ownerId) ?? 'none';
     const state = await deps.follows.stateOf(viewerId, ownerId);
     await followCache.fill(viewerId, read, new Map([[0, state]]));
     return state;

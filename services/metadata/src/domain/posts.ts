@@ -4,7 +4,15 @@ import type { EventData } from '@instantpost/events';
 import { keepJson, type PostFragments, pageJson, postFragments, postJson } from '@instantpost/http';
 import { shardOf } from '@instantpost/ids';
 import type { MediaUrlSigner } from '@instantpost/media-urls';
-import { CACHED, type CacheStore, COMPLETE_FIELD, FLAGS, type FlagRead, flagValue } from '../store/cache.ts';
+import {
+  CACHED,
+  type CacheStore,
+  COMPLETE_FIELD,
+  FLAGS,
+  type FlagRead,
+  flagValue,
+  isDefaulted,
+} from '../store/cache.ts';
 import type { PostStore, StoredMention } from '../store/posts.ts';
 import { foldTag, parseCaption } from './caption.ts';
 import { MetadataError, MetadataErrorCodes, postNotFound, userNotFound } from './errors.ts';
@@ -27,8 +35,7 @@ const GRID_IDS = 101;
 const LIKED_SET_MAX = 5000;
 
 /** Whether flag `i` of a read is known without Postgres or the clock: a value, or absent from a complete set. */
-const knownFlag = (read: FlagRead, i: number) =>
-  read.values[i] !== undefined || (read.complete && read.seen[i] === '');
+const knownFlag = (read: FlagRead, i: number) => read.values[i] !== undefined || isDefaulted(read, i);
 /** Post → author pairs kept in process (~150 bytes each). */
 const KNOWN_AUTHORS = 100_000;
 
@@ -98,25 +105,24 @@ export function posts(deps: {
     const missing: string[] = [];
     read.values.forEach((v, i) => {
       if (v === '1') out.add(ids[i] as string);
-      else if (v === undefined && !(read.complete && read.seen[i] === '')) missing.push(ids[i] as string);
+      else if (v === undefined && !isDefaulted(read, i)) missing.push(ids[i] as string);
     });
-    if (missing.length > 0 && !read.complete && read.markRead) {
-      const all = await deps.posts.likesOf(viewerId, LIKED_SET_MAX);
-      if (all) {
-        for (const id of missing) if (all.has(id)) out.add(id);
-        await likedCache.fillComplete(viewerId, read, new Map([...all].map((id) => [id, '1'])));
-        return out;
-      }
+    if (missing.length === 0) return out;
+    const all = await likedCache.wholeSet(viewerId, read, async () => {
+      const liked = await deps.posts.likesOf(viewerId, LIKED_SET_MAX);
+      return liked && new Map([...liked].map((id) => [id, '1']));
+    });
+    if (all) {
+      for (const id of missing) if (all.has(id)) out.add(id);
+      return out;
     }
-    if (missing.length > 0) {
-      const fromDb = await deps.posts.likedBy(viewerId, missing);
-      const values = new Map<number, string>();
-      read.values.forEach((v, i) => {
-        if (v === undefined) values.set(i, fromDb.has(ids[i] as string) ? '1' : '0');
-      });
-      for (const id of fromDb) out.add(id);
-      await likedCache.fill(viewerId, read, values);
-    }
+    const fromDb = await deps.posts.likedBy(viewerId, missing);
+    const values = new Map<number, string>();
+    read.values.forEach((v, i) => {
+      if (v === undefined) values.set(i, fromDb.has(ids[i] as string) ? '1' : '0');
+    });
+    for (const id of fromDb) out.add(id);
+    await likedCache.fill(viewerId, read, values);
     return out;
   };
 

@@ -20,7 +20,7 @@ const PARSED_MAX = 20_000;
 /** The flag kinds (`<name>:<viewerId>` hashes, a field per post or account). */
 export const FLAGS = { liked: 'lk', follows: 'fs' } as const;
 /**
- * The field that marks a flag hash complete (`flagCache.fillComplete`): every field that is not the default
+ * The field that marks a flag hash complete (`flagCache.wholeSet`): every field that is not the default
  * ('0', 'none') is there (or a tombstone), so an absent field is the default without asking Postgres.
  */
 export const COMPLETE_FIELD = '*';
@@ -212,8 +212,9 @@ export function cacheStore(
     /**
      * A grid's first page in ONE round trip: the author's cached account and grid ids, the viewer's follow
      * flag of the author, the first `limit` posts' cached JSON and the viewer's liked flags of them with the
-     * liked hash's complete mark — raw, as `readAll` (`[account, ids, follows, ...posts, ...liked, complete]`). Undefined when Redis fails. While Redis
-     * tracks this process's reads, the same through `readAll` (kept in process).
+     * liked hash's complete mark — raw, as `readAll` (`[account, ids, follows, ...posts, ...liked,
+     * complete]`). Undefined when Redis fails. While Redis tracks this process's reads, the same through
+     * `readAll` (kept in process).
      */
     async gridRead(
       authorId: string,
@@ -405,6 +406,14 @@ function flagCache(redis: Redis, prefix: string, ttlSeconds: number, open: FailO
   if (typeof r.metadataFillFlags !== 'function')
     redis.defineCommand('metadataFillFlags', { lua: FILL_FLAGS });
   const keyOf = (viewerId: string) => `${prefix}:${viewerId}`;
+  /** FILL_FLAGS with (field, value, seen) triples of a read made at `at`. */
+  const fillTriples = async (viewerId: string, at: number, triples: readonly string[]) => {
+    await open(
+      r.metadataFillFlags(1, keyOf(viewerId), at, TOMBSTONE_MS, ttlSeconds, ...triples),
+      0,
+      'flag cache fill',
+    );
+  };
   return {
     /** Cached values (undefined: ask Postgres), and what was seen, for `fill`. */
     async get(viewerId: string, fields: readonly string[]): Promise<FlagRead> {
@@ -438,23 +447,25 @@ function flagCache(redis: Redis, prefix: string, ttlSeconds: number, open: FailO
       };
     },
     /**
-     * Stores every field of a viewer that is not the default (a like: '1'; an edge: its state), as Postgres
-     * gave them after `read`, and marks the hash complete: from then on an absent field is the default. A
-     * field changed meanwhile holds a tombstone, which the fill leaves (FILL_FLAGS), so that reader asks
-     * Postgres; a change after the fill writes its tombstone over the field.
+     * For a read that missed: when the read asked for the complete mark and the hash is not complete, the
+     * viewer's whole set from `load` (every field that is not the default — a like: '1'; an edge: its
+     * state — or undefined when there are too many), stored under the mark: from then on an absent field
+     * is the default. A field changed meanwhile holds a tombstone, which the fill leaves (FILL_FLAGS), so
+     * that reader asks Postgres; a change after the fill writes its tombstone over the field. Undefined
+     * when the set is not worth loading (complete already, or a read that did not ask for the mark: it would
+     * load the set again each time) or too big: then ask field by field.
      */
-    async fillComplete(
+    async wholeSet<V extends string>(
       viewerId: string,
-      read: Pick<FlagRead, 'at'>,
-      values: ReadonlyMap<string, string>,
-    ): Promise<void> {
+      read: FlagRead,
+      load: () => Promise<ReadonlyMap<string, V> | undefined>,
+    ): Promise<ReadonlyMap<string, V> | undefined> {
+      if (read.complete || !read.markRead) return undefined;
+      const values = await load();
+      if (values === undefined) return undefined;
       const args = [...values].flatMap(([field, value]) => [field, value, '']);
-      args.push(COMPLETE_FIELD, COMPLETE_MARK, '');
-      await open(
-        r.metadataFillFlags(1, keyOf(viewerId), read.at, TOMBSTONE_MS, ttlSeconds, ...args),
-        0,
-        'flag cache fill',
-      );
+      await fillTriples(viewerId, read.at, [...args, COMPLETE_FIELD, COMPLETE_MARK, '']);
+      return values;
     },
     /** Stores what Postgres said for the fields that are still as `seen` (see FILL_FLAGS). */
     async fill(viewerId: string, read: FlagRead, values: ReadonlyMap<number, string>): Promise<void> {
@@ -463,12 +474,7 @@ function flagCache(redis: Redis, prefix: string, ttlSeconds: number, open: FailO
         const seen = read.seen[i] ?? '';
         if (seen === '' || seen.startsWith('x:')) args.push(read.fields[i] as string, value, seen);
       }
-      if (args.length === 0) return;
-      await open(
-        r.metadataFillFlags(1, keyOf(viewerId), read.at, TOMBSTONE_MS, ttlSeconds, ...args),
-        0,
-        'flag cache fill',
-      );
+      if (args.length > 0) await fillTriples(viewerId, read.at, args);
     },
     /** `changedOrThrow` for the writer right after its commit; a Redis failure is left to the event consumer. */
     async changed(viewerId: string, ...fields: string[]): Promise<void> {
@@ -517,6 +523,9 @@ export interface FlagRead {
    */
   markRead: boolean;
 }
+
+/** Whether flag `i` of a read is absent from a complete hash: the default, with no Postgres to ask. */
+export const isDefaulted = (read: FlagRead, i: number): boolean => read.complete && read.seen[i] === '';
 
 /** A raw flag as read: undefined when absent or a tombstone (`x:<ms>`: changed lately, ask Postgres). */
 export const flagValue = (raw: string | null): string | undefined =>
