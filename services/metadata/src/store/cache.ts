@@ -515,7 +515,7 @@ export interface FlagRead {
   seen: string[];
   /** When they were read (ms): a tombstone older than TOMBSTONE_MS then may be replaced. */
   at: number;
-  /** The hash was marked complete (`fillComplete`): an absent field ('' seen) is the default. */
+  /** The hash was marked complete (`wholeSet`): an absent field ('' seen) is the default. */
   complete: boolean;
   /**
    * The read asked for the complete mark: if not complete, loading the whole set pays off (the next such
