@@ -29,25 +29,15 @@ export function cacheInvalidationConsumer(cache: CacheStore) {
   const grids = cache.json(CACHED.grid);
   const liked = cache.flags(FLAGS.liked);
   const followStates = cache.flags(FLAGS.follows);
-  const followCounts = async (data: { followerId: string; followeeId: string }) => {
-    await followStates.changedOrThrow(data.followerId, data.followeeId);
-    await counts.invalidateOrThrow(data.followerId, data.followeeId);
-  };
+  /** The events of accounts and posts, one by one. */
   const handle = async (event: CacheEvent): Promise<void> => {
     switch (event.type) {
       case 'account.updated':
         return accounts.invalidateOrThrow(event.data.userId);
-      case 'follow.created':
-      case 'follow.approved':
-      case 'follow.deleted':
-        return followCounts(event.data);
       case 'post.published':
         await grids.invalidateOrThrow(event.data.authorId);
         await counts.invalidateOrThrow(event.data.authorId);
         return;
-      case 'like.created':
-      case 'like.deleted':
-        return liked.changedOrThrow(event.data.userId, event.data.postId);
       case 'post.deleted':
         await posts.invalidateOrThrow(event.data.postId);
         await grids.invalidateOrThrow(event.data.authorId);
@@ -56,6 +46,37 @@ export function cacheInvalidationConsumer(cache: CacheStore) {
         return;
     }
   };
+  // A like storm is one MULTI of flag changes per batch, and one span per batch instead of one per like;
+  // follows the same way (one MULTI of follow flags and one of counts). Not dropped: the writer's own change
+  // after its commit is skipped while Redis is away, and this is what repeats it once Redis answers (a
+  // failing batch is retried event by event, each retried until Redis is back, through this same code with
+  // a batch of one). Other events run through `handle`, in order.
+  const invalidate = async (events: readonly CacheEvent[]) => {
+    const likedBy = new Map<string, Set<string>>();
+    const followedBy = new Map<string, Set<string>>();
+    const countsOf = new Set<string>();
+    const add = (to: Map<string, Set<string>>, viewerId: string, field: string) => {
+      to.set(viewerId, (to.get(viewerId) ?? new Set<string>()).add(field));
+    };
+    for (const event of events) {
+      if (event.type === 'like.created' || event.type === 'like.deleted') {
+        add(likedBy, event.data.userId, event.data.postId);
+      } else if (
+        event.type === 'follow.created' ||
+        event.type === 'follow.approved' ||
+        event.type === 'follow.deleted'
+      ) {
+        add(followedBy, event.data.followerId, event.data.followeeId);
+        countsOf.add(event.data.followerId).add(event.data.followeeId);
+      } else {
+        await handle(event);
+      }
+    }
+    await liked.changedManyOrThrow(likedBy);
+    await followStates.changedManyOrThrow(followedBy);
+    await counts.invalidateOrThrow(...countsOf);
+  };
+  const one = async (event: CacheEvent) => invalidate([event]);
   return defineConsumer({
     name: 'metadata-cache',
     description: 'invalidates cached accounts, counts and posts from the events of the writes',
@@ -82,44 +103,15 @@ export function cacheInvalidationConsumer(cache: CacheStore) {
       retryBackoff: { initialMs: 500, maxMs: 3000 },
     },
     handlers: {
-      'account.updated': handle,
-      'follow.created': handle,
-      'follow.approved': handle,
-      'follow.deleted': handle,
-      'post.published': handle,
-      'post.deleted': handle,
-      'like.created': handle,
-      'like.deleted': handle,
+      'account.updated': one,
+      'follow.created': one,
+      'follow.approved': one,
+      'follow.deleted': one,
+      'post.published': one,
+      'post.deleted': one,
+      'like.created': one,
+      'like.deleted': one,
     },
-    // A like storm is one MULTI of flag changes per batch, and one span per batch
-    // instead of one per like. Not dropped: the writer's own change after its commit is skipped while Redis
-    // is away, and this is what repeats it once Redis answers (a failing batch is retried event by event,
-    // each retried until Redis is back). Other events of the batch run through their handlers, in order.
-    // Follows the same way: one MULTI of follow flags and one of counts per batch.
-    handleBatch: async (events) => {
-      const likedBy = new Map<string, Set<string>>();
-      const followedBy = new Map<string, Set<string>>();
-      const countsOf = new Set<string>();
-      const add = (to: Map<string, Set<string>>, viewerId: string, field: string) => {
-        to.set(viewerId, (to.get(viewerId) ?? new Set<string>()).add(field));
-      };
-      for (const event of events) {
-        if (event.type === 'like.created' || event.type === 'like.deleted') {
-          add(likedBy, event.data.userId, event.data.postId);
-        } else if (
-          event.type === 'follow.created' ||
-          event.type === 'follow.approved' ||
-          event.type === 'follow.deleted'
-        ) {
-          add(followedBy, event.data.followerId, event.data.followeeId);
-          countsOf.add(event.data.followerId).add(event.data.followeeId);
-        } else {
-          await handle(event);
-        }
-      }
-      await liked.changedManyOrThrow(likedBy);
-      await followStates.changedManyOrThrow(followedBy);
-      await counts.invalidateOrThrow(...countsOf);
-    },
+    handleBatch: invalidate,
   });
 }
