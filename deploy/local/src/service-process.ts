@@ -4,6 +4,7 @@ import { availableParallelism, getPriority, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { ServiceName } from '@instantpost/chassis';
+import { reportedPort } from '@instantpost/testing';
 import { waitForOk } from './ports.ts';
 
 const execFileAsync = promisify(execFile);
@@ -137,30 +138,6 @@ export async function lowerPriority(pid: number, priority: CpuPriority): Promise
   if (priority.idle && haveChrt) await execFileAsync('chrt', ['-a', '--idle', '-p', '0', String(pid)]);
 }
 
-/** The port a service started with PORT=0 reports once it listens. */
-function boundPort(child: ChildProcess, timeoutMs: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const done = (fn: () => void) => {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      fn();
-    };
-    const onMessage = (message: unknown) => {
-      const port = (message as { type?: unknown; port?: unknown } | null)?.port;
-      if ((message as { type?: unknown }).type === 'listening' && typeof port === 'number')
-        done(() => resolve(port));
-    };
-    const onExit = () => done(() => reject(new Error('process exited before it listened')));
-    const timer = setTimeout(
-      () => done(() => reject(new Error(`no port reported after ${timeoutMs} ms`))),
-      timeoutMs,
-    );
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
-}
-
 /** One running replica of a service. */
 export class ServiceProcess {
   private child: ChildProcess | undefined;
@@ -238,7 +215,7 @@ export class ServiceProcess {
       }),
     );
     try {
-      if (this.listenPort === 0) this.listenPort = await boundPort(child, timeoutMs);
+      if (this.listenPort === 0) this.listenPort = await reportedPort(child, timeoutMs);
       await waitForOk(`http://127.0.0.1:${this.port}/readyz`, { timeoutMs, alive: () => this.running });
     } catch (err) {
       throw new Error(`${this.name}: ${(err as Error).message}`, { cause: err });

@@ -1,3 +1,4 @@
+export { reportedPort } from './child-port.ts';
 export { type CommandRun, runCommand } from './command.ts';
 export { isReachable, type S3Endpoint, stopTestInfra, type TestInfra, testInfra } from './infra.ts';
 export { type NamespaceOptions, openNamespace, s3ClientFor, type TestNamespace } from './namespace.ts';

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { reportedPort } from '@instantpost/testing';
 import test from 'ava';
 import sharp from 'sharp';
 import { type Fixture, openFixture, sleep, waitFor } from './helpers.ts';
@@ -17,25 +18,47 @@ test.after.always(async () => {
   await fx?.close();
 });
 
-/** Starts `src/main.ts` with the namespace's environment and waits until it answers /readyz. */
-async function startWorker(port: number): Promise<ChildProcess> {
+/**
+ * Starts `src/main.ts` with the namespace's environment on a port it picks itself (PORT=0, reported over
+ * IPC: a port picked here could be taken before the child binds it) and waits until it answers /readyz.
+ * A child that exits or never gets ready fails the test with the end of its output (its log).
+ */
+async function startWorker(): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: fileURLToPath(new URL('..', import.meta.url)),
-    env: { ...process.env, ...fx.env, PORT: String(port) },
-    stdio: 'ignore',
+    env: { ...process.env, ...fx.env, PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   children.add(child);
   child.on('exit', () => children.delete(child));
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   // Loading a service under CI's load (the whole suite on two cores) took over the default 10 s once; the
   // local stack allows 90 s for the same start (deploy/local ServiceProcess.start).
-  await waitFor(
-    'the restarted worker to be ready',
-    async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
-      return res?.ok ? true : undefined;
-    },
-    { timeoutMs: 60_000 },
-  );
+  const timeoutMs = 90_000;
+  try {
+    const port = await reportedPort(child, timeoutMs);
+    await waitFor(
+      'the restarted worker to be ready',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`exited with code ${child.exitCode}`);
+        const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+        return res?.ok ? true : undefined;
+      },
+      { timeoutMs },
+    );
+  } catch (err) {
+    throw new Error(
+      `worker did not start: ${(err as Error).message}\n--- the end of its output:\n${output}`,
+      {
+        cause: err,
+      },
+    );
+  }
   return child;
 }
 
@@ -48,9 +71,7 @@ test('a worker SIGKILLed mid-image: after a restart the upload is processed exac
       .png()
       .toBuffer(),
   );
-  const port = 40_000 + Math.floor(Math.random() * 10_000);
-
-  const first = await startWorker(port);
+  const first = await startWorker();
   await fx.publishUploaded(uploaded);
   // The handler has started (attempt recorded) and is downloading or decoding: kill it there.
   await waitFor('the processing attempt to be recorded', async () =>
@@ -61,7 +82,7 @@ test('a worker SIGKILLed mid-image: after a restart the upload is processed exac
   const early = (await fx.events('media.processed')).filter((e) => e.data.mediaId === uploaded.data.mediaId);
   t.is(early.length, 0, 'killed before it published anything');
 
-  await startWorker(port + 1);
+  await startWorker();
   const processed = await fx.waitForEvent('media.processed', uploaded.data.mediaId);
   t.is(processed.data.renditions.length, 8);
   await sleep(2500); // past another ack_wait: nothing else arrives
