@@ -74,5 +74,11 @@ export {
   migrationStatus,
   type SchemaStatus,
 } from './status.ts';
-export { inTransaction, onShard, type ShardConn, type ShardTx } from './transaction.ts';
+export {
+  inTransaction,
+  inTransactionPerDatabase,
+  onShard,
+  type ShardConn,
+  type ShardTx,
+} from './transaction.ts';
 export { connectPostgres, type PostgresOptions, redactUrl } from './urls.ts';

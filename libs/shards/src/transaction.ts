@@ -1,4 +1,5 @@
 import type postgres from 'postgres';
+import type { ShardGroup } from './groups.ts';
 import { isShardMovingError } from './move-errors.ts';
 import { assertTableName } from './naming.ts';
 import type { ShardSql } from './pools.ts';
@@ -30,6 +31,55 @@ export async function inTransaction<T>(
   fenceWaitMs = 5000,
 ): Promise<T> {
   return retryFenced(shard, (pool) => once(shard, pool, work), fenceWaitMs);
+}
+
+/**
+ * Runs `work` once per shard group, the groups whose shards share a physical database in ONE transaction
+ * on it: their statements go out pipelined on that connection and commit together, instead of a round trip
+ * per statement and a commit per shard (a consumer's batch touches every shard). Each `work` gets its own
+ * shard's `ShardTx`; the groups of a database start in the order given (`groupByShard` gives ascending
+ * shards), so concurrent callers take row locks in one order. Results come in the order of `groups`.
+ *
+ * A database's transaction refused by the fence of a moving shard runs again shard by shard through
+ * `inTransaction` (which waits out the move): `work` may run twice, the first run rolled back.
+ */
+export async function inTransactionPerDatabase<T, R>(
+  groups: readonly ShardGroup<T>[],
+  work: (tx: ShardTx, items: T[]) => Promise<R>,
+  fenceWaitMs = 5000,
+): Promise<R[]> {
+  const results: R[] = new Array(groups.length);
+  const byPool = new Map<postgres.Sql, number[]>();
+  groups.forEach((group, i) => {
+    const pool = group.shard.sql;
+    byPool.set(pool, [...(byPool.get(pool) ?? []), i]);
+  });
+  await Promise.all(
+    [...byPool].map(async ([pool, indexes]) => {
+      try {
+        await pool.begin(async (sql) => {
+          // allSettled: every statement has finished before the transaction ends, even after a failure
+          const settled = await Promise.allSettled(
+            indexes.map((i) => {
+              const group = groups[i] as ShardGroup<T>;
+              return work(shardTx(group.shard, sql), group.items);
+            }),
+          );
+          settled.forEach((outcome, k) => {
+            if (outcome.status === 'rejected') throw outcome.reason;
+            results[indexes[k] as number] = outcome.value;
+          });
+        });
+      } catch (error) {
+        if (!isShardMovingError(error)) throw error;
+        for (const i of indexes) {
+          const group = groups[i] as ShardGroup<T>;
+          results[i] = await inTransaction(group.shard, (tx) => work(tx, group.items), fenceWaitMs);
+        }
+      }
+    }),
+  );
+  return results;
 }
 
 /**
@@ -90,19 +140,21 @@ async function retryFenced<T>(
   }
 }
 
+function shardTx(shard: ShardSql, sql: postgres.TransactionSql): ShardTx {
+  return {
+    shard: shard.shard,
+    schema: shard.schema,
+    database: shard.database,
+    sql,
+    table(name: string) {
+      assertTableName(name);
+      return sql(`${shard.schema}.${name}`);
+    },
+  };
+}
+
 async function once<T>(shard: ShardSql, pool: postgres.Sql, work: (tx: ShardTx) => Promise<T>): Promise<T> {
-  const result = await pool.begin((sql) =>
-    work({
-      shard: shard.shard,
-      schema: shard.schema,
-      database: shard.database,
-      sql,
-      table(name: string) {
-        assertTableName(name);
-        return sql(`${shard.schema}.${name}`);
-      },
-    }),
-  );
+  const result = await pool.begin((sql) => work(shardTx(shard, sql)));
   // postgres.js types `begin` as unwrapping arrays of promises; `work` returns a plain value.
   return result as T;
 }

@@ -5,6 +5,7 @@ import {
   createShards,
   groupByShard,
   inTransaction,
+  inTransactionPerDatabase,
   migrate,
   parseShardMap,
   type Shards,
@@ -98,5 +99,93 @@ test.serial(
       rows.map((r) => r.id),
       [kept],
     );
+  },
+);
+
+/** A table of its own in every shard schema, so these tests do not see the notes of the others. */
+async function freshTable(shards: Shards, name: string): Promise<void> {
+  for (const shard of shards.logicalShards.map((n) => shards.forShard(n))) {
+    await shard.sql`CREATE TABLE ${shard.table(name)} (id bigint PRIMARY KEY)`;
+  }
+}
+
+const idsIn = async (shards: Shards, shard: number, table: string) =>
+  (
+    await shards.forShard(shard).sql<{ id: string }[]>`SELECT id FROM ${shards.forShard(shard).table(table)}`
+  ).map((r) => r.id);
+
+test.serial(
+  'inTransactionPerDatabase: the shards of one database share one transaction, each with its own schema',
+  async (t) => {
+    const { shards } = t.context;
+    await freshTable(shards, 'per_database');
+    const ids = [idOn(0), idOn(1), idOn(2), idOn(3), idOn(1, 1)];
+    const { groups } = groupByShard(shards, ids);
+    const results = await inTransactionPerDatabase(groups, async (tx, mine) => {
+      await tx.sql`INSERT INTO ${tx.table('per_database')} SELECT unnest(${mine}::bigint[])`;
+      const [row] = await tx.sql<{ txid: string }[]>`SELECT txid_current()::text AS txid`;
+      return { schema: tx.schema, txid: row?.txid };
+    });
+    t.deepEqual(
+      results.map((r) => r.schema),
+      ['metadata_0000', 'metadata_0001', 'metadata_0002', 'metadata_0003'],
+      'results in the order of the groups',
+    );
+    // the map puts shards 0-1 on one database and 2-3 on the other
+    t.is(results[0]?.txid, results[1]?.txid, 'shards 0 and 1: one transaction');
+    t.is(results[2]?.txid, results[3]?.txid, 'shards 2 and 3: one transaction');
+    t.not(results[0]?.txid, results[2]?.txid, 'a transaction per database');
+    t.deepEqual((await idsIn(shards, 1, 'per_database')).sort(), [ids[1], ids[4]].sort());
+    t.deepEqual(await idsIn(shards, 2, 'per_database'), [ids[2]]);
+  },
+);
+
+test.serial(
+  'inTransactionPerDatabase: a failure on one shard rolls back the other shards of its database and is thrown',
+  async (t) => {
+    const { shards } = t.context;
+    await freshTable(shards, 'per_database_failed');
+    const { groups } = groupByShard(shards, [idOn(0), idOn(1)]);
+    await t.throwsAsync(
+      inTransactionPerDatabase(groups, async (tx, mine) => {
+        await tx.sql`INSERT INTO ${tx.table('per_database_failed')} SELECT unnest(${mine}::bigint[])`;
+        if (tx.shard === 1) throw new Error('shard 1 gives up');
+      }),
+      { message: 'shard 1 gives up' },
+    );
+    t.deepEqual(await idsIn(shards, 0, 'per_database_failed'), [], 'shard 0 rolled back with shard 1');
+  },
+);
+
+test.serial(
+  'inTransactionPerDatabase: a transaction refused by a moving shard’s fence runs again shard by shard',
+  async (t) => {
+    const { shards } = t.context;
+    await freshTable(shards, 'per_database_fenced');
+    const fenced = shards.forShard(1);
+    // Refuses the first write only, as a fence does until the move is over (a sequence: not rolled back).
+    await fenced.sql.unsafe(`
+      CREATE SEQUENCE ${fenced.schema}.fence_once;
+      CREATE FUNCTION ${fenced.schema}.fence_once() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF nextval('${fenced.schema}.fence_once') = 1 THEN
+          RAISE EXCEPTION 'shard is moving' USING ERRCODE = 'IPMOV';
+        END IF;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER fence_once BEFORE INSERT ON ${fenced.schema}.per_database_fenced
+        FOR EACH STATEMENT EXECUTE FUNCTION ${fenced.schema}.fence_once();`);
+    const ids = [idOn(0), idOn(1), idOn(2)];
+    const runs: number[] = [];
+    await inTransactionPerDatabase(groupByShard(shards, ids).groups, async (tx, mine) => {
+      runs.push(tx.shard);
+      await tx.sql`INSERT INTO ${tx.table('per_database_fenced')} SELECT unnest(${mine}::bigint[])`;
+    });
+    t.deepEqual(
+      runs.sort(),
+      [0, 0, 1, 1, 2],
+      'shards 0 and 1 ran together, were refused, and ran again alone; shard 2 once',
+    );
+    for (const [i, id] of ids.entries()) t.deepEqual(await idsIn(shards, i, 'per_database_fenced'), [id]);
   },
 );

@@ -539,8 +539,18 @@ test('a cached first page shows an actor under their new display name as soon as
       createEvent('account.updated', { userId: vic.id, displayName: 'Vic Renamed' }, { source: '/x' }),
     );
     await world.settled();
-    // The page would otherwise live for NOTIFICATION_PAGE_TTL_SECONDS (10 minutes) with the old name.
-    t.is((await list(svc, una)).items[0]?.actors[0]?.displayName, 'Vic Renamed');
+    // The page would otherwise live for NOTIFICATION_PAGE_TTL_SECONDS (10 minutes) with the old name. This
+    // process's tracked copy of it ends when Redis's invalidation arrives, a moment after the handler's drop
+    // (a loaded machine: after settled() returned).
+    const name = await waitFor(
+      'the new name on the page',
+      async () => {
+        const shown = (await list(svc, una)).items[0]?.actors[0]?.displayName;
+        return shown === 'Vic Renamed' ? shown : undefined;
+      },
+      { timeoutMs: 3000 },
+    );
+    t.is(name, 'Vic Renamed');
   } finally {
     redis.disconnect();
   }

@@ -3,6 +3,7 @@ import type { AnyCloudEvent } from '@instantpost/events';
 import {
   groupByShard,
   inTransaction,
+  inTransactionPerDatabase,
   onShard,
   type ShardConn,
   type Shards,
@@ -501,8 +502,9 @@ export function notificationStore(shards: Shards) {
       inTransaction(shards.forId(recipientId), (tx) => work(writes(tx, consumer))),
 
     /**
-     * Runs `work` once per logical shard holding recipients of `items` (shard order), each in its own
-     * transaction with that shard's items; returns the items whose recipient id names no shard of the map.
+     * Runs `work` once per logical shard holding recipients of `items` with that shard's items, the shards
+     * of one database in one transaction (a batch reaches most shards: one commit per database, not per
+     * shard); returns the items whose recipient id names no shard of the map.
      */
     async perRecipientShard<T>(
       consumer: string,
@@ -511,9 +513,7 @@ export function notificationStore(shards: Shards) {
       work: (tx: NotificationTx, items: T[]) => Promise<void>,
     ): Promise<T[]> {
       const { groups, outside } = groupByShard(shards, items, recipientOf);
-      for (const { shard, items: mine } of groups) {
-        await inTransaction(shard, (tx) => work(writes(tx, consumer), mine));
-      }
+      await inTransactionPerDatabase(groups, (tx, mine) => work(writes(tx, consumer), mine));
       return outside;
     },
 
