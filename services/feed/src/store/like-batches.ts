@@ -1,4 +1,4 @@
-import { groupByShard, inTransaction, onShard, type Shards } from '@instantpost/shards';
+import { groupByShard, inTransactionPerDatabase, type Shards } from '@instantpost/shards';
 import type { PostCounts } from './cache.ts';
 import { type CountsRow, countsOf, type EventVersion } from './projections.ts';
 
@@ -27,8 +27,8 @@ function columns(changes: readonly LikeChange[]) {
 /**
  * Likes projected in batches, with the effect of `writePostLike` / `writeViewerLike` (store/projections.ts)
  * applied to each change: per (post, liker) the newest version wins, and a post's like count moves by the
- * flips of its likers. One transaction per author shard for the whole batch, rows locked in key order
- * (two batches cannot deadlock), and one counter update per post instead of one per like: a hot post's
+ * flips of its likers. One transaction per database for the whole batch (its author shards' statements
+ * pipelined on one connection), rows locked in (shard, key) order (two batches cannot deadlock), and one counter update per post instead of one per like: a hot post's
  * likes no longer serialize on its count row.
  */
 export function likeBatchStore(shards: Shards) {
@@ -39,100 +39,101 @@ export function likeBatchStore(shards: Shards) {
      */
     async writePostLikes(changes: readonly LikeChange[]): Promise<Map<string, PostCounts>> {
       const counts = new Map<string, PostCounts>();
-      for (const { shard, items } of groupByShard(shards, changes, (c) => c.authorId).groups) {
+      const { groups } = groupByShard(shards, changes, (c) => c.authorId);
+      await inTransactionPerDatabase(groups, async (tx, items) => {
         const col = columns(items);
-        await inTransaction(shard, async (tx) => {
-          const t = tx.table('post_likes');
-          // A placeholder older than every event, so the rows exist to be locked (as writePostLike).
-          await tx.sql`
-            INSERT INTO ${t} (post_id, user_id, liked, at)
-            SELECT DISTINCT post_id, user_id, false, '-infinity'::timestamptz
-            FROM unnest(${col.posts}::bigint[], ${col.users}::bigint[]) AS i(post_id, user_id)
-            ORDER BY post_id, user_id
-            ON CONFLICT DO NOTHING`;
-          type Row = {
-            post_id: string;
-            user_id: string;
-            was: boolean;
-            liked: boolean;
-            at: string;
-            seq: string;
-          };
-          const newer = await tx.sql<Row[]>`
-            WITH input AS (
-              SELECT DISTINCT ON (post_id, user_id) post_id, user_id, liked::boolean AS liked, at, seq
-              FROM unnest(${col.posts}::bigint[], ${col.users}::bigint[], ${col.liked}::text[],
-                          ${col.at}::timestamptz[], ${col.seq}::bigint[]) AS i(post_id, user_id, liked, at, seq)
-              ORDER BY post_id, user_id, at DESC, seq DESC
-            ), locked AS (
-              SELECT t.post_id, t.user_id, t.liked, t.at, t.seq FROM ${t} t
-              JOIN input i ON i.post_id = t.post_id AND i.user_id = t.user_id
-              ORDER BY t.post_id, t.user_id FOR UPDATE OF t
-            )
-            SELECT i.post_id, i.user_id, l.liked AS was, i.liked, i.at::text AS at, i.seq
-            FROM input i JOIN locked l ON l.post_id = i.post_id AND l.user_id = i.user_id
-            WHERE (l.at, l.seq) < (i.at, i.seq)`;
-          const readCounts = async () => {
-            const t = tx.table('post_counts');
-            const rows = await tx.sql<CountsRow[]>`
-              SELECT post_id, like_count, comment_count, version FROM ${t}
-              WHERE post_id = ANY(${[...new Set(col.posts)]}::bigint[])`;
-            for (const r of rows) counts.set(r.post_id, countsOf(r));
-          };
-          if (newer.length === 0) return readCounts();
-          await tx.sql`
-            UPDATE ${t} t SET liked = n.liked::boolean, at = n.at, seq = n.seq
-            FROM unnest(${newer.map((r) => r.post_id)}::bigint[], ${newer.map((r) => r.user_id)}::bigint[],
-                        ${newer.map((r) => String(r.liked))}::text[], ${newer.map((r) => r.at)}::timestamptz[],
-                        ${newer.map((r) => r.seq)}::bigint[]) AS n(post_id, user_id, liked, at, seq)
-            WHERE t.post_id = n.post_id AND t.user_id = n.user_id`;
-          const moved = new Map<string, number>();
-          for (const r of newer) {
-            const d = Number(r.liked) - Number(r.was);
-            if (d !== 0) moved.set(r.post_id, (moved.get(r.post_id) ?? 0) + d);
-          }
-          const rows = [...moved].filter(([, d]) => d !== 0);
-          if (rows.length > 0)
-            await tx.sql`
-            INSERT INTO ${tx.table('post_counts')} (post_id, like_count, version)
-            SELECT post_id, delta, 1 FROM unnest(${rows.map(([id]) => id)}::bigint[], ${rows.map(([, d]) => d)}::int[])
-              AS m(post_id, delta)
-            ORDER BY 1
-            ON CONFLICT (post_id) DO UPDATE SET like_count = ${tx.table('post_counts')}.like_count + excluded.like_count,
-              version = ${tx.table('post_counts')}.version + 1`;
+        const t = tx.table('post_likes');
+        // A placeholder older than every event, so the rows exist to be locked (as writePostLike).
+        await tx.sql`
+          INSERT INTO ${t} (post_id, user_id, liked, at)
+          SELECT DISTINCT post_id, user_id, false, '-infinity'::timestamptz
+          FROM unnest(${col.posts}::bigint[], ${col.users}::bigint[]) AS i(post_id, user_id)
+          ORDER BY post_id, user_id
+          ON CONFLICT DO NOTHING`;
+        type Row = {
+          post_id: string;
+          user_id: string;
+          was: boolean;
+          liked: boolean;
+          at: string;
+          seq: string;
+        };
+        const newer = await tx.sql<Row[]>`
+          WITH input AS (
+            SELECT DISTINCT ON (post_id, user_id) post_id, user_id, liked::boolean AS liked, at, seq
+            FROM unnest(${col.posts}::bigint[], ${col.users}::bigint[], ${col.liked}::text[],
+                        ${col.at}::timestamptz[], ${col.seq}::bigint[]) AS i(post_id, user_id, liked, at, seq)
+            ORDER BY post_id, user_id, at DESC, seq DESC
+          ), locked AS (
+            SELECT t.post_id, t.user_id, t.liked, t.at, t.seq FROM ${t} t
+            JOIN input i ON i.post_id = t.post_id AND i.user_id = t.user_id
+            ORDER BY t.post_id, t.user_id FOR UPDATE OF t
+          )
+          SELECT i.post_id, i.user_id, l.liked AS was, i.liked, i.at::text AS at, i.seq
+          FROM input i JOIN locked l ON l.post_id = i.post_id AND l.user_id = i.user_id
+          WHERE (l.at, l.seq) < (i.at, i.seq)`;
+        const readCounts = async () => {
+          const t = tx.table('post_counts');
+          const rows = await tx.sql<CountsRow[]>`
+            SELECT post_id, like_count, comment_count, version FROM ${t}
+            WHERE post_id = ANY(${[...new Set(col.posts)]}::bigint[])`;
+          for (const r of rows) counts.set(r.post_id, countsOf(r));
+        };
+        if (newer.length === 0) {
           await readCounts();
-        });
-      }
+          return;
+        }
+        await tx.sql`
+          UPDATE ${t} t SET liked = n.liked::boolean, at = n.at, seq = n.seq
+          FROM unnest(${newer.map((r) => r.post_id)}::bigint[], ${newer.map((r) => r.user_id)}::bigint[],
+                      ${newer.map((r) => String(r.liked))}::text[], ${newer.map((r) => r.at)}::timestamptz[],
+                      ${newer.map((r) => r.seq)}::bigint[]) AS n(post_id, user_id, liked, at, seq)
+          WHERE t.post_id = n.post_id AND t.user_id = n.user_id`;
+        const moved = new Map<string, number>();
+        for (const r of newer) {
+          const d = Number(r.liked) - Number(r.was);
+          if (d !== 0) moved.set(r.post_id, (moved.get(r.post_id) ?? 0) + d);
+        }
+        const rows = [...moved].filter(([, d]) => d !== 0);
+        if (rows.length > 0)
+          await tx.sql`
+          INSERT INTO ${tx.table('post_counts')} (post_id, like_count, version)
+          SELECT post_id, delta, 1 FROM unnest(${rows.map(([id]) => id)}::bigint[], ${rows.map(([, d]) => d)}::int[])
+            AS m(post_id, delta)
+          ORDER BY 1
+          ON CONFLICT (post_id) DO UPDATE SET like_count = ${tx.table('post_counts')}.like_count + excluded.like_count,
+            version = ${tx.table('post_counts')}.version + 1`;
+        await readCounts();
+      });
       return counts;
     },
 
     /** Records the changes on each liker's shard; every (liker, post)'s current state, keyed `user:post`. */
     async writeViewerLikes(changes: readonly LikeChange[]): Promise<Map<string, boolean>> {
       const current = new Map<string, boolean>();
-      for (const { shard, items } of groupByShard(shards, changes, (c) => c.userId).groups) {
+      const { groups } = groupByShard(shards, changes, (c) => c.userId);
+      await inTransactionPerDatabase(groups, async (s, items) => {
         const col = columns(items);
-        const rows = await onShard(shard, (s) => {
-          const t = s.table('viewer_likes');
-          return s.sql<{ user_id: string; post_id: string; liked: boolean }[]>`
-            WITH input AS (
-              SELECT DISTINCT ON (user_id, post_id) user_id, post_id, liked::boolean AS liked, at, seq
-              FROM unnest(${col.users}::bigint[], ${col.posts}::bigint[], ${col.liked}::text[],
-                          ${col.at}::timestamptz[], ${col.seq}::bigint[]) AS i(user_id, post_id, liked, at, seq)
-              ORDER BY user_id, post_id, at DESC, seq DESC
-            ), written AS (
-              INSERT INTO ${t} (user_id, post_id, liked, at, seq)
-              SELECT user_id, post_id, liked, at, seq FROM input ORDER BY user_id, post_id
-              ON CONFLICT (user_id, post_id) DO UPDATE
-                SET liked = excluded.liked, at = excluded.at, seq = excluded.seq
-                WHERE (${t}.at, ${t}.seq) < (excluded.at, excluded.seq)
-              RETURNING user_id, post_id, liked
-            )
-            SELECT i.user_id, i.post_id, coalesce(w.liked, v.liked, false) AS liked FROM input i
-            LEFT JOIN written w ON w.user_id = i.user_id AND w.post_id = i.post_id
-            LEFT JOIN ${t} v ON v.user_id = i.user_id AND v.post_id = i.post_id`;
-        });
+        const t = s.table('viewer_likes');
+        const rows = await s.sql<{ user_id: string; post_id: string; liked: boolean }[]>`
+          WITH input AS (
+            SELECT DISTINCT ON (user_id, post_id) user_id, post_id, liked::boolean AS liked, at, seq
+            FROM unnest(${col.users}::bigint[], ${col.posts}::bigint[], ${col.liked}::text[],
+                        ${col.at}::timestamptz[], ${col.seq}::bigint[]) AS i(user_id, post_id, liked, at, seq)
+            ORDER BY user_id, post_id, at DESC, seq DESC
+          ), written AS (
+            INSERT INTO ${t} (user_id, post_id, liked, at, seq)
+            SELECT user_id, post_id, liked, at, seq FROM input ORDER BY user_id, post_id
+            ON CONFLICT (user_id, post_id) DO UPDATE
+              SET liked = excluded.liked, at = excluded.at, seq = excluded.seq
+              WHERE (${t}.at, ${t}.seq) < (excluded.at, excluded.seq)
+            RETURNING user_id, post_id, liked
+          )
+          SELECT i.user_id, i.post_id, coalesce(w.liked, v.liked, false) AS liked FROM input i
+          LEFT JOIN written w ON w.user_id = i.user_id AND w.post_id = i.post_id
+          LEFT JOIN ${t} v ON v.user_id = i.user_id AND v.post_id = i.post_id`;
         for (const r of rows) current.set(key(r.user_id, r.post_id), r.liked);
-      }
+      });
       return current;
     },
   };

@@ -1,7 +1,7 @@
 import { withInboxBatch } from '@instantpost/bus';
 import {
   groupByShard,
-  inTransaction,
+  inTransactionPerDatabase,
   onShard,
   type ShardConn,
   type ShardSql,
@@ -71,45 +71,44 @@ export function counterStore(shards: Shards) {
 
   return {
     /**
-     * Applies the deltas once per event for `consumer`: per shard, one transaction records the event ids
-     * in the inbox and adds the sum of the new ones to each post, posts updated in id order (so two
-     * batches touching the same posts cannot deadlock). Returns the posts whose counts changed.
+     * Applies the deltas once per event for `consumer`: per shard it records the event ids in the inbox and
+     * adds the sum of the new ones to each post, in one transaction per database (its shards' statements
+     * pipelined), posts updated in (shard, id) order (so two batches touching the same posts cannot
+     * deadlock). Returns the posts whose counts changed.
      */
     async applyDeltas(consumer: string, deltas: readonly CounterDelta[]): Promise<string[]> {
       const changed: string[] = [];
       const { groups } = groupByShard(shards, deltas, (d) => d.postId);
-      for (const { shard, items } of groups) {
-        await inTransaction(shard, async (tx) => {
-          const fresh = await withInboxBatch(
-            tx.sql,
-            tx.schema,
-            consumer,
-            items.map((d) => d.eventId),
-          );
-          const sums = new Map<string, { likes: number; comments: number }>();
-          for (const d of items) {
-            if (!fresh.delete(d.eventId)) continue; // handled before, or twice in this batch
-            const sum = sums.get(d.postId) ?? { likes: 0, comments: 0 };
-            sum.likes += d.likes;
-            sum.comments += d.comments;
-            sums.set(d.postId, sum);
-          }
-          const rows = [...sums]
-            .filter(([, s]) => s.likes !== 0 || s.comments !== 0)
-            .sort(([a], [b]) => (BigInt(a) < BigInt(b) ? -1 : 1));
-          if (rows.length === 0) return;
-          const ids = rows.map(([id]) => id);
-          await tx.sql`
-            SELECT 1 FROM ${tx.table('posts')} WHERE id = ANY(${ids}::bigint[]) ORDER BY id FOR NO KEY UPDATE`;
-          await tx.sql`
-            UPDATE ${tx.table('posts')} p
-            SET like_count = p.like_count + d.likes, comment_count = p.comment_count + d.comments
-            FROM unnest(${ids}::bigint[], ${rows.map(([, s]) => s.likes)}::int[],
-                        ${rows.map(([, s]) => s.comments)}::int[]) AS d(id, likes, comments)
-            WHERE p.id = d.id`;
-          changed.push(...rows.map(([id]) => id));
-        });
-      }
+      await inTransactionPerDatabase(groups, async (tx, items) => {
+        const fresh = await withInboxBatch(
+          tx.sql,
+          tx.schema,
+          consumer,
+          items.map((d) => d.eventId),
+        );
+        const sums = new Map<string, { likes: number; comments: number }>();
+        for (const d of items) {
+          if (!fresh.delete(d.eventId)) continue; // handled before, or twice in this batch
+          const sum = sums.get(d.postId) ?? { likes: 0, comments: 0 };
+          sum.likes += d.likes;
+          sum.comments += d.comments;
+          sums.set(d.postId, sum);
+        }
+        const rows = [...sums]
+          .filter(([, s]) => s.likes !== 0 || s.comments !== 0)
+          .sort(([a], [b]) => (BigInt(a) < BigInt(b) ? -1 : 1));
+        if (rows.length === 0) return;
+        const ids = rows.map(([id]) => id);
+        await tx.sql`
+          SELECT 1 FROM ${tx.table('posts')} WHERE id = ANY(${ids}::bigint[]) ORDER BY id FOR NO KEY UPDATE`;
+        await tx.sql`
+          UPDATE ${tx.table('posts')} p
+          SET like_count = p.like_count + d.likes, comment_count = p.comment_count + d.comments
+          FROM unnest(${ids}::bigint[], ${rows.map(([, s]) => s.likes)}::int[],
+                      ${rows.map(([, s]) => s.comments)}::int[]) AS d(id, likes, comments)
+          WHERE p.id = d.id`;
+        changed.push(...rows.map(([id]) => id));
+      });
       return changed;
     },
 
