@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, readdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, readdirSync, readFileSync, type WriteStream } from 'node:fs';
 import { availableParallelism, getPriority, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -50,6 +50,20 @@ export type Runtime = 'node' | 'tsx';
 export function runtimeArgs(runtime: Runtime): string[] {
   const extra = (process.env.SERVICE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   return [...(runtime === 'tsx' ? ['--import', 'tsx'] : []), ...extra];
+}
+
+/**
+ * Node's arguments of the service's `start` script (`node --single-threaded-gc --import … src/main.ts`):
+ * the local stack starts a service as its image does (the image's CMD is that script, deploy/k8s-checks).
+ */
+export function startScriptArgs(service: ServiceName): string[] {
+  const pkg = JSON.parse(readFileSync(`${serviceDir(service)}/package.json`, 'utf8')) as {
+    scripts?: { start?: string };
+  };
+  const [node, ...args] = (pkg.scripts?.start ?? '').split(/\s+/).filter(Boolean);
+  if (node !== 'node')
+    throw new Error(`services/${service}'s start script does not run node: ${pkg.scripts?.start}`);
+  return args;
 }
 
 /** Runs `node <script>` in a service's folder and resolves with its exit code. */
@@ -196,16 +210,12 @@ export class ServiceProcess {
    * two-core machine shared with other work (load average ~30) took longer than the 30 s this used to allow.
    */
   async start(timeoutMs = 90_000): Promise<void> {
-    const child = spawn(
-      process.execPath,
-      [...runtimeArgs(this.runtime), '--import', '@instantpost/telemetry/register', 'src/main.ts'],
-      {
-        cwd: serviceDir(this.service),
-        env: { ...this.env, PORT: String(this.listenPort), SERVICE_NAME: this.service },
-        // The IPC channel only carries the bound port (libs/chassis run.ts `announcePort`).
-        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      },
-    );
+    const child = spawn(process.execPath, [...runtimeArgs(this.runtime), ...startScriptArgs(this.service)], {
+      cwd: serviceDir(this.service),
+      env: { ...this.env, PORT: String(this.listenPort), SERVICE_NAME: this.service },
+      // The IPC channel only carries the bound port (libs/chassis run.ts `announcePort`).
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
     this.child = child;
     const out = pipeOutput(child, this.name, this.sink);
     this.exited = new Promise((resolve) =>

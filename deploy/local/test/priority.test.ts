@@ -12,6 +12,7 @@ import {
   SERVICES,
 } from '../src/index.ts';
 import { LOCAL_S3, startLocalS3 } from '../src/s3.ts';
+import { startScriptArgs } from '../src/service-process.ts';
 import { openTestStack } from './stack-fixture.ts';
 
 let ns: TestNamespace;
@@ -98,8 +99,17 @@ test('the stack runs media-processing on every CPU but the first, under SCHED_ID
           'its images in flight',
         );
       }
-      // The pid is node itself (no wrapper process), so the stack's signals reach the service.
-      t.regex(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /node/, service);
+      // The pid is node itself (no wrapper process), so the stack's signals reach the service, and it runs
+      // as its start script (the image's CMD) says: garbage collected on its own thread.
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      t.regex(argv[0] ?? '', /node/, service);
+      const scripted = startScriptArgs(service);
+      t.deepEqual(
+        argv.slice(-scripted.length),
+        scripted,
+        `${service}'s arguments end with its start script's`,
+      );
+      t.true(argv.includes('--single-threaded-gc'), `${service}: --single-threaded-gc`);
     }
   } finally {
     const codes = await stop();
