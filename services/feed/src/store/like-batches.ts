@@ -1,4 +1,4 @@
-import { groupByShard, inTransactionPerDatabase, type Shards } from '@instantpost/shards';
+import { groupByShard, inTransactionPerDatabase, type Shards, type ShardTx } from '@instantpost/shards';
 import type { PostCounts } from './cache.ts';
 import { type CountsRow, countsOf, type EventVersion } from './projections.ts';
 
@@ -22,6 +22,19 @@ function columns(changes: readonly LikeChange[]) {
     at: changes.map((c) => c.v.at),
     seq: changes.map((c) => String(c.v.seq)),
   };
+}
+type Columns = ReturnType<typeof columns>;
+
+/**
+ * The changes as the rows of a statement's `input`, one per (post, liker): the newest version wins, so
+ * duplicates and reordered deliveries within a batch resolve as they would one by one.
+ */
+function newestPerPair(tx: ShardTx, col: Columns) {
+  return tx.sql`
+    SELECT DISTINCT ON (post_id, user_id) post_id, user_id, liked::boolean AS liked, at, seq
+    FROM unnest(${col.posts}::bigint[], ${col.users}::bigint[], ${col.liked}::text[],
+                ${col.at}::timestamptz[], ${col.seq}::bigint[]) AS i(post_id, user_id, liked, at, seq)
+    ORDER BY post_id, user_id, at DESC, seq DESC`;
 }
 
 /**
@@ -59,12 +72,7 @@ export function likeBatchStore(shards: Shards) {
           seq: string;
         };
         const newer = await tx.sql<Row[]>`
-          WITH input AS (
-            SELECT DISTINCT ON (post_id, user_id) post_id, user_id, liked::boolean AS liked, at, seq
-            FROM unnest(${col.posts}::bigint[], ${col.users}::bigint[], ${col.liked}::text[],
-                        ${col.at}::timestamptz[], ${col.seq}::bigint[]) AS i(post_id, user_id, liked, at, seq)
-            ORDER BY post_id, user_id, at DESC, seq DESC
-          ), locked AS (
+          WITH input AS (${newestPerPair(tx, col)}), locked AS (
             SELECT t.post_id, t.user_id, t.liked, t.at, t.seq FROM ${t} t
             JOIN input i ON i.post_id = t.post_id AND i.user_id = t.user_id
             ORDER BY t.post_id, t.user_id FOR UPDATE OF t
@@ -113,15 +121,9 @@ export function likeBatchStore(shards: Shards) {
       const current = new Map<string, boolean>();
       const { groups } = groupByShard(shards, changes, (c) => c.userId);
       await inTransactionPerDatabase(groups, async (s, items) => {
-        const col = columns(items);
         const t = s.table('viewer_likes');
         const rows = await s.sql<{ user_id: string; post_id: string; liked: boolean }[]>`
-          WITH input AS (
-            SELECT DISTINCT ON (user_id, post_id) user_id, post_id, liked::boolean AS liked, at, seq
-            FROM unnest(${col.users}::bigint[], ${col.posts}::bigint[], ${col.liked}::text[],
-                        ${col.at}::timestamptz[], ${col.seq}::bigint[]) AS i(user_id, post_id, liked, at, seq)
-            ORDER BY user_id, post_id, at DESC, seq DESC
-          ), written AS (
+          WITH input AS (${newestPerPair(s, columns(items))}), written AS (
             INSERT INTO ${t} (user_id, post_id, liked, at, seq)
             SELECT user_id, post_id, liked, at, seq FROM input ORDER BY user_id, post_id
             ON CONFLICT (user_id, post_id) DO UPDATE

@@ -29,7 +29,7 @@ type ActivityEvent = CloudEvent<
  * saturated, 12,000 events: 100 → 1,912-2,054 events/s, 250 → 2,504-2,544, 500 → 2,632-2,672. With the
  * consumer's `max_ack_pending` of 1,000, four batches of 250 are in flight at most.
  */
-export const ACTIVITY_BATCH_SIZE = 250;
+const ACTIVITY_BATCH_SIZE = 250;
 
 /**
  * The one durable consumer of notification: every event that makes (or unmakes) an item, plus the
@@ -37,8 +37,9 @@ export const ACTIVITY_BATCH_SIZE = 250;
  * duplicates are absorbed by the inbox (per event and recipient) and by upserts for accounts.
  *
  * First deliveries come in batches: the batch's likes and unlikes are written together (one transaction
- * per database for its recipient shards, `notifier.likes`); its other events go through their handlers one by one, in order.
- * A batch that fails is retried event by event (libs/bus), through the same handlers as a redelivery.
+ * per database for its recipient shards, `notifier.likes`); its other events go through their handlers one
+ * by one, in order. A batch that fails is retried event by event (libs/bus), through the same handlers as a
+ * redelivery.
  */
 export function activityConsumer(deps: {
   notifier: Notifier;
