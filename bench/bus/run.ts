@@ -16,7 +16,8 @@
  *
  * Env: NATS_URL (nats://127.0.0.1:4222), PG_URL (postgres://postgres@127.0.0.1:5432/postgres),
  * BENCH_ROUNDS (3), BENCH_SECONDS (2, per saturated phase), BENCH_RATE (300 events/s, paced phase),
- * BENCH_EVENTS_PER_TX (16, the batch pipeline's producer).
+ * BENCH_EVENTS_PER_TX (16, the batch pipeline's producer), BENCH_PIPELINES (e.g. `batch,bus`: those and raw;
+ * default all).
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -357,7 +358,8 @@ async function main(): Promise<void> {
   await admin.unsafe(`CREATE DATABASE ${database}`);
   const url = new URL(PG_URL);
   url.pathname = `/${database}`;
-  const nc = await connect({ servers: NATS_URL, name: 'bench-bus' });
+  // connected as the services are (libs/chassis natsConnectOptions): no stack captured per request
+  const nc = await connect({ servers: NATS_URL, name: 'bench-bus', noAsyncTraces: true });
   const jsm = await nc.jetstreamManager();
   const stops: Array<() => Promise<void>> = [];
   const results = new Map<string, { saturated: Figure[]; paced: Figure[] }>();
@@ -369,7 +371,10 @@ async function main(): Promise<void> {
     const full = await fullPipeline(nc, prefix, url.toString(), trackers.full);
     const batch = await batchPipeline(nc, prefix, url.toString(), trackers.batch);
     stops.push(raw.stop, bus.stop, full.stop, batch.stop);
-    const pipelines = [raw.pipeline, bus.pipeline, full.pipeline, batch.pipeline];
+    const only = env.BENCH_PIPELINES?.split(',');
+    const pipelines = [raw.pipeline, bus.pipeline, full.pipeline, batch.pipeline].filter(
+      (p) => p.name === 'raw' || !only || only.includes(p.name),
+    );
 
     // warm-up: JIT, connections, prepared statements
     for (const p of pipelines) await paced(p, trackers[p.name]);
@@ -407,7 +412,9 @@ async function main(): Promise<void> {
     };
   };
   const raw = summary('raw');
-  const rows = ['raw', 'bus', 'full', 'batch'].map((name) => ({ name, ...summary(name) }));
+  const rows = ['raw', 'bus', 'full', 'batch']
+    .filter((name) => results.has(name))
+    .map((name) => ({ name, ...summary(name) }));
   const f = (n: number, digits = 1) => n.toFixed(digits);
   const lines = [
     `bus benchmark: ${ROUNDS} rounds, ${SECONDS} s saturated + ${PACED_SECONDS} s at ${RATE} ev/s each; medians over rounds`,

@@ -1,24 +1,12 @@
 import type { AnyCloudEvent } from '@instantpost/events';
 import { contextFromTraceparent, injectTraceContext, SpanKind, withSpan } from '@instantpost/telemetry';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
-import {
-  ErrorCode,
-  type JetStreamClient,
-  type NatsConnection,
-  NatsError,
-  headers as natsHeaders,
-} from 'nats';
-import { BusErrorCodes, PublishError } from './errors.ts';
+import { type NatsConnection, headers as natsHeaders } from 'nats';
+import { AckChannel, type PublishReceipt } from './ack-channel.ts';
 import { assertPrefix, natsSubjectFor } from './names.ts';
 import { traced } from './outbox.ts';
 
-/** The JetStream acknowledgement of one publish. */
-export interface PublishReceipt {
-  readonly stream: string;
-  readonly seq: number;
-  /** True when the stream already held this event id within its duplicate window (nothing stored). */
-  readonly duplicate: boolean;
-}
+export type { PublishReceipt } from './ack-channel.ts';
 
 /** An event already serialized (an outbox row): published byte for byte. */
 export interface SerializedEvent {
@@ -59,7 +47,7 @@ const encoder = new TextEncoder();
  */
 export function createPublisher(options: PublisherOptions): Publisher {
   assertPrefix(options.prefix);
-  const js: JetStreamClient = options.nc.jetstream({ timeout: options.timeoutMs ?? 5000 });
+  const acks = new AckChannel(options.nc, options.timeoutMs ?? 5000);
   const prefix = options.prefix;
 
   const send = (event: SerializedEvent): Promise<PublishReceipt> => {
@@ -72,14 +60,10 @@ export function createPublisher(options: PublisherOptions): Publisher {
       async () => {
         const h = natsHeaders();
         h.set('Content-Type', 'application/cloudevents+json; charset=utf-8');
+        h.set('Nats-Msg-Id', event.id);
         injectTraceContext(h);
         const payload = typeof event.payload === 'string' ? encoder.encode(event.payload) : event.payload;
-        try {
-          const ack = await js.publish(subject, payload, { msgID: event.id, headers: h });
-          return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
-        } catch (err) {
-          throw toPublishError(err, subject);
-        }
+        return acks.publish(subject, payload, h);
       },
       {
         kind: SpanKind.PRODUCER,
@@ -97,38 +81,4 @@ export function createPublisher(options: PublisherOptions): Publisher {
     publish: (event) => send({ subject: event.type, id: event.id, payload: JSON.stringify(traced(event)) }),
     publishSerialized: send,
   };
-}
-
-function toPublishError(err: unknown, subject: string): PublishError {
-  const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof NatsError) {
-    if (err.code === ErrorCode.NoResponders) {
-      return new PublishError(
-        BusErrorCodes.NoStream,
-        `no stream captures ${subject} (or JetStream is down)`,
-        subject,
-        {
-          cause: err,
-        },
-      );
-    }
-    if (err.code === ErrorCode.Timeout) {
-      return new PublishError(
-        BusErrorCodes.PublishTimeout,
-        `no JetStream ack for ${subject} in time`,
-        subject,
-        {
-          cause: err,
-        },
-      );
-    }
-    if (err.code === ErrorCode.ConnectionClosed || err.code === ErrorCode.ConnectionDraining) {
-      return new PublishError(BusErrorCodes.ConnectionClosed, `NATS connection closed: ${message}`, subject, {
-        cause: err,
-      });
-    }
-  }
-  return new PublishError(BusErrorCodes.PublishFailed, `publish to ${subject} failed: ${message}`, subject, {
-    cause: err,
-  });
 }
