@@ -6,7 +6,9 @@
  *   bus   createEvent + bus publisher (Nats-Msg-Id, traceparent, span) → consumer runner (validation, span) → ack
  *   full  transaction with enqueue (4 writers) → outbox relay (LISTEN) → consumer runner → handler writing its
  *         effect with the inbox in its own transaction → ack
- *   batch transactions of BENCH_EVENTS_PER_TX events (8 writers, so producing is not what limits) → outbox relay
+ *   batch transactions of BENCH_EVENTS_PER_TX events (8 writers, so producing is not what limits: with 16 per
+ *         transaction the writers' commits held the pipeline at 4-5k events/s, no backlog forming; the paced
+ *         phase keeps 16) → outbox relay
  *         → consumer runner with handleBatch: inbox + effects of a whole batch in one transaction → acks
  *
  * Each round measures a saturated phase (closed loop, throughput and latency under load) and a paced phase
@@ -16,7 +18,7 @@
  *
  * Env: NATS_URL (nats://127.0.0.1:4222), PG_URL (postgres://postgres@127.0.0.1:5432/postgres),
  * BENCH_ROUNDS (3), BENCH_SECONDS (2, per saturated phase), BENCH_RATE (300 events/s, paced phase),
- * BENCH_EVENTS_PER_TX (16, the batch pipeline's producer), BENCH_PIPELINES (e.g. `batch,bus`: those and raw;
+ * BENCH_EVENTS_PER_TX (64, the batch pipeline's producer), BENCH_PIPELINES (e.g. `batch,bus`: those and raw;
  * default all).
  */
 import { randomBytes } from 'node:crypto';
@@ -49,7 +51,8 @@ const PG_URL = env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ROUNDS = Number(env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(env.BENCH_SECONDS ?? 2);
 const RATE = Number(env.BENCH_RATE ?? 300);
-const EVENTS_PER_TX = Number(env.BENCH_EVENTS_PER_TX ?? 16);
+const EVENTS_PER_TX = Number(env.BENCH_EVENTS_PER_TX ?? 64);
+const PACED_EVENTS_PER_TX = 16;
 const PACED_SECONDS = 1.5;
 const DRAIN_TIMEOUT_MS = 30_000;
 
@@ -61,6 +64,8 @@ interface Pipeline {
   readonly name: 'raw' | 'bus' | 'full' | 'batch';
   readonly window: number;
   readonly perSend: number;
+  /** In the paced phase, if not `perSend`. */
+  readonly pacedPerSend?: number;
   send(ids: readonly string[]): Promise<void>;
 }
 
@@ -142,14 +147,15 @@ async function saturated(pipeline: Pipeline, tracker: Tracker): Promise<Figure> 
 async function paced(pipeline: Pipeline, tracker: Tracker): Promise<Figure> {
   tracker.reset();
   const start = performance.now();
-  const sends = Math.round((RATE * PACED_SECONDS) / pipeline.perSend);
-  const total = sends * pipeline.perSend;
+  const perSend = pipeline.pacedPerSend ?? pipeline.perSend;
+  const sends = Math.round((RATE * PACED_SECONDS) / perSend);
+  const total = sends * perSend;
   const pending: Promise<void>[] = [];
   for (let i = 0; i < sends; i++) {
-    const due = start + (i * 1000 * pipeline.perSend) / RATE;
+    const due = start + (i * 1000 * perSend) / RATE;
     const wait = due - performance.now();
     if (wait > 1) await sleep(wait);
-    const ids = Array.from({ length: pipeline.perSend }, nextId);
+    const ids = Array.from({ length: perSend }, nextId);
     for (const id of ids) tracker.begin(id);
     pending.push(pipeline.send(ids));
   }
@@ -323,6 +329,7 @@ async function batchPipeline(nc: NatsConnection, prefix: string, databaseUrl: st
     name: 'batch',
     window: 8,
     perSend: EVENTS_PER_TX,
+    pacedPerSend: PACED_EVENTS_PER_TX,
     send: async (ids) => {
       const events = ids.map((id) => createEvent('like.created', likeData, { source: '/bench', id }));
       await writers.begin((tx) => enqueue(tx, schema, events));
