@@ -195,7 +195,8 @@ try {
     () => bareGateway.stop(),
     () => rmSync(bareDir, { recursive: true, force: true }),
   );
-  const nc = await connect({ servers: ns.nats.servers, name: 'bench-interactions' });
+  // connected as the services are (libs/chassis natsConnectOptions): the raw publish baseline captures no stacks
+  const nc = await connect({ servers: ns.nats.servers, name: 'bench-interactions', noAsyncTraces: true });
   cleanups.push(() => nc.close());
   const jsm = await nc.jetstreamManager();
   const api = new HttpClient(running.url);
