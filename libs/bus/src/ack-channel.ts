@@ -28,9 +28,10 @@ const decoder = new TextDecoder();
 /**
  * JetStream publishes with their acks correlated on one reply subscription (nats.go's PublishAsync), not
  * one nats.js request each: a request builds two `NatsError`s (a timeout armed in advance and the
- * "cancelled" rejection of a request already answered) and a timer per publish: with stacks captured,
- * 4-9 % of the bus benchmark's CPU (bench/bus, `--cpu-prof`). Here a publish is a core publish with a reply subject `<inbox>.<n>`; acks
- * resolve by `n`, one sweep rejects whatever outlived the timeout.
+ * "cancelled" rejection of a request already answered) and a timer per publish, 4-9 % of the bus
+ * benchmark's CPU with stacks captured (bench/bus, `--cpu-prof`). Here a publish is a core publish with
+ * the reply subject `<inbox>.<n>`; its ack resolves it by `n`, and one sweep rejects whatever outlived
+ * the timeout.
  */
 export class AckChannel {
   private readonly base = `${createInbox()}.`;
