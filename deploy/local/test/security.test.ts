@@ -18,8 +18,9 @@ const secrets = new Set<string>();
 test.before(async () => {
   ns = await openNamespace({ databases: 2 });
   running = await openTestStack(ns, {
-    // info: request logs are written, so the log scan below reads what a production log would hold.
-    env: { LOG_LEVEL: 'info', LOGIN_MAX_FAILURES_PER_ADDRESS: '3', LOGIN_FREE_FAILURES: '2' },
+    // debug: the services write a line per request too (libs/http), so the log scan below reads the most
+    // a production log can hold.
+    env: { LOG_LEVEL: 'debug', LOGIN_MAX_FAILURES_PER_ADDRESS: '3', LOGIN_FREE_FAILURES: '2' },
     gateway: { streamsPerClient: 6 },
   });
 });

@@ -70,7 +70,7 @@ export function chassisSpec(service: ServiceName) {
     host: str('HOST', { default: '127.0.0.1', doc: 'address to listen on (`0.0.0.0` in containers)' }),
     logLevel: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, {
       default: 'info',
-      doc: 'pino log level',
+      doc: 'pino log level; a line per request only at `debug` (the gateway logs every request)',
     }),
     shardMap: custom('SHARD_MAP', parseShardMap, {
       default: parseShardMap(LOCAL_SHARD_MAP),

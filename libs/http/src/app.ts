@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import rateLimit from '@fastify/rate-limit';
 import { type Logger, responseTraceparent, setHttpRoute, tracedRequestHandler } from '@instantpost/telemetry';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Redis } from 'ioredis';
 import { registerAuth } from './auth.ts';
 import { type ReadinessCheck, registerHealth } from './health.ts';
@@ -57,6 +57,10 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
   const app = Fastify({
     // pino 10 and the pino types Fastify ships differ only in generics; the instance is the same.
     loggerInstance: options.logger as unknown as FastifyBaseLogger,
+    // A line per request is the gateway's job (nginx logs each with its id, status and time): the services
+    // write Fastify's "incoming request" / "request completed" pair only at debug. At info it cost ~20 µs
+    // of CPU per request (two JSON lines written synchronously), half again a bare route's work.
+    logController: new LogController({ disableRequestLogging: !options.logger.isLevelEnabled('debug') }),
     genReqId: (req) => {
       const given = req.headers[REQUEST_ID];
       return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();

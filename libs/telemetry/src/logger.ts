@@ -1,4 +1,4 @@
-import { type Logger, pino } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 import { activeTraceIds } from './tracing.ts';
 
 export type { Logger };
@@ -6,6 +6,8 @@ export type { Logger };
 export interface LoggerOptions {
   service: string;
   level?: string;
+  /** Where lines go; standard output when not given (tests keep them). */
+  destination?: DestinationStream;
 }
 
 /** Paths never written to logs. */
@@ -38,12 +40,13 @@ export function serializeRequest(req: LoggedRequest): Record<string, unknown> {
 
 /** A pino JSON logger whose every line carries the active `trace_id` and `span_id`. */
 export function createLogger(options: LoggerOptions): Logger {
-  return pino({
+  const settings = {
     level: options.level ?? 'info',
     base: { service: options.service },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     serializers: { req: serializeRequest },
     mixin: () => activeTraceIds() ?? {},
-  });
+  };
+  return options.destination ? pino(settings, options.destination) : pino(settings);
 }
