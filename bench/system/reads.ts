@@ -32,7 +32,7 @@ import { HttpClient } from './http.ts';
 import { openLoop, type PlannedCall } from './load.ts';
 import { mixShares, readMix } from './mix.ts';
 import { ownCpus, pinTree } from './pin.ts';
-import { followZipf, prng, publishPosts, settled, signUpUsers, type User, zipf } from './seed.ts';
+import { followZipf, openFeeds, prng, publishPosts, settled, signUpUsers, type User, zipf } from './seed.ts';
 import { type Endpoint, endpointRounds, haveWrk, requestEncoding } from './wrk.ts';
 
 export const bareEndpoint: Endpoint = {
@@ -128,6 +128,7 @@ async function main() {
     pinTree('0-1');
     const users = await signUpUsers(api, USERS, 32, running.options.env.JWT_PRIVATE_KEY as string);
     await followZipf(api, users, FOLLOWS, ZIPF_S, 32, prng(42));
+    await openFeeds(api, users, 32);
     const posts = await publishPosts(nc, ns.nats.prefix, users, POSTS_PER_USER);
     await settled(jsm, ns.nats.prefix);
     await routeBareThroughGateway(running.stack.gateway.configFile, running.url, bare.port);

@@ -62,7 +62,7 @@ import {
   uploadPipeline,
 } from './pipeline.ts';
 import { bareEndpoint, readEndpoints } from './reads.ts';
-import { followZipf, prng, publishPosts, settled, signUpUsers, type User } from './seed.ts';
+import { followZipf, openFeeds, prng, publishPosts, settled, signUpUsers, type User } from './seed.ts';
 import { type EndpointFigure, endpointRounds, haveWrk, requestEncoding } from './wrk.ts';
 
 const env = process.env;
@@ -188,6 +188,7 @@ try {
       `p99 ${counts[Math.floor(USERS * 0.01)]}, median ${counts[Math.floor(USERS / 2)]}, ` +
       `${counts.filter((c) => c === 0).length} with none (Zipf s=${ZIPF_S})`,
   );
+  await openFeeds(api, users, SEED_CONCURRENCY);
   t = performance.now();
   const posts = await publishPosts(nc, ns.nats.prefix, users, POSTS_PER_USER);
   await settled(jsm, ns.nats.prefix);
