@@ -14,8 +14,10 @@
  *
  *   tail -f cmds | BENCH_INTERACTIVE=1 BENCH_CPU_PROF=/tmp/prof taskset -c 1 npx tsx bench/system/reads.ts
  *   echo 'mix 500 10' >> cmds; echo 'restart metadata' >> cmds; echo 'profile feed mix 500 10' >> cmds
+ *   echo 'profile media-processing uploads 48' >> cmds    (run.ts's uploads-alone phase, without raw sharp)
  */
 
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -31,7 +33,8 @@ import { BARE_PATH, routeBareThroughGateway } from './gateway.ts';
 import { HttpClient } from './http.ts';
 import { openLoop, type PlannedCall } from './load.ts';
 import { mixShares, readMix } from './mix.ts';
-import { ownCpus, pinTree } from './pin.ts';
+import { haveTaskset, ownCpus, pinTree } from './pin.ts';
+import { phonePhoto, uploadPipeline } from './pipeline.ts';
 import { followZipf, openFeeds, prng, publishPosts, settled, signUpUsers, type User, zipf } from './seed.ts';
 import { type Endpoint, endpointRounds, haveWrk, requestEncoding } from './wrk.ts';
 
@@ -111,7 +114,8 @@ async function main() {
     for (let attempt = 1; !running; attempt++) {
       try {
         running = await openTestStack(ns, {
-          env: { UPLOAD_RATE_MAX: '100000', MEDIA_CONCURRENCY: '1' },
+          // media-processing keeps the stack's images in flight, as in run.ts (the `uploads` command).
+          env: { UPLOAD_RATE_MAX: '100000' },
           postgresSocket: true,
         });
       } catch (err) {
@@ -192,6 +196,29 @@ async function main() {
       for (const failure of r.failures) log(`  failed: ${failure}`);
       log(`  cores used: ${cores()}`);
     };
+    /**
+     * run.ts's uploads-alone phase: `count` phone photos, `inFlight` at a time, from a second client address,
+     * by the second most followed user, media-processing on CPU 1 at normal priority meanwhile.
+     */
+    const uploader = new HttpClient(running.url, 64, '127.0.0.2');
+    cleanups.push(() => uploader.close());
+    const uploads = async (count: number, inFlight: number) => {
+      const author = users[1] as User;
+      const follower = users.find((u) => u.follows.has(author.id)) as User;
+      const media = running.stack
+        .replicasOf('media-processing')
+        .flatMap(({ pid }) => (pid ? [String(pid)] : []));
+      for (const pid of media) {
+        if (haveTaskset) execFileSync('taskset', ['-a', '-p', '-c', '1', pid], { stdio: 'ignore' });
+        execFileSync('chrt', ['-a', '--other', '-p', '0', pid], { stdio: 'ignore' });
+      }
+      const cores = coresSince(cpuGroups);
+      const r = await uploadPipeline(uploader, author, follower, await phonePhoto(), count, inFlight);
+      log(
+        `uploads: ${r.photos} photos, ${r.publishedPerSecond.toFixed(2)} photos/s published; upload→published p50 ${r.uploadToPublished.p50.toFixed(0)} ms p99 ${r.uploadToPublished.p99.toFixed(0)} ms`,
+      );
+      log(`  cores used: ${cores()}`);
+    };
     const cpuGroups = stackGroups(running.stack.processes, {
       's3 emulator': [s3.pid],
       'load generator': [process.pid],
@@ -199,7 +226,8 @@ async function main() {
     if (!env.BENCH_INTERACTIVE || env.BENCH_MEASURE_FIRST) await measure();
     // Development: the seeded stack stays up; stdin lines `restart <service>...` (new code, a fresh CPU
     // profile with BENCH_CPU_PROF), `measure [kind]`, `publish <n>`, `mix [rate] [seconds]`,
-    // `profile <service> <kind | publish n | mix rate seconds>`, `encoding <gzip|off>`, `reload`, `quit`.
+    // `uploads [photos] [in flight]`, `profile <service> <kind | publish n | mix rate seconds | uploads n>`,
+    // `encoding <gzip|off>`, `reload`, `quit`.
     if (env.BENCH_INTERACTIVE) {
       for await (const line of createInterface({ input: process.stdin })) {
         const [command, ...args] = line.trim().split(/\s+/);
@@ -215,6 +243,7 @@ async function main() {
           if (command === 'measure') await measure(args[0]);
           if (command === 'publish') await publish(Number(args[0] ?? 50));
           if (command === 'mix') await mixRun(Number(args[0] ?? 500), Number(args[1] ?? 10));
+          if (command === 'uploads') await uploads(Number(args[0] ?? 48), Number(args[1] ?? 8));
           if (command === 'encoding') {
             // `encoding gzip` sends Accept-Encoding: gzip with every request from now on, `encoding off` none.
             requestEncoding.value = args[0] === 'off' ? undefined : args[0];
@@ -238,7 +267,9 @@ async function main() {
                 ? () => publish(Number(args[2] ?? 50))
                 : kind === 'mix'
                   ? () => mixRun(Number(args[2] ?? 500), Number(args[3] ?? 10))
-                  : () => measure(kind);
+                  : kind === 'uploads'
+                    ? () => uploads(Number(args[2] ?? 48), Number(args[3] ?? 8))
+                    : () => measure(kind);
             const file = await profiled(target.pid, work, env.BENCH_CPU_PROF);
             log(`profile of ${service} written to ${file}`);
           }
