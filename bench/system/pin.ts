@@ -6,6 +6,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 
 export const haveTaskset = spawnSync('taskset', ['-V']).status === 0;
 
@@ -49,6 +50,24 @@ export function pinTree(cpus: string): number {
     }
   }
   return pinned;
+}
+
+/** Moves every thread of each of `pids` to `cpus` (nothing without taskset). */
+export function pinProcesses(pids: readonly string[], cpus: string): void {
+  if (!haveTaskset) return;
+  for (const pid of pids) execFileSync('taskset', ['-a', '-p', '-c', cpus, pid], { stdio: 'ignore' });
+}
+
+/**
+ * Every thread of each of `pids` at normal priority and nice 0 (`--other`, as raw sharp runs), or as the
+ * local stack runs media-processing: SCHED_IDLE at nice 10 (`--idle`).
+ */
+export function schedule(pids: readonly string[], policy: '--other' | '--idle'): void {
+  for (const pid of pids) {
+    execFileSync('chrt', ['-a', policy, '-p', '0', pid], { stdio: 'ignore' });
+    for (const tid of readdirSync(`/proc/${pid}/task`))
+      setPriority(Number(tid), policy === '--idle' ? 10 : 0);
+  }
 }
 
 /** The CPUs this process may run on, as `taskset -p` prints them (e.g. "1"). */

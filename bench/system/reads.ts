@@ -17,7 +17,6 @@
  *   echo 'profile media-processing uploads 48' >> cmds    (run.ts's uploads-alone phase, without raw sharp)
  */
 
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -33,9 +32,19 @@ import { BARE_PATH, routeBareThroughGateway } from './gateway.ts';
 import { HttpClient } from './http.ts';
 import { openLoop, type PlannedCall } from './load.ts';
 import { mixShares, readMix } from './mix.ts';
-import { haveTaskset, ownCpus, pinTree } from './pin.ts';
+import { ownCpus, pinProcesses, pinTree, schedule } from './pin.ts';
 import { phonePhoto, uploadPipeline } from './pipeline.ts';
-import { followZipf, openFeeds, prng, publishPosts, settled, signUpUsers, type User, zipf } from './seed.ts';
+import {
+  followZipf,
+  openFeeds,
+  prng,
+  publishPosts,
+  settled,
+  signUpUsers,
+  type User,
+  uploadingAuthor,
+  zipf,
+} from './seed.ts';
 import { type Endpoint, endpointRounds, haveWrk, requestEncoding } from './wrk.ts';
 
 export const bareEndpoint: Endpoint = {
@@ -198,20 +207,17 @@ async function main() {
     };
     /**
      * run.ts's uploads-alone phase: `count` phone photos, `inFlight` at a time, from a second client address,
-     * by the second most followed user, media-processing on CPU 1 at normal priority meanwhile.
+     * by the second most followed user, media-processing on CPU 1 at normal priority and nice 0 meanwhile.
      */
     const uploader = new HttpClient(running.url, 64, '127.0.0.2');
     cleanups.push(() => uploader.close());
     const uploads = async (count: number, inFlight: number) => {
-      const author = users[1] as User;
-      const follower = users.find((u) => u.follows.has(author.id)) as User;
+      const { author, follower } = uploadingAuthor(users);
       const media = running.stack
         .replicasOf('media-processing')
-        .flatMap(({ pid }) => (pid ? [String(pid)] : []));
-      for (const pid of media) {
-        if (haveTaskset) execFileSync('taskset', ['-a', '-p', '-c', '1', pid], { stdio: 'ignore' });
-        execFileSync('chrt', ['-a', '--other', '-p', '0', pid], { stdio: 'ignore' });
-      }
+        .flatMap(({ pid }) => (pid === undefined ? [] : [String(pid)]));
+      pinProcesses(media, '1');
+      schedule(media, '--other');
       const cores = coresSince(cpuGroups);
       const r = await uploadPipeline(uploader, author, follower, await phonePhoto(), count, inFlight);
       log(

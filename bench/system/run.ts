@@ -39,9 +39,6 @@
  * BENCH_SEED_CONCURRENCY (32), BENCH_MIX (50/25/10/10/5: feed/grid/post/profile/notifications percentages),
  * BENCH_ENDPOINT_CONNECTIONS (50) and BENCH_ENDPOINT_SECONDS (5) for each endpoint next to the bare route.
  */
-import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { openNamespace, stopTestInfra } from '@instantpost/testing';
 import { connect } from 'nats';
@@ -53,7 +50,7 @@ import { BARE_PATH, routeBareThroughGateway } from './gateway.ts';
 import { HttpClient } from './http.ts';
 import { closedLoop, type OpenLoopResult, openLoop, type PlannedCall, pooled } from './load.ts';
 import { mixShares, readMix } from './mix.ts';
-import { haveTaskset, ownCpus, pinTree } from './pin.ts';
+import { haveTaskset, ownCpus, pinProcesses, pinTree, schedule } from './pin.ts';
 import {
   type PipelineResult,
   phonePhoto,
@@ -62,7 +59,16 @@ import {
   uploadPipeline,
 } from './pipeline.ts';
 import { bareEndpoint, readEndpoints } from './reads.ts';
-import { followZipf, openFeeds, prng, publishPosts, settled, signUpUsers, type User } from './seed.ts';
+import {
+  followZipf,
+  openFeeds,
+  prng,
+  publishPosts,
+  settled,
+  signUpUsers,
+  type User,
+  uploadingAuthor,
+} from './seed.ts';
 import { type EndpointFigure, endpointRounds, haveWrk, requestEncoding } from './wrk.ts';
 
 const env = process.env;
@@ -211,8 +217,7 @@ try {
   /** Every process of the stack to CPU 0 but media-processing, to CPU 1; before every measured run. */
   const pinForMeasuring = (): number => {
     const pinned = pinTree('0');
-    if (haveTaskset)
-      for (const pid of mediaPids) execFileSync('taskset', ['-a', '-p', '-c', '1', pid], { stdio: 'ignore' });
+    pinProcesses(mediaPids, '1');
     return pinned;
   };
   log(`${pinForMeasuring()} processes pinned to CPU 0 for the measured phases`);
@@ -223,18 +228,10 @@ try {
    * and 0.17 of raw sharp while other work kept CPU 1 busy); nice 0 as raw sharp. Both at once runs it at SCHED_IDLE again, as
    * the stack does.
    */
-  const mediaPolicy = (policy: '--other' | '--idle') => {
-    for (const pid of mediaPids) {
-      execFileSync('chrt', ['-a', policy, '-p', '0', pid], { stdio: 'ignore' });
-      for (const tid of readdirSync(`/proc/${pid}/task`))
-        setPriority(Number(tid), policy === '--idle' ? 10 : 0);
-    }
-  };
   const mix = readMix(users, posts, ZIPF_S, MIX, prng(7));
   // The bare route behind the same nginx: the read path's physical limit through this gateway.
   const bareCall = (): PlannedCall => ({ kind: 'bare', method: 'GET', path: BARE_PATH, expect: 200 });
-  const author = users[1] as User; // second most followed
-  const followerOfAuthor = users.find((u) => u.follows.has(author.id)) as User;
+  const { author, follower: followerOfAuthor } = uploadingAuthor(users);
   const phone = await phonePhoto();
   const twelve = await twelveMegapixelPhoto();
 
@@ -318,10 +315,10 @@ try {
     );
     return { result, raw };
   };
-  mediaPolicy('--other');
+  schedule(mediaPids, '--other');
   const phoneAlone = await pipelineAlone('phone-sized 1080×1350', phone, PHOTOS);
   const twelveAlone = await pipelineAlone('12 MP', twelve, PHOTOS_12MP);
-  mediaPolicy('--idle');
+  schedule(mediaPids, '--idle');
 
   // --- 3. both at once ----------------------------------------------------------------------------------
   log(

@@ -118,6 +118,12 @@ export async function openFeeds(api: HttpClient, users: readonly User[], concurr
   });
 }
 
+/** Who uploads in bench/system: the second most followed user, and one of their followers (to poll a feed). */
+export function uploadingAuthor(users: readonly User[]): { author: User; follower: User } {
+  const author = users[1] as User;
+  return { author, follower: users.find((u) => u.follows.has(author.id)) as User };
+}
+
 /** Each user follows `follows` distinct others drawn by Zipf(s) over rank; returns the number of follows. */
 export async function followZipf(
   api: HttpClient,
