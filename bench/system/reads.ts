@@ -18,6 +18,7 @@
  */
 
 import { readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -30,10 +31,11 @@ import { startHelper, startS3 } from './children.ts';
 import { coresSince, stackGroups } from './cpu.ts';
 import { BARE_PATH, routeBareThroughGateway } from './gateway.ts';
 import { HttpClient } from './http.ts';
-import { openLoop, type PlannedCall } from './load.ts';
+import type { PlannedCall } from './load.ts';
+import { LoadThread } from './load-thread.ts';
 import { mixShares, readMix } from './mix.ts';
 import { ownCpus, pinProcesses, pinTree, schedule } from './pin.ts';
-import { phonePhoto, uploadPipeline } from './pipeline.ts';
+import { phonePhoto, rawRendering, uploadPipeline } from './pipeline.ts';
 import {
   followZipf,
   openFeeds,
@@ -190,11 +192,13 @@ async function main() {
         `published ${count} posts of a user with ${author.followers} followers, drained in ${((performance.now() - t) / 1000).toFixed(1)} s`,
       );
     };
+    const reader = new LoadThread(running.url);
+    cleanups.push(() => reader.close());
     const mix = readMix(users, posts, ZIPF_S, mixShares(env.BENCH_MIX), prng(7));
     /** The read mix of bench/system at `rate` req/s, open loop, with the CPU each process used meanwhile. */
     const mixRun = async (rate: number, seconds: number) => {
       const cores = coresSince(cpuGroups);
-      const r = await openLoop(api, rate, seconds, mix);
+      const r = await reader.openLoop(rate, seconds, mix);
       log(
         `mix at ${rate} req/s for ${seconds} s: ${r.ok}/${r.sent} ok, p50 ${r.p50.toFixed(1)} ms p99 ${r.p99.toFixed(1)} ms; generator's event-loop delay p99 ${r.generatorDelay.p99.toFixed(1)} ms`,
       );
@@ -225,6 +229,36 @@ async function main() {
       );
       log(`  cores used: ${cores()}`);
     };
+    /**
+     * run.ts's both-at-once phase: the read mix at `rate` req/s for `seconds` while phone photos upload flat
+     * out, `inFlight` at a time, media-processing on CPU 1 at SCHED_IDLE and nice 10 (as the stack runs it).
+     */
+    const both = async (rate: number, seconds: number, inFlight: number) => {
+      const { author, follower } = uploadingAuthor(users);
+      const media = running.stack
+        .replicasOf('media-processing')
+        .flatMap(({ pid }) => (pid === undefined ? [] : [String(pid)]));
+      pinProcesses(media, '1');
+      schedule(media, '--idle');
+      let readsDone = false;
+      const pipeline = uploadPipeline(
+        uploader,
+        author,
+        follower,
+        await phonePhoto(),
+        0,
+        inFlight,
+        () => readsDone,
+      );
+      pipeline.catch(() => {});
+      try {
+        await mixRun(rate, seconds);
+      } finally {
+        readsDone = true;
+      }
+      const r = await pipeline;
+      log(`  beside the reads: ${r.photos} photos, ${r.publishedPerSecond.toFixed(2)} photos/s published`);
+    };
     const cpuGroups = stackGroups(running.stack.processes, {
       's3 emulator': [s3.pid],
       'load generator': [process.pid],
@@ -232,7 +266,7 @@ async function main() {
     if (!env.BENCH_INTERACTIVE || env.BENCH_MEASURE_FIRST) await measure();
     // Development: the seeded stack stays up; stdin lines `restart <service>...` (new code, a fresh CPU
     // profile with BENCH_CPU_PROF), `measure [kind]`, `publish <n>`, `mix [rate] [seconds]`,
-    // `uploads [photos] [in flight]`, `profile <service> <kind | publish n | mix rate seconds | uploads n>`,
+    // `uploads [photos] [in flight]`, `both [rate] [seconds] [in flight]`, `raw [photos]` (raw sharp in this process), `nodeargs <flags>`, `profile <service> <kind | publish n | mix rate seconds | uploads n>`,
     // `encoding <gzip|off>`, `reload`, `quit`.
     if (env.BENCH_INTERACTIVE) {
       for await (const line of createInterface({ input: process.stdin })) {
@@ -250,6 +284,25 @@ async function main() {
           if (command === 'publish') await publish(Number(args[0] ?? 50));
           if (command === 'mix') await mixRun(Number(args[0] ?? 500), Number(args[1] ?? 10));
           if (command === 'uploads') await uploads(Number(args[0] ?? 48), Number(args[1] ?? 8));
+          if (command === 'both')
+            await both(Number(args[0] ?? 500), Number(args[1] ?? 10), Number(args[2] ?? 8));
+          if (command === 'memory') {
+            const m = process.memoryUsage();
+            const mb = (n: number) => `${(n / 1e6).toFixed(0)} MB`;
+            log(
+              `generator memory: rss ${mb(m.rss)}, heap ${mb(m.heapUsed)} of ${mb(m.heapTotal)}, external ${mb(m.external)}, array buffers ${mb(m.arrayBuffers)}`,
+            );
+          }
+          if (command === 'raw') {
+            const r = await rawRendering(await phonePhoto(), Number(args[0] ?? 24));
+            log(`raw sharp, same renditions: ${r.perSecond.toFixed(2)} photos/s, p50 ${r.p50.toFixed(0)} ms`);
+          }
+          if (command === 'nodeargs') {
+            // Node flags of services started from now on (`restart <service>` to apply), e.g. GC settings.
+            const flags = args.join(' ');
+            process.env.SERVICE_NODE_ARGS = flags;
+            log(`services start with: ${flags}`);
+          }
           if (command === 'encoding') {
             // `encoding gzip` sends Accept-Encoding: gzip with every request from now on, `encoding off` none.
             requestEncoding.value = args[0] === 'off' ? undefined : args[0];
@@ -267,7 +320,8 @@ async function main() {
           if (command === 'profile') {
             const [service, kind] = args;
             const target = running.stack.processes.find((p) => p.service === service);
-            if (!target?.pid || !kind) throw new Error('profile <service> <kind>');
+            if (!kind || (service !== 'generator' && !target?.pid))
+              throw new Error('profile <service | generator> <kind>');
             const work =
               kind === 'publish'
                 ? () => publish(Number(args[2] ?? 50))
@@ -276,7 +330,9 @@ async function main() {
                   : kind === 'uploads'
                     ? () => uploads(Number(args[2] ?? 48), Number(args[3] ?? 8))
                     : () => measure(kind);
-            const file = await profiled(target.pid, work, env.BENCH_CPU_PROF);
+            const file = target?.pid
+              ? await profiled(target.pid, work, env.BENCH_CPU_PROF)
+              : await selfProfiled(work, env.BENCH_CPU_PROF);
             log(`profile of ${service} written to ${file}`);
           }
         } catch (err) {
@@ -336,6 +392,21 @@ async function profiled(pid: number, work: () => Promise<void>, cpuProfileDir?: 
   ws.close();
   const dir = cpuProfileDir ?? tmpdir();
   const file = join(dir, `${pid}-${Date.now()}.cpuprofile`);
+  writeFileSync(file, JSON.stringify(profile));
+  return file;
+}
+
+/** A CPU profile of this process (the load generator) while `work` runs. */
+async function selfProfiled(work: () => Promise<void>, cpuProfileDir?: string): Promise<string> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  await work();
+  const { profile } = await session.post('Profiler.stop');
+  session.disconnect();
+  const file = join(cpuProfileDir ?? tmpdir(), `generator-${Date.now()}.cpuprofile`);
   writeFileSync(file, JSON.stringify(profile));
   return file;
 }

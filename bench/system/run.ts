@@ -48,7 +48,8 @@ import { startHelper, startS3 } from './children.ts';
 import { coresSince, stackGroups } from './cpu.ts';
 import { BARE_PATH, routeBareThroughGateway } from './gateway.ts';
 import { HttpClient } from './http.ts';
-import { closedLoop, type OpenLoopResult, openLoop, type PlannedCall, pooled } from './load.ts';
+import { closedLoop, type OpenLoopResult, type PlannedCall, pooled } from './load.ts';
+import { LoadThread } from './load-thread.ts';
 import { mixShares, readMix } from './mix.ts';
 import { haveTaskset, ownCpus, pinProcesses, pinTree, schedule } from './pin.ts';
 import {
@@ -165,13 +166,14 @@ try {
     's3 emulator': [s3.pid],
     'load generator': [process.pid],
   });
-  const bareClient = new HttpClient(`http://127.0.0.1:${bare.port}`);
+  // The open-loop runs (latencies) come from a thread of their own; see load-thread.ts.
+  const reader = new LoadThread(running.url);
   // The uploading phone is another client than the readers: its own address, so a read mix backed up
   // against the gateway's per-address connection limit (429) does not refuse the uploads too.
   const uploader = new HttpClient(running.url, 64, '127.0.0.2');
   cleanups.push(
     () => api.close(),
-    () => bareClient.close(),
+    () => reader.close(),
     () => uploader.close(),
   );
   log(`stack up at ${running.url} (${elapsed()}); ${pinTree('0-1')} processes on CPUs 0-1 for seeding`);
@@ -236,9 +238,9 @@ try {
   const twelve = await twelveMegapixelPhoto();
 
   /** One open-loop run after its warm-up. */
-  const measure = async (client: HttpClient, call: () => PlannedCall) => {
-    await openLoop(client, RATE, WARMUP_SECONDS, call);
-    return openLoop(client, RATE, SECONDS, call);
+  const measure = async (call: () => PlannedCall) => {
+    await reader.openLoop(RATE, WARMUP_SECONDS, call);
+    return reader.openLoop(RATE, SECONDS, call);
   };
 
   // --- 1. reads alone vs the bare route behind nginx ----------------------------------------------------
@@ -249,10 +251,10 @@ try {
   const readRuns: OpenLoopResult[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     await settled(jsm, ns.nats.prefix);
-    bareRuns.push(await measure(api, bareCall));
+    bareRuns.push(await measure(bareCall));
     printLoad(`round ${round} bare route via nginx`, bareRuns.at(-1) as OpenLoopResult);
     const cores = coresSince(cpuGroups);
-    readRuns.push(await measure(api, mix));
+    readRuns.push(await measure(mix));
     const used = cores();
     printLoad(`round ${round} read mix via nginx`, readRuns.at(-1) as OpenLoopResult);
     log(`  cores used: ${used}`);
@@ -329,7 +331,7 @@ try {
   const uploadBothRuns: PipelineResult[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     await settled(jsm, ns.nats.prefix);
-    bareBothRuns.push(await measure(api, bareCall));
+    bareBothRuns.push(await measure(bareCall));
     printLoad(`round ${round} bare route via nginx (quiet stack)`, bareBothRuns.at(-1) as OpenLoopResult);
     let readsDone = false;
     const uploads = uploadPipeline(
@@ -345,7 +347,7 @@ try {
     uploads.catch(() => {});
     const cores = coresSince(cpuGroups);
     try {
-      readBothRuns.push(await measure(api, mix));
+      readBothRuns.push(await measure(mix));
     } finally {
       readsDone = true;
     }
