@@ -76,3 +76,18 @@ export function ownCpus(): string {
   const out = spawnSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8' }).stdout;
   return out.split(':').pop()?.trim() ?? 'unknown';
 }
+
+/**
+ * Runs `work` with every thread of this process moved to `cpus`, then back where they were (nothing moves
+ * without taskset).
+ */
+export async function withOwnCpus<T>(cpus: string, work: () => Promise<T>): Promise<T> {
+  const before = ownCpus();
+  if (!haveTaskset) return work();
+  pinProcesses([String(process.pid)], cpus);
+  try {
+    return await work();
+  } finally {
+    pinProcesses([String(process.pid)], before);
+  }
+}

@@ -28,14 +28,15 @@ import { openNamespace, stopTestInfra } from '@instantpost/testing';
 import { connect } from 'nats';
 import { openTestStack } from '../../deploy/local/test/stack-fixture.ts';
 import { startHelper, startS3 } from './children.ts';
-import { coresSince, stackGroups } from './cpu.ts';
+import { coresSince, coresUsed, sampleCpu, stackGroups } from './cpu.ts';
 import { BARE_PATH, routeBareThroughGateway } from './gateway.ts';
 import { HttpClient } from './http.ts';
 import type { PlannedCall } from './load.ts';
 import { LoadThread } from './load-thread.ts';
 import { mixShares, readMix } from './mix.ts';
-import { ownCpus, pinProcesses, pinTree, schedule } from './pin.ts';
-import { phonePhoto, rawRendering, uploadPipeline } from './pipeline.ts';
+import { ownCpus, pinProcesses, pinTree, schedule, withOwnCpus } from './pin.ts';
+import { phonePhoto, uploadPipeline } from './pipeline.ts';
+import { rawRenderingOffThread } from './raw-thread.ts';
 import {
   followZipf,
   openFeeds,
@@ -223,9 +224,14 @@ async function main() {
       pinProcesses(media, '1');
       schedule(media, '--other');
       const cores = coresSince(cpuGroups);
-      const r = await uploadPipeline(uploader, author, follower, await phonePhoto(), count, inFlight);
+      const from = sampleCpu(cpuGroups);
+      const photo = await phonePhoto();
+      const r = await withOwnCpus('0', () =>
+        uploadPipeline(uploader, author, follower, photo, count, inFlight),
+      );
+      const mediaCores = coresUsed(from, sampleCpu(cpuGroups)).find(([name]) => name === 'media-processing');
       log(
-        `uploads: ${r.photos} photos, ${r.publishedPerSecond.toFixed(2)} photos/s published; upload→published p50 ${r.uploadToPublished.p50.toFixed(0)} ms p99 ${r.uploadToPublished.p99.toFixed(0)} ms`,
+        `uploads: ${r.photos} photos, ${r.publishedPerSecond.toFixed(2)} photos/s published (${(r.photos / r.seconds).toFixed(2)} first upload to last published); upload→published p50 ${r.uploadToPublished.p50.toFixed(0)} ms p99 ${r.uploadToPublished.p99.toFixed(0)} ms; media-processing's CPU per photo ${(((mediaCores?.[1] ?? 0) * r.seconds * 1000) / r.photos).toFixed(0)} ms`,
       );
       log(`  cores used: ${cores()}`);
     };
@@ -294,8 +300,14 @@ async function main() {
             );
           }
           if (command === 'raw') {
-            const r = await rawRendering(await phonePhoto(), Number(args[0] ?? 24));
-            log(`raw sharp, same renditions: ${r.perSecond.toFixed(2)} photos/s, p50 ${r.p50.toFixed(0)} ms`);
+            const count = Number(args[0] ?? 24);
+            const photo = await phonePhoto();
+            const cpu = process.cpuUsage();
+            const r = await rawRenderingOffThread(photo, count);
+            const { user, system } = process.cpuUsage(cpu);
+            log(
+              `raw sharp, same renditions: ${r.perSecond.toFixed(2)} photos/s, p50 ${r.p50.toFixed(0)} ms; CPU per photo ${((user + system) / 1000 / count).toFixed(0)} ms`,
+            );
           }
           if (command === 'nodeargs') {
             // Node flags of services started from now on (`restart <service>` to apply), e.g. GC settings.
