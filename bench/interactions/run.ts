@@ -29,7 +29,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { STREAM_NAMES, streamNameFor } from '@instantpost/bus';
 import { createEvent } from '@instantpost/events';
 import { connectPostgres } from '@instantpost/shards';
@@ -77,6 +77,12 @@ interface Run {
   failed: number;
   /** Why calls failed: the status (or the error's message) and how often. */
   failures: Record<string, number>;
+  /**
+   * This generator's event-loop delay p99 (ms, 10 ms resolution), its own stalls counted as latency. The
+   * same loop on a worker thread of its own (as bench/system's open loop runs) measured no different:
+   * spread 632/634 against 645/681 likes/s, hot post p99 77/96 against 89/115 ms (2026-12-01, two pairs).
+   */
+  generatorDelayP99: number;
 }
 
 /** CONNECTIONS callers, each sending the next call as soon as its previous one is answered. */
@@ -93,6 +99,8 @@ async function closedLoop(
     failed++;
     failures[why] = (failures[why] ?? 0) + 1;
   };
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
   const start = performance.now();
   const end = start + seconds * 1000;
   await Promise.all(
@@ -110,6 +118,7 @@ async function closedLoop(
       }
     }),
   );
+  delay.disable();
   return {
     rate: latencies.length / ((performance.now() - start) / 1000),
     accepted: latencies.length,
@@ -117,6 +126,7 @@ async function closedLoop(
     p99: percentile(latencies, 99),
     failed,
     failures,
+    generatorDelayP99: delay.percentile(99) / 1e6,
   };
 }
 
@@ -295,7 +305,7 @@ try {
         run.cpuMicros = cpu.total;
         log(`  CPU per accepted call${which === 'stack' ? ', drain included' : ''}: ${cpu.text}`);
         log(
-          `round ${round} ${phase.name.padEnd(28)} ${which.padEnd(5)} ${run.rate.toFixed(0).padStart(6)}/s  p50 ${run.p50.toFixed(1)} ms  p99 ${run.p99.toFixed(1)} ms  failed ${run.failed}${run.failed ? ` ${JSON.stringify(run.failures)}` : ''}${which === 'stack' ? `  drain ${(entry.drain.at(-1) ?? 0).toFixed(0)} ms` : ''}`,
+          `round ${round} ${phase.name.padEnd(28)} ${which.padEnd(5)} ${run.rate.toFixed(0).padStart(6)}/s  p50 ${run.p50.toFixed(1)} ms  p99 ${run.p99.toFixed(1)} ms  failed ${run.failed}${run.failed ? ` ${JSON.stringify(run.failures)}` : ''}  generator delay p99 ${run.generatorDelayP99.toFixed(1)} ms${which === 'stack' ? `  drain ${(entry.drain.at(-1) ?? 0).toFixed(0)} ms` : ''}`,
         );
       }
       results.set(phase.name, entry);
