@@ -83,6 +83,7 @@ export {
   OUTBOX_CHANNEL,
   type OutboxRow,
   type OutboxShard,
+  outboxChannel,
   outboxOldestUnsentSeconds,
   outboxRows,
   outboxStatus,

@@ -27,8 +27,18 @@ export const busMigrations = {
   dir: fileURLToPath(new URL('../sql/migrations', import.meta.url)),
 } as const;
 
-/** The channel the outbox trigger notifies on commit; the payload is the shard schema. */
+/** The prefix of the channels the outbox trigger notifies on commit (`outboxChannel`). */
 export const OUTBOX_CHANNEL = 'instantpost_outbox';
+
+/**
+ * The channel the outbox trigger of `schema` notifies on commit, the payload being the schema: one per
+ * service (`instantpost_outbox_metadata` for `metadata_0007`; cut to Postgres's 63-byte identifiers exactly
+ * as the trigger cuts it, migration 0002). Every service's shards share the physical databases, so with one
+ * channel for all each relay was woken by the other services' commits too, only to drop them.
+ */
+export function outboxChannel(schema: string): string {
+  return `${OUTBOX_CHANNEL}_${schema.replace(/_[0-9]+$/, '')}`.slice(0, 63);
+}
 
 /**
  * Writes `events` to the outbox of `schema` inside the caller's transaction (`tx` from `sql.begin`),

@@ -29,7 +29,7 @@ export interface OutboxRelayOptions {
   parallelBatches?: number;
   /** Fallback poll of every shard, for notifications lost while the listener reconnected. Default 5000 ms. */
   pollIntervalMs?: number;
-  /** Wake on `LISTEN instantpost_outbox` (the outbox trigger notifies on commit). Default true. */
+  /** Wake on `LISTEN` of the shards' service channel (`outboxChannel`; the outbox trigger notifies on commit). Default true. */
   listen?: boolean;
   /** Sent rows are deleted after this long (kept meanwhile for inspection). Default 24 h. */
   retentionMs?: number;

@@ -1,7 +1,7 @@
 import type { Logger } from '@instantpost/telemetry';
 import type postgres from 'postgres';
 import { SHARD_MOVING_SQLSTATE } from './inbox.ts';
-import { OUTBOX_CHANNEL, type OutboxShard } from './outbox.ts';
+import { type OutboxShard, outboxChannel } from './outbox.ts';
 import type { Publisher } from './publisher.ts';
 import type { OutboxRelayOptions, RelayStats } from './relay-options.ts';
 
@@ -72,12 +72,19 @@ export class PoolWorker {
     this.markAll(); // whatever was left unsent before this start
     if (this.o.listen) {
       // onlisten also runs after the listener reconnects: notifications may have been missed meanwhile
-      const listening = await this.sql.listen(
-        OUTBOX_CHANNEL,
-        (schema) => this.mark(schema),
-        () => this.markAll(),
+      const channels = [...new Set(this.shards.map((s) => outboxChannel(s.schema)))];
+      const listening = await Promise.all(
+        channels.map((channel) =>
+          this.sql.listen(
+            channel,
+            (schema) => this.mark(schema),
+            () => this.markAll(),
+          ),
+        ),
       );
-      this.unlisten = () => listening.unlisten();
+      this.unlisten = async () => {
+        await Promise.all(listening.map((l) => l.unlisten()));
+      };
     }
     this.poller = setInterval(() => this.markAll(), this.o.pollIntervalMs);
     this.loop = this.run();

@@ -6,11 +6,21 @@ import {
   createPublisher,
   enqueue,
   type OutboxShard,
+  outboxChannel,
   outboxStatus,
   startOutboxRelay,
   streamNameFor,
 } from '../src/index.ts';
-import { type Fixture, openFixture, sampleEvent, silent, sleep, storedCount, waitFor } from './helpers.ts';
+import {
+  type Fixture,
+  migrateShard,
+  openFixture,
+  sampleEvent,
+  silent,
+  sleep,
+  storedCount,
+  waitFor,
+} from './helpers.ts';
 
 let fx: Fixture;
 test.before(async () => {
@@ -107,6 +117,34 @@ test('LISTEN/NOTIFY wakes the relay at once; rows left from before start are rel
     timeoutMs: 15_000,
   });
   t.pass();
+});
+
+test("a commit notifies its own service's channel only: a relay is not woken by other services' outboxes", async (t) => {
+  const ours = await fx.shard(); // shard_NNNN: the service "shard"
+  const theirs = { schema: `othersvc_${ours.schema.slice(-4)}`, sql: fx.sql };
+  await migrateShard(fx.sql, theirs.schema);
+  const heard = new Map<string, string[]>();
+  const listeners = await Promise.all(
+    [ours, theirs].map((shard) =>
+      fx.sql.listen(outboxChannel(shard.schema), (schema) => {
+        heard.set(shard.schema, [...(heard.get(shard.schema) ?? []), schema]);
+      }),
+    ),
+  );
+  t.teardown(() => Promise.all(listeners.map((l) => l.unlisten())));
+  t.is(outboxChannel(ours.schema), 'instantpost_outbox_shard');
+  t.is(outboxChannel(theirs.schema), 'instantpost_outbox_othersvc');
+  await theirs.sql.begin((tx) => enqueue(tx, theirs.schema, sampleEvent('media.uploaded')));
+  await ours.sql.begin((tx) => enqueue(tx, ours.schema, sampleEvent('media.uploaded')));
+  await waitFor('both commits heard', async () => heard.has(ours.schema) && heard.has(theirs.schema));
+  await sleep(200);
+  // other tests of this file commit to their own shard_ schemas meanwhile: only ours is asserted there
+  t.true(heard.get(ours.schema)?.includes(ours.schema));
+  t.false(
+    heard.get(ours.schema)?.includes(theirs.schema),
+    "the other service's commit was not on our channel",
+  );
+  t.deepEqual(heard.get(theirs.schema), [theirs.schema]);
 });
 
 test('the polling fallback relays without LISTEN', async (t) => {
