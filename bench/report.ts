@@ -34,7 +34,11 @@ const format = (n: number | null) =>
     ? 'n/a'
     : Math.abs(n) >= 100
       ? Math.round(n).toLocaleString('en-US')
-      : n.toPrecision(3).replace(/\.?0+$/, '');
+      : // trailing zeros of the fraction only: 99.96 gives "100", which must stay 100
+        n
+          .toPrecision(3)
+          .replace(/(\.\d*?)0+$/, '$1')
+          .replace(/\.$/, '');
 
 export function renderFigures(figures: readonly BenchFigure[]): string {
   const rows = figures.map(

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { KEPT_MARKER, mergeSections, sectionsOf } from '../benchmarks-md.ts';
+import { renderFigures } from '../report.ts';
 
 const oldFile = `# Benchmarks
 
@@ -56,4 +57,16 @@ test('a benchmark that ran gets its new table and keeps what stood below its kep
     `## system\n\nnew system table\n\n${KEPT_MARKER}\nThe endpoint table of reads.ts, by hand.`,
     '## web\n\nfirst web table',
   ]);
+});
+
+test('a figure that rounds up to 100 is printed as 100, and fractions lose only their trailing zeros', (t) => {
+  const row = (value: number) =>
+    renderFigures([{ figure: 'f', value, unit: 'ms', baseline: 'b', baselineValue: 20, ratio: 1 }]).split(
+      '\n',
+    )[2];
+  // 99.962 was printed "1 ms" (toPrecision's "100" lost its zeros to the fraction's trim)
+  t.is(row(99.962), '| f | 100 ms | b: 20 ms | 1.00 |');
+  t.is(row(12.5), '| f | 12.5 ms | b: 20 ms | 1.00 |');
+  t.is(row(0.1), '| f | 0.1 ms | b: 20 ms | 1.00 |');
+  t.is(row(1234.4), '| f | 1,234 ms | b: 20 ms | 1.00 |');
 });
