@@ -87,6 +87,13 @@ export function coresUsed(from: CpuSample, to: CpuSample): [string, number][] {
     .sort((a, b) => b[1] - a[1]);
 }
 
+/** CPU milliseconds of one group between two samples (0 for a group not sampled). */
+export function cpuMsOf(group: string, from: CpuSample, to: CpuSample): number {
+  let ticks = 0;
+  for (const [pid, now] of to.ticks[group] ?? []) ticks += now - (from.ticks[group]?.get(pid) ?? 0);
+  return (ticks / TICKS_PER_SECOND) * 1000;
+}
+
 /** Pids whose command name (/proc/<pid>/comm) is `name`, e.g. every postgres backend. */
 export function pidsNamed(name: string): number[] {
   return readdirSync('/proc')

@@ -28,7 +28,7 @@ import { openNamespace, stopTestInfra } from '@instantpost/testing';
 import { connect } from 'nats';
 import { openTestStack } from '../../deploy/local/test/stack-fixture.ts';
 import { startHelper, startS3 } from './children.ts';
-import { coresSince, coresUsed, sampleCpu, stackGroups } from './cpu.ts';
+import { coresSince, cpuMsOf, sampleCpu, stackGroups } from './cpu.ts';
 import { BARE_PATH, routeBareThroughGateway } from './gateway.ts';
 import { HttpClient } from './http.ts';
 import type { PlannedCall } from './load.ts';
@@ -216,22 +216,26 @@ async function main() {
      */
     const uploader = new HttpClient(running.url, 64, '127.0.0.2');
     cleanups.push(() => uploader.close());
-    const uploads = async (count: number, inFlight: number) => {
-      const { author, follower } = uploadingAuthor(users);
+    /** media-processing's processes to CPU 1 at `policy` (as run.ts's upload phases put them). */
+    const mediaOnCpu1 = (policy: '--other' | '--idle') => {
       const media = running.stack
         .replicasOf('media-processing')
         .flatMap(({ pid }) => (pid === undefined ? [] : [String(pid)]));
       pinProcesses(media, '1');
-      schedule(media, '--other');
+      schedule(media, policy);
+    };
+    const uploads = async (count: number, inFlight: number) => {
+      const { author, follower } = uploadingAuthor(users);
+      mediaOnCpu1('--other');
       const cores = coresSince(cpuGroups);
       const from = sampleCpu(cpuGroups);
       const photo = await phonePhoto();
       const r = await withOwnCpus('0', () =>
         uploadPipeline(uploader, author, follower, photo, count, inFlight),
       );
-      const mediaCores = coresUsed(from, sampleCpu(cpuGroups)).find(([name]) => name === 'media-processing');
+      const mediaCpuMs = cpuMsOf('media-processing', from, sampleCpu(cpuGroups));
       log(
-        `uploads: ${r.photos} photos, ${r.publishedPerSecond.toFixed(2)} photos/s published (${(r.photos / r.seconds).toFixed(2)} first upload to last published); upload→published p50 ${r.uploadToPublished.p50.toFixed(0)} ms p99 ${r.uploadToPublished.p99.toFixed(0)} ms; media-processing's CPU per photo ${(((mediaCores?.[1] ?? 0) * r.seconds * 1000) / r.photos).toFixed(0)} ms`,
+        `uploads: ${r.photos} photos, ${r.publishedPerSecond.toFixed(2)} photos/s published (${(r.photos / r.seconds).toFixed(2)} first upload to last published); upload→published p50 ${r.uploadToPublished.p50.toFixed(0)} ms p99 ${r.uploadToPublished.p99.toFixed(0)} ms; media-processing's CPU per photo ${(mediaCpuMs / r.photos).toFixed(0)} ms`,
       );
       log(`  cores used: ${cores()}`);
     };
@@ -241,11 +245,7 @@ async function main() {
      */
     const both = async (rate: number, seconds: number, inFlight: number) => {
       const { author, follower } = uploadingAuthor(users);
-      const media = running.stack
-        .replicasOf('media-processing')
-        .flatMap(({ pid }) => (pid === undefined ? [] : [String(pid)]));
-      pinProcesses(media, '1');
-      schedule(media, '--idle');
+      mediaOnCpu1('--idle');
       let readsDone = false;
       const pipeline = uploadPipeline(
         uploader,
@@ -300,13 +300,9 @@ async function main() {
             );
           }
           if (command === 'raw') {
-            const count = Number(args[0] ?? 24);
-            const photo = await phonePhoto();
-            const cpu = process.cpuUsage();
-            const r = await rawRenderingOffThread(photo, count);
-            const { user, system } = process.cpuUsage(cpu);
+            const r = await rawRenderingOffThread(await phonePhoto(), Number(args[0] ?? 24));
             log(
-              `raw sharp, same renditions: ${r.perSecond.toFixed(2)} photos/s, p50 ${r.p50.toFixed(0)} ms; CPU per photo ${((user + system) / 1000 / count).toFixed(0)} ms`,
+              `raw sharp, same renditions: ${r.perSecond.toFixed(2)} photos/s, p50 ${r.p50.toFixed(0)} ms; CPU per photo ${r.cpuMsPerPhoto.toFixed(0)} ms`,
             );
           }
           if (command === 'nodeargs') {

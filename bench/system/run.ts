@@ -46,7 +46,7 @@ import { connect } from 'nats';
 import { openTestStack } from '../../deploy/local/test/stack-fixture.ts';
 import { type BenchFigure, latencyRatio, rateRatio, reportFigures } from '../report.ts';
 import { startHelper, startS3 } from './children.ts';
-import { coresSince, stackGroups } from './cpu.ts';
+import { coresSince, cpuMsOf, sampleCpu, stackGroups } from './cpu.ts';
 import { BARE_PATH, routeBareThroughGateway } from './gateway.ts';
 import { HttpClient } from './http.ts';
 import { closedLoop, type OpenLoopResult, type PlannedCall, pooled } from './load.ts';
@@ -304,16 +304,18 @@ try {
       `2. uploads alone (${elapsed()}): ${count} ${name} photos (${(photo.length / 1e3).toFixed(0)} KB), ${PHOTOS_IN_FLIGHT} in flight, author with ${author.followers} followers`,
     );
     const cores = coresSince(cpuGroups);
+    const from = sampleCpu(cpuGroups);
     // The uploading clients (this process) move to CPU 0 for the phase, so media-processing has CPU 1 to
     // itself as raw sharp has below (they took 0.06-0.10 of it); in production the phones are elsewhere.
     const result = await withOwnCpus('0', () =>
       uploadPipeline(uploader, author, followerOfAuthor, photo, count, PHOTOS_IN_FLIGHT),
     );
     printPipeline(result);
-    log(`  cores used: ${cores()}`);
+    const mediaCpuMs = cpuMsOf('media-processing', from, sampleCpu(cpuGroups));
+    log(`  cores used: ${cores()}; media-processing's CPU per photo ${ms(mediaCpuMs / result.photos)}`);
     const raw = await rawRenderingOffThread(photo, Math.max(3, Math.ceil(count / 2)));
     log(
-      `  raw sharp, same renditions: ${raw.perSecond.toFixed(2)} photos/s, p50 ${ms(raw.p50)} p99 ${ms(raw.p99)}`,
+      `  raw sharp, same renditions: ${raw.perSecond.toFixed(2)} photos/s, p50 ${ms(raw.p50)} p99 ${ms(raw.p99)}, CPU per photo ${ms(raw.cpuMsPerPhoto)}`,
     );
     return { result, raw };
   };
