@@ -82,8 +82,8 @@ export function ownCpus(): string {
  * without taskset).
  */
 export async function withOwnCpus<T>(cpus: string, work: () => Promise<T>): Promise<T> {
-  const before = ownCpus();
   if (!haveTaskset) return work();
+  const before = ownCpus();
   pinProcesses([String(process.pid)], cpus);
   try {
     return await work();

@@ -171,6 +171,31 @@ export async function uploadPipeline(
 }
 
 /**
+ * Photos uploaded flat out while `work` runs: `inFlight` at a time, new ones started until `work` settles,
+ * those in flight then finishing. `work`'s result and the uploads'.
+ */
+export async function uploadsDuring<T>(
+  work: () => Promise<T>,
+  api: HttpClient,
+  author: { token: string },
+  follower: { token: string },
+  photo: Buffer,
+  inFlight: number,
+): Promise<{ during: T; uploads: PipelineResult }> {
+  let done = false;
+  const uploads = uploadPipeline(api, author, follower, photo, 0, inFlight, () => done);
+  // Awaited after `work`; until then a failure must not crash the caller past its clean-up.
+  uploads.catch(() => {});
+  let during: T;
+  try {
+    during = await work();
+  } finally {
+    done = true;
+  }
+  return { during, uploads: await uploads };
+}
+
+/**
  * Published per second once the pipeline is full. The first `inFlight` photos all start at once and reach
  * media-processing after upload, S3 and the bus, then render a few at a time: measured, the eighth of 48
  * phone photos was published after ~1.6 s of a 5.8 s run (8.24 photos/s over the run, 9.47/s after it).

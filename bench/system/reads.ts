@@ -28,14 +28,14 @@ import { openNamespace, stopTestInfra } from '@instantpost/testing';
 import { connect } from 'nats';
 import { openTestStack } from '../../deploy/local/test/stack-fixture.ts';
 import { startHelper, startS3 } from './children.ts';
-import { coresSince, cpuMsOf, sampleCpu, stackGroups } from './cpu.ts';
+import { coresSince, coresUsed, cpuMsOf, formatCores, sampleCpu, stackGroups } from './cpu.ts';
 import { BARE_PATH, routeBareThroughGateway } from './gateway.ts';
 import { HttpClient } from './http.ts';
 import type { PlannedCall } from './load.ts';
 import { LoadThread } from './load-thread.ts';
 import { mixShares, readMix } from './mix.ts';
 import { ownCpus, pinProcesses, pinTree, schedule, withOwnCpus } from './pin.ts';
-import { phonePhoto, uploadPipeline } from './pipeline.ts';
+import { phonePhoto, uploadPipeline, uploadsDuring } from './pipeline.ts';
 import { rawRenderingOffThread } from './raw-thread.ts';
 import {
   followZipf,
@@ -227,17 +227,17 @@ async function main() {
     const uploads = async (count: number, inFlight: number) => {
       const { author, follower } = uploadingAuthor(users);
       mediaOnCpu1('--other');
-      const cores = coresSince(cpuGroups);
-      const from = sampleCpu(cpuGroups);
       const photo = await phonePhoto();
+      const from = sampleCpu(cpuGroups);
       const r = await withOwnCpus('0', () =>
         uploadPipeline(uploader, author, follower, photo, count, inFlight),
       );
-      const mediaCpuMs = cpuMsOf('media-processing', from, sampleCpu(cpuGroups));
+      const to = sampleCpu(cpuGroups);
+      const mediaCpuMs = cpuMsOf('media-processing', from, to);
       log(
         `uploads: ${r.photos} photos, ${r.publishedPerSecond.toFixed(2)} photos/s published (${(r.photos / r.seconds).toFixed(2)} first upload to last published); upload→published p50 ${r.uploadToPublished.p50.toFixed(0)} ms p99 ${r.uploadToPublished.p99.toFixed(0)} ms; media-processing's CPU per photo ${(mediaCpuMs / r.photos).toFixed(0)} ms`,
       );
-      log(`  cores used: ${cores()}`);
+      log(`  cores used: ${formatCores(coresUsed(from, to))}`);
     };
     /**
      * run.ts's both-at-once phase: the read mix at `rate` req/s for `seconds` while phone photos upload flat
@@ -246,23 +246,14 @@ async function main() {
     const both = async (rate: number, seconds: number, inFlight: number) => {
       const { author, follower } = uploadingAuthor(users);
       mediaOnCpu1('--idle');
-      let readsDone = false;
-      const pipeline = uploadPipeline(
+      const { uploads: r } = await uploadsDuring(
+        () => mixRun(rate, seconds),
         uploader,
         author,
         follower,
         await phonePhoto(),
-        0,
         inFlight,
-        () => readsDone,
       );
-      pipeline.catch(() => {});
-      try {
-        await mixRun(rate, seconds);
-      } finally {
-        readsDone = true;
-      }
-      const r = await pipeline;
       log(`  beside the reads: ${r.photos} photos, ${r.publishedPerSecond.toFixed(2)} photos/s published`);
     };
     const cpuGroups = stackGroups(running.stack.processes, {
@@ -272,7 +263,7 @@ async function main() {
     if (!env.BENCH_INTERACTIVE || env.BENCH_MEASURE_FIRST) await measure();
     // Development: the seeded stack stays up; stdin lines `restart <service>...` (new code, a fresh CPU
     // profile with BENCH_CPU_PROF), `measure [kind]`, `publish <n>`, `mix [rate] [seconds]`,
-    // `uploads [photos] [in flight]`, `both [rate] [seconds] [in flight]`, `raw [photos]` (raw sharp in this process), `nodeargs <flags>`, `profile <service> <kind | publish n | mix rate seconds | uploads n>`,
+    // `uploads [photos] [in flight]`, `both [rate] [seconds] [in flight]`, `raw [photos]` (raw sharp on a thread of its own), `nodeargs <flags>`, `profile <service> <kind | publish n | mix rate seconds | uploads n>`,
     // `encoding <gzip|off>`, `reload`, `quit`.
     if (env.BENCH_INTERACTIVE) {
       for await (const line of createInterface({ input: process.stdin })) {

@@ -46,14 +46,20 @@ import { connect } from 'nats';
 import { openTestStack } from '../../deploy/local/test/stack-fixture.ts';
 import { type BenchFigure, latencyRatio, rateRatio, reportFigures } from '../report.ts';
 import { startHelper, startS3 } from './children.ts';
-import { coresSince, cpuMsOf, sampleCpu, stackGroups } from './cpu.ts';
+import { coresSince, coresUsed, cpuMsOf, formatCores, sampleCpu, stackGroups } from './cpu.ts';
 import { BARE_PATH, routeBareThroughGateway } from './gateway.ts';
 import { HttpClient } from './http.ts';
 import { closedLoop, type OpenLoopResult, type PlannedCall, pooled } from './load.ts';
 import { LoadThread } from './load-thread.ts';
 import { mixShares, readMix } from './mix.ts';
 import { haveTaskset, ownCpus, pinProcesses, pinTree, schedule, withOwnCpus } from './pin.ts';
-import { type PipelineResult, phonePhoto, twelveMegapixelPhoto, uploadPipeline } from './pipeline.ts';
+import {
+  type PipelineResult,
+  phonePhoto,
+  twelveMegapixelPhoto,
+  uploadPipeline,
+  uploadsDuring,
+} from './pipeline.ts';
 import { rawRenderingOffThread } from './raw-thread.ts';
 import { bareEndpoint, readEndpoints } from './reads.ts';
 import {
@@ -303,7 +309,6 @@ try {
     log(
       `2. uploads alone (${elapsed()}): ${count} ${name} photos (${(photo.length / 1e3).toFixed(0)} KB), ${PHOTOS_IN_FLIGHT} in flight, author with ${author.followers} followers`,
     );
-    const cores = coresSince(cpuGroups);
     const from = sampleCpu(cpuGroups);
     // The uploading clients (this process) move to CPU 0 for the phase, so media-processing has CPU 1 to
     // itself as raw sharp has below (they took 0.06-0.10 of it); in production the phones are elsewhere.
@@ -311,8 +316,11 @@ try {
       uploadPipeline(uploader, author, followerOfAuthor, photo, count, PHOTOS_IN_FLIGHT),
     );
     printPipeline(result);
-    const mediaCpuMs = cpuMsOf('media-processing', from, sampleCpu(cpuGroups));
-    log(`  cores used: ${cores()}; media-processing's CPU per photo ${ms(mediaCpuMs / result.photos)}`);
+    const to = sampleCpu(cpuGroups);
+    const mediaCpuMs = cpuMsOf('media-processing', from, to);
+    log(
+      `  cores used: ${formatCores(coresUsed(from, to))}; media-processing's CPU per photo ${ms(mediaCpuMs / result.photos)}`,
+    );
     const raw = await rawRenderingOffThread(photo, Math.max(3, Math.ceil(count / 2)));
     log(
       `  raw sharp, same renditions: ${raw.perSecond.toFixed(2)} photos/s, p50 ${ms(raw.p50)} p99 ${ms(raw.p99)}, CPU per photo ${ms(raw.cpuMsPerPhoto)}`,
@@ -335,26 +343,21 @@ try {
     await settled(jsm, ns.nats.prefix);
     bareBothRuns.push(await measure(bareCall));
     printLoad(`round ${round} bare route via nginx (quiet stack)`, bareBothRuns.at(-1) as OpenLoopResult);
-    let readsDone = false;
-    const uploads = uploadPipeline(
+    const { during, uploads } = await uploadsDuring(
+      async () => {
+        const cores = coresSince(cpuGroups);
+        const reads = await measure(mix);
+        return { reads, used: cores() };
+      },
       uploader,
       author,
       followerOfAuthor,
       phone,
-      0,
       PHOTOS_IN_FLIGHT,
-      () => readsDone,
     );
-    // Awaited after the reads' run; until then a failure must not crash the run past its clean-up.
-    uploads.catch(() => {});
-    const cores = coresSince(cpuGroups);
-    try {
-      readBothRuns.push(await measure(mix));
-    } finally {
-      readsDone = true;
-    }
-    const used = cores();
-    uploadBothRuns.push(await uploads);
+    const { used } = during;
+    readBothRuns.push(during.reads);
+    uploadBothRuns.push(uploads);
     printLoad(`round ${round} read mix via nginx, uploads running`, readBothRuns.at(-1) as OpenLoopResult);
     printPipeline(uploadBothRuns.at(-1) as PipelineResult);
     log(`  cores used: ${used}`);
