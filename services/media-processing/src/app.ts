@@ -8,9 +8,10 @@ import {
 import type { ConfigOf } from '@instantpost/config';
 import { histogram } from '@instantpost/http';
 import { createS3Client } from '@instantpost/storage';
-import sharp from 'sharp';
 import type { configSpec } from './config.ts';
+import { configureSharp } from './domain/image.ts';
 import type { ProcessDeps } from './domain/process.ts';
+import { RenderThread } from './domain/render-thread.ts';
 import { mediaUploadedConsumer } from './handlers/media-uploaded.ts';
 import { postDeletedConsumer } from './handlers/post-deleted.ts';
 import { manifestStore } from './store/manifest.ts';
@@ -18,28 +19,23 @@ import { mediaObjects } from './store/objects.ts';
 
 export type Context = ServiceContext<ConfigOf<typeof configSpec>>;
 
-/**
- * libvips settings for a worker: one thread per image (measured: a second thread per image gains
- * 15-30 %, a second image in parallel ~100 %), so MEDIA_CONCURRENCY images keep the cores busy; no
- * operation cache, so memory stays bounded by the images in flight.
- */
-export function configureSharp(): void {
-  sharp.concurrency(1);
-  sharp.cache(false);
-}
-
 /** The processing dependencies from the service's clients (also used by the operator command). */
 export function processDeps(ctx: Context): ProcessDeps & { close(): void } {
   const { config, infra, logger } = ctx;
   const s3 = createS3Client(config);
   const publisher = createPublisher({ nc: infra.nc, prefix: config.natsPrefix });
+  const renderer = new RenderThread();
   return {
     objects: mediaObjects(s3, config.s3Bucket),
     manifest: manifestStore(infra.shards),
     publish: (event) => publisher.publish(event),
+    render: (input, options) => renderer.render(input, options),
     limits: { maxPixels: config.mediaMaxPixels, maxBytes: config.mediaMaxBytes },
     logger,
-    close: () => s3.destroy(),
+    close: () => {
+      s3.destroy();
+      void renderer.close();
+    },
   };
 }
 

@@ -1,8 +1,9 @@
 import { openServiceContext } from '@instantpost/chassis';
 import { exitUsage, parseCommand } from '@instantpost/config/cli';
 import { isId } from '@instantpost/ids';
-import { configureSharp, processDeps } from './app.ts';
+import { processDeps } from './app.ts';
 import { configSpec } from './config.ts';
+import { configureSharp } from './domain/image.ts';
 import { reprocessMedia } from './domain/reprocess.ts';
 
 // Operator command: re-process originals by media id, with the service's own environment.

@@ -4,7 +4,7 @@ import type { Logger } from '@instantpost/telemetry';
 import type { ManifestStore, MediaSource, ProcessedData } from '../store/manifest.ts';
 import type { MediaObjects } from '../store/objects.ts';
 import { OriginalMissingError, UnsafeImageError } from './errors.ts';
-import { renderImage } from './image.ts';
+import type { RenderedImage, RenderOptions } from './image.ts';
 import { processedEvent, rejectedEvent } from './outcomes.ts';
 import { PIPELINE_VERSION, renditionKey } from './renditions.ts';
 
@@ -14,6 +14,8 @@ export interface ProcessDeps {
   readonly manifest: ManifestStore;
   /** Publishes an event and resolves on the JetStream ack (the bus publisher). */
   readonly publish: (event: AnyCloudEvent) => Promise<unknown>;
+  /** The image work (`renderImage`; the service runs it on a thread of its own, domain/render-thread.ts). */
+  readonly render: (input: Buffer, options: RenderOptions) => Promise<RenderedImage>;
   readonly limits: { readonly maxPixels: number; readonly maxBytes: number };
   readonly logger: Logger;
 }
@@ -69,7 +71,7 @@ export async function processMedia(
       );
     }
     options.onProgress?.();
-    const rendered = await renderImage(original, {
+    const rendered = await deps.render(original, {
       maxPixels: deps.limits.maxPixels,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
