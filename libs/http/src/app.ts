@@ -7,6 +7,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Redis } from 'ioredis';
 import { registerAuth } from './auth.ts';
 import { type ReadinessCheck, registerHealth } from './health.ts';
+import { LazyChildLogger } from './lazy-logger.ts';
 import { registerMetrics } from './metrics.ts';
 import { registerSchemas } from './openapi.ts';
 import { registerProblemHandler } from './problem.ts';
@@ -61,6 +62,9 @@ export async function createHttpApp(options: HttpAppOptions): Promise<FastifyIns
     // write Fastify's "incoming request" / "request completed" pair only at debug. At info it cost ~20 µs
     // of CPU per request (two JSON lines written synchronously), half again a bare route's work.
     logController: new LogController({ disableRequestLogging: !options.logger.isLevelEnabled('debug') }),
+    // Each request's child logger is made when the request first logs (most never do).
+    childLoggerFactory: (logger, bindings, childOptions) =>
+      new LazyChildLogger(logger, bindings, childOptions),
     genReqId: (req) => {
       const given = req.headers[REQUEST_ID];
       return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();

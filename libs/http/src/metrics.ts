@@ -21,13 +21,19 @@ export function registerMetrics(app: FastifyInstance, service: string): Registry
     registers: [registry],
   });
   app.decorate('metrics', registry);
+  // The histogram's child per (method, route, status), made once: observing through a child skips
+  // checking and hashing the labels on every request. Routes are patterns, so the set stays small.
+  const children = new Map<string, ReturnType<typeof latency.labels>>();
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url;
     if (route && route !== '/metrics') {
-      latency.observe(
-        { method: request.method, route, status_code: String(reply.statusCode) },
-        reply.elapsedTime / 1000,
-      );
+      const key = `${request.method} ${reply.statusCode} ${route}`;
+      let child = children.get(key);
+      if (child === undefined) {
+        child = latency.labels({ method: request.method, route, status_code: String(reply.statusCode) });
+        children.set(key, child);
+      }
+      child.observe(reply.elapsedTime / 1000);
     }
     done();
   });

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { createLogger } from '@instantpost/telemetry';
 import test from 'ava';
 import { createHttpApp } from '../src/index.ts';
+import { LazyChildLogger } from '../src/lazy-logger.ts';
 
 interface Line {
   level: number;
@@ -24,7 +25,16 @@ async function loggedApp(level: string) {
     logger: createLogger({ service: 'probe', level, destination }),
     readiness: {},
   });
-  app.get('/v1/quiet', async () => ({ ok: true }));
+  const quietLoggers: unknown[] = [];
+  app.get('/v1/quiet', async (request) => {
+    quietLoggers.push(request.log);
+    return { ok: true };
+  });
+  app.get('/v1/hushed', { logLevel: 'warn' }, async (request) => {
+    request.log.info('hushed info');
+    request.log.warn('hushed warning');
+    return { ok: true };
+  });
   app.get('/v1/work', async (request) => {
     request.log.info({ password: 'hunter22' }, 'route line');
     return { ok: true };
@@ -35,7 +45,7 @@ async function loggedApp(level: string) {
   await app.ready();
   const get = (url: string, id: string) =>
     app.inject({ method: 'GET', url, headers: { 'x-request-id': id } });
-  return { app, lines, get };
+  return { app, lines, get, quietLoggers };
 }
 
 test('at info a request writes no line of its own: what a route logs and failures still show, with the request id', async (t) => {
@@ -65,5 +75,19 @@ test('at debug each request writes its pair of lines with its id', async (t) => 
       ['incoming request', 'req-q'],
       ['request completed', 'req-q'],
     ],
+  );
+});
+
+test("a request that logs nothing never makes its logger; a route's own level still holds for the lines it logs", async (t) => {
+  const { app, lines, get, quietLoggers } = await loggedApp('info');
+  t.teardown(() => app.close());
+  await get('/v1/quiet', 'req-q');
+  const [logger] = quietLoggers;
+  t.true(logger instanceof LazyChildLogger);
+  t.false((logger as LazyChildLogger).made, 'no pino child for a request that did not log');
+  await get('/v1/hushed', 'req-h');
+  t.deepEqual(
+    lines.map((l) => [l.msg, l.reqId]),
+    [['hushed warning', 'req-h']],
   );
 });
