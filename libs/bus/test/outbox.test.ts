@@ -308,6 +308,34 @@ test('sent rows are pruned after the retention', async (t) => {
   t.pass();
 });
 
+test("a shard's events reach the stream in the order they were written, across batches", async (t) => {
+  const prefix = await fx.isolate();
+  const shard = await fx.shard();
+  const events = Array.from({ length: 120 }, () => sampleEvent('like.created'));
+  await shard.sql.begin((tx) => enqueue(tx, shard.schema, events.slice(0, 70)));
+  await shard.sql.begin((tx) => enqueue(tx, shard.schema, events.slice(70)));
+  const relay = await startOutboxRelay({
+    shards: [shard],
+    publisher: createPublisher({ nc: fx.nc, prefix }),
+    logger: silent,
+    batchSize: 32,
+    parallelBatches: 1,
+  });
+  t.teardown(() => relay.stop());
+  await waitFor('all stored', async () => (await storedCount(fx.jsm, prefix, 'SOCIAL')) === events.length);
+  const stream = streamNameFor('SOCIAL', prefix);
+  const stored: string[] = [];
+  for (let seq = 1; seq <= events.length; seq++) {
+    const message = await fx.jsm.streams.getMessage(stream, { seq });
+    stored.push((message.json() as { id: string }).id);
+  }
+  t.deepEqual(
+    stored,
+    events.map((e) => e.id),
+  );
+  t.deepEqual(await outboxStatus(shard), { unsent: 0, sent: events.length });
+});
+
 test('stop() finishes the batch it claimed: published rows are marked sent', async (t) => {
   const prefix = await fx.isolate();
   const shard = await fx.shard();
