@@ -23,11 +23,14 @@
  * Env: BENCH_USERS (200), BENCH_POSTS_PER_USER (2), BENCH_CONNECTIONS (50), BENCH_SECONDS (8),
  * BENCH_WARMUP_SECONDS (3, each phase on the stack before the rounds, not measured), BENCH_ROUNDS (2),
  * BENCH_PG_POOL_MAX (4, each service's pool per database), BENCH_PHASES (all; e.g. `spread,hot`),
- * BENCH_STACK_CPUS (0; `0-1` and no taskset: the whole machine, as the issue's goal is stated).
+ * BENCH_STACK_CPUS (0; `0-1` and no taskset: the whole machine, as the issue's goal is stated),
+ * BENCH_WHOLE_MACHINE (1: after the pinned rounds, the likes phases once more with the stack, the servers and
+ * this generator sharing every core — the issue's goal is stated for the machine — next to the bare route
+ * measured the same way; 0 skips it).
  */
 
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { STREAM_NAMES, streamNameFor } from '@instantpost/bus';
@@ -43,7 +46,7 @@ import { median, percentile } from '../stats.ts';
 import { startHelper, startS3 } from '../system/children.ts';
 import { type CpuSample, coresUsed, sampleCpu, stackGroups } from '../system/cpu.ts';
 import { type Call, HttpClient } from '../system/http.ts';
-import { pinTree } from '../system/pin.ts';
+import { haveTaskset, pinServers, pinTree, withOwnCpus } from '../system/pin.ts';
 import { prng, publishPosts, settled, signUpUsers } from '../system/seed.ts';
 
 const env = process.env;
@@ -61,6 +64,9 @@ const PG_POOL_MAX = env.BENCH_PG_POOL_MAX ?? '4';
  * directly and unpinned measures the whole machine: stack, servers and generator share both cores.
  */
 const STACK_CPUS = env.BENCH_STACK_CPUS ?? '0';
+/** Every core of the machine, for the whole-machine pass (not `availableParallelism`: this process is pinned). */
+const ALL_CPUS = `0-${cpus().length - 1}`;
+const WHOLE_MACHINE = env.BENCH_WHOLE_MACHINE !== '0' && STACK_CPUS !== ALL_CPUS && haveTaskset;
 /** Only the phases whose names contain one of these words (comma-separated), e.g. `spread,hot`. */
 const PHASES = env.BENCH_PHASES?.split(',').filter(Boolean);
 
@@ -291,24 +297,57 @@ try {
     }
     log(`warmed up: each phase ${WARMUP_SECONDS} s on the stack, not measured`);
   }
+  /** One measured run of `phase` on the stack or the bare route; the stack's drain is waited for and counted. */
+  const measure = async (
+    phase: (typeof phases)[number],
+    which: 'stack' | 'bare',
+    label: string,
+  ): Promise<{ run: Run; drain: number | undefined }> => {
+    const cpuFrom = sampleCpu(cpuGroups);
+    const run = await closedLoop(which === 'stack' ? api : baseline, phase.next);
+    const drain = which === 'stack' ? await drainMs(jsm, ns.nats.prefix, performance.now()) : undefined;
+    const cpu = cpuPerCall(cpuFrom, sampleCpu(cpuGroups), run.accepted);
+    run.cpuMicros = cpu.total;
+    log(`  CPU per accepted call${which === 'stack' ? ', drain included' : ''}: ${cpu.text}`);
+    log(
+      `${label} ${phase.name.padEnd(28)} ${which.padEnd(5)} ${run.rate.toFixed(0).padStart(6)}/s  p50 ${run.p50.toFixed(1)} ms  p99 ${run.p99.toFixed(1)} ms  failed ${run.failed}${run.failed ? ` ${JSON.stringify(run.failures)}` : ''}  generator delay p99 ${run.generatorDelayP99.toFixed(1)} ms${drain === undefined ? '' : `  drain ${drain.toFixed(0)} ms`}`,
+    );
+    return { run, drain };
+  };
   const results = new Map<string, { stack: Run[]; bare: Run[]; drain: number[] }>();
   for (let round = 1; round <= ROUNDS; round++) {
     for (const phase of chosen) {
       const entry = results.get(phase.name) ?? { stack: [], bare: [], drain: [] };
       const order = round % 2 ? (['stack', 'bare'] as const) : (['bare', 'stack'] as const);
       for (const which of order) {
-        const cpuFrom = sampleCpu(cpuGroups);
-        const run = await closedLoop(which === 'stack' ? api : baseline, phase.next);
+        const { run, drain } = await measure(phase, which, `round ${round}`);
         entry[which].push(run);
-        if (which === 'stack') entry.drain.push(await drainMs(jsm, ns.nats.prefix, performance.now()));
-        const cpu = cpuPerCall(cpuFrom, sampleCpu(cpuGroups), run.accepted);
-        run.cpuMicros = cpu.total;
-        log(`  CPU per accepted call${which === 'stack' ? ', drain included' : ''}: ${cpu.text}`);
-        log(
-          `round ${round} ${phase.name.padEnd(28)} ${which.padEnd(5)} ${run.rate.toFixed(0).padStart(6)}/s  p50 ${run.p50.toFixed(1)} ms  p99 ${run.p99.toFixed(1)} ms  failed ${run.failed}${run.failed ? ` ${JSON.stringify(run.failures)}` : ''}  generator delay p99 ${run.generatorDelayP99.toFixed(1)} ms${which === 'stack' ? `  drain ${(entry.drain.at(-1) ?? 0).toFixed(0)} ms` : ''}`,
-        );
+        if (drain !== undefined) entry.drain.push(drain);
       }
       results.set(phase.name, entry);
+    }
+  }
+
+  // The likes phases once more on the whole machine: stack, servers and this generator on every core.
+  const whole = new Map<string, { stack: Run; bare: Run }>();
+  const likesPhases = chosen.filter((p) => p.name.startsWith('likes'));
+  if (WHOLE_MACHINE && likesPhases.length > 0) {
+    const servers = pinServers(ALL_CPUS);
+    log(
+      `whole machine: ${pinTree(ALL_CPUS)} processes, ${servers.moved} server processes and this one on ${ALL_CPUS}`,
+    );
+    try {
+      await withOwnCpus(ALL_CPUS, async () => {
+        for (const phase of likesPhases) {
+          const { run: stack } = await measure(phase, 'stack', 'whole machine');
+          const { run: bareRun } = await measure(phase, 'bare', 'whole machine');
+          whole.set(phase.name, { stack, bare: bareRun });
+        }
+      });
+    } finally {
+      pinTree(STACK_CPUS);
+      // back where `npm run bench` put them (new Postgres backends included)
+      pinServers(servers.before);
     }
   }
 
@@ -427,6 +466,35 @@ try {
         baseline: "the issue's goal",
         baselineValue: 2000,
         ratio: latencyRatio(median(r.drain), 2000),
+      },
+    );
+  }
+  for (const [name, { stack, bare: bareRun }] of whole) {
+    const machine = `${name}, whole machine (stack, servers and generator on ${ALL_CPUS})`;
+    figures.push(
+      {
+        figure: `${machine}, ${CONNECTIONS} connections`,
+        value: stack.rate,
+        unit: 'req/s',
+        baseline: 'bare Fastify behind the same nginx, same way',
+        baselineValue: bareRun.rate,
+        ratio: rateRatio(stack.rate, bareRun.rate),
+      },
+      {
+        figure: `${machine} p99`,
+        value: stack.p99,
+        unit: 'ms',
+        baseline: 'bare Fastify behind the same nginx, same way',
+        baselineValue: bareRun.p99,
+        ratio: latencyRatio(stack.p99, bareRun.p99),
+      },
+      {
+        figure: `${machine}: CPU per accepted call, every process`,
+        value: stack.cpuMicros ?? 0,
+        unit: 'µs',
+        baseline: 'bare Fastify behind the same nginx, CPU per call',
+        baselineValue: bareRun.cpuMicros ?? 0,
+        ratio: latencyRatio(stack.cpuMicros ?? 0, bareRun.cpuMicros ?? 0),
       },
     );
   }

@@ -72,9 +72,41 @@ export function schedule(pids: readonly string[], policy: '--other' | '--idle'):
 
 /** The CPUs this process may run on, as `taskset -p` prints them (e.g. "1"). */
 export function ownCpus(): string {
+  return cpusOf(String(process.pid));
+}
+
+/** The CPUs process `pid` may run on, as `taskset -p` prints them (e.g. "0" or "0-1"). */
+export function cpusOf(pid: string): string {
   if (!haveTaskset) return 'all';
-  const out = spawnSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8' }).stdout;
+  const out = spawnSync('taskset', ['-c', '-p', pid], { encoding: 'utf8' }).stdout;
   return out.split(':').pop()?.trim() ?? 'unknown';
+}
+
+/** Every process of the shared servers (Postgres with its backends, NATS, Redis) running now. */
+export function serverPids(): string[] {
+  return ['postgres', 'nats-server', 'redis-server'].flatMap((name) => {
+    const out = spawnSync('pidof', [name], { encoding: 'utf8' });
+    return out.status === 0 ? out.stdout.trim().split(/\s+/) : [];
+  });
+}
+
+/**
+ * Moves every thread of every server process running now to `cpus`; the number moved (a backend that
+ * ended meanwhile is skipped). Returns the CPUs the first of them was on before, to move them back.
+ */
+export function pinServers(cpus: string): { moved: number; before: string } {
+  const pids = serverPids();
+  const before = pids[0] === undefined ? cpus : cpusOf(pids[0]);
+  let moved = 0;
+  for (const pid of pids) {
+    try {
+      pinProcesses([pid], cpus);
+      moved++;
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return { moved, before };
 }
 
 /**
