@@ -9,7 +9,7 @@
  *   npm run bench                 # all of them
  *   npm run bench -- ids feed     # some of them
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mergeSections, sectionsOf } from './benchmarks-md.ts';
 import { type BenchReport, renderFigures } from './report.ts';
+import { haveTaskset, pinServers } from './system/pin.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ORDER = [
@@ -39,26 +40,6 @@ const ORDER = [
   'web',
   'shards',
 ];
-const SERVERS = ['postgres', 'redis-server', 'nats-server'];
-
-function pidsOf(name: string): string[] {
-  const out = spawnSync('pidof', [name], { encoding: 'utf8' });
-  return out.status === 0 ? out.stdout.trim().split(/\s+/) : [];
-}
-
-/** Moves every thread of the servers to `cpus`; false when taskset is missing or not allowed. */
-function pinServers(cpus: string): boolean {
-  try {
-    for (const pid of SERVERS.flatMap(pidsOf)) {
-      execFileSync('taskset', ['-a', '-p', '-c', cpus, pid], { stdio: 'ignore' });
-    }
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const haveTaskset = spawnSync('taskset', ['-V']).status === 0;
 const wanted = process.argv.slice(2);
 const benches = ORDER.filter((name) => existsSync(join(ROOT, 'bench', name, 'run.ts'))).filter(
   (name) => wanted.length === 0 || wanted.includes(name),
@@ -66,7 +47,8 @@ const benches = ORDER.filter((name) => existsSync(join(ROOT, 'bench', name, 'run
 const scratch = mkdtempSync(join(tmpdir(), 'instantpost-bench-'));
 const reports: BenchReport[] = [];
 const failed: string[] = [];
-const pinned = haveTaskset && pinServers('0');
+// Every thread of the servers to CPU 0, when taskset exists and may move them.
+const pinned = haveTaskset && pinServers('0').moved > 0;
 try {
   for (const name of benches) {
     const reportFile = join(scratch, `${name}.json`);
