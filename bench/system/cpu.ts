@@ -4,7 +4,7 @@
  * that exit during the phase are not counted (node's and libvips' threads live as long as the process).
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { descendants } from './pin.ts';
+import { descendants, pidsNamed } from './pin.ts';
 
 /** Linux's USER_HZ: /proc reports CPU time in these ticks (100 on every mainstream architecture). */
 const TICKS_PER_SECOND = 100;
@@ -92,20 +92,6 @@ export function cpuMsOf(group: string, from: CpuSample, to: CpuSample): number {
   let ticks = 0;
   for (const [pid, now] of to.ticks[group] ?? []) ticks += now - (from.ticks[group]?.get(pid) ?? 0);
   return (ticks / TICKS_PER_SECOND) * 1000;
-}
-
-/** Pids whose command name (/proc/<pid>/comm) is `name`, e.g. every postgres backend. */
-export function pidsNamed(name: string): number[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .map(Number)
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === name;
-      } catch {
-        return false;
-      }
-    });
 }
 
 export function formatCores(used: [string, number][]): string {

@@ -82,20 +82,27 @@ export function cpusOf(pid: string): string {
   return out.split(':').pop()?.trim() ?? 'unknown';
 }
 
-/** Every process of the shared servers (Postgres with its backends, NATS, Redis) running now. */
-export function serverPids(): string[] {
-  return ['postgres', 'nats-server', 'redis-server'].flatMap((name) => {
-    const out = spawnSync('pidof', [name], { encoding: 'utf8' });
-    return out.status === 0 ? out.stdout.trim().split(/\s+/) : [];
-  });
+/** Pids whose command name (/proc/<pid>/comm) is `name`, e.g. every postgres backend. */
+export function pidsNamed(name: string): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === name;
+      } catch {
+        return false;
+      }
+    });
 }
 
 /**
- * Moves every thread of every server process running now to `cpus`; the number moved (a backend that
- * ended meanwhile is skipped). Returns the CPUs the first of them was on before, to move them back.
+ * Moves every thread of every process of the shared servers (Postgres with its backends, NATS, Redis)
+ * running now to `cpus`; the number moved (a backend that ended meanwhile is skipped). Returns the CPUs the
+ * first of them was on before, to move them back.
  */
 export function pinServers(cpus: string): { moved: number; before: string } {
-  const pids = serverPids();
+  const pids = ['postgres', 'nats-server', 'redis-server'].flatMap(pidsNamed).map(String);
   const before = pids[0] === undefined ? cpus : cpusOf(pids[0]);
   let moved = 0;
   for (const pid of pids) {
