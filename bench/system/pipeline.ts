@@ -8,7 +8,9 @@ import { performance } from 'node:perf_hooks';
 import { renderImage } from '@instantpost/media-processing/harness';
 import sharp from 'sharp';
 import { median, percentile } from '../stats.ts';
+import { coresUsed, cpuMsOf, formatCores, type ProcessGroups, sampleCpu } from './cpu.ts';
 import { type HttpClient, photoUpload } from './http.ts';
+import { withOwnCpus } from './pin.ts';
 import { pool } from './seed.ts';
 
 let uploadsSoFar = 0;
@@ -167,6 +169,31 @@ export async function uploadPipeline(
     seconds: (Math.max(start, ...publishedAt) - start) / 1000,
     uploadToPublished: { p50: percentile(toPublished, 50), p99: percentile(toPublished, 99) },
     uploadToFeed: { p50: percentile(toFeed, 50), p99: percentile(toFeed, 99) },
+  };
+}
+
+/**
+ * The uploads-alone measurement (run.ts phase 2, reads.ts `uploads`): `count` photos, `inFlight` at a time,
+ * with this process (the uploading clients) on CPU 0 — media-processing has CPU 1 to itself, as raw sharp
+ * has (the clients took 0.06-0.10 of it); in production the phones are elsewhere. With media-processing's
+ * CPU per photo and every group's cores over the run.
+ */
+export async function uploadsAlone(
+  groups: ProcessGroups,
+  api: HttpClient,
+  author: { token: string },
+  follower: { token: string },
+  photo: Buffer,
+  count: number,
+  inFlight: number,
+): Promise<{ result: PipelineResult; mediaCpuMsPerPhoto: number; cores: string }> {
+  const from = sampleCpu(groups);
+  const result = await withOwnCpus('0', () => uploadPipeline(api, author, follower, photo, count, inFlight));
+  const to = sampleCpu(groups);
+  return {
+    result,
+    mediaCpuMsPerPhoto: cpuMsOf('media-processing', from, to) / result.photos,
+    cores: formatCores(coresUsed(from, to)),
   };
 }
 

@@ -28,14 +28,14 @@ import { openNamespace, stopTestInfra } from '@instantpost/testing';
 import { connect } from 'nats';
 import { openTestStack } from '../../deploy/local/test/stack-fixture.ts';
 import { startHelper, startS3 } from './children.ts';
-import { coresSince, coresUsed, cpuMsOf, formatCores, sampleCpu, stackGroups } from './cpu.ts';
+import { coresSince, stackGroups } from './cpu.ts';
 import { BARE_PATH, routeBareThroughGateway } from './gateway.ts';
 import { HttpClient } from './http.ts';
 import type { PlannedCall } from './load.ts';
 import { LoadThread } from './load-thread.ts';
 import { mixShares, readMix } from './mix.ts';
-import { ownCpus, pinProcesses, pinTree, schedule, withOwnCpus } from './pin.ts';
-import { phonePhoto, uploadPipeline, uploadsDuring } from './pipeline.ts';
+import { ownCpus, pinProcesses, pinTree, schedule } from './pin.ts';
+import { phonePhoto, uploadsAlone, uploadsDuring } from './pipeline.ts';
 import { rawRenderingOffThread } from './raw-thread.ts';
 import {
   followZipf,
@@ -227,17 +227,15 @@ async function main() {
     const uploads = async (count: number, inFlight: number) => {
       const { author, follower } = uploadingAuthor(users);
       mediaOnCpu1('--other');
-      const photo = await phonePhoto();
-      const from = sampleCpu(cpuGroups);
-      const r = await withOwnCpus('0', () =>
-        uploadPipeline(uploader, author, follower, photo, count, inFlight),
-      );
-      const to = sampleCpu(cpuGroups);
-      const mediaCpuMs = cpuMsOf('media-processing', from, to);
+      const {
+        result: r,
+        mediaCpuMsPerPhoto,
+        cores,
+      } = await uploadsAlone(cpuGroups, uploader, author, follower, await phonePhoto(), count, inFlight);
       log(
-        `uploads: ${r.photos} photos, ${r.publishedPerSecond.toFixed(2)} photos/s published (${(r.photos / r.seconds).toFixed(2)} first upload to last published); upload→published p50 ${r.uploadToPublished.p50.toFixed(0)} ms p99 ${r.uploadToPublished.p99.toFixed(0)} ms; media-processing's CPU per photo ${(mediaCpuMs / r.photos).toFixed(0)} ms`,
+        `uploads: ${r.photos} photos, ${r.publishedPerSecond.toFixed(2)} photos/s published (${(r.photos / r.seconds).toFixed(2)} first upload to last published); upload→published p50 ${r.uploadToPublished.p50.toFixed(0)} ms p99 ${r.uploadToPublished.p99.toFixed(0)} ms; media-processing's CPU per photo ${mediaCpuMsPerPhoto.toFixed(0)} ms`,
       );
-      log(`  cores used: ${formatCores(coresUsed(from, to))}`);
+      log(`  cores used: ${cores}`);
     };
     /**
      * run.ts's both-at-once phase: the read mix at `rate` req/s for `seconds` while phone photos upload flat

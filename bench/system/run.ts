@@ -46,18 +46,18 @@ import { connect } from 'nats';
 import { openTestStack } from '../../deploy/local/test/stack-fixture.ts';
 import { type BenchFigure, latencyRatio, rateRatio, reportFigures } from '../report.ts';
 import { startHelper, startS3 } from './children.ts';
-import { coresSince, coresUsed, cpuMsOf, formatCores, sampleCpu, stackGroups } from './cpu.ts';
+import { coresSince, stackGroups } from './cpu.ts';
 import { BARE_PATH, routeBareThroughGateway } from './gateway.ts';
 import { HttpClient } from './http.ts';
 import { closedLoop, type OpenLoopResult, type PlannedCall, pooled } from './load.ts';
 import { LoadThread } from './load-thread.ts';
 import { mixShares, readMix } from './mix.ts';
-import { haveTaskset, ownCpus, pinProcesses, pinTree, schedule, withOwnCpus } from './pin.ts';
+import { haveTaskset, ownCpus, pinProcesses, pinTree, schedule } from './pin.ts';
 import {
   type PipelineResult,
   phonePhoto,
   twelveMegapixelPhoto,
-  uploadPipeline,
+  uploadsAlone,
   uploadsDuring,
 } from './pipeline.ts';
 import { rawRenderingOffThread } from './raw-thread.ts';
@@ -309,18 +309,17 @@ try {
     log(
       `2. uploads alone (${elapsed()}): ${count} ${name} photos (${(photo.length / 1e3).toFixed(0)} KB), ${PHOTOS_IN_FLIGHT} in flight, author with ${author.followers} followers`,
     );
-    const from = sampleCpu(cpuGroups);
-    // The uploading clients (this process) move to CPU 0 for the phase, so media-processing has CPU 1 to
-    // itself as raw sharp has below (they took 0.06-0.10 of it); in production the phones are elsewhere.
-    const result = await withOwnCpus('0', () =>
-      uploadPipeline(uploader, author, followerOfAuthor, photo, count, PHOTOS_IN_FLIGHT),
+    const { result, mediaCpuMsPerPhoto, cores } = await uploadsAlone(
+      cpuGroups,
+      uploader,
+      author,
+      followerOfAuthor,
+      photo,
+      count,
+      PHOTOS_IN_FLIGHT,
     );
     printPipeline(result);
-    const to = sampleCpu(cpuGroups);
-    const mediaCpuMs = cpuMsOf('media-processing', from, to);
-    log(
-      `  cores used: ${formatCores(coresUsed(from, to))}; media-processing's CPU per photo ${ms(mediaCpuMs / result.photos)}`,
-    );
+    log(`  cores used: ${cores}; media-processing's CPU per photo ${ms(mediaCpuMsPerPhoto)}`);
     const raw = await rawRenderingOffThread(photo, Math.max(3, Math.ceil(count / 2)));
     log(
       `  raw sharp, same renditions: ${raw.perSecond.toFixed(2)} photos/s, p50 ${ms(raw.p50)} p99 ${ms(raw.p99)}, CPU per photo ${ms(raw.cpuMsPerPhoto)}`,
