@@ -59,6 +59,18 @@ test('a render thread that stops fails the images in flight as retryable errors;
   t.is(again.renditions.length, 8);
 });
 
+test("an image sent while the old thread is still stopping renders on the new one: the old thread's exit fails only its own images", async (t) => {
+  const thread = new RenderThread();
+  t.teardown(() => thread.close());
+  const photo = await phonePhoto(1350, 1080);
+  const old = thread.render(photo, LIMITS);
+  const closing = thread.close(); // not awaited: the old thread exits while the next image is in flight
+  const next = thread.render(photo, LIMITS);
+  await t.throwsAsync(old);
+  await closing;
+  t.is((await next).renditions.length, 8);
+});
+
 test("loading sharp on the thread does not turn libvips' operation cache back on for the process", async (t) => {
   configureSharp();
   t.is(sharp.cache().items.max, 0);

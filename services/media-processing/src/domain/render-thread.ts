@@ -28,6 +28,8 @@ type RenderReply =
   | { readonly id: number; readonly kind: 'failed'; readonly unsafe: boolean; readonly message: string };
 
 interface Pending {
+  /** The thread rendering it: a thread that stops fails its own renders, not a newer thread's. */
+  readonly worker: Worker;
   resolve(image: RenderedImage): void;
   reject(err: Error): void;
   onProgress: (() => void) | undefined;
@@ -46,7 +48,7 @@ export class RenderThread {
     const worker = this.worker ?? this.start();
     const id = this.nextId++;
     return new Promise<RenderedImage>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, onProgress: options.onProgress });
+      this.pending.set(id, { worker, resolve, reject, onProgress: options.onProgress });
       const request: RenderRequest = { id, input, maxPixels: options.maxPixels };
       worker.postMessage(request);
     });
@@ -66,9 +68,11 @@ export class RenderThread {
     worker.on('message', (reply: RenderReply) => this.settle(reply));
     const stopped = (err: Error) => {
       if (this.worker === worker) this.worker = undefined;
-      const failed = [...this.pending.values()];
-      this.pending.clear();
-      for (const p of failed) p.reject(err);
+      for (const [id, p] of this.pending) {
+        if (p.worker !== worker) continue;
+        this.pending.delete(id);
+        p.reject(err);
+      }
     };
     worker.on('error', (err) =>
       stopped(new Error(`the render thread failed: ${err.message}`, { cause: err })),
