@@ -39,11 +39,24 @@ export interface ConsumerSettings {
    */
   batchSize?: number;
   /**
-   * Consumers with `handleBatch`: how long a partial batch may wait for more events from its first one (it
-   * goes sooner when full). Bigger batches under load, every event at most this much later. Default 0
-   * (never waits).
+   * Consumers with `handleBatch`: the longest a partial batch may wait for more events from its first one
+   * (it goes sooner when full). It waits in proportion to the arrival rate: the whole time only when that
+   * long would fill a batch, a few milliseconds for a trickle (see Batcher). Bigger batches under load,
+   * every event at most this much later. Default 0 (never waits).
    */
   batchLingerMs?: number;
+}
+
+/**
+ * Batching for consumers that project a stream of interactions (likes, comments) into counts, flags and
+ * notifications, which may show up to a second late under load: batches of up to 1000 events that wait up
+ * to 1 s while events stream in (a quiet system's events go at once), and room in `max_ack_pending` for
+ * every slot's batch and the one filling. Measured on bench/interactions against batches of 200-250
+ * waiting 50 ms: ~30 % less CPU per spread like, every process together.
+ */
+export function projectionBatching(concurrency: number) {
+  const batchSize = 1000;
+  return { concurrency, batchSize, batchLingerMs: 1000, maxAckPending: (concurrency + 1) * batchSize };
 }
 
 /** Settings with every default applied. */

@@ -33,6 +33,7 @@ export {
   type DurableConfig,
   ensureConsumer,
   filterFor,
+  projectionBatching,
   type ResolvedSettings,
   resolveSettings,
 } from './consumer-config.ts';

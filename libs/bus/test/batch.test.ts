@@ -20,6 +20,7 @@ import {
   readDeadLetters,
   sampleEvent,
   silent,
+  sleep,
   waitFor,
 } from './helpers.ts';
 
@@ -172,59 +173,56 @@ test('in a batch: an invalid event is dead-lettered at once, a failing one retri
   t.is(runner.stats().invalid, 1);
 });
 
-test('with batchLingerMs a partial batch waits that long from its first event for more, and goes at once when full', async (t) => {
+test('with batchLingerMs a partial batch waits for more in proportion to the arrival rate: a lone event goes at once, a stream waits, a full batch goes at once', async (t) => {
   const prefix = await fx.isolate();
   const batches: { ids: string[]; at: number }[] = [];
-  const lingering = <S extends 'like.created' | 'like.deleted'>(
-    name: string,
-    subject: S,
-    batchLingerMs: number,
-  ) =>
-    startConsumer({
-      nc: fx.nc,
-      prefix,
-      logger: silent,
-      definition: defineConsumer({
-        name,
-        subjects: [subject],
-        handlers: { [subject]: async () => {} } as { [K in S]: () => Promise<void> },
-        handleBatch: async (events) => {
-          batches.push({ ids: events.map((e) => e.id), at: performance.now() });
-        },
-        settings: { ...fast, batchSize: 4, concurrency: 2, batchLingerMs },
-      }),
-    });
-  // a minute: within this test its partial batches only go because they are full or the consumer stops
-  const long = await lingering('long', 'like.created', 60_000);
-  const short = await lingering('short', 'like.deleted', 300);
-  t.teardown(async () => {
-    await long.stop();
-    await short.stop();
+  const consumer = await startConsumer({
+    nc: fx.nc,
+    prefix,
+    logger: silent,
+    definition: defineConsumer({
+      name: 'lingering',
+      subjects: ['like.created'],
+      handlers: { 'like.created': async () => {} },
+      handleBatch: async (events) => {
+        batches.push({ ids: events.map((e) => e.id), at: performance.now() });
+      },
+      settings: { ...fast, batchSize: 50, concurrency: 2, batchLingerMs: 2000 },
+    }),
   });
+  t.teardown(() => consumer.stop());
   const publisher = createPublisher({ nc: fx.nc, prefix });
-  const publish = async (type: 'like.created' | 'like.deleted', n: number) => {
-    const events = Array.from({ length: n }, () => sampleEvent(type));
-    for (const e of events) await publisher.publish(e);
-    return events.map((e) => e.id);
+  const publish = async (n: number, gapMs = 0) => {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const event = sampleEvent('like.created');
+      await publisher.publish(event);
+      ids.push(event.id);
+      if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
+    }
+    return ids;
   };
 
-  const full = await publish('like.created', 4);
-  await waitFor('a full batch starts at once', () => batches.length === 1);
-  t.deepEqual(batches[0]?.ids, full);
+  // a quiet consumer: waiting 2 s for more would only delay it (at ~1 event/s the linger is ~80 ms)
+  let sent = performance.now();
+  const lone = await publish(1);
+  await waitFor('the lone event starts', () => batches.length === 1);
+  t.deepEqual(batches[0]?.ids, lone);
+  t.true((batches[0]?.at ?? Infinity) - sent < 1000, 'well before the 2 s linger');
 
-  const partial = await publish('like.created', 2);
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  t.is(batches.length, 1, 'a partial batch waits for more, although the consumer is idle');
+  const full = await publish(50);
+  await waitFor('the full batch starts', () => batches.length === 2);
+  t.deepEqual(batches[1]?.ids, full, 'a full batch goes as soon as it is full');
 
-  const sent = performance.now();
-  const alone = await publish('like.deleted', 1);
-  await waitFor('the other consumer starts its event once its linger is over', () => batches.length === 2);
-  t.deepEqual(batches[1]?.ids, alone);
-  t.true((batches[1]?.at ?? 0) - sent >= 290, 'not before its 300 ms');
-
-  await long.stop();
-  t.deepEqual(batches[2]?.ids, partial, 'a stopping consumer starts what waits');
-  await waitFor('all acked', () => long.stats().acked === 6 && short.stats().acked === 1);
+  // now a stream (~50 events/s just seen): a partial batch waits the whole linger for more
+  sent = performance.now();
+  const stream = await publish(20, 20);
+  await waitFor('the stream starts', () => batches.length === 3, { timeoutMs: 10_000 });
+  t.deepEqual(batches[2]?.ids, stream, 'one batch for the whole stream');
+  t.true((batches[2]?.at ?? 0) - sent >= 1900, `it waited the linger (${(batches[2]?.at ?? 0) - sent} ms)`);
+  await waitFor('all acked', () => consumer.stats().acked >= 71);
+  await sleep(2500); // past ack_wait (2 s): an event that waited its linger without heartbeats comes again
+  t.is(consumer.stats().acked, 71, 'each event delivered once: the linger heartbeats what waits');
 });
 
 test('batchLingerMs must be a whole number of milliseconds, 0 or more', (t) => {

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { defineConsumer, streamNameFor } from '@instantpost/bus';
+import { defineConsumer, projectionBatching, streamNameFor } from '@instantpost/bus';
 import { runGrouped } from '@instantpost/shards';
 import type { Logger } from '@instantpost/telemetry';
 import type { JetStreamManager } from 'nats';
@@ -78,12 +78,7 @@ export function projectorConsumer(projector: FeedProjector, options: ConsumerOpt
       'like.deleted',
       'comment.created',
     ],
-    settings: {
-      concurrency: options.concurrency,
-      ackWaitMs: options.ackWaitMs ?? 30_000,
-      // Under load a batch waits up to 50 ms for more: fewer statements per like (bench/interactions).
-      batchLingerMs: 50,
-    },
+    settings: { ...projectionBatching(options.concurrency), ackWaitMs: options.ackWaitMs ?? 30_000 },
     handlers: {
       'account.created': (event, ctx) => projector.accountCreated(event.data, versionOf(event, ctx)),
       'account.updated': (event, ctx) => projector.accountUpdated(event.data, versionOf(event, ctx)),

@@ -1,4 +1,4 @@
-import { defineConsumer } from '@instantpost/bus';
+import { defineConsumer, projectionBatching } from '@instantpost/bus';
 import type { CloudEvent } from '@instantpost/events';
 import { CACHED, type CacheStore, FLAGS } from '../store/cache.ts';
 
@@ -92,12 +92,8 @@ export function cacheInvalidationConsumer(cache: CacheStore) {
     ],
     // Only writes from now on matter (older ones were invalidated or have expired from the cache).
     // Retries every few seconds for about ten minutes; a longer outage leaves it to the cache TTL.
-    // Batches of up to 200, 4 at once: within max_ack_pending (1000).
     settings: {
-      concurrency: 4,
-      batchSize: 200,
-      // Under load a batch waits up to 50 ms for more: fewer Redis round trips per event.
-      batchLingerMs: 50,
+      ...projectionBatching(4),
       deliverPolicy: 'new',
       maxDeliver: 200,
       retryBackoff: { initialMs: 500, maxMs: 3000 },

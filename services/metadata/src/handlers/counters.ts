@@ -1,4 +1,4 @@
-import { defineConsumer } from '@instantpost/bus';
+import { defineConsumer, projectionBatching } from '@instantpost/bus';
 import type { Counters } from '../domain/counters.ts';
 
 /**
@@ -13,10 +13,7 @@ export function countersConsumer(counters: Counters) {
     subjects: ['like.created', 'like.deleted', 'comment.created'],
     // A failed cache drop (Redis away) retries every few seconds for about ten minutes, as metadata-cache.
     settings: {
-      concurrency: 2,
-      batchSize: 200,
-      // A batch waits up to 50 ms for more: one counter update per post for many likes (bench/interactions).
-      batchLingerMs: 50,
+      ...projectionBatching(2),
       deliverPolicy: 'new',
       maxDeliver: 200,
       retryBackoff: { initialMs: 500, maxMs: 3000 },

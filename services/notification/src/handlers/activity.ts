@@ -1,4 +1,4 @@
-import { defineConsumer } from '@instantpost/bus';
+import { defineConsumer, projectionBatching } from '@instantpost/bus';
 import type { CloudEvent } from '@instantpost/events';
 import type { LikeChange } from '../domain/like-batch.ts';
 import type { Notifier } from '../domain/notifier.ts';
@@ -24,14 +24,6 @@ type ActivityEvent = CloudEvent<
 >;
 
 /**
- * A batch's writes cost about the same for 100 events as for 250 (one transaction per database, each
- * shard's statements set-based), so bigger batches carry a burst for less: `npm run bench -- notification`,
- * saturated, 12,000 events: 100 → 1,912-2,054 events/s, 250 → 2,504-2,544, 500 → 2,632-2,672. With the
- * consumer's `max_ack_pending` of 1,000, four batches of 250 are in flight at most.
- */
-const ACTIVITY_BATCH_SIZE = 250;
-
-/**
  * The one durable consumer of notification: every event that makes (or unmakes) an item, plus the
  * account events that give actors their names. Malformed events are dead-lettered by the runner;
  * duplicates are absorbed by the inbox (per event and recipient) and by upserts for accounts.
@@ -47,8 +39,6 @@ export function activityConsumer(deps: {
   /** Cached first pages showing an actor whose name changed are dropped. */
   pages: Pick<PageCache, 'namesChanged'>;
   concurrency: number;
-  /** Most first deliveries per batch (default ACTIVITY_BATCH_SIZE). */
-  batchSize?: number;
 }) {
   const { notifier, users, pages } = deps;
   const saveAccount = async (change: AccountChange) => {
@@ -97,12 +87,10 @@ export function activityConsumer(deps: {
       'like.deleted',
       'comment.created',
     ],
-    settings: {
-      concurrency: deps.concurrency,
-      batchSize: deps.batchSize ?? ACTIVITY_BATCH_SIZE,
-      // Under load a batch waits up to 50 ms for more: fewer transactions per event (bench/interactions).
-      batchLingerMs: 50,
-    },
+    // A batch's writes cost about the same for 100 events as for 250 (one transaction per database, each
+    // shard's statements set-based): `npm run bench -- notification`, saturated, 12,000 events: batches of
+    // 100 → 1,912-2,054 events/s, 250 → 2,504-2,544, 500 → 2,632-2,672.
+    settings: projectionBatching(deps.concurrency),
     handlers: {
       'account.created': handle,
       'account.updated': handle,
