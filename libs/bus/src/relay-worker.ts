@@ -32,6 +32,8 @@ export class PoolWorker {
   /** Shards whose last batch was full: more rows wait, so a second batch may start beside a running one. */
   private readonly backlog = new Set<string>();
   private readonly running = new Set<Promise<void>>();
+  /** Shards with a batch running, once per batch. */
+  private readonly relaying = new Map<string, number>();
   private wakeUp: (() => void) | undefined;
   private stopping = false;
   private loop: Promise<void> | undefined;
@@ -139,10 +141,14 @@ export class PoolWorker {
 
   /**
    * The next shard to relay, in turn (Set order), so one busy shard does not starve the others. A shard with
-   * a backlog stays marked, so the next free slot relays it again at once.
+   * a backlog stays marked, so the next free slot relays it again at once. A shard whose batch is running is
+   * not claimed again beside it (unless it has a backlog): its mark waits, and the batch after it takes
+   * everything committed meanwhile. Claiming at once mostly found rows the running batch had already locked:
+   * under a like storm 4 of 5 claims came back empty, each a transaction of four statements.
    */
   private next(): string | undefined {
     for (const schema of this.dirty) {
+      if (this.relaying.has(schema) && !this.backlog.has(schema)) continue;
       if (!this.backlog.has(schema)) this.dirty.delete(schema);
       else {
         // moved to the back of the turn
@@ -157,6 +163,18 @@ export class PoolWorker {
   private async relayOne(schema: string): Promise<void> {
     const shard = this.bySchema.get(schema);
     if (!shard) return;
+    this.relaying.set(schema, (this.relaying.get(schema) ?? 0) + 1);
+    try {
+      await this.relayShard(shard);
+    } finally {
+      const left = (this.relaying.get(schema) ?? 1) - 1;
+      if (left > 0) this.relaying.set(schema, left);
+      else this.relaying.delete(schema);
+    }
+  }
+
+  private async relayShard(shard: OutboxShard): Promise<void> {
+    const schema = shard.schema;
     try {
       const { claimed, failed } = await this.relayBatch(shard);
       if (failed > 0) {

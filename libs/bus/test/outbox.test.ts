@@ -358,6 +358,39 @@ test('stop() finishes the batch it claimed: published rows are marked sent', asy
   t.is(await storedCount(fx.jsm, prefix, 'SOCIAL'), 2);
 });
 
+test("a shard's rows written while its batch runs wait for that batch and go in the next, not in an empty claim beside it", async (t) => {
+  const prefix = await fx.isolate();
+  const shard = await fx.shard();
+  const batches: string[][] = [];
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const relay = await startOutboxRelay({
+    shards: [shard],
+    publisher: createPublisher({ nc: fx.nc, prefix }),
+    logger: silent,
+    parallelBatches: 2,
+    afterPublish: async ({ eventIds }) => {
+      batches.push([...eventIds]);
+      if (batches.length === 1) await held;
+    },
+  });
+  t.teardown(() => relay.stop());
+  const first = sampleEvent('like.created');
+  await shard.sql.begin((tx) => enqueue(tx, shard.schema, first));
+  await waitFor('the first batch published', () => batches.length === 1);
+  const second = sampleEvent('like.created');
+  await shard.sql.begin((tx) => enqueue(tx, shard.schema, second));
+  relay.wake();
+  await sleep(300);
+  t.is(batches.length, 1, 'no second batch of the shard beside the running one');
+  release();
+  await waitFor('the second row published after the first batch', () => batches.length === 2);
+  t.deepEqual(batches, [[first.id], [second.id]]);
+  t.deepEqual(await outboxStatus(shard), { unsent: 0, sent: 2 });
+});
+
 test('stop() does not wait out a failure backoff', async (t) => {
   const prefix = await fx.isolate();
   const shard = await fx.shard();
