@@ -59,6 +59,7 @@ export {
 } from './errors.ts';
 export { handleOnce, pruneInbox, withInbox, withInboxBatch } from './inbox.ts';
 export { type InboxPruner, type InboxPrunerOptions, startInboxPruner } from './inbox-pruner.ts';
+export { LOCAL_WAKE_SETTING, relayedHere, wakeRelaysHere } from './local-wake.ts';
 export {
   dlqSubjectFor,
   eventSubjectOf,

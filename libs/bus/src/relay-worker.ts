@@ -1,6 +1,7 @@
 import type { Logger } from '@instantpost/telemetry';
 import type postgres from 'postgres';
 import { SHARD_MOVING_SQLSTATE } from './inbox.ts';
+import { relayHere } from './local-wake.ts';
 import { type OutboxShard, outboxChannel } from './outbox.ts';
 import type { Publisher } from './publisher.ts';
 import type { OutboxRelayOptions, RelayStats } from './relay-options.ts';
@@ -39,6 +40,8 @@ export class PoolWorker {
   private loop: Promise<void> | undefined;
   private poller: NodeJS.Timeout | undefined;
   private unlisten: (() => Promise<void>) | undefined;
+  /** Stops this process's writers from waking this loop directly (local-wake.ts). */
+  private unregister: (() => void) | undefined;
   private failures = 0;
   private lastPrune = Date.now();
   private readonly stopSignal = Promise.withResolvers<void>();
@@ -72,6 +75,10 @@ export class PoolWorker {
 
   async start(): Promise<void> {
     this.markAll(); // whatever was left unsent before this start
+    const removals = this.shards.map((s) => relayHere(s.schema, () => this.mark(s.schema)));
+    this.unregister = () => {
+      for (const remove of removals) remove();
+    };
     if (this.o.listen) {
       // onlisten also runs after the listener reconnects: notifications may have been missed meanwhile
       const channels = [...new Set(this.shards.map((s) => outboxChannel(s.schema)))];
@@ -94,6 +101,7 @@ export class PoolWorker {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    this.unregister?.();
     clearInterval(this.poller);
     this.stopSignal.resolve();
     this.signal();

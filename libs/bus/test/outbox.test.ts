@@ -5,11 +5,14 @@ import postgres from 'postgres';
 import {
   createPublisher,
   enqueue,
+  LOCAL_WAKE_SETTING,
   type OutboxShard,
   outboxChannel,
   outboxStatus,
+  relayedHere,
   startOutboxRelay,
   streamNameFor,
+  wakeRelaysHere,
 } from '../src/index.ts';
 import {
   type Fixture,
@@ -145,6 +148,44 @@ test("a commit notifies its own service's channel only: a relay is not woken by 
     "the other service's commit was not on our channel",
   );
   t.deepEqual(heard.get(theirs.schema), [theirs.schema]);
+});
+
+test('a write whose shard this process relays skips the NOTIFY and goes out when its writer wakes the relay; others still notify', async (t) => {
+  const prefix = await fx.isolate();
+  const shard = await fx.shard();
+  const heard: string[] = [];
+  const listener = await fx.sql.listen(outboxChannel(shard.schema), (schema) => {
+    if (schema === shard.schema) heard.push(schema);
+  });
+  t.teardown(() => listener.unlisten());
+  t.false(relayedHere(shard.schema), 'no relay of it in this process yet');
+  const relay = await startOutboxRelay({
+    shards: [shard],
+    publisher: createPublisher({ nc: fx.nc, prefix }),
+    logger: silent,
+    pollIntervalMs: 60_000, // only a notification or a direct wake can start a batch within the test
+  });
+  t.teardown(() => relay.stop());
+  t.true(relayedHere(shard.schema));
+
+  const local = sampleEvent('like.created');
+  await shard.sql.begin(async (tx) => {
+    await tx`SELECT set_config(${LOCAL_WAKE_SETTING}, 'local', true)`;
+    await enqueue(tx, shard.schema, local);
+  });
+  await sleep(500);
+  t.deepEqual(heard, [], 'no NOTIFY for the local write');
+  t.is(await sentAt(shard, local.id), null, 'nothing woke the relay: the writer has not yet');
+  wakeRelaysHere([shard.schema]);
+  await waitFor('relayed once woken', async () => (await sentAt(shard, local.id)) instanceof Date);
+
+  const other = sampleEvent('like.created'); // another process's write, or one that does not wake here
+  await shard.sql.begin((tx) => enqueue(tx, shard.schema, other));
+  await waitFor('relayed on its NOTIFY', async () => (await sentAt(shard, other.id)) instanceof Date);
+  t.deepEqual(heard, [shard.schema]);
+
+  await relay.stop();
+  t.false(relayedHere(shard.schema), 'a stopped relay is no longer woken here');
 });
 
 test('the polling fallback relays without LISTEN', async (t) => {

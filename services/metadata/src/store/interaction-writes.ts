@@ -1,4 +1,11 @@
-import { enqueue, type OutboxRow, outboxRows } from '@instantpost/bus';
+import {
+  enqueue,
+  LOCAL_WAKE_SETTING,
+  type OutboxRow,
+  outboxRows,
+  relayedHere,
+  wakeRelaysHere,
+} from '@instantpost/bus';
 import type { AnyCloudEvent } from '@instantpost/events';
 import { inTransaction, onShard, type ShardConn, type Shards, type ShardTx } from '@instantpost/shards';
 import { traceparentOf } from '@instantpost/telemetry';
@@ -37,9 +44,11 @@ const tracedBy = (event: AnyCloudEvent, traceparent: string | undefined): AnyClo
 /**
  * Likes and unlikes of one batch (distinct post × user pairs) with the events of those that changed
  * something, in ONE statement: on its own it commits atomically (no BEGIN/COMMIT round trips), inside a
- * transaction it is part of it. Outcome per op.
+ * transaction it is part of it. Outcome per op. With `wakeHere` (this process relays the shard) its
+ * transaction skips the outbox trigger's NOTIFY: the caller wakes the relay after the commit (libs/bus
+ * local-wake).
  */
-async function writeLikes(s: ShardConn, ops: readonly LikeOp[]): Promise<LikeOutcome[]> {
+async function writeLikes(s: ShardConn, ops: readonly LikeOp[], wakeHere: boolean): Promise<LikeOutcome[]> {
   if (ops.length === 0) return [];
   // lock order: every batch inserts/deletes its rows in (post, user) order
   const order = ops.map((_, i) => i).sort((a, b) => compareKeys(ops[a] as LikeOp, ops[b] as LikeOp));
@@ -68,6 +77,8 @@ async function writeLikes(s: ShardConn, ops: readonly LikeOp[]): Promise<LikeOut
       RETURNING l.post_id, l.user_id
     ), changed AS (
       SELECT post_id, user_id FROM added UNION ALL SELECT post_id, user_id FROM removed
+    ), wake AS (
+      SELECT set_config(${LOCAL_WAKE_SETTING}, ${wakeHere ? 'local' : 'notify'}, true)
     ), sent AS (
       INSERT INTO ${s.table('outbox')} (event_id, subject, payload, traceparent)
       SELECT i.event_id, i.subject, i.payload, i.traceparent FROM input i
@@ -75,7 +86,7 @@ async function writeLikes(s: ShardConn, ops: readonly LikeOp[]): Promise<LikeOut
       ORDER BY i.ord
       RETURNING 1
     )
-    SELECT i.ord, live.ord IS NOT NULL AS live, c.post_id IS NOT NULL AS changed FROM input i
+    SELECT i.ord, live.ord IS NOT NULL AS live, c.post_id IS NOT NULL AS changed FROM input i CROSS JOIN wake
     LEFT JOIN live ON live.ord = i.ord
     LEFT JOIN changed c ON c.post_id = i.post_id AND c.user_id = i.user_id`;
   const out: LikeOutcome[] = ops.map(() => 'missing');
@@ -146,15 +157,18 @@ export function interactionWrites(shards: Shards, options: { maxBatch?: number }
           results.set(o, outcomes[i]);
         });
       };
+      const { schema } = shards.forShard(shard);
+      const wakeHere = relayedHere(schema);
       if (comments.length === 0) {
         // the usual batch of a like storm: one statement, one round trip, one commit
-        set(likes, await onShard(shards.forShard(shard), (s) => writeLikes(s, likes)));
+        set(likes, await onShard(shards.forShard(shard), (s) => writeLikes(s, likes, wakeHere)));
       } else {
         await inTransaction(shards.forShard(shard), async (tx) => {
-          set(likes, await writeLikes(tx, likes));
+          set(likes, await writeLikes(tx, likes, wakeHere));
           set(comments, await writeComments(tx, comments));
         });
       }
+      if (wakeHere) wakeRelaysHere([schema]);
       return ops.map((o) => results.get(o));
     },
   });
