@@ -91,7 +91,7 @@ export class Batcher {
   }
 
   /** How long a partial batch started now waits: in proportion to how full `lingerMs` would make it. */
-  linger(): number {
+  private linger(): number {
     const expected = (this.rate * this.lingerMs) / 1000;
     return this.lingerMs * Math.min(1, expected / this.size);
   }

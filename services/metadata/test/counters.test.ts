@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { defineConsumer, startConsumer } from '@instantpost/bus';
+import { defineConsumer, outboxChannel, startConsumer } from '@instantpost/bus';
 import { testEnvironment } from '@instantpost/chassis/testing';
 import { createLogger } from '@instantpost/telemetry';
 import test from 'ava';
@@ -81,6 +81,32 @@ async function converged(postId: string): Promise<{ likes: number; comments: num
   );
   return rows;
 }
+
+test.serial(
+  "a like's event goes out without the outbox NOTIFY: the like writer wakes its own relay",
+  async (t) => {
+    const author = await newUser(fx.svc, { database: 0 });
+    const postId = await newPost(fx, author, 'liked quietly');
+    const [fan] = await likers(1, author);
+    if (!fan) throw new Error('no liker');
+    const shard = fx.svc.infra.shards.forId(postId);
+    const heard: string[] = [];
+    const listener = await shard.sql.listen(outboxChannel(shard.schema), (schema) => {
+      if (schema === shard.schema) heard.push(schema);
+    });
+    t.teardown(() => listener.unlisten());
+    const likes = recordEvents(fx, 'like.created');
+    t.teardown(() => likes.stop());
+    const started = Date.now();
+    t.is((await call(fx.svc, 'POST', `/v1/posts/${postId}/likes`, { token: fan.token })).status, 204);
+    await waitFor('the like event published', () =>
+      likes.events.some((e) => e.type === 'like.created' && e.data.postId === postId),
+    );
+    t.true(Date.now() - started < 3000, 'published at once, not by the 5 s poll');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    t.deepEqual(heard, [], 'no NOTIFY for the like');
+  },
+);
 
 test.serial(
   'concurrent likes, unlikes and comments of one post: the counts end equal to the rows',
