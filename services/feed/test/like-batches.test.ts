@@ -1,3 +1,4 @@
+import { shardOf } from '@instantpost/ids';
 import { openNamespace, stopTestInfra, type TestNamespace } from '@instantpost/testing';
 import test from 'ava';
 import { Harness } from './helpers.ts';
@@ -45,4 +46,39 @@ test('a storm of likes and unlikes of one post, published at once and some twice
     const [item] = (await h.feedOf(fan)).items;
     t.like(item, { id: postId, likeCount: finalLikers.size, viewerHasLiked: finalLikers.has(fan.id) });
   }
+});
+
+test('a burst of comments on posts of several shards, some sent twice: each post counts each comment once', async (t) => {
+  const reader = await h.user();
+  const authors = await Promise.all(Array.from({ length: 3 }, () => h.user()));
+  for (const author of authors) await h.follow(reader, author);
+  await h.settled();
+  const posts = await Promise.all(authors.map(async (author) => ({ author, id: await h.post(author) })));
+  await h.until('the posts reach the reader', async () => (await h.feedIds(reader)).length === posts.length);
+  await h.feedOf(reader); // cached, so the batch's counts must reach the cache too
+
+  // Published together (the projector takes them in batches); every fourth again under a new event id.
+  const sends: Promise<unknown>[] = [];
+  posts.forEach((post, p) => {
+    for (let i = 0; i < 5 + p; i++) {
+      const data = {
+        commentId: h.id(shardOf(post.id)),
+        postId: post.id,
+        postAuthorId: post.author.id,
+        userId: reader.id,
+        text: `comment ${i}`,
+        mentions: [],
+      };
+      sends.push(h.publish('comment.created', data));
+      if (i % 4 === 0) sends.push(h.publish('comment.created', data));
+    }
+  });
+  await Promise.all(sends);
+  await h.settled();
+
+  const counts = new Map((await h.feedOf(reader)).items.map((item) => [item.id, item.commentCount]));
+  t.deepEqual(
+    posts.map((post) => counts.get(post.id)),
+    posts.map((_, p) => 5 + p),
+  );
 });

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { defineConsumer, projectionBatching, streamNameFor } from '@instantpost/bus';
+import type { EventData } from '@instantpost/events';
 import { runGrouped } from '@instantpost/shards';
 import type { Logger } from '@instantpost/telemetry';
 import type { JetStreamManager } from 'nats';
@@ -110,12 +111,14 @@ export function projectorConsumer(projector: FeedProjector, options: ConsumerOpt
       'like.deleted': (event, ctx) => projector.likeChanged(event.data, false, versionOf(event, ctx)),
       'comment.created': (event) => projector.commentCreated(event.data),
     },
-    // Likes of a batch are projected together (one transaction per shard, one count update per post);
+    // Likes and comments of a batch are projected together (one transaction per database, one count
+    // update per post);
     // follows of different edges are independent (each statement locks its own edge's rows), so up to
     // EDGES_AT_ONCE edges are written at a time, each edge's events in order; the other events run through
     // their handlers, in order. Versions make the order irrelevant.
     handleBatch: async (events, ctx) => {
       const likes: LikeChange[] = [];
+      const comments: EventData<'comment.created'>[] = [];
       const follows = new Map<string, (() => Promise<void>)[]>();
       for (const [i, event] of events.entries()) {
         const v = versionOf(event, { streamSequence: ctx.streamSequences[i] ?? 0 });
@@ -123,7 +126,7 @@ export function projectorConsumer(projector: FeedProjector, options: ConsumerOpt
           const { postId, postAuthorId: authorId, userId } = event.data;
           likes.push({ postId, authorId, userId, liked: event.type === 'like.created', v });
         } else if (event.type === 'comment.created') {
-          await projector.commentCreated(event.data);
+          comments.push(event.data);
         } else if (event.type === 'account.created') {
           await projector.accountCreated(event.data, v);
         } else if (event.type === 'account.updated') {
@@ -148,6 +151,7 @@ export function projectorConsumer(projector: FeedProjector, options: ConsumerOpt
         for (const change of changes) await change();
       });
       await projector.likesChanged(likes);
+      await projector.commentsCreated(comments);
     },
   });
 }

@@ -11,6 +11,13 @@ export interface LikeChange {
   v: EventVersion;
 }
 
+/** A comment as feed's projections record it: counted on its post's author's shard. */
+export interface NewComment {
+  commentId: string;
+  postId: string;
+  authorId: string;
+}
+
 const key = (a: string, b: string) => `${a}:${b}`;
 
 /** The columns of `changes` for unnest (one row per change; duplicates are resolved in SQL, newest wins). */
@@ -112,6 +119,34 @@ export function likeBatchStore(shards: Shards) {
           ON CONFLICT (post_id) DO UPDATE SET like_count = ${tx.table('post_counts')}.like_count + excluded.like_count,
             version = ${tx.table('post_counts')}.version + 1`;
         await readCounts();
+      });
+      return counts;
+    },
+
+    /**
+     * Comments of a batch, each counted once (`addComment` for many): per post author's shard one statement
+     * records them and moves each post's comment count by its new ones; the counts of every post of the
+     * batch as committed (duplicates included, so a redelivered batch repairs the cache).
+     */
+    async addComments(comments: readonly NewComment[]): Promise<Map<string, PostCounts>> {
+      const counts = new Map<string, PostCounts>();
+      const { groups } = groupByShard(shards, comments, (c) => c.authorId);
+      await inTransactionPerDatabase(groups, async (tx, items) => {
+        const t = tx.table('post_counts');
+        await tx.sql`
+          WITH added AS (
+            INSERT INTO ${tx.table('post_comments')} (comment_id, post_id)
+            SELECT * FROM unnest(${items.map((c) => c.commentId)}::bigint[], ${items.map((c) => c.postId)}::bigint[])
+            ON CONFLICT DO NOTHING RETURNING post_id
+          )
+          INSERT INTO ${t} (post_id, comment_count, version)
+          SELECT post_id, count(*), 1 FROM added GROUP BY post_id ORDER BY post_id
+          ON CONFLICT (post_id) DO UPDATE SET comment_count = ${t}.comment_count + excluded.comment_count,
+            version = ${t}.version + 1`;
+        const rows = await tx.sql<CountsRow[]>`
+          SELECT post_id, like_count, comment_count, version FROM ${t}
+          WHERE post_id = ANY(${[...new Set(items.map((c) => c.postId))]}::bigint[])`;
+        for (const r of rows) counts.set(r.post_id, countsOf(r));
       });
       return counts;
     },
