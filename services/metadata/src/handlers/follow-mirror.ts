@@ -28,7 +28,8 @@ export function followMirrorConsumer(follows: Follows) {
     subjects: ['follow.created', 'follow.approved', 'follow.deleted'],
     // Order-free (each delivery copies the edge's current state with its version), so as many at once as a
     // pool has connections (PITFALLS: postgres.js): at 2 it held the follows bench's drain (3.7 s at 240/s).
-    // Under load a batch waits up to 50 ms for more, as the other batch consumers do.
+    // Under load a batch waits up to 50 ms for more (follows come slower than likes, whose projections
+    // linger up to 1 s: libs/bus projectionBatching).
     settings: { concurrency: 4, batchLingerMs: 50 },
     handlers: { 'follow.created': one, 'follow.approved': one, 'follow.deleted': one },
     handleBatch: mirror,
