@@ -182,22 +182,16 @@ export class FeedProjector {
     );
   }
 
-  /** Many comments at once, with the effect of `commentCreated` on each: one statement per author shard. */
+  /**
+   * Counts each comment once, one statement per author shard; the cache gets the stored counts even for a
+   * duplicate (see storeCounts).
+   */
   async commentsCreated(comments: readonly EventData<'comment.created'>[]): Promise<void> {
     if (comments.length === 0) return;
     const counts = await this.stores.likes.addComments(
       comments.map((c) => ({ commentId: c.commentId, postId: c.postId, authorId: c.postAuthorId })),
     );
     await this.stores.cache.storeCounts(counts);
-  }
-
-  /** Counts the comment once; the cache gets the stored counts even for a duplicate (see storeCounts). */
-  async commentCreated(data: EventData<'comment.created'>): Promise<void> {
-    const counts = await this.stores.projections.addComment(data.commentId, {
-      postId: data.postId,
-      authorId: data.postAuthorId,
-    });
-    await this.stores.cache.storeCounts(new Map([[data.postId, counts]]));
   }
 
   /** Approved followers in keyset pages of FEED_FANOUT_BATCH, a heartbeat after each. */

@@ -109,7 +109,7 @@ export function projectorConsumer(projector: FeedProjector, options: ConsumerOpt
         ),
       'like.created': (event, ctx) => projector.likeChanged(event.data, true, versionOf(event, ctx)),
       'like.deleted': (event, ctx) => projector.likeChanged(event.data, false, versionOf(event, ctx)),
-      'comment.created': (event) => projector.commentCreated(event.data),
+      'comment.created': (event) => projector.commentsCreated([event.data]),
     },
     // Likes and comments of a batch are projected together (one transaction per database, one count
     // update per post);

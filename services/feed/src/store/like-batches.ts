@@ -44,6 +44,18 @@ function newestPerPair(tx: ShardTx, col: Columns) {
     ORDER BY post_id, user_id, at DESC, seq DESC`;
 }
 
+/** The stored counts of `postIds` (as this transaction sees them) into `counts`. */
+async function readCountsInto(
+  tx: ShardTx,
+  postIds: readonly string[],
+  counts: Map<string, PostCounts>,
+): Promise<void> {
+  const rows = await tx.sql<CountsRow[]>`
+    SELECT post_id, like_count, comment_count, version FROM ${tx.table('post_counts')}
+    WHERE post_id = ANY(${[...new Set(postIds)]}::bigint[])`;
+  for (const r of rows) counts.set(r.post_id, countsOf(r));
+}
+
 /**
  * Likes projected in batches, with the effect of `writePostLike` / `writeViewerLike` (store/projections.ts)
  * applied to each change: per (post, liker) the newest version wins, and a post's like count moves by the
@@ -87,13 +99,7 @@ export function likeBatchStore(shards: Shards) {
           SELECT i.post_id, i.user_id, l.liked AS was, i.liked, i.at::text AS at, i.seq
           FROM input i JOIN locked l ON l.post_id = i.post_id AND l.user_id = i.user_id
           WHERE (l.at, l.seq) < (i.at, i.seq)`;
-        const readCounts = async () => {
-          const t = tx.table('post_counts');
-          const rows = await tx.sql<CountsRow[]>`
-            SELECT post_id, like_count, comment_count, version FROM ${t}
-            WHERE post_id = ANY(${[...new Set(col.posts)]}::bigint[])`;
-          for (const r of rows) counts.set(r.post_id, countsOf(r));
-        };
+        const readCounts = () => readCountsInto(tx, col.posts, counts);
         if (newer.length === 0) {
           await readCounts();
           return;
@@ -124,7 +130,7 @@ export function likeBatchStore(shards: Shards) {
     },
 
     /**
-     * Comments of a batch, each counted once (`addComment` for many): per post author's shard one statement
+     * Comments, each counted once (a comment sent twice moves nothing): per post author's shard one statement
      * records them and moves each post's comment count by its new ones; the counts of every post of the
      * batch as committed (duplicates included, so a redelivered batch repairs the cache).
      */
@@ -143,10 +149,11 @@ export function likeBatchStore(shards: Shards) {
           SELECT post_id, count(*), 1 FROM added GROUP BY post_id ORDER BY post_id
           ON CONFLICT (post_id) DO UPDATE SET comment_count = ${t}.comment_count + excluded.comment_count,
             version = ${t}.version + 1`;
-        const rows = await tx.sql<CountsRow[]>`
-          SELECT post_id, like_count, comment_count, version FROM ${t}
-          WHERE post_id = ANY(${[...new Set(items.map((c) => c.postId))]}::bigint[])`;
-        for (const r of rows) counts.set(r.post_id, countsOf(r));
+        await readCountsInto(
+          tx,
+          items.map((c) => c.postId),
+          counts,
+        );
       });
       return counts;
     },

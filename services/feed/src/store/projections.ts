@@ -102,15 +102,10 @@ async function writeEdge(
 }
 
 /**
- * Moves a post's like or comment count by `delta` (0: moves nothing) on the author's shard, in the
- * transaction that changed it; returns the post's counts as they are now.
+ * Moves a post's like count by `delta` (0: moves nothing) on the author's shard, in the transaction that
+ * changed it; returns the post's counts as they are now. (A batch's comments: like-batches.ts addComments.)
  */
-async function bumpCount(
-  s: ShardTx,
-  postId: string,
-  column: 'like_count' | 'comment_count',
-  delta: number,
-): Promise<PostCounts> {
+async function bumpLikeCount(s: ShardTx, postId: string, delta: number): Promise<PostCounts> {
   const tx = s.sql;
   const t = s.table('post_counts');
   const [row] =
@@ -119,8 +114,8 @@ async function bumpCount(
           CountsRow[]
         >`SELECT post_id, like_count, comment_count, version FROM ${t} WHERE post_id = ${postId}`
       : await tx<CountsRow[]>`
-        INSERT INTO ${t} (post_id, ${tx(column)}, version) VALUES (${postId}, ${delta}, 1)
-        ON CONFLICT (post_id) DO UPDATE SET ${tx(column)} = ${t}.${tx(column)} + ${delta}, version = ${t}.version + 1
+        INSERT INTO ${t} (post_id, like_count, version) VALUES (${postId}, ${delta}, 1)
+        ON CONFLICT (post_id) DO UPDATE SET like_count = ${t}.like_count + ${delta}, version = ${t}.version + 1
         RETURNING post_id, like_count, comment_count, version`;
   return row ? countsOf(row) : { likeCount: 0, commentCount: 0, version: 0 };
 }
@@ -349,9 +344,9 @@ export function projectionStore(shards: Shards) {
         const [row] = await tx<{ liked: boolean; newer: boolean }[]>`
         SELECT liked, (at, seq) < (${v.at}::timestamptz, ${v.seq}::bigint) AS newer FROM ${t}
         WHERE post_id = ${postId} AND user_id = ${userId} FOR UPDATE`;
-        if (!row?.newer) return bumpCount(shardTx, postId, 'like_count', 0);
+        if (!row?.newer) return bumpLikeCount(shardTx, postId, 0);
         await tx`UPDATE ${t} SET liked = ${liked}, at = ${v.at}, seq = ${v.seq} WHERE post_id = ${postId} AND user_id = ${userId}`;
-        return bumpCount(shardTx, postId, 'like_count', Number(liked) - Number(row.liked));
+        return bumpLikeCount(shardTx, postId, Number(liked) - Number(row.liked));
       });
     },
 
@@ -378,18 +373,6 @@ export function projectionStore(shards: Shards) {
       SELECT post_id FROM ${s.table('viewer_likes')} WHERE user_id = ${userId} AND liked
       ORDER BY post_id DESC LIMIT ${limit}`;
       return rows.map((r) => r.post_id);
-    },
-
-    /** Counts a comment once (a duplicate moves nothing); returns the post's counts after it. */
-    async addComment(commentId: string, post: TimelineEntry): Promise<PostCounts> {
-      const postId = post.postId;
-      const s = shards.forId(post.authorId);
-      return inTransaction(s, async (tx) => {
-        const inserted = await tx.sql`
-        INSERT INTO ${tx.table('post_comments')} (comment_id, post_id) VALUES (${commentId}, ${postId})
-        ON CONFLICT DO NOTHING RETURNING 1`;
-        return bumpCount(tx, postId, 'comment_count', inserted.length);
-      });
     },
   };
 }

@@ -157,18 +157,18 @@ export function interactionWrites(shards: Shards, options: { maxBatch?: number }
           results.set(o, outcomes[i]);
         });
       };
-      const { schema } = shards.forShard(shard);
-      const wakeHere = relayedHere(schema);
+      const target = shards.forShard(shard);
+      const wakeHere = relayedHere(target.schema);
       if (comments.length === 0) {
         // the usual batch of a like storm: one statement, one round trip, one commit
-        set(likes, await onShard(shards.forShard(shard), (s) => writeLikes(s, likes, wakeHere)));
+        set(likes, await onShard(target, (s) => writeLikes(s, likes, wakeHere)));
       } else {
-        await inTransaction(shards.forShard(shard), async (tx) => {
+        await inTransaction(target, async (tx) => {
           set(likes, await writeLikes(tx, likes, wakeHere));
           set(comments, await writeComments(tx, comments));
         });
       }
-      if (wakeHere) wakeRelaysHere([schema]);
+      if (wakeHere) wakeRelaysHere([target.schema]);
       return ops.map((o) => results.get(o));
     },
   });
